@@ -1,0 +1,1 @@
+"""FlowMason incident bot: the incident-response runbook as guided, audited Slack chat-ops."""

@@ -1,0 +1,101 @@
+"""The Slack Web API calls the bot makes, with retries and Slack's errors turned into one exception type.
+
+Rate limits (HTTP 429) are waited out per `Retry-After`; server errors (5xx) are retried a bounded number of
+times; the base URL comes from SLACK_API_BASE_URL so GovSlack and the tests' fake work too.
+"""
+
+from __future__ import annotations
+
+from typing import Any, cast
+
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler, ServerErrorRetryHandler
+from slack_sdk.webhook import WebhookClient
+
+RATE_LIMIT_RETRIES = 5
+SERVER_ERROR_RETRIES = 2
+TIMEOUT_SECONDS = 10
+
+
+def retry_handlers() -> list[Any]:
+    return [
+        RateLimitErrorRetryHandler(max_retry_count=RATE_LIMIT_RETRIES),
+        ServerErrorRetryHandler(max_retry_count=SERVER_ERROR_RETRIES),
+    ]
+
+
+def build_web_client(token: str, base_url: str) -> WebClient:
+    client = WebClient(token=token, base_url=base_url, timeout=TIMEOUT_SECONDS)
+    client.retry_handlers.extend(retry_handlers())
+    return client
+
+
+class SlackCallFailed(Exception):
+    def __init__(self, method: str, error: str) -> None:
+        super().__init__(f"Slack refused {method}: {error}")
+        self.method = method
+        self.error = error
+
+
+Blocks = list[dict[str, Any]]
+
+
+class SlackApi:
+    def __init__(self, client: WebClient) -> None:
+        self._client = client
+
+    def _call(self, method: str, **args: Any) -> dict[str, Any]:
+        """Calls `method` through slack_sdk's typed method, which knows whether Slack takes JSON or a form."""
+        typed_method = getattr(self._client, method.replace(".", "_"))
+        try:
+            response = typed_method(**{k: v for k, v in args.items() if v is not None})
+        except SlackApiError as error:
+            raise SlackCallFailed(method, str(error.response.get("error", "unknown_error"))) from None
+        return cast(dict[str, Any], response.data)
+
+    def create_channel(self, name: str, *, private: bool) -> str | None:
+        """The new channel's id, or None when the name is taken."""
+        try:
+            return str(self._call("conversations.create", name=name, is_private=private)["channel"]["id"])
+        except SlackCallFailed as failure:
+            if failure.error == "name_taken":
+                return None
+            raise
+
+    def invite(self, channel: str, users: list[str]) -> None:
+        if not users:
+            return
+        try:
+            self._call("conversations.invite", channel=channel, users=",".join(users), force=True)
+        except SlackCallFailed as failure:
+            if failure.error not in ("already_in_channel", "cant_invite_self"):
+                raise
+
+    def usergroup_members(self, usergroup: str) -> list[str]:
+        return list(self._call("usergroups.users.list", usergroup=usergroup)["users"])
+
+    def post(self, channel: str, text: str, blocks: Blocks | None = None) -> str:
+        return str(self._call("chat.postMessage", channel=channel, text=text, blocks=blocks)["ts"])
+
+    def update(self, channel: str, ts: str, text: str, blocks: Blocks | None = None) -> None:
+        self._call("chat.update", channel=channel, ts=ts, text=text, blocks=blocks)
+
+    def pin(self, channel: str, ts: str) -> None:
+        try:
+            self._call("pins.add", channel=channel, timestamp=ts)
+        except SlackCallFailed as failure:
+            if failure.error != "already_pinned":
+                raise
+
+    def open_view(self, trigger_id: str, view: dict[str, Any]) -> None:
+        self._call("views.open", trigger_id=trigger_id, view=view)
+
+    def publish_home(self, user: str, view: dict[str, Any]) -> None:
+        self._call("views.publish", user_id=user, view=view)
+
+
+def respond(response_url: str, text: str, blocks: Blocks | None = None) -> None:
+    """Answers the person who typed a command or clicked, ephemerally, through the interaction's response_url."""
+    client = WebhookClient(response_url, timeout=TIMEOUT_SECONDS, retry_handlers=retry_handlers())
+    client.send(text=text, blocks=blocks, response_type="ephemeral")

@@ -1,0 +1,69 @@
+"""`incident-bot`: run the bot, run the worker, and the operator commands."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from collections.abc import Sequence
+
+from bot.config import Settings, SettingsError, load_settings
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="incident-bot", description="FlowMason incident-response Slack bot.")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    commands.add_parser(
+        "run",
+        help="run the bot",
+        description="Run the bot: Socket Mode when SLACK_APP_TOKEN is set, otherwise HTTP on $PORT at "
+        "/slack/events (Bolt's Flask adapter under gunicorn). Settings come from the environment and .env.",
+    )
+    commands.add_parser(
+        "worker",
+        help="run the background worker",
+        description="Run the RQ worker with its scheduler (escalations, expiries, charts, kill-switch "
+        "executions) on the bot's Redis: REDIS_URL, or the embedded one in DATA_DIR.",
+    )
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=os.environ.get("LOG_LEVEL", "INFO"), format="%(asctime)s %(levelname)s %(name)s %(message)s"
+    )
+    try:
+        settings = load_settings()
+        if args.command == "run":
+            return run(settings)
+        if args.command == "worker":
+            return work(settings)
+    except SettingsError as error:
+        print(error, file=sys.stderr)
+        return 2
+    return 0
+
+
+def run(settings: Settings) -> int:
+    if settings.socket_mode:
+        from slack_bolt.adapter.socket_mode import SocketModeHandler
+
+        from bot.app import create_app
+
+        app, _ = create_app(settings)
+        assert settings.slack_app_token is not None
+        handler = SocketModeHandler(app, settings.slack_app_token.get_secret_value(), web_client=app.client)
+        handler.start()  # type: ignore[no-untyped-call]
+        return 0
+    if settings.slack_signing_secret is None:
+        raise SettingsError(
+            "Cannot start: SLACK_SIGNING_SECRET is missing, and HTTP mode (no SLACK_APP_TOKEN) needs it to "
+            "verify Slack's requests (set it in .env or the environment)."
+        )
+    gunicorn = [sys.executable, "-m", "gunicorn", "--config", "python:bot.gunicorn_config", "bot.web:create_wsgi_app()"]
+    os.execv(sys.executable, gunicorn)  # noqa: S606 (a fixed command: the same server the Procfile starts)
+
+
+def work(settings: Settings) -> int:
+    from bot.worker import run_worker
+
+    run_worker(settings)
+    return 0

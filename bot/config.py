@@ -1,0 +1,132 @@
+"""Settings from the environment and `.env`, validated once at start; secrets stay `SecretStr`."""
+
+from __future__ import annotations
+
+import re
+from datetime import time
+from pathlib import Path
+from typing import Annotated
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import AfterValidator, Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from bot.adapters.playbook_files import BUNDLED_PLAYBOOKS
+
+SLACK_API_DEFAULT = "https://slack.com/api/"
+
+
+def _prefixed(prefix: str, kind: str) -> AfterValidator:
+    def check(value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not re.fullmatch(rf"{prefix}[A-Za-z0-9-]+", value.get_secret_value()):
+            raise ValueError(f"must be {kind}, which starts with {prefix}")
+        return value
+
+    return AfterValidator(check)
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", env_ignore_empty=True, extra="ignore")
+
+    # Slack
+    slack_bot_token: Annotated[SecretStr, _prefixed("xoxb-", "a bot token")]
+    slack_signing_secret: SecretStr | None = None
+    slack_app_token: Annotated[SecretStr | None, _prefixed("xapp-", "an app-level token")] = None
+    slack_api_base_url: str = SLACK_API_DEFAULT
+    responders_usergroup: str | None = Field(default=None, pattern=r"^S[A-Z0-9]+$")
+
+    # Redis
+    redis_url: SecretStr | None = None
+    redis_tls_ca_file: Path | None = None
+    data_dir: Path = Path("var")
+    key_prefix: str = Field(default="incident-bot", pattern=r"^[A-Za-z0-9_.-]+$")
+
+    # Team
+    team_timezone: str = "UTC"
+    business_hours: str = "09:00-17:00"
+    business_days: str = "mon,tue,wed,thu,fri"
+
+    playbooks_dir: Path = BUNDLED_PLAYBOOKS
+
+    @field_validator("slack_api_base_url")
+    @classmethod
+    def _api_base(cls, value: str) -> str:
+        if not value.startswith(("https://", "http://")):
+            raise ValueError("must be an http(s) URL such as https://slack.com/api/")
+        return value if value.endswith("/") else value + "/"
+
+    @field_validator("team_timezone")
+    @classmethod
+    def _timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError("must be an IANA timezone such as Europe/Paris") from None
+        return value
+
+    @field_validator("business_hours")
+    @classmethod
+    def _hours(cls, value: str) -> str:
+        opens, closes = _parse_hours(value)
+        if opens >= closes:
+            raise ValueError("must open before it closes, e.g. 09:00-17:00")
+        return value
+
+    @field_validator("business_days")
+    @classmethod
+    def _days(cls, value: str) -> str:
+        _parse_days(value)
+        return value
+
+    @property
+    def socket_mode(self) -> bool:
+        return self.slack_app_token is not None
+
+    @property
+    def business_window(self) -> tuple[time, time]:
+        return _parse_hours(self.business_hours)
+
+    @property
+    def business_weekdays(self) -> frozenset[int]:
+        return _parse_days(self.business_days)
+
+
+_DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+def _parse_hours(value: str) -> tuple[time, time]:
+    try:
+        opens, closes = (time.fromisoformat(part.strip()) for part in value.split("-"))
+    except ValueError:
+        raise ValueError("must look like 09:00-17:00") from None
+    return opens, closes
+
+
+def _parse_days(value: str) -> frozenset[int]:
+    days = [part.strip().lower()[:3] for part in value.split(",") if part.strip()]
+    if not days or any(day not in _DAYS for day in days):
+        raise ValueError("must be a comma-separated list such as mon,tue,wed,thu,fri")
+    return frozenset(_DAYS.index(day) for day in days)
+
+
+class SettingsError(Exception):
+    """Settings are missing or malformed; the message is one sentence naming the variables."""
+
+
+def load_settings(**overrides: object) -> Settings:
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as error:
+        raise SettingsError(describe_validation_error(error)) from None
+
+
+def describe_validation_error(error: ValidationError) -> str:
+    problems = []
+    for item in error.errors():
+        variable = str(item["loc"][0]).upper() if item["loc"] else "a setting"
+        if item["type"] == "missing":
+            problems.append(f"{variable} is missing")
+        else:
+            message = str(item["msg"]).removeprefix("Value error, ")
+            problems.append(f"{variable} {message[0].lower() + message[1:]}")
+    return "Cannot start: " + "; ".join(problems) + " (set it in .env or the environment)."

@@ -1,0 +1,1 @@
+"""Pure domain: incidents, severities, playbooks, approvals, timeline, post-mortem. No I/O here."""

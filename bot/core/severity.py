@@ -1,0 +1,115 @@
+"""Severities, the severity matrix and response targets (business-day aware)."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime, time, timedelta
+from enum import IntEnum
+from zoneinfo import ZoneInfo
+
+from pydantic import BaseModel, ConfigDict, field_validator
+
+
+class Severity(IntEnum):
+    SEV1 = 1
+    SEV2 = 2
+    SEV3 = 3
+    SEV4 = 4
+
+    @property
+    def label(self) -> str:
+        return f"SEV-{self.value}"
+
+    @classmethod
+    def parse(cls, text: str) -> Severity:
+        """Accepts `sev2`, `SEV-2`, `sev 2` or `2`; raises ValueError with a user-facing sentence."""
+        match = re.fullmatch(r"(?:sev)?[\s-]?([1-4])", text.strip().lower())
+        if not match:
+            raise ValueError(f"`{text}` is not a severity: use sev1, sev2, sev3 or sev4.")
+        return cls(int(match.group(1)))
+
+
+_TARGET = re.compile(r"(\d+)([mhd])")
+_TARGET_UNITS = {"m": "minutes", "h": "hours", "d": "days"}
+
+
+class ResponseTarget(BaseModel):
+    """How fast a severity must be answered: a fixed duration, or by the end of the next business day."""
+
+    model_config = ConfigDict(frozen=True)
+    duration: timedelta | None = None
+    next_business_day: bool = False
+
+    @classmethod
+    def parse(cls, text: str) -> ResponseTarget:
+        if text == "next_business_day":
+            return cls(next_business_day=True)
+        match = _TARGET.fullmatch(text)
+        if not match:
+            raise ValueError(f"`{text}` is not a response target: use e.g. 15m, 1h, 1d or next_business_day")
+        amount, unit = int(match.group(1)), match.group(2)
+        return cls(duration=timedelta(**{_TARGET_UNITS[unit]: amount}))
+
+    def describe(self) -> str:
+        if self.next_business_day or self.duration is None:
+            return "next business day"
+        minutes = int(self.duration.total_seconds() // 60)
+        if minutes % 1440 == 0:
+            days = minutes // 1440
+            return f"< {days} day" + ("s" if days > 1 else "")
+        if minutes % 60 == 0:
+            return f"< {minutes // 60} h"
+        return f"< {minutes} min"
+
+
+@dataclass(frozen=True)
+class BusinessCalendar:
+    """Business hours and days in the team's timezone, for targets counted in business days."""
+
+    timezone: ZoneInfo
+    opens: time
+    closes: time
+    weekdays: frozenset[int]  # Monday is 0
+
+    def next_business_day_close(self, moment: datetime) -> datetime:
+        """Close of business on the first business day after the one `moment` falls on."""
+        local = moment.astimezone(self.timezone)
+        day = local.date()
+        while True:
+            day = day + timedelta(days=1)
+            if day.weekday() in self.weekdays:
+                return datetime.combine(day, self.closes, tzinfo=self.timezone)
+
+
+class SeverityLevel(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    level: Severity
+    definition: str
+    response_target: ResponseTarget
+
+    @field_validator("response_target", mode="before")
+    @classmethod
+    def _parse_target(cls, value: object) -> object:
+        return ResponseTarget.parse(value) if isinstance(value, str) else value
+
+    def deadline(self, declared_at: datetime, calendar: BusinessCalendar) -> datetime:
+        if self.response_target.duration is not None:
+            return declared_at + self.response_target.duration
+        return calendar.next_business_day_close(declared_at)
+
+
+class SeverityMatrix(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    severities: tuple[SeverityLevel, ...]
+
+    @field_validator("severities")
+    @classmethod
+    def _all_four_once(cls, value: tuple[SeverityLevel, ...]) -> tuple[SeverityLevel, ...]:
+        levels = sorted(level.level for level in value)
+        if levels != list(Severity):
+            raise ValueError("must define SEV-1 to SEV-4 exactly once each")
+        return tuple(sorted(value, key=lambda level: level.level))
+
+    def __getitem__(self, severity: Severity) -> SeverityLevel:
+        return self.severities[severity.value - 1]

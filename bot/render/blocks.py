@@ -1,0 +1,85 @@
+"""Block Kit messages: the incident header, incident lists and the command help."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from bot.core.commands import USAGE
+from bot.core.incident import Incident
+from bot.core.severity import SeverityLevel
+from bot.render.mrkdwn import channel, clock_time, duration, escape, plain, user
+
+Blocks = list[dict[str, Any]]
+MESSAGE_BLOCK_LIMIT = 50
+SECTION_TEXT_LIMIT = 3000
+
+
+def section(text: str) -> dict[str, Any]:
+    return {"type": "section", "text": {"type": "mrkdwn", "text": plain(text, SECTION_TEXT_LIMIT)}}
+
+
+def context(text: str) -> dict[str, Any]:
+    return {"type": "context", "elements": [{"type": "mrkdwn", "text": plain(text, SECTION_TEXT_LIMIT)}]}
+
+
+def header_text(incident: Incident) -> str:
+    return f"{incident.reference} · {incident.severity.label} · {incident.title}"
+
+
+def incident_header(
+    incident: Incident, level: SeverityLevel, deadline: datetime, timezone: ZoneInfo
+) -> tuple[str, Blocks]:
+    """The pinned message at the top of an incident channel."""
+    fields = [
+        f"*Severity*\n{incident.severity.label}: {escape(level.definition)}",
+        f"*Response target*\n{escape(level.response_target.describe())}, due {clock_time(deadline, timezone)}",
+        f"*Commander*\n{user(incident.commander)}",
+        f"*Status*\n{incident.status.value.capitalize()}",
+        f"*Declared*\n{clock_time(incident.declared_at, timezone)} by {user(incident.declared_by)}",
+    ]
+    blocks: Blocks = [
+        {"type": "header", "text": {"type": "plain_text", "text": plain(header_text(incident), 150)}},
+        {"type": "section", "fields": [{"type": "mrkdwn", "text": text} for text in fields]},
+    ]
+    if incident.summary:
+        blocks.append(section(f"*Summary*\n{escape(incident.summary)}"))
+    notes = [note for flag, note in _FLAG_NOTES if getattr(incident, flag)]
+    if notes:
+        blocks.append(context(" · ".join(notes)))
+    return f"{escape(header_text(incident))} ({incident.status.value})", blocks
+
+
+_FLAG_NOTES = (
+    ("drill", ":test_tube: Drill: approvals work, but executions are dry runs"),
+    ("private", ":lock: Private (security) incident"),
+    ("llm_related", ":robot_face: LLM / provider related"),
+    ("exfiltration_suspected", ":warning: Data exfiltration suspected"),
+)
+
+
+def incident_line(incident: Incident, now: datetime) -> str:
+    where = channel(incident.channel_id) if incident.channel_id else "(no channel)"
+    return (
+        f"*{incident.severity.label}* {where} {escape(incident.title)} "
+        f"· {incident.status.value} · open {duration(now - incident.declared_at)}"
+    )
+
+
+def incident_list(incidents: list[Incident], now: datetime, limit: int = MESSAGE_BLOCK_LIMIT - 2) -> Blocks:
+    if not incidents:
+        return [section(":white_check_mark: No open incidents.")]
+    ordered = sorted(incidents, key=lambda incident: (incident.severity, incident.declared_at))
+    blocks = [section(f"*Open incidents ({len(incidents)})*")]
+    blocks += [section(incident_line(incident, now)) for incident in ordered[:limit]]
+    if len(ordered) > limit:
+        blocks.append(context(f"… and {len(ordered) - limit} more."))
+    return blocks
+
+
+def help_blocks(unknown: str | None = None) -> tuple[str, Blocks]:
+    lines = [f"`{usage.usage}`: {usage.what}" for usage in USAGE]
+    intro = f"I don't know `{escape(unknown)}`. " if unknown else ""
+    text = f"{intro}Here is what `/incident` can do:"
+    return text, [section(text), section("\n".join(lines))]

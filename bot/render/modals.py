@@ -1,0 +1,103 @@
+"""Modals: the declare form, and how its submitted values are read back."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from bot.core.commands import OpenDeclareForm
+from bot.core.incident import SUMMARY_MAX, TITLE_MAX
+from bot.core.severity import SeverityMatrix
+from bot.render.mrkdwn import plain
+
+DECLARE_CALLBACK = "incident.declare"
+
+_FLAG_OPTIONS = (
+    ("llm_related", "LLM / provider related"),
+    ("exfiltration_suspected", "Data exfiltration suspected"),
+    ("private", "Private (security): a private channel"),
+    ("drill", "Drill: executions are dry runs"),
+)
+
+
+def _text(text: str) -> dict[str, Any]:
+    return {"type": "plain_text", "text": text}
+
+
+def declare_modal(matrix: SeverityMatrix, prefill: OpenDeclareForm, metadata: dict[str, str]) -> dict[str, Any]:
+    severity_options = [
+        {
+            "text": _text(level.level.label),
+            "description": _text(plain(f"{level.definition} ({level.response_target.describe()})", 75)),
+            "value": str(level.level.value),
+        }
+        for level in matrix.severities
+    ]
+    flag_options = [{"text": _text(label), "value": value} for value, label in _FLAG_OPTIONS]
+    chosen = [option for option in flag_options if getattr(prefill, str(option["value"]), False)]
+    title_input: dict[str, Any] = {"type": "plain_text_input", "action_id": "value", "max_length": TITLE_MAX}
+    if prefill.title:
+        title_input["initial_value"] = prefill.title[:TITLE_MAX]
+    flags: dict[str, Any] = {"type": "checkboxes", "action_id": "value", "options": flag_options}
+    if chosen:
+        flags["initial_options"] = chosen
+    return {
+        "type": "modal",
+        "callback_id": DECLARE_CALLBACK,
+        "title": _text("Declare an incident"),
+        "submit": _text("Declare"),
+        "close": _text("Cancel"),
+        "private_metadata": json.dumps(metadata),
+        "blocks": [
+            {"type": "input", "block_id": "title", "label": _text("Title"), "element": title_input},
+            {
+                "type": "input",
+                "block_id": "severity",
+                "label": _text("Severity"),
+                "element": {"type": "radio_buttons", "action_id": "value", "options": severity_options},
+            },
+            {
+                "type": "input",
+                "block_id": "summary",
+                "optional": True,
+                "label": _text("Summary"),
+                "element": {
+                    "type": "plain_text_input",
+                    "action_id": "value",
+                    "multiline": True,
+                    "max_length": SUMMARY_MAX,
+                },
+            },
+            {
+                "type": "input",
+                "block_id": "flags",
+                "optional": True,
+                "label": _text("This incident is"),
+                "element": flags,
+            },
+        ],
+    }
+
+
+def submitted_values(view: dict[str, Any]) -> dict[str, Any]:
+    """Each input block's value by block id: text as str, a selection as its value, checkboxes as a list."""
+    values: dict[str, Any] = {}
+    for block_id, actions in view.get("state", {}).get("values", {}).items():
+        for action in actions.values():
+            if action.get("type") == "checkboxes":
+                values[block_id] = [option["value"] for option in action.get("selected_options") or []]
+            elif "selected_option" in action:
+                values[block_id] = (action["selected_option"] or {}).get("value")
+            elif "selected_user" in action:
+                values[block_id] = action["selected_user"]
+            else:
+                values[block_id] = action.get("value")
+    return values
+
+
+def read_metadata(view: dict[str, Any]) -> dict[str, Any]:
+    try:
+        metadata = json.loads(view.get("private_metadata") or "{}")
+    except json.JSONDecodeError:
+        return {}
+    return metadata if isinstance(metadata, dict) else {}

@@ -1,0 +1,1 @@
+"""Use cases: each takes its adapters as constructor arguments and orchestrates core decisions with them."""

