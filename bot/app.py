@@ -10,14 +10,17 @@ from zoneinfo import ZoneInfo
 from slack_bolt import App
 from slack_sdk import WebClient
 
-from bot.adapters.playbook_files import load_severity_matrix
+from bot.adapters.playbook_files import load_runbook
 from bot.adapters.redis_connection import RedisConnections, open_redis
-from bot.adapters.redis_store import IncidentStore
+from bot.adapters.redis_store import IncidentStore, TimelineStore, WalkthroughStore
 from bot.adapters.slack_api import SlackApi, build_web_client
 from bot.config import Settings
 from bot.core.clock import Clock, SystemClock
+from bot.core.runbook import Runbook
 from bot.core.severity import BusinessCalendar
 from bot.services.incidents import IncidentService
+from bot.services.timeline import TimelineService
+from bot.services.walkthrough import WalkthroughService
 from handlers import register_all
 
 LISTENER_THREADS = 32
@@ -30,6 +33,9 @@ class Services:
     settings: Settings
     redis: RedisConnections
     slack: SlackApi
+    runbook: Runbook
+    timeline: TimelineService
+    walkthrough: WalkthroughService
     incidents: IncidentService
 
 
@@ -39,16 +45,39 @@ def build_services(settings: Settings, client: WebClient, clock: Clock | None = 
     opens, closes = settings.business_window
     calendar = BusinessCalendar(ZoneInfo(settings.team_timezone), opens, closes, settings.business_weekdays)
     slack = SlackApi(client)
+    runbook = load_runbook(settings.playbooks_dir, settings.link_urls)
     store = IncidentStore(connections.data, settings.key_prefix)
+    timeline = TimelineService(TimelineStore(connections.data, settings.key_prefix), clock)
+    walkthrough = WalkthroughService(
+        incidents=store,
+        steps=WalkthroughStore(connections.data, settings.key_prefix),
+        timeline=timeline,
+        slack=slack,
+        runbook=runbook,
+        clock=clock,
+        timezone=calendar.timezone,
+        link_urls=settings.link_urls,
+        fm_config_record=settings.fm_config_record,
+    )
     incidents = IncidentService(
         store=store,
         slack=slack,
-        matrix=load_severity_matrix(settings.playbooks_dir),
+        matrix=runbook.severities,
         calendar=calendar,
         clock=clock,
         responders_usergroup=settings.responders_usergroup,
+        timeline=timeline,
+        walkthrough=walkthrough,
     )
-    return Services(settings=settings, redis=connections, slack=slack, incidents=incidents)
+    return Services(
+        settings=settings,
+        redis=connections,
+        slack=slack,
+        runbook=runbook,
+        timeline=timeline,
+        walkthrough=walkthrough,
+        incidents=incidents,
+    )
 
 
 def create_app(settings: Settings, clock: Clock | None = None) -> tuple[App, Services]:

@@ -7,8 +7,10 @@ import logging
 import os
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
-from bot.config import Settings, SettingsError, load_settings
+from bot.adapters.playbook_files import BUNDLED_PLAYBOOKS
+from bot.config import LINK_SETTINGS, Settings, SettingsError, load_settings
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -26,7 +28,27 @@ def main(argv: Sequence[str] | None = None) -> int:
         description="Run the RQ worker with its scheduler (escalations, expiries, charts, kill-switch "
         "executions) on the bot's Redis: REDIS_URL, or the embedded one in DATA_DIR.",
     )
+    playbooks = commands.add_parser(
+        "playbooks", help="check or show the runbook data", description="Check or show the YAML in playbooks/."
+    )
+    playbook_commands = playbooks.add_subparsers(dest="playbooks_command", required=True, metavar="ACTION")
+    check = playbook_commands.add_parser(
+        "check",
+        help="validate a playbooks directory",
+        description="Validate every file of a playbooks "
+        "directory; each problem names its file and the path inside it. Exits 1 when any is invalid.",
+    )
+    check.add_argument("directory", nargs="?", type=Path, default=BUNDLED_PLAYBOOKS, help="default: the bundled one")
+    show = playbook_commands.add_parser(
+        "show",
+        help="print a playbook's steps",
+        description="Print a playbook's phases and steps: KEY is a playbook key or number, or first-five.",
+    )
+    show.add_argument("key")
+    show.add_argument("--directory", type=Path, default=BUNDLED_PLAYBOOKS)
     args = parser.parse_args(argv)
+    if args.command == "playbooks":
+        return playbooks_command(args)
     logging.basicConfig(
         level=os.environ.get("LOG_LEVEL", "INFO"), format="%(asctime)s %(levelname)s %(name)s %(message)s"
     )
@@ -39,6 +61,28 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SettingsError as error:
         print(error, file=sys.stderr)
         return 2
+    return 0
+
+
+def playbooks_command(args: argparse.Namespace) -> int:
+    from bot.adapters.playbook_files import PlaybookDataError, load_runbook
+    from bot.render.playbook_text import playbook_text, runbook_summary
+
+    directory = args.directory
+    try:
+        runbook = load_runbook(directory, LINK_SETTINGS)
+    except PlaybookDataError as error:
+        print(error, file=sys.stderr)
+        return 1
+    if args.playbooks_command == "check":
+        print(runbook_summary(runbook))
+        return 0
+    found = runbook.first_five if args.key == "first-five" else runbook.playbook(args.key)
+    if found is None:
+        keys = ", ".join(["first-five", *(p.key for p in runbook.playbooks)])
+        print(f"There is no playbook `{args.key}`; choose one of {keys}.", file=sys.stderr)
+        return 2
+    print(playbook_text(found))
     return 0
 
 

@@ -46,7 +46,10 @@ class Settings(BaseSettings):
     business_hours: str = "09:00-17:00"
     business_days: str = "mon,tue,wed,thu,fri"
 
+    # Runbook
     playbooks_dir: Path = BUNDLED_PLAYBOOKS
+    inventory_harvester_runbook_url: str | None = Field(default=None, pattern=r"^https?://")
+    fm_config_record: str = Field(default="Default", pattern=r"^[A-Za-z][A-Za-z0-9_]*$")
 
     @field_validator("slack_api_base_url")
     @classmethod
@@ -79,6 +82,11 @@ class Settings(BaseSettings):
         return value
 
     @property
+    def link_urls(self) -> dict[str, str | None]:
+        """The URL settings a playbook `link` step may name, with their values."""
+        return {name: getattr(self, name) for name in LINK_SETTINGS}
+
+    @property
     def socket_mode(self) -> bool:
         return self.slack_app_token is not None
 
@@ -91,6 +99,7 @@ class Settings(BaseSettings):
         return _parse_days(self.business_days)
 
 
+LINK_SETTINGS = tuple(name for name in Settings.model_fields if name.endswith("_runbook_url"))
 _DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 

@@ -11,8 +11,9 @@ if TYPE_CHECKING:
 
 
 def register_all(app: App, services: Services) -> None:
-    from handlers import commands, events, views
+    from handlers import actions, commands, events, views
 
+    actions.register(app, services)
     commands.register(app, services)
     views.register(app, services)
     events.register(app, services)

@@ -7,11 +7,12 @@ from typing import TYPE_CHECKING, Any
 from slack_bolt import Ack, App
 
 from bot.adapters.slack_api import respond
-from bot.core.commands import CommandError, Declare, Help, OpenDeclareForm, Status, parse
+from bot.core.commands import CommandError, Declare, Help, OpenDeclareForm, StartPlaybook, Status, parse
 from bot.core.incident import InvalidDeclaration, make_declaration
 from bot.render.blocks import Blocks, help_blocks, incident_list
 from bot.render.modals import declare_modal
 from bot.render.mrkdwn import channel, escape
+from bot.services.errors import UserError
 from bot.services.incidents import Declared
 from handlers.replies import answering
 
@@ -73,6 +74,23 @@ def register(app: App, services: Services) -> None:
             ack()
             with answering(notify):
                 respond(command["response_url"], *status_reply(services, command["channel_id"]))
+        elif isinstance(parsed, StartPlaybook):
+            ack()
+            with answering(notify):
+                incident = services.incidents.in_channel(command["channel_id"])
+                if incident is None:
+                    raise UserError("Use `/incident playbook` in an incident channel.")
+                if not parsed.key:
+                    notify(playbook_list(services))
+                    return
+                outcome = services.walkthrough.start_playbook(incident.number, parsed.key, command["user_id"])
+                if outcome.message:
+                    notify(outcome.message)
+
+
+def playbook_list(services: Services) -> str:
+    lines = [f"`{p.number}` / `{p.key}`: {p.title}" for p in services.runbook.playbooks]
+    return "Start one with `/incident playbook KEY`:\n" + "\n".join(lines)
 
 
 def status_reply(services: Services, channel_id: str) -> tuple[str, Blocks]:

@@ -10,7 +10,7 @@ from contextlib import contextmanager
 import redis
 
 from bot.adapters.slack_api import SlackCallFailed
-from bot.services.incidents import UserError
+from bot.services.errors import UserError
 
 logger = logging.getLogger(__name__)
 

@@ -8,7 +8,8 @@ from slack_bolt import Ack, App
 
 from bot.adapters.slack_api import respond
 from bot.core.incident import InvalidDeclaration, make_declaration
-from bot.render.modals import DECLARE_CALLBACK, read_metadata, submitted_values
+from bot.core.walkthrough import StepAction
+from bot.render.modals import DECLARE_CALLBACK, REASON_MAX, SKIP_CALLBACK, read_metadata, submitted_values
 from handlers.commands import declared_message
 from handlers.replies import Notify, answering
 
@@ -50,3 +51,25 @@ def register(app: App, services: Services) -> None:
         notify = notifier(services, body["user"]["id"], read_metadata(view))
         with answering(notify):
             notify(declared_message(services.incidents.declare(declaration, delivery_key=f"view:{view['id']}")))
+
+    @app.view(SKIP_CALLBACK)
+    def skip_submitted(ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
+        reason = " ".join((submitted_values(view).get("reason") or "").split())
+        if not reason or len(reason) > REASON_MAX:
+            ack(response_action="errors", errors={"reason": f"Say why, in at most {REASON_MAX} characters."})
+            return
+        ack()
+        metadata = read_metadata(view)
+        actor = body["user"]["id"]
+        notify = notifier(services, actor, metadata)
+        with answering(notify):
+            outcome = services.walkthrough.act(
+                int(metadata["incident"]),
+                str(metadata["scope"]),
+                str(metadata["step"]),
+                StepAction.SKIP,
+                actor,
+                reason=reason,
+            )
+            if outcome.message:
+                notify(outcome.message)

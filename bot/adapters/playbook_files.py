@@ -1,7 +1,12 @@
-"""Reads the runbook data in `playbooks/` and checks it with the core's pydantic models."""
+"""Reads the runbook data in `playbooks/` and checks it with the core's pydantic models.
+
+Every problem names its file and the path inside it, e.g.
+`playbooks/playbook-4-prompt-injection.yaml: phases[1].steps[0].switch: no kill switch `lockout` …`.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
 from typing import TypeVar
 
@@ -9,38 +14,95 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 import playbooks
+from bot.core.playbook import Checklist, KillSwitchCatalogue, Playbook, Step, StepKind, located_steps
+from bot.core.runbook import Runbook
 from bot.core.severity import SeverityMatrix
 
 BUNDLED_PLAYBOOKS = Path(playbooks.__file__).parent
+SEVERITY_FILE = "severity.yaml"
+FIRST_FIVE_FILE = "first-five-minutes.yaml"
+SWITCHES_FILE = "kill-switches.yaml"
+PLAYBOOK_GLOB = "playbook-*.yaml"
 
 Model = TypeVar("Model", bound=BaseModel)
 
 
 class PlaybookDataError(Exception):
-    """A file in the playbooks directory is invalid; the message names the file and the path inside it."""
+    """The playbooks directory is invalid; the message has one line per problem, naming file and path."""
 
 
-def load_model(path: Path, model: type[Model]) -> Model:
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise PlaybookDataError(f"{path}: file not found") from None
-    except yaml.YAMLError as error:
-        raise PlaybookDataError(f"{path}: not valid YAML ({error})") from None
-    try:
-        return model.model_validate(data)
-    except ValidationError as error:
-        raise PlaybookDataError(_describe(path, error)) from None
+class _Problems:
+    def __init__(self) -> None:
+        self.lines: list[str] = []
 
-
-def _describe(path: Path, error: ValidationError) -> str:
-    lines = []
-    for item in error.errors():
-        where = "".join(f"[{part}]" if isinstance(part, int) else f".{part}" for part in item["loc"]).lstrip(".")
-        message = str(item["msg"]).removeprefix("Value error, ")
-        lines.append(f"{path}: {where or '(top level)'}: {message}")
-    return "\n".join(lines)
+    def load(self, path: Path, model: type[Model]) -> Model | None:
+        try:
+            data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            self.lines.append(f"{path}: file not found")
+            return None
+        except yaml.YAMLError as error:
+            self.lines.append(f"{path}: not valid YAML ({' '.join(str(error).split())})")
+            return None
+        try:
+            return model.model_validate(data)
+        except ValidationError as error:
+            for item in error.errors():
+                where = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in item["loc"]).lstrip(".")
+                message = str(item["msg"]).removeprefix("Value error, ")
+                self.lines.append(f"{path}: {where}: {message}" if where else f"{path}: {message}")
+            return None
 
 
 def load_severity_matrix(directory: Path) -> SeverityMatrix:
-    return load_model(directory / "severity.yaml", SeverityMatrix)
+    problems = _Problems()
+    matrix = problems.load(directory / SEVERITY_FILE, SeverityMatrix)
+    if matrix is None:
+        raise PlaybookDataError("\n".join(problems.lines))
+    return matrix
+
+
+def load_runbook(directory: Path, url_settings: Iterable[str] = ()) -> Runbook:
+    """Loads and cross-checks every file; `url_settings` are the setting names a link step may use."""
+    problems = _Problems()
+    matrix = problems.load(directory / SEVERITY_FILE, SeverityMatrix)
+    first_five = problems.load(directory / FIRST_FIVE_FILE, Checklist)
+    switches = problems.load(directory / SWITCHES_FILE, KillSwitchCatalogue)
+    loaded: list[tuple[Path, Playbook]] = []
+    paths = sorted(directory.glob(PLAYBOOK_GLOB))
+    if not paths:
+        problems.lines.append(f"{directory}: no {PLAYBOOK_GLOB} files")
+    for path in paths:
+        playbook = problems.load(path, Playbook)
+        if playbook is not None:
+            loaded.append((path, playbook))
+    for attribute in ("key", "number"):
+        seen: dict[object, Path] = {}
+        for path, playbook in loaded:
+            value = getattr(playbook, attribute)
+            if value in seen:
+                problems.lines.append(f"{path}: {attribute}: `{value}` is also used by {seen[value].name}")
+            seen[value] = path
+    switch_keys = {s.key for s in switches.switches} if switches else set()
+    documents: list[tuple[Path, str, tuple[Step, ...]]] = []
+    if first_five:
+        documents.append((directory / FIRST_FIVE_FILE, "steps", first_five.steps))
+    for path, playbook in loaded:
+        documents += [(path, f"phases[{i}].steps", phase.steps) for i, phase in enumerate(playbook.phases)]
+    for path, prefix, steps in documents:
+        for where, step in located_steps(steps, prefix):
+            if step.kind is StepKind.KILL_SWITCH and step.switch and switches and step.switch not in switch_keys:
+                problems.lines.append(
+                    f"{path}: {where}.switch: no kill switch `{step.switch}` in {SWITCHES_FILE} "
+                    f"(known: {', '.join(sorted(switch_keys))})"
+                )
+            if step.url_setting and step.url_setting not in set(url_settings):
+                problems.lines.append(f"{path}: {where}.url_setting: `{step.url_setting}` is not a setting")
+    if problems.lines or matrix is None or first_five is None or switches is None:
+        raise PlaybookDataError("\n".join(problems.lines))
+    return Runbook(
+        severities=matrix,
+        first_five=first_five,
+        playbooks=tuple(sorted((p for _, p in loaded), key=lambda p: p.number)),
+        switches=switches,
+    )

@@ -1,11 +1,16 @@
-"""Redis store: incidents with atomic numbers, the channel index and delivery de-duplication.
+"""Redis store: incidents, their walkthrough state and their timeline.
 
 Keys (all under the KEY_PREFIX namespace):
-    incident:seq           the last incident number
-    incident:<n>           hash of the incident's fields, each a JSON value
-    incidents:open         sorted set of open incident numbers
-    channel:<id>           incident number of an incident channel
-    dedupe:<key>           incident number a delivery (command, submission) already declared
+    incident:seq               the last incident number
+    incident:<n>               hash of the incident's fields, each a JSON value
+    incidents:open             sorted set of open incident numbers
+    channel:<id>               incident number of an incident channel
+    dedupe:<key>               incident number a delivery (command, submission) already declared
+    incident:<n>:steps         hash: `<scope>/<step id>` → step state (JSON)
+    incident:<n>:steps:version counter bumped by every step change (to re-render stale messages)
+    incident:<n>:messages      hash: message name (`first-five`, `picker`, `<playbook>/<phase>`) → ts
+    incident:<n>:playbooks     sorted set of started playbook keys, in the order they started
+    incident:<n>:timeline      stream of timeline entries
 """
 
 from __future__ import annotations
@@ -17,6 +22,8 @@ from typing import Any, cast
 import redis
 
 from bot.core.incident import Incident
+from bot.core.timeline import TimelineEntry
+from bot.core.walkthrough import StepState, StepStatus
 
 DEDUPE_TTL_SECONDS = 24 * 3600
 
@@ -28,6 +35,31 @@ local number = redis.call('INCR', KEYS[2])
 redis.call('SET', KEYS[1], number, 'EX', ARGV[1])
 return {1, number}
 """
+
+
+# Moves a step to a new state only from one of the allowed statuses. Returns {1, new} or {0, current}.
+_TRANSITION = """
+local current = redis.call('HGET', KEYS[1], ARGV[1])
+local status = 'pending'
+if current then status = cjson.decode(current)['status'] end
+for i = 3, #ARGV do
+  if ARGV[i] == status then
+    redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+    redis.call('INCR', KEYS[2])
+    return {1, ARGV[2]}
+  end
+end
+return {0, current or ''}
+"""
+
+# Appends a member to an ordered set once: {1} when added (after the others), {0} when it was there.
+_APPEND_ONCE = """
+if redis.call('ZSCORE', KEYS[1], ARGV[1]) then return 0 end
+redis.call('ZADD', KEYS[1], redis.call('ZCARD', KEYS[1]), ARGV[1])
+return 1
+"""
+
+POSTING = "posting"
 
 
 class Keys:
@@ -99,3 +131,64 @@ def _decode(raw: dict[str, str]) -> Incident | None:
     if not raw:
         return None
     return Incident.model_validate({k: json.loads(v) for k, v in raw.items()})
+
+
+class WalkthroughStore:
+    """Step states (changed atomically), the messages that show them, and the playbooks started."""
+
+    def __init__(self, client: redis.Redis, prefix: str) -> None:
+        self._redis = client
+        self._key = Keys(prefix)
+        self._transition = client.register_script(_TRANSITION)
+        self._append_once = client.register_script(_APPEND_ONCE)
+
+    def transition(
+        self, number: int, field: str, new: StepState, allowed_from: frozenset[StepStatus]
+    ) -> tuple[bool, StepState]:
+        """Sets the step to `new` if its status is one of `allowed_from`; else returns what it is."""
+        changed, raw = self._transition(
+            keys=[self._key("incident", number, "steps"), self._key("incident", number, "steps", "version")],
+            args=[field, new.model_dump_json(), *sorted(allowed_from)],
+        )
+        return bool(changed), StepState.model_validate_json(raw) if raw else StepState()
+
+    def states(self, number: int) -> tuple[int, dict[str, StepState]]:
+        pipe = self._redis.pipeline(transaction=False)
+        pipe.get(self._key("incident", number, "steps", "version"))
+        pipe.hgetall(self._key("incident", number, "steps"))
+        version, raw = pipe.execute()
+        return int(version or 0), {k: StepState.model_validate_json(v) for k, v in raw.items()}
+
+    def version(self, number: int) -> int:
+        return int(cast(str, self._redis.get(self._key("incident", number, "steps", "version"))) or 0)
+
+    def claim_message(self, number: int, name: str) -> bool:
+        """True for the one caller that should post the message `name`; it then calls `set_message`."""
+        return bool(self._redis.hsetnx(self._key("incident", number, "messages"), name, POSTING))
+
+    def set_message(self, number: int, name: str, ts: str) -> None:
+        self._redis.hset(self._key("incident", number, "messages"), name, ts)
+
+    def messages(self, number: int) -> dict[str, str]:
+        return cast(dict[str, str], self._redis.hgetall(self._key("incident", number, "messages")))
+
+    def start_playbook(self, number: int, key: str) -> bool:
+        """Records `key` as started, after the others; False when it already was."""
+        return bool(self._append_once(keys=[self._key("incident", number, "playbooks")], args=[key]))
+
+    def playbooks(self, number: int) -> list[str]:
+        return cast(list[str], self._redis.zrange(self._key("incident", number, "playbooks"), 0, -1))
+
+
+class TimelineStore:
+    def __init__(self, client: redis.Redis, prefix: str) -> None:
+        self._redis = client
+        self._key = Keys(prefix)
+
+    def append(self, number: int, entry: TimelineEntry) -> str:
+        return str(self._redis.xadd(self._key("incident", number, "timeline"), {"entry": entry.model_dump_json()}))
+
+    def entries(self, number: int) -> list[TimelineEntry]:
+        raw = cast(list[tuple[str, dict[str, str]]], self._redis.xrange(self._key("incident", number, "timeline")))
+        entries = [TimelineEntry.model_validate_json(fields["entry"]) for _, fields in raw]
+        return sorted(entries, key=lambda entry: entry.at)

@@ -39,7 +39,12 @@ class Status:
     pass
 
 
-Command = Help | OpenDeclareForm | Declare | Status
+@dataclass(frozen=True)
+class StartPlaybook:
+    key: str = ""
+
+
+Command = Help | OpenDeclareForm | Declare | Status | StartPlaybook
 
 
 @dataclass(frozen=True)
@@ -56,6 +61,7 @@ USAGE: tuple[Usage, ...] = (
         "declare at once: `--private` for a security incident, `--drill` for practice, `--llm` if provider related",
     ),
     Usage("/incident status", "this incident in its channel; elsewhere, the open incidents"),
+    Usage("/incident playbook [KEY]", "start a playbook in this incident (by key or number); alone, lists them"),
     Usage("/incident help", "this list"),
 )
 
@@ -72,6 +78,8 @@ def parse(text: str) -> Command:
         return _parse_declare(rest)
     if verb == "status" and not rest:
         return Status()
+    if verb == "playbook" and len(rest) <= 1:
+        return StartPlaybook(rest[0] if rest else "")
     if verb == "help":
         return Help()
     return Help(unknown=text.strip())

@@ -8,9 +8,11 @@ from typing import Any
 from bot.core.commands import OpenDeclareForm
 from bot.core.incident import SUMMARY_MAX, TITLE_MAX
 from bot.core.severity import SeverityMatrix
-from bot.render.mrkdwn import plain
+from bot.render.mrkdwn import escape, plain
 
 DECLARE_CALLBACK = "incident.declare"
+SKIP_CALLBACK = "step.skip"
+REASON_MAX = 300
 
 _FLAG_OPTIONS = (
     ("llm_related", "LLM / provider related"),
@@ -74,6 +76,26 @@ def declare_modal(matrix: SeverityMatrix, prefill: OpenDeclareForm, metadata: di
                 "optional": True,
                 "label": _text("This incident is"),
                 "element": flags,
+            },
+        ],
+    }
+
+
+def skip_modal(step_title: str, metadata: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "type": "modal",
+        "callback_id": SKIP_CALLBACK,
+        "title": _text("Skip a step"),
+        "submit": _text("Skip"),
+        "close": _text("Cancel"),
+        "private_metadata": json.dumps(metadata),
+        "blocks": [
+            {"type": "section", "text": {"type": "mrkdwn", "text": f"Skipping *{escape(step_title)}*"}},
+            {
+                "type": "input",
+                "block_id": "reason",
+                "label": _text("Why skip it?"),
+                "element": {"type": "plain_text_input", "action_id": "value", "max_length": REASON_MAX},
             },
         ],
     }

@@ -11,13 +11,13 @@ from bot.adapters.slack_api import SlackApi
 from bot.core.clock import Clock
 from bot.core.incident import Declaration, Incident, IncidentStatus, channel_name
 from bot.core.severity import BusinessCalendar, SeverityMatrix
+from bot.core.timeline import EntryKind
 from bot.render.blocks import Blocks, incident_header
+from bot.services.errors import UserError
+from bot.services.timeline import TimelineService
+from bot.services.walkthrough import WalkthroughService
 
 CHANNEL_NAME_ATTEMPTS = 20
-
-
-class UserError(Exception):
-    """Something the person asked cannot be done; the message says why in one sentence."""
 
 
 @dataclass(frozen=True)
@@ -35,8 +35,12 @@ class IncidentService:
         calendar: BusinessCalendar,
         clock: Clock,
         responders_usergroup: str | None,
+        timeline: TimelineService,
+        walkthrough: WalkthroughService,
     ) -> None:
         self.store = store
+        self.timeline = timeline
+        self.walkthrough = walkthrough
         self.slack = slack
         self.matrix = matrix
         self.calendar = calendar
@@ -68,6 +72,14 @@ class IncidentService:
         header_ts = self.slack.post(channel_id, text, blocks)
         self.slack.pin(channel_id, header_ts)
         incident = self.store.update(incident, header_ts=header_ts, status=IncidentStatus.INVESTIGATING)
+        self.timeline.record(
+            number,
+            EntryKind.DECLARED,
+            f"{incident.reference} declared: {incident.severity.label} {incident.title}",
+            actor=incident.declared_by,
+            at=incident.declared_at,
+        )
+        self.walkthrough.post_opening(incident)
         return Declared(incident, duplicate=False)
 
     def _create_channel(self, incident: Incident) -> tuple[str, str]:

@@ -1,0 +1,45 @@
+"""The SOQL and Apex the bot sends to Salesforce, built with format_soql: every value quoted, never pasted in."""
+
+from __future__ import annotations
+
+from simple_salesforce.format import format_soql
+
+from bot.core.playbook import CronAbort, FmConfigChange, KillSwitch, PermissionSetRevocation, ProviderSwitch, Step
+
+
+def build_soql(step: Step, values: dict[str, object]) -> str:
+    assert step.soql is not None
+    return " ".join(format_soql(step.soql, **values).split())
+
+
+def permission_set_assignments_soql(user_id: str, permission_sets: tuple[str, ...]) -> str:
+    """A user's assignments of the named permission sets; profile-owned ones are never touched."""
+    return format_soql(
+        "SELECT Id, PermissionSet.Name FROM PermissionSetAssignment WHERE AssigneeId = {user_id} "
+        "AND PermissionSet.Name IN {names} AND PermissionSet.IsOwnedByProfile = false",
+        user_id=user_id,
+        names=list(permission_sets),
+    )
+
+
+def abort_cron_apex(job_name: str) -> str:
+    query = format_soql("SELECT Id FROM CronTrigger WHERE CronJobDetail.Name = {name}", name=job_name)
+    return f"for (CronTrigger ct : [{query}]) {{\n  System.abortJob(ct.Id);\n}}"
+
+
+def manual_switch_instructions(switch: KillSwitch, fm_config_record: str) -> str:
+    """How to throw a switch by hand, with the same statements the bot sends when it can."""
+    mechanism = switch.mechanism
+    record = f"FM_Config.{fm_config_record}"
+    if isinstance(mechanism, FmConfigChange):
+        return f"Setup → Custom Metadata → {record}: {mechanism.field} = {mechanism.value}, then FMConfig.refresh();"
+    if isinstance(mechanism, ProviderSwitch):
+        fields = ", ".join(f"{provider}: {field}" for provider, field in mechanism.provider_fields.items())
+        return (
+            f"Setup → Custom Metadata → {record}: the provider's field ({fields}) = {mechanism.value}, then "
+            "FMConfig.refresh();"
+        )
+    if isinstance(mechanism, PermissionSetRevocation):
+        return f"delete [{permission_set_assignments_soql('<user Id>', mechanism.permission_sets)}];"
+    assert isinstance(mechanism, CronAbort)
+    return abort_cron_apex(mechanism.job_name)

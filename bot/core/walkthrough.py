@@ -1,0 +1,106 @@
+"""The playbook engine: the state of each step, which transitions are allowed, what is visible and complete."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import datetime
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict
+
+from bot.core.playbook import Step, StepKind
+
+
+class StepStatus(StrEnum):
+    PENDING = "pending"
+    RUNNING = "running"
+    DONE = "done"
+    SKIPPED = "skipped"
+    NOT_APPLICABLE = "n/a"
+    FAILED = "failed"
+
+    @property
+    def settled(self) -> bool:
+        """Nothing more to do on the step."""
+        return self in (StepStatus.DONE, StepStatus.SKIPPED, StepStatus.NOT_APPLICABLE)
+
+
+class StepAction(StrEnum):
+    DONE = "done"
+    SKIP = "skip"
+    NOT_APPLICABLE = "n/a"
+    CHOOSE = "choose"
+    START = "start"
+    SUCCEED = "succeed"
+    FAIL = "fail"
+
+
+# Each action: the statuses it may start from, and the status it leads to.
+TRANSITIONS: dict[StepAction, tuple[frozenset[StepStatus], StepStatus]] = {
+    StepAction.DONE: (frozenset({StepStatus.PENDING, StepStatus.FAILED}), StepStatus.DONE),
+    StepAction.SKIP: (frozenset({StepStatus.PENDING, StepStatus.FAILED}), StepStatus.SKIPPED),
+    StepAction.NOT_APPLICABLE: (frozenset({StepStatus.PENDING, StepStatus.FAILED}), StepStatus.NOT_APPLICABLE),
+    StepAction.CHOOSE: (frozenset({StepStatus.PENDING}), StepStatus.DONE),
+    StepAction.START: (frozenset({StepStatus.PENDING, StepStatus.FAILED}), StepStatus.RUNNING),
+    StepAction.SUCCEED: (frozenset({StepStatus.RUNNING}), StepStatus.DONE),
+    StepAction.FAIL: (frozenset({StepStatus.RUNNING}), StepStatus.FAILED),
+}
+
+
+class StepState(BaseModel):
+    model_config = ConfigDict(frozen=True)
+    status: StepStatus = StepStatus.PENDING
+    by: str | None = None
+    at: datetime | None = None
+    reason: str = ""
+    choice: str | None = None
+    result: str = ""
+    error: str = ""
+
+
+PENDING = StepState()
+
+
+def state_key(scope: str, step_id: str) -> str:
+    return f"{scope}/{step_id}"
+
+
+def after(
+    action: StepAction,
+    actor: str,
+    at: datetime,
+    *,
+    reason: str = "",
+    choice: str | None = None,
+    result: str = "",
+    error: str = "",
+) -> StepState:
+    """The state a step reaches by `action`."""
+    _, status = TRANSITIONS[action]
+    return StepState(status=status, by=actor, at=at, reason=reason, choice=choice, result=result, error=error)
+
+
+def allowed_from(action: StepAction) -> frozenset[StepStatus]:
+    return TRANSITIONS[action][0]
+
+
+def visible(steps: tuple[Step, ...], scope: str, states: dict[str, StepState]) -> Iterator[tuple[int, Step]]:
+    """The steps a responder sees, with their depth: a decision reveals only the branch that was chosen."""
+    for step in steps:
+        yield 0, step
+        chosen = states.get(state_key(scope, step.id), PENDING).choice
+        for choice in step.choices:
+            if choice.id == chosen:
+                for depth, inner in visible(choice.steps, scope, states):
+                    yield depth + 1, inner
+
+
+def complete(steps: tuple[Step, ...], scope: str, states: dict[str, StepState]) -> bool:
+    return all(
+        states.get(state_key(scope, step.id), PENDING).status.settled for _, step in visible(steps, scope, states)
+    )
+
+
+def needs_runner(step: Step) -> bool:
+    """Steps whose work the bot can do for the responder, through an action runner."""
+    return step.kind in (StepKind.QUERY, StepKind.APEX, StepKind.PUBLISH, StepKind.KILL_SWITCH, StepKind.VENDOR_STATUS)

@@ -1,0 +1,5 @@
+"""The one error type a use case raises for the person: something they asked cannot be done, and why."""
+
+
+class UserError(Exception):
+    """The message is one sentence for the person who acted."""

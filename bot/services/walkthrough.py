@@ -1,0 +1,319 @@
+"""Walking responders through the first five minutes and the playbooks, one step at a time."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+from zoneinfo import ZoneInfo
+
+from bot.adapters.redis_store import POSTING, IncidentStore, WalkthroughStore
+from bot.adapters.slack_api import SlackApi
+from bot.adapters.soql import build_soql, manual_switch_instructions
+from bot.core.clock import Clock
+from bot.core.incident import Incident
+from bot.core.playbook import (
+    FIRST_FIVE,
+    PhaseName,
+    Playbook,
+    Step,
+    StepKind,
+    render_apex,
+    window_values,
+)
+from bot.core.runbook import Runbook
+from bot.core.timeline import EntryKind
+from bot.core.walkthrough import (
+    PENDING,
+    StepAction,
+    StepState,
+    StepStatus,
+    after,
+    allowed_from,
+    complete,
+    state_key,
+)
+from bot.render.blocks import Blocks
+from bot.render.mrkdwn import user
+from bot.render.steps import StepPresentation, checklist_message, phase_message, picker_message
+from bot.services.errors import UserError
+from bot.services.timeline import TimelineService
+
+PICKER = "picker"
+REFRESH_ROUNDS = 5
+
+RUN_LABELS = {
+    StepKind.QUERY: "Run query",
+    StepKind.APEX: "Run Apex",
+    StepKind.PUBLISH: "Publish",
+    StepKind.KILL_SWITCH: "Request approval",
+    StepKind.VENDOR_STATUS: "Check status pages",
+}
+UNAVAILABLE = {
+    StepKind.QUERY: "Salesforce is not connected: run this by hand (`sf data query`), then mark it done.",
+    StepKind.APEX: "Salesforce is not connected: run this by hand (`sf apex run`), then mark it done.",
+    StepKind.PUBLISH: "Salesforce is not connected: publish it by hand (`sf apex run`), then mark it done.",
+    StepKind.KILL_SWITCH: "Salesforce is not connected, so the bot cannot run kill switches: change it by hand "
+    "with a second person checking, then mark it done.",
+    StepKind.VENDOR_STATUS: "Check the status pages by hand, then mark it done.",
+}
+
+
+class StepRunner(Protocol):
+    """Does a step's work for the responder (Salesforce queries, Apex, events, status pages, kill switches)."""
+
+    def start(self, incident: Incident, scope: str, step: Step, actor: str) -> None: ...
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What to tell the person who acted, if anything (an ephemeral answer)."""
+
+    message: str | None = None
+
+
+class WalkthroughService:
+    def __init__(
+        self,
+        incidents: IncidentStore,
+        steps: WalkthroughStore,
+        timeline: TimelineService,
+        slack: SlackApi,
+        runbook: Runbook,
+        clock: Clock,
+        timezone: ZoneInfo,
+        link_urls: dict[str, str | None],
+        fm_config_record: str,
+    ) -> None:
+        self.incidents = incidents
+        self.steps = steps
+        self.timeline = timeline
+        self.slack = slack
+        self.runbook = runbook
+        self.clock = clock
+        self.timezone = timezone
+        self.link_urls = link_urls
+        self.fm_config_record = fm_config_record
+        self.runners: dict[StepKind, StepRunner] = {}
+
+    # ----- posting
+
+    def post_opening(self, incident: Incident) -> None:
+        """The first-five-minutes checklist and the playbook picker, right after the header; once."""
+        self._post(incident, FIRST_FIVE)
+        self._post(incident, PICKER)
+
+    def start_playbook(self, number: int, key: str, actor: str) -> Outcome:
+        incident = self.open_incident(number)
+        playbook = self.runbook.playbook(key)
+        if playbook is None:
+            known = ", ".join(f"`{p.key}` ({p.number})" for p in self.runbook.playbooks)
+            raise UserError(f"There is no playbook `{key}`. Pick one of {known}.")
+        if not self.steps.start_playbook(number, playbook.key):
+            return Outcome(f"Playbook {playbook.number}. {playbook.title} is already running in this incident.")
+        self.timeline.record(number, EntryKind.PLAYBOOK, f"Playbook {playbook.number}. {playbook.title} started", actor)
+        self._post(incident, phase_name(playbook.key, playbook.phases[0].name))
+        self.refresh(incident, PICKER)
+        return Outcome()
+
+    def post_phase(self, number: int, key: str, phase: str, actor: str) -> Outcome:
+        incident = self.open_incident(number)
+        playbook = self._started_playbook(number, key)
+        names = {p.name.value: p.name for p in playbook.phases}
+        if phase not in names:
+            raise UserError(f"Playbook {playbook.number} has no phase `{phase}`.")
+        if not self._post(incident, phase_name(key, names[phase])):
+            return Outcome("That phase is already posted below.")
+        self.refresh(incident, self._previous_phase(playbook, names[phase]))
+        return Outcome()
+
+    def _post(self, incident: Incident, name: str) -> bool:
+        if not self.steps.claim_message(incident.number, name):
+            return False
+        _, states = self.steps.states(incident.number)
+        text, blocks = self._render(incident, name, states)
+        assert incident.channel_id is not None
+        self.steps.set_message(incident.number, name, self.slack.post(incident.channel_id, text, blocks))
+        return True
+
+    # ----- acting on steps
+
+    def act(
+        self,
+        number: int,
+        scope: str,
+        step_id: str,
+        action: StepAction,
+        actor: str,
+        *,
+        reason: str = "",
+        choice: str | None = None,
+    ) -> Outcome:
+        """Applies a responder's action to a step, once: a repeat or a lost race is told who did what, when."""
+        incident = self.open_incident(number)
+        step = self.step(number, scope, step_id)
+        if action is StepAction.CHOOSE and choice not in {c.id for c in step.choices}:
+            raise UserError(f"`{choice}` is not a choice of “{step.title}”.")
+        new = after(action, actor, self.clock.now(), reason=reason, choice=choice)
+        return self.transition(incident, scope, step, new, allowed_from(action))
+
+    def transition(
+        self, incident: Incident, scope: str, step: Step, new: StepState, allowed: frozenset[StepStatus]
+    ) -> Outcome:
+        changed, current = self.steps.transition(incident.number, state_key(scope, step.id), new, allowed)
+        if not changed:
+            return Outcome(self._already(step, current))
+        self.timeline.record(incident.number, EntryKind.STEP, describe(step, new), new.by)
+        self.refresh_step(incident, scope, step.id)
+        return Outcome()
+
+    def step(self, number: int, scope: str, step_id: str) -> Step:
+        if scope != FIRST_FIVE:
+            self._started_playbook(number, scope)
+        step = self.runbook.step(scope, step_id)
+        if step is None:
+            raise UserError(
+                "That step is no longer in the runbook (the playbooks changed); re-post it with `/incident playbook`."
+            )
+        return step
+
+    def state(self, number: int, scope: str, step_id: str) -> StepState:
+        _, states = self.steps.states(number)
+        return states.get(state_key(scope, step_id), PENDING)
+
+    def _already(self, step: Step, current: StepState) -> str:
+        when = current.at.astimezone(self.timezone).strftime("%H:%M") if current.at else "?"
+        who = user(current.by) if current.by else "someone"
+        verb = {
+            StepStatus.DONE: "done",
+            StepStatus.SKIPPED: "skipped",
+            StepStatus.NOT_APPLICABLE: "marked N/A",
+            StepStatus.RUNNING: "started",
+            StepStatus.FAILED: "failed",
+            StepStatus.PENDING: "reset",
+        }[current.status]
+        return f"“{step.title}” was already {verb} by {who} at {when}."
+
+    def _started_playbook(self, number: int, key: str) -> Playbook:
+        playbook = self.runbook.playbook(key)
+        if playbook is None or playbook.key not in self.steps.playbooks(number):
+            raise UserError(f"Playbook `{key}` is not running in this incident; start it with `/incident playbook`.")
+        return playbook
+
+    def open_incident(self, number: int) -> Incident:
+        incident = self.incidents.get(number)
+        if incident is None:
+            raise UserError(f"There is no incident {number}.")
+        if not incident.is_open:
+            raise UserError(f"{incident.reference} is {incident.status.value}; its steps can no longer change.")
+        return incident
+
+    # ----- keeping messages current
+
+    def refresh_step(self, incident: Incident, scope: str, step_id: str) -> None:
+        if scope == FIRST_FIVE:
+            self.refresh(incident, FIRST_FIVE)
+            return
+        playbook = self.runbook.playbook(scope)
+        assert playbook is not None
+        phase = next(p for p in playbook.phases if any(s.id == step_id for top in p.steps for s in top.walk()))
+        name = phase_name(scope, phase.name)
+        self.refresh(incident, name)
+        _, states = self.steps.states(incident.number)
+        following = playbook.next_phase(phase.name)
+        if following is None or not complete(phase.steps, scope, states):
+            return
+        if self._post(incident, phase_name(scope, following.name)):
+            self.refresh(incident, name)
+
+    def refresh(self, incident: Incident, name: str) -> None:
+        """Re-renders one message in place until what it shows is the latest state (chat.update, never re-post)."""
+        assert incident.channel_id is not None
+        for _ in range(REFRESH_ROUNDS):
+            version, states = self.steps.states(incident.number)
+            ts = self.steps.messages(incident.number).get(name)
+            if not ts or ts == POSTING:
+                return
+            text, blocks = self._render(incident, name, states)
+            self.slack.update(incident.channel_id, ts, text, blocks)
+            if self.steps.version(incident.number) == version:
+                return
+
+    def _render(self, incident: Incident, name: str, states: dict[str, StepState]) -> tuple[str, Blocks]:
+        def present(step: Step) -> StepPresentation:
+            return self.presentation(incident, step)
+
+        if name == FIRST_FIVE:
+            return checklist_message(incident, self.runbook.first_five, states, present, self.timezone)
+        if name == PICKER:
+            running = self.steps.playbooks(incident.number)
+            return picker_message(incident, self.runbook.playbooks, self.runbook.suggestions(incident), running)
+        key, _, phase = name.partition("/")
+        playbook = self.runbook.playbook(key)
+        assert playbook is not None
+        current = playbook.phase(PhaseName(phase))
+        following = playbook.next_phase(current.name)
+        posted = self.steps.messages(incident.number)
+        next_posted = following is not None and phase_name(key, following.name) in posted
+        return phase_message(incident, playbook, current, states, present, self.timezone, next_posted)
+
+    def _previous_phase(self, playbook: Playbook, name: PhaseName) -> str:
+        names = [p.name for p in playbook.phases]
+        index = names.index(name)
+        return phase_name(playbook.key, names[max(0, index - 1)])
+
+    def presentation(self, incident: Incident, step: Step) -> StepPresentation:
+        if step.kind is StepKind.LINK:
+            assert step.url_setting is not None
+            url = self.link_urls.get(step.url_setting)
+            missing = None if url else f"Set {step.url_setting.upper()} to link it here."
+            return StepPresentation(url=url, missing=missing)
+        if step.kind in (StepKind.CHECK, StepKind.DECISION):
+            return StepPresentation()
+        if step.kind in self.runners:
+            return StepPresentation(run_label=RUN_LABELS[step.kind])
+        return StepPresentation(manual=self.manual(step), missing=UNAVAILABLE[step.kind])
+
+    def manual(self, step: Step) -> str | None:
+        """What to run by hand: the exact SOQL, Apex or event, with this incident's time window."""
+        values: dict[str, object] = {
+            **window_values(step, self.clock.now()),
+            **{p.name: p.default if p.default is not None else f"<{p.label}>" for p in step.parameters},
+        }
+        if step.kind is StepKind.QUERY:
+            flag = " --use-tooling-api" if step.api == "tooling" else ""
+            return f'sf data query{flag} --query "{build_soql(step, values)}"'
+        if step.kind is StepKind.APEX:
+            return render_apex(step, values)
+        if step.kind is StepKind.PUBLISH:
+            assert step.fields is not None
+            assignments = ",\n  ".join(f"{name} = '{value}'" for name, value in step.fields.items())
+            event = f"EventBus.publish(new {step.sobject}(\n  {assignments}\n));"
+            return event.replace("'$running_user_id'", "UserInfo.getUserId()")
+        if step.kind is StepKind.KILL_SWITCH:
+            switches = [self.runbook.switches.get(step.switch)] if step.switch else self.runbook.switches.switches
+            lines = []
+            for index, switch in enumerate((s for s in switches if s), 1):
+                how = manual_switch_instructions(switch, self.fm_config_record)
+                lines.append(f"{index}. {switch.title} ({switch.effect}):\n   {how}")
+            return "\n".join(lines)
+        return None
+
+
+def phase_name(key: str, phase: PhaseName) -> str:
+    return f"{key}/{phase.value}"
+
+
+def describe(step: Step, state: StepState) -> str:
+    """One timeline line for a step change."""
+    if state.choice:
+        label = next((c.label for c in step.choices if c.id == state.choice), state.choice)
+        return f"“{step.title}”: chose {label}"
+    text = {
+        StepStatus.DONE: f"“{step.title}” done",
+        StepStatus.SKIPPED: f"“{step.title}” skipped: {state.reason}",
+        StepStatus.NOT_APPLICABLE: f"“{step.title}” marked not applicable",
+        StepStatus.RUNNING: f"“{step.title}” started",
+        StepStatus.FAILED: f"“{step.title}” failed: {state.error}",
+        StepStatus.PENDING: f"“{step.title}” reset",
+    }[state.status]
+    return f"{text} ({state.result})" if state.result else text

@@ -1,0 +1,95 @@
+"""Buttons and menus in incident channels: checklist and playbook steps, the playbook picker, phases."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from slack_bolt import Ack, App
+
+from bot.adapters.slack_api import respond
+from bot.core.walkthrough import StepAction
+from bot.render.modals import skip_modal
+from bot.services.errors import UserError
+from bot.services.walkthrough import Outcome
+from handlers.replies import answering
+
+if TYPE_CHECKING:
+    from bot.app import Services
+
+TARGET = re.compile(r"^(\d+):([a-z0-9-]+)(?::([a-z0-9-]+))?$")
+
+
+def parse_target(value: str) -> tuple[int, str, str]:
+    """`<incident>:<scope>[:<step or phase>]` from a button's value; anything else is refused."""
+    match = TARGET.fullmatch(value or "")
+    if not match:
+        raise UserError("That button is not one of mine any more; use the latest message.")
+    return int(match.group(1)), match.group(2), match.group(3) or ""
+
+
+def clicked_value(body: dict[str, Any]) -> str:
+    action = body["actions"][0]
+    return str((action.get("selected_option") or {}).get("value") or action.get("value") or "")
+
+
+def register(app: App, services: Services) -> None:
+    walkthrough = services.walkthrough
+
+    def handle(body: dict[str, Any], use_case: Callable[[int, str, str, str], Outcome]) -> None:
+        def notify(text: str) -> None:
+            respond(body["response_url"], text)
+
+        with answering(notify):
+            number, scope, target = parse_target(clicked_value(body))
+            incident = walkthrough.open_incident(number)
+            if incident.channel_id != (body.get("channel") or {}).get("id"):
+                raise UserError(f"That button belongs to {incident.reference}'s channel.")
+            outcome = use_case(number, scope, target, body["user"]["id"])
+            if outcome.message:
+                notify(outcome.message)
+
+    def step_action(action: StepAction) -> Callable[..., None]:
+        def listener(ack: Ack, body: dict[str, Any]) -> None:
+            ack()
+            handle(body, lambda n, scope, step, actor: walkthrough.act(n, scope, step, action, actor))
+
+        return listener
+
+    app.action("step.done")(step_action(StepAction.DONE))
+    app.action("step.na")(step_action(StepAction.NOT_APPLICABLE))
+
+    @app.action(re.compile(r"^step\.choose\.[a-z0-9-]+$"))
+    def choose(ack: Ack, body: dict[str, Any]) -> None:
+        ack()
+        choice = body["actions"][0]["action_id"].removeprefix("step.choose.")
+        handle(
+            body, lambda n, scope, step, actor: walkthrough.act(n, scope, step, StepAction.CHOOSE, actor, choice=choice)
+        )
+
+    @app.action("step.skip")
+    def skip(ack: Ack, body: dict[str, Any]) -> None:
+        ack()
+
+        def open_reason_form(number: int, scope: str, step_id: str, actor: str) -> Outcome:
+            step = walkthrough.step(number, scope, step_id)
+            metadata = {"incident": number, "scope": scope, "step": step_id, "response_url": body["response_url"]}
+            services.slack.open_view(body["trigger_id"], skip_modal(step.title, metadata))
+            return Outcome()
+
+        handle(body, open_reason_form)
+
+    @app.action("step.link")
+    def link(ack: Ack) -> None:
+        ack()  # a URL button: Slack opens the page; the click only needs acknowledging
+
+    @app.action(re.compile(r"^playbook\.pick(\.[a-z0-9-]+)?$"))
+    def pick(ack: Ack, body: dict[str, Any]) -> None:
+        ack()
+        handle(body, lambda n, key, _, actor: walkthrough.start_playbook(n, key, actor))
+
+    @app.action("phase.next")
+    def next_phase(ack: Ack, body: dict[str, Any]) -> None:
+        ack()
+        handle(body, lambda n, key, phase, actor: walkthrough.post_phase(n, key, phase, actor))

@@ -1,0 +1,246 @@
+"""The runbook as data: every shipped file validates, broken ones fail with the file and path, limits hold."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+import yaml
+
+from bot.adapters.playbook_files import BUNDLED_PLAYBOOKS, PlaybookDataError, load_runbook
+from bot.config import LINK_SETTINGS
+from bot.core.incident import Incident
+from bot.core.playbook import FIRST_FIVE, StepKind
+from bot.core.severity import Severity
+from bot.core.walkthrough import StepState, StepStatus, state_key
+from bot.render.steps import StepPresentation, checklist_message, phase_message, picker_message
+from tests.fakes.slack import FakeSlack
+
+RUNBOOK = load_runbook(BUNDLED_PLAYBOOKS, LINK_SETTINGS)
+CLI = str(Path(sys.executable).parent / "incident-bot")
+
+
+def test_every_shipped_file_validates() -> None:
+    assert [p.number for p in RUNBOOK.playbooks] == [1, 2, 3, 4, 5, 6, 7]
+    assert [s.key for s in RUNBOOK.switches.switches] == [
+        "org-chat-off",
+        "org-chat-dml-off",
+        "tool-calling-off",
+        "provider-off",
+        "user-lockout",
+        "abort-inventory-cron",
+    ]
+    assert [s.id for s in RUNBOOK.first_five.steps] == [
+        "confirm-scope",
+        "snapshot-executions",
+        "snapshot-audit",
+        "vendor-status",
+        "kill-switch-posture",
+    ]
+
+
+def test_runbook_queries_are_what_a_real_org_accepts() -> None:
+    """No Id beside GROUP BY, no LAST_N_HOURS, no WHERE on long text areas, `_` escaped in LIKE."""
+    steps = [*RUNBOOK.first_five.all_steps(), *(s for p in RUNBOOK.playbooks for s in p.all_steps())]
+    for step in (s for s in steps if s.soql):
+        soql = " ".join(step.soql.split())
+        if "GROUP BY" in soql:
+            assert not soql.startswith("SELECT Id,"), step.id
+        assert "LAST_N_HOURS" not in soql, step.id
+        where = soql.split(" WHERE ", 1)[1] if " WHERE " in soql else ""
+        assert "Detail__c" not in where and "Diff_Json__c" not in where, step.id
+        for pattern in ("'org_chat%'", "'llm_%'", "'%RATE_LIMIT%'"):
+            assert pattern not in soql, step.id
+
+
+def copy_bundled(tmp_path: Path) -> Path:
+    directory = tmp_path / "playbooks"
+    shutil.copytree(BUNDLED_PLAYBOOKS, directory, ignore=shutil.ignore_patterns("*.py", "__pycache__"))
+    return directory
+
+
+def edit(path: Path, change: object) -> None:
+    data = yaml.safe_load(path.read_text())
+    change(data)  # type: ignore[operator]
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+
+
+P1 = "playbook-1-provider-outage.yaml"
+P4 = "playbook-4-prompt-injection.yaml"
+
+
+def _set(path: list[object], value: object):  # type: ignore[no-untyped-def]
+    def change(data: object) -> None:
+        for part in path[:-1]:
+            data = data[part]  # type: ignore[index]
+        data[path[-1]] = value  # type: ignore[index]
+
+    return change
+
+
+BROKEN = [
+    pytest.param(
+        P1,
+        _set(["phases", 0, "steps", 0, "colour"], "red"),
+        f"{P1}: phases[0].steps[0].colour: Extra inputs are not permitted",
+        id="unknown-key",
+    ),
+    pytest.param(
+        P1,
+        _set(["phases", 1, "steps", 1, "id"], "fallback-chain"),
+        f"{P1}: step id `fallback-chain` is used twice: at phases[1].steps[0] and at phases[1].steps[1]",
+        id="duplicate-id",
+    ),
+    pytest.param(
+        P1,
+        _set(["phases", 1, "steps", 1, "switch"], "provider-gone"),
+        f"{P1}: phases[1].steps[1].switch: no kill switch `provider-gone`",
+        id="dangling-switch",
+    ),
+    pytest.param(
+        P4,
+        _set(["phases", 2, "steps", 0, "parameters"], []),
+        f"{P4}: phases[2].steps[0]: soql uses ['suspect_user_id'] but no such parameter is defined",
+        id="missing-parameter",
+    ),
+    pytest.param(
+        P1,
+        _set(["phases", 1, "steps", 0, "risk"], "destructive"),
+        f"{P1}: phases[1].steps[0]: a destructive check step is outside the approval path",
+        id="destructive-outside-approval",
+    ),
+    pytest.param(
+        P1,
+        _set(["phases", 1, "steps", 1, "risk"], "change"),
+        f"{P1}: phases[1].steps[1]: a kill switch always goes through two-person approval",
+        id="kill-switch-not-destructive",
+    ),
+    pytest.param(
+        P1,
+        _set(["phases", 0, "steps", 0, "soql"], "SELECT Id FROM X WHERE CreatedDate = LAST_N_HOURS:1"),
+        f"{P1}: phases[0].steps[0]: LAST_N_HOURS is not a SOQL date literal",
+        id="last-n-hours",
+    ),
+    pytest.param(
+        P1,
+        _set(["phases", 0, "name"], "recover"),
+        f"{P1}: phases must follow discovery → contain → diagnose → recover → post-mortem",
+        id="phase-order",
+    ),
+    pytest.param(
+        P1,
+        _set(["phases", 0, "steps", 0, "kind"], "teleport"),
+        f"{P1}: phases[0].steps[0].kind: Input should be",
+        id="unknown-kind",
+    ),
+    pytest.param(
+        "playbook-5-inventory-harvester.yaml",
+        _set(["phases", 0, "steps", 0, "url_setting"], "wiki_url"),
+        "playbook-5-inventory-harvester.yaml: phases[0].steps[0].url_setting: `wiki_url` is not a setting",
+        id="unknown-url-setting",
+    ),
+    pytest.param(
+        "kill-switches.yaml",
+        _set(["switches", 0, "mechanism", "type"], "reboot"),
+        "kill-switches.yaml: switches[0].mechanism: Input tag 'reboot' found using 'type' does not match",
+        id="unknown-mechanism",
+    ),
+    pytest.param(
+        "playbook-2-rate-limit-storm.yaml",
+        _set(["number"], 1),
+        "playbook-2-rate-limit-storm.yaml: number: `1` is also used by playbook-1-provider-outage.yaml",
+        id="duplicate-number",
+    ),
+]
+
+
+@pytest.mark.parametrize(("file", "change", "expected"), BROKEN)
+def test_broken_playbooks_name_the_file_and_path(tmp_path: Path, file: str, change: object, expected: str) -> None:
+    directory = copy_bundled(tmp_path)
+    edit(directory / file, change)
+    with pytest.raises(PlaybookDataError) as caught:
+        load_runbook(directory, LINK_SETTINGS)
+    assert f"{directory}/{expected}" in str(caught.value)
+
+
+def test_invalid_yaml_is_reported_with_its_file(tmp_path: Path) -> None:
+    directory = copy_bundled(tmp_path)
+    (directory / P1).write_text("key: [unclosed\n")
+    with pytest.raises(PlaybookDataError, match=r"playbook-1-provider-outage\.yaml: not valid YAML"):
+        load_runbook(directory, LINK_SETTINGS)
+
+
+def test_cli_check_and_show(tmp_path: Path) -> None:
+    ok = subprocess.run([CLI, "playbooks", "check"], capture_output=True, text=True, timeout=60)
+    assert (ok.returncode, ok.stdout) == (0, "OK: 7 playbooks, 6 kill switches, 4 severities, 45 steps\n")
+    directory = copy_bundled(tmp_path)
+    edit(directory / P1, _set(["phases", 1, "steps", 1, "switch"], "provider-gone"))
+    broken = subprocess.run([CLI, "playbooks", "check", str(directory)], capture_output=True, text=True, timeout=60)
+    assert broken.returncode == 1
+    assert broken.stderr.startswith(f"{directory / P1}: phases[1].steps[1].switch: no kill switch `provider-gone`")
+    shown = subprocess.run([CLI, "playbooks", "show", "rate-limit-storm"], capture_output=True, text=True, timeout=60)
+    assert shown.returncode == 0
+    assert "▸ One specific user" in shown.stdout and "DIAGNOSE" in shown.stdout
+    unknown = subprocess.run([CLI, "playbooks", "show", "nope"], capture_output=True, text=True, timeout=60)
+    assert unknown.returncode == 2 and unknown.stderr.startswith("There is no playbook `nope`")
+
+
+INCIDENT = Incident(
+    number=999999,
+    title="x" * 80,
+    severity=Severity.SEV1,
+    team_id="T1",
+    declared_by="U1",
+    declared_at=datetime(2026, 11, 25, tzinfo=UTC),
+    commander="U1",
+    channel_id="C1",
+    llm_related=True,
+    exfiltration_suspected=True,
+)
+
+
+def everything_presented(step: object) -> StepPresentation:
+    """The largest a step can render: a run button, a long manual block, a note and a link."""
+    return StepPresentation(run_label="Run query", manual="X" * 5000, missing="y" * 300, url="https://example.com")
+
+
+def test_every_message_stays_inside_block_kit_limits() -> None:
+    validator = FakeSlack()
+    try:
+        timezone = ZoneInfo("UTC")
+        messages = [checklist_message(INCIDENT, RUNBOOK.first_five, {}, everything_presented, timezone)]
+        messages.append(picker_message(INCIDENT, RUNBOOK.playbooks, RUNBOOK.suggestions(INCIDENT), []))
+        for playbook in RUNBOOK.playbooks:
+            decisions = [s for s in playbook.all_steps() if s.kind is StepKind.DECISION]
+            branch_sets = [{}] + [
+                {state_key(playbook.key, d.id): StepState(status=StepStatus.DONE, choice=c.id)}
+                for d in decisions
+                for c in d.choices
+            ]
+            for states in branch_sets:
+                for phase in playbook.phases:
+                    messages.append(
+                        phase_message(
+                            INCIDENT, playbook, phase, states, everything_presented, timezone, next_posted=False
+                        )
+                    )
+        for text, blocks in messages:
+            validator._blocks("chat.postMessage", blocks, 50)
+            assert len(text) < 4000
+        assert validator.problems == []
+        assert max(len(blocks) for _, blocks in messages) <= 50
+    finally:
+        validator.server.server_close()
+
+
+def test_suggestions_follow_the_declaration() -> None:
+    assert [p.key for p in RUNBOOK.suggestions(INCIDENT)] == ["provider-outage", "rate-limit-storm", "prompt-injection"]
+    quiet = INCIDENT.model_copy(update={"llm_related": False, "exfiltration_suspected": False})
+    assert RUNBOOK.suggestions(quiet) == []
+    assert RUNBOOK.step(FIRST_FIVE, "vendor-status") is not None
+    assert RUNBOOK.playbook("4") is RUNBOOK.playbook("prompt-injection")
