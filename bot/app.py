@@ -13,14 +13,18 @@ from slack_sdk import WebClient
 from bot.adapters.playbook_files import load_runbook
 from bot.adapters.redis_connection import RedisConnections, open_redis
 from bot.adapters.redis_store import IncidentStore, TimelineStore, WalkthroughStore
+from bot.adapters.salesforce import SalesforceGateway, credentials_from
+from bot.adapters.scheduler import Scheduler
 from bot.adapters.slack_api import SlackApi, build_web_client
+from bot.adapters.status_pages import StatusPage, StatusPages
 from bot.config import Settings
 from bot.core.clock import Clock, SystemClock
 from bot.core.runbook import Runbook
 from bot.core.severity import BusinessCalendar
 from bot.services.incidents import IncidentService
+from bot.services.runners import SalesforceRunner, VendorStatusRunner
 from bot.services.timeline import TimelineService
-from bot.services.walkthrough import WalkthroughService
+from bot.services.walkthrough import StepRunner, WalkthroughService
 from handlers import register_all
 
 LISTENER_THREADS = 32
@@ -33,10 +37,19 @@ class Services:
     settings: Settings
     redis: RedisConnections
     slack: SlackApi
+    scheduler: Scheduler
+    salesforce: SalesforceGateway | None
+    salesforce_runner: SalesforceRunner | None
     runbook: Runbook
     timeline: TimelineService
     walkthrough: WalkthroughService
     incidents: IncidentService
+    listeners: ThreadPoolExecutor
+
+    def drain(self) -> None:
+        """Lets work already started after an ack finish (a graceful stop)."""
+        self.listeners.shutdown(wait=True)
+        self.walkthrough.fetches.shutdown(wait=True)
 
 
 def build_services(settings: Settings, client: WebClient, clock: Clock | None = None) -> Services:
@@ -47,10 +60,20 @@ def build_services(settings: Settings, client: WebClient, clock: Clock | None = 
     slack = SlackApi(client)
     runbook = load_runbook(settings.playbooks_dir, settings.link_urls)
     store = IncidentStore(connections.data, settings.key_prefix)
+    steps = WalkthroughStore(connections.data, settings.key_prefix)
+    scheduler = Scheduler(connections.jobs, settings.key_prefix)
     timeline = TimelineService(TimelineStore(connections.data, settings.key_prefix), clock)
+    credentials = credentials_from(settings)
+    salesforce = SalesforceGateway(credentials, settings.salesforce_timeout_seconds) if credentials else None
+    salesforce_runner = (
+        SalesforceRunner(salesforce, slack, steps, scheduler, clock, settings.key_prefix) if salesforce else None
+    )
+    runners: list[StepRunner] = [VendorStatusRunner(status_pages(settings), slack, clock)]
+    if salesforce_runner:
+        runners.append(salesforce_runner)
     walkthrough = WalkthroughService(
         incidents=store,
-        steps=WalkthroughStore(connections.data, settings.key_prefix),
+        steps=steps,
         timeline=timeline,
         slack=slack,
         runbook=runbook,
@@ -58,6 +81,7 @@ def build_services(settings: Settings, client: WebClient, clock: Clock | None = 
         timezone=calendar.timezone,
         link_urls=settings.link_urls,
         fm_config_record=settings.fm_config_record,
+        runners=runners,
     )
     incidents = IncidentService(
         store=store,
@@ -73,10 +97,26 @@ def build_services(settings: Settings, client: WebClient, clock: Clock | None = 
         settings=settings,
         redis=connections,
         slack=slack,
+        scheduler=scheduler,
+        salesforce=salesforce,
+        salesforce_runner=salesforce_runner,
         runbook=runbook,
         timeline=timeline,
         walkthrough=walkthrough,
         incidents=incidents,
+        listeners=ThreadPoolExecutor(max_workers=LISTENER_THREADS, thread_name_prefix="listener"),
+    )
+
+
+def status_pages(settings: Settings) -> StatusPages:
+    return StatusPages(
+        [
+            StatusPage("Anthropic", "statuspage", settings.anthropic_status_url),
+            StatusPage("OpenAI", "statuspage", settings.openai_status_url),
+            StatusPage("AWS Bedrock", "aws_rss", settings.bedrock_status_url),
+            StatusPage("Azure OpenAI", "azure_rss", settings.azure_status_url),
+        ],
+        settings.status_timeout_seconds,
     )
 
 
@@ -87,7 +127,7 @@ def create_app(settings: Settings, clock: Clock | None = None) -> tuple[App, Ser
     app = App(
         client=client,
         signing_secret=(settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else None),
-        listener_executor=ThreadPoolExecutor(max_workers=LISTENER_THREADS, thread_name_prefix="listener"),
+        listener_executor=services.listeners,
     )
     register_all(app, services)
     logger.info("bot ready, storage: %s", services.redis.description)

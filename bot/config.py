@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Annotated
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import AfterValidator, Field, SecretStr, ValidationError, field_validator
+from pydantic import AfterValidator, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from bot.adapters.playbook_files import BUNDLED_PLAYBOOKS
@@ -50,6 +50,58 @@ class Settings(BaseSettings):
     playbooks_dir: Path = BUNDLED_PLAYBOOKS
     inventory_harvester_runbook_url: str | None = Field(default=None, pattern=r"^https?://")
     fm_config_record: str = Field(default="Default", pattern=r"^[A-Za-z][A-Za-z0-9_]*$")
+
+    # Salesforce: JWT bearer (recommended), username + password (+ token), or access token + instance URL
+    salesforce_domain: str = Field(default="login", pattern=r"^(login|test|[A-Za-z0-9.-]+|https?://\S+)$")
+    salesforce_username: str | None = None
+    salesforce_consumer_key: str | None = None
+    salesforce_consumer_secret: SecretStr | None = None
+    salesforce_private_key_file: Path | None = None
+    salesforce_password: SecretStr | None = None
+    salesforce_security_token: SecretStr | None = None
+    salesforce_instance_url: str | None = Field(default=None, pattern=r"^https://\S+$")
+    salesforce_access_token: SecretStr | None = None
+    salesforce_api_version: str = Field(default="62.0", pattern=r"^\d{2,3}\.0$")
+    salesforce_timeout_seconds: float = Field(default=20.0, gt=0, le=120)
+
+    # Vendor status pages (Statuspage v2 summary.json for Anthropic and OpenAI, RSS feeds for AWS and Azure)
+    anthropic_status_url: str = "https://status.anthropic.com/api/v2/summary.json"
+    openai_status_url: str = "https://status.openai.com/api/v2/summary.json"
+    bedrock_status_url: str = "https://status.aws.amazon.com/rss/bedrock-us-east-1.rss"
+    azure_status_url: str = "https://azure.status.microsoft/en-us/status/feed/"
+    status_timeout_seconds: float = Field(default=5.0, gt=0, le=60)
+
+    @model_validator(mode="after")
+    def _salesforce_login_is_complete(self) -> Settings:
+        mode = self.salesforce_login
+        if mode == "partial":
+            raise ValueError(
+                "Salesforce settings are incomplete: set SALESFORCE_USERNAME, SALESFORCE_CONSUMER_KEY and "
+                "SALESFORCE_PRIVATE_KEY_FILE (JWT), or SALESFORCE_USERNAME and SALESFORCE_PASSWORD (password), or "
+                "SALESFORCE_INSTANCE_URL and SALESFORCE_ACCESS_TOKEN (token)"
+            )
+        if mode == "jwt" and self.salesforce_private_key_file and not self.salesforce_private_key_file.is_file():
+            raise ValueError(f"SALESFORCE_PRIVATE_KEY_FILE {self.salesforce_private_key_file} is not a readable file")
+        return self
+
+    @property
+    def salesforce_login(self) -> str | None:
+        """jwt, password or token; None when Salesforce is not configured; partial when it is half set."""
+        if self.salesforce_username and self.salesforce_consumer_key and self.salesforce_private_key_file:
+            return "jwt"
+        if self.salesforce_username and self.salesforce_password:
+            return "password"
+        if self.salesforce_instance_url and self.salesforce_access_token:
+            return "token"
+        given = [
+            self.salesforce_username,
+            self.salesforce_consumer_key,
+            self.salesforce_private_key_file,
+            self.salesforce_password,
+            self.salesforce_instance_url,
+            self.salesforce_access_token,
+        ]
+        return "partial" if any(given) else None
 
     @field_validator("slack_api_base_url")
     @classmethod
@@ -132,7 +184,10 @@ def load_settings(**overrides: object) -> Settings:
 def describe_validation_error(error: ValidationError) -> str:
     problems = []
     for item in error.errors():
-        variable = str(item["loc"][0]).upper() if item["loc"] else "a setting"
+        if not item["loc"]:
+            problems.append(str(item["msg"]).removeprefix("Value error, "))
+            continue
+        variable = str(item["loc"][0]).upper()
         if item["type"] == "missing":
             problems.append(f"{variable} is missing")
         else:

@@ -1,17 +1,18 @@
-"""The worker process: an RQ worker with its scheduler on the bot's Redis."""
+"""The worker process: an RQ worker with its scheduler on the bot's Redis, running the bot's jobs."""
 
 from __future__ import annotations
 
 from rq import Worker
 
-from bot.adapters.redis_connection import open_redis
+from bot import jobs
+from bot.adapters.scheduler import queue_name
+from bot.adapters.slack_api import build_web_client
+from bot.app import build_services
 from bot.config import Settings
 
 
-def queue_name(key_prefix: str) -> str:
-    return f"{key_prefix}-jobs"
-
-
 def run_worker(settings: Settings) -> None:
-    connections = open_redis(settings)
-    Worker([queue_name(settings.key_prefix)], connection=connections.jobs).work(with_scheduler=True)
+    client = build_web_client(settings.slack_bot_token.get_secret_value(), settings.slack_api_base_url)
+    services = build_services(settings, client)
+    jobs.register(services)
+    Worker([queue_name(settings.key_prefix)], connection=services.redis.jobs).work(with_scheduler=True)

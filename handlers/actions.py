@@ -80,6 +80,16 @@ def register(app: App, services: Services) -> None:
 
         handle(body, open_reason_form)
 
+    @app.action("step.run")
+    def run(ack: Ack, body: dict[str, Any]) -> None:
+        ack()
+        handle(
+            body,
+            lambda n, scope, step, actor: walkthrough.request_run(
+                n, scope, step, actor, body["trigger_id"], body["response_url"]
+            ),
+        )
+
     @app.action("step.link")
     def link(ack: Ack) -> None:
         ack()  # a URL button: Slack opens the page; the click only needs acknowledging

@@ -66,10 +66,11 @@ def register(app: App, services: Services) -> None:
                 return
             ack(text=f"Declaring {parsed.severity.label}: {escape(declaration.title)}…")
             with answering(notify):
-                declared = services.incidents.declare(
-                    declaration, delivery_key=f"command:{command['team_id']}:{command['trigger_id']}"
+                services.incidents.declare(
+                    declaration,
+                    delivery_key=f"command:{command['team_id']}:{command['trigger_id']}",
+                    announce=lambda declared: notify(declared_message(declared)),
                 )
-                notify(declared_message(declared))
         elif isinstance(parsed, Status):
             ack()
             with answering(notify):

@@ -8,8 +8,16 @@ from slack_bolt import Ack, App
 
 from bot.adapters.slack_api import respond
 from bot.core.incident import InvalidDeclaration, make_declaration
+from bot.core.playbook import parse_parameter
 from bot.core.walkthrough import StepAction
-from bot.render.modals import DECLARE_CALLBACK, REASON_MAX, SKIP_CALLBACK, read_metadata, submitted_values
+from bot.render.modals import (
+    DECLARE_CALLBACK,
+    REASON_MAX,
+    RUN_CALLBACK,
+    SKIP_CALLBACK,
+    read_metadata,
+    submitted_values,
+)
 from handlers.commands import declared_message
 from handlers.replies import Notify, answering
 
@@ -50,7 +58,11 @@ def register(app: App, services: Services) -> None:
         ack()
         notify = notifier(services, body["user"]["id"], read_metadata(view))
         with answering(notify):
-            notify(declared_message(services.incidents.declare(declaration, delivery_key=f"view:{view['id']}")))
+            services.incidents.declare(
+                declaration,
+                delivery_key=f"view:{view['id']}",
+                announce=lambda declared: notify(declared_message(declared)),
+            )
 
     @app.view(SKIP_CALLBACK)
     def skip_submitted(ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
@@ -70,6 +82,31 @@ def register(app: App, services: Services) -> None:
                 StepAction.SKIP,
                 actor,
                 reason=reason,
+            )
+            if outcome.message:
+                notify(outcome.message)
+
+    @app.view(RUN_CALLBACK)
+    def run_submitted(ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
+        metadata = read_metadata(view)
+        step = services.runbook.step(str(metadata.get("scope")), str(metadata.get("step")))
+        values = submitted_values(view)
+        parameters: dict[str, object] = {}
+        errors: dict[str, str] = {}
+        for parameter in step.parameters if step else ():
+            try:
+                parameters[parameter.name] = parse_parameter(parameter, values.get(parameter.name) or "")
+            except ValueError as error:
+                errors[parameter.name] = str(error)
+        if errors:
+            ack(response_action="errors", errors=errors)
+            return
+        ack()
+        actor = body["user"]["id"]
+        notify = notifier(services, actor, metadata)
+        with answering(notify):
+            outcome = services.walkthrough.run(
+                int(metadata["incident"]), str(metadata["scope"]), str(metadata["step"]), actor, parameters
             )
             if outcome.message:
                 notify(outcome.message)

@@ -19,10 +19,14 @@ import pytest
 import redis
 from werkzeug.serving import make_server
 
+from bot import jobs
+from bot.adapters.scheduler import queue_name
 from bot.app import Services, create_app
 from bot.config import Settings
 from bot.web import EVENTS_PATH, wsgi_app
+from tests.fakes.salesforce import CONSUMER_KEY, USERNAME, FakeSalesforce
 from tests.fakes.slack import BOT_TOKEN, FakeSlack
+from tests.fakes.status_pages import FakeStatusPages
 from tests.slack_sim import SIGNING_SECRET, SlackSim
 
 
@@ -131,15 +135,44 @@ def fake_slack() -> Iterator[FakeSlack]:
 
 
 @pytest.fixture
+def status_pages() -> Iterator[FakeStatusPages]:
+    pages = FakeStatusPages().start()
+    yield pages
+    pages.stop()
+
+
+@pytest.fixture
+def fake_org(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeSalesforce]:
+    """The fake org over HTTPS; REQUESTS_CA_BUNDLE trusts its self-signed certificate, as a proxy's would be."""
+    directory = tmp_path / "org"
+    directory.mkdir()
+    org = FakeSalesforce(directory).start()
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(org.cert_file))
+    yield org
+    org.stop()
+
+
+def jwt_settings(org: FakeSalesforce) -> dict[str, Any]:
+    return {
+        "salesforce_domain": org.url,
+        "salesforce_username": USERNAME,
+        "salesforce_consumer_key": CONSUMER_KEY,
+        "salesforce_private_key_file": org.private_key_file,
+        "salesforce_timeout_seconds": 2.0,
+    }
+
+
+@pytest.fixture
 def clock() -> ManualClock:
     return ManualClock(datetime(2026, 11, 25, 14, 0, tzinfo=UTC))
 
 
-def settings_for(fake: FakeSlack, **overrides: Any) -> Settings:
+def settings_for(fake: FakeSlack, pages: FakeStatusPages, **overrides: Any) -> Settings:
     values: dict[str, Any] = {
         "slack_bot_token": BOT_TOKEN,
         "slack_signing_secret": SIGNING_SECRET,
         "slack_api_base_url": fake.base_url,
+        **pages.settings(),
         "key_prefix": f"test-{uuid.uuid4().hex[:12]}",
         **overrides,
     }
@@ -153,6 +186,16 @@ class RunningBot:
     fake: FakeSlack
     clock: ManualClock
     slack: SlackSim
+
+    def run_jobs(self) -> int:
+        """Runs the queued background jobs here, as the worker would (the clock stays the test's)."""
+        from rq import SimpleWorker
+
+        jobs.register(self.services)
+        connection = self.services.redis.jobs
+        worker = SimpleWorker([queue_name(self.services.settings.key_prefix)], connection=connection)
+        worker.work(burst=True)
+        return len(self.services.scheduler.queue.failed_job_registry)
 
 
 class BotServer:
@@ -169,14 +212,19 @@ class BotServer:
     def close(self) -> None:
         self.server.shutdown()
         self.server.server_close()
+        self.services.drain()
 
 
 @pytest.fixture
-def bot_factory(fake_slack: FakeSlack, redis_url: str, clock: ManualClock, tmp_path: Path) -> Iterator[Any]:
+def bot_factory(
+    fake_slack: FakeSlack, status_pages: FakeStatusPages, redis_url: str, clock: ManualClock, tmp_path: Path
+) -> Iterator[Any]:
     servers: list[BotServer] = []
 
     def start(**overrides: Any) -> RunningBot:
-        settings = settings_for(fake_slack, **{"redis_url": redis_url, "data_dir": tmp_path / "var", **overrides})
+        settings = settings_for(
+            fake_slack, status_pages, **{"redis_url": redis_url, "data_dir": tmp_path / "var", **overrides}
+        )
         server = BotServer(settings, fake_slack, clock)
         servers.append(server)
         return server.bot

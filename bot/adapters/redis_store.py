@@ -10,6 +10,8 @@ Keys (all under the KEY_PREFIX namespace):
     incident:<n>:steps:version counter bumped by every step change (to re-render stale messages)
     incident:<n>:messages      hash: message name (`first-five`, `picker`, `<playbook>/<phase>`) → ts
     incident:<n>:playbooks     sorted set of started playbook keys, in the order they started
+    incident:<n>:results       hash: `<scope>/<step id>` → the step's last result (rows, total, query, time)
+    incident:<n>:parameters    hash: parameter name → the value last given in this incident
     incident:<n>:timeline      stream of timeline entries
 """
 
@@ -23,7 +25,7 @@ import redis
 
 from bot.core.incident import Incident
 from bot.core.timeline import TimelineEntry
-from bot.core.walkthrough import StepState, StepStatus
+from bot.core.walkthrough import StepResult, StepState, StepStatus
 
 DEDUPE_TTL_SECONDS = 24 * 3600
 
@@ -178,6 +180,22 @@ class WalkthroughStore:
 
     def playbooks(self, number: int) -> list[str]:
         return cast(list[str], self._redis.zrange(self._key("incident", number, "playbooks"), 0, -1))
+
+    def save_result(self, number: int, field: str, result: StepResult) -> None:
+        self._redis.hset(self._key("incident", number, "results"), field, result.model_dump_json())
+
+    def result(self, number: int, field: str) -> StepResult | None:
+        raw = self._redis.hget(self._key("incident", number, "results"), field)
+        return StepResult.model_validate_json(cast(str, raw)) if raw else None
+
+    def remember_parameters(self, number: int, values: dict[str, str]) -> None:
+        if values:
+            self._redis.hset(
+                self._key("incident", number, "parameters"), mapping={name: value for name, value in values.items()}
+            )
+
+    def parameters(self, number: int) -> dict[str, str]:
+        return cast(dict[str, str], self._redis.hgetall(self._key("incident", number, "parameters")))
 
 
 class TimelineStore:

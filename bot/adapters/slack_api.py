@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any, cast
 
+import requests
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler, ServerErrorRetryHandler
@@ -75,8 +76,9 @@ class SlackApi:
     def usergroup_members(self, usergroup: str) -> list[str]:
         return list(self._call("usergroups.users.list", usergroup=usergroup)["users"])
 
-    def post(self, channel: str, text: str, blocks: Blocks | None = None) -> str:
-        return str(self._call("chat.postMessage", channel=channel, text=text, blocks=blocks)["ts"])
+    def post(self, channel: str, text: str, blocks: Blocks | None = None, *, thread_ts: str | None = None) -> str:
+        answer = self._call("chat.postMessage", channel=channel, text=text, blocks=blocks, thread_ts=thread_ts)
+        return str(answer["ts"])
 
     def update(self, channel: str, ts: str, text: str, blocks: Blocks | None = None) -> None:
         self._call("chat.update", channel=channel, ts=ts, text=text, blocks=blocks)
@@ -87,6 +89,23 @@ class SlackApi:
         except SlackCallFailed as failure:
             if failure.error != "already_pinned":
                 raise
+
+    def upload(self, channel: str, filename: str, content: bytes, title: str, *, thread_ts: str | None = None) -> str:
+        """Uploads a file into a channel (files upload v2: get an upload URL, send the bytes, complete)."""
+        ticket = self._call("files.getUploadURLExternal", filename=filename, length=len(content))
+        try:
+            sent = requests.post(ticket["upload_url"], data=content, timeout=TIMEOUT_SECONDS)
+        except requests.RequestException as error:
+            raise SlackCallFailed("file upload", type(error).__name__) from None
+        if sent.status_code != 200:
+            raise SlackCallFailed("file upload", f"HTTP {sent.status_code}")
+        self._call(
+            "files.completeUploadExternal",
+            files=[{"id": ticket["file_id"], "title": title}],
+            channel_id=channel,
+            thread_ts=thread_ts,
+        )
+        return str(ticket["file_id"])
 
     def open_view(self, trigger_id: str, view: dict[str, Any]) -> None:
         self._call("views.open", trigger_id=trigger_id, view=view)

@@ -18,6 +18,8 @@ from jinja2 import StrictUndefined
 from jinja2.sandbox import SandboxedEnvironment
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
+from bot.core.salesforce_id import USER_PREFIX, parse_id
+
 StepId = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]{0,39}$")]
 Key = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]{0,39}$")]
 
@@ -56,6 +58,7 @@ PHASE_ORDER = list(PhaseName)
 
 class ParameterType(StrEnum):
     SALESFORCE_ID = "salesforce_id"
+    SALESFORCE_USER_ID = "salesforce_user_id"
     TEXT = "text"
     INTEGER = "integer"
 
@@ -114,6 +117,8 @@ class Step(Strict):
     # link: the name of the setting that holds the URL
     url_setting: Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]*_url$")] | None = None
     parameters: tuple[Parameter, ...] = ()
+    # run by the bot right after the declare, when it can: always, or only for LLM / provider related incidents
+    run_on_declare: Literal["never", "always", "llm_related"] = "never"
 
     @model_validator(mode="after")
     def _kind_fields(self) -> Step:
@@ -356,3 +361,21 @@ def render_apex(step: Step, values: dict[str, object]) -> str:
     """The step's anonymous Apex with its values quoted for Apex; a missing value is an error, never blank."""
     assert step.apex is not None
     return _APEX.from_string(step.apex).render(**values)
+
+
+def parse_parameter(parameter: Parameter, text: str) -> str | int:
+    """A value a responder typed for a parameter; ValueError with a sentence for the form when it is wrong."""
+    value = text.strip()
+    if not value:
+        raise ValueError(f"Give the {parameter.label}.")
+    if parameter.type is ParameterType.SALESFORCE_USER_ID:
+        return parse_id(value, prefix=USER_PREFIX)
+    if parameter.type is ParameterType.SALESFORCE_ID:
+        return parse_id(value)
+    if parameter.type is ParameterType.INTEGER:
+        if not re.fullmatch(r"-?\d{1,9}", value):
+            raise ValueError(f"The {parameter.label} is a whole number.")
+        return int(value)
+    if len(value) > 255:
+        raise ValueError(f"Keep the {parameter.label} to 255 characters.")
+    return value

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
@@ -61,13 +62,23 @@ class StepState(BaseModel):
 PENDING = StepState()
 
 
+class StepResult(BaseModel):
+    """What a query step returned, kept with the incident (the post-mortem reads the snapshot from it)."""
+
+    model_config = ConfigDict(frozen=True)
+    at: datetime
+    statement: str
+    rows: list[dict[str, Any]]
+    total: int
+
+
 def state_key(scope: str, step_id: str) -> str:
     return f"{scope}/{step_id}"
 
 
 def after(
     action: StepAction,
-    actor: str,
+    actor: str | None,
     at: datetime,
     *,
     reason: str = "",

@@ -7,11 +7,14 @@ from typing import Any
 
 from bot.core.commands import OpenDeclareForm
 from bot.core.incident import SUMMARY_MAX, TITLE_MAX
+from bot.core.playbook import Step
 from bot.core.severity import SeverityMatrix
 from bot.render.mrkdwn import escape, plain
 
 DECLARE_CALLBACK = "incident.declare"
 SKIP_CALLBACK = "step.skip"
+RUN_CALLBACK = "step.run"
+PREVIEW_LIMIT = 2900
 REASON_MAX = 300
 
 _FLAG_OPTIONS = (
@@ -98,6 +101,41 @@ def skip_modal(step_title: str, metadata: dict[str, Any]) -> dict[str, Any]:
                 "element": {"type": "plain_text_input", "action_id": "value", "max_length": REASON_MAX},
             },
         ],
+    }
+
+
+def run_modal(step: Step, preview: str | None, remembered: dict[str, str], metadata: dict[str, Any]) -> dict[str, Any]:
+    """Asks for a step's parameters and, for a change, shows exactly what will run before it does."""
+    blocks: list[dict[str, Any]] = [
+        {"type": "section", "text": {"type": "mrkdwn", "text": f"*{escape(step.title)}*"}},
+    ]
+    if preview:
+        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": "This changes the org. It will run:"}})
+        blocks.append(
+            {"type": "section", "text": {"type": "mrkdwn", "text": f"```{escape(plain(preview, PREVIEW_LIMIT))}```"}}
+        )
+    for parameter in step.parameters:
+        element: dict[str, Any] = {"type": "plain_text_input", "action_id": "value", "max_length": 255}
+        initial = remembered.get(parameter.name, parameter.default)
+        if initial is not None:
+            element["initial_value"] = str(initial)
+        block: dict[str, Any] = {
+            "type": "input",
+            "block_id": parameter.name,
+            "label": _text(plain(parameter.label, 2000)),
+            "element": element,
+        }
+        if parameter.help:
+            block["hint"] = _text(parameter.help)
+        blocks.append(block)
+    return {
+        "type": "modal",
+        "callback_id": RUN_CALLBACK,
+        "title": _text("Run a step"),
+        "submit": _text("Run"),
+        "close": _text("Cancel"),
+        "private_metadata": json.dumps(metadata),
+        "blocks": blocks,
     }
 
 

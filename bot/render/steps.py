@@ -64,7 +64,7 @@ def state_line(state: StepState, timezone: ZoneInfo) -> str:
     if state.status is StepStatus.PENDING:
         return ""
     when = state.at.astimezone(timezone).strftime("%H:%M") if state.at else ""
-    who = f" by {user(state.by)}" if state.by else ""
+    who = f" by {user(state.by)}" if state.by else " by the bot"
     line = {
         StepStatus.RUNNING: f"Running, started{who} at {when}",
         StepStatus.DONE: f"Done{who} at {when}",
@@ -72,9 +72,7 @@ def state_line(state: StepState, timezone: ZoneInfo) -> str:
         StepStatus.NOT_APPLICABLE: f"Not applicable{who} at {when}",
         StepStatus.FAILED: f"Failed at {when}: {escape(state.error)}",
     }[state.status]
-    if state.result:
-        line += f"\n{state.result}"
-    return line
+    return f"_{line}_" + (f"\n{escape(state.result)}" if state.result else "")
 
 
 def step_blocks(
@@ -95,7 +93,7 @@ def step_blocks(
         lines.append(f"Chosen: *{escape(chosen)}*")
     status_text = state_line(state, timezone)
     if status_text:
-        lines.append(f"_{status_text}_" if "\n" not in status_text else status_text)
+        lines.append(status_text)
     blocks: Blocks = [section("\n".join(lines))]
     if state.status.settled or state.status is StepStatus.RUNNING:
         return blocks

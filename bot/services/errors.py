@@ -3,3 +3,7 @@
 
 class UserError(Exception):
     """The message is one sentence for the person who acted."""
+
+
+class StepFailed(Exception):
+    """A step's work failed (Salesforce refused, timed out…); the message is one sentence shown on the step."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
@@ -54,16 +55,22 @@ class IncidentService:
     def deadline(self, incident: Incident) -> datetime:
         return self.matrix[incident.severity].deadline(incident.declared_at, self.calendar)
 
-    def declare(self, declaration: Declaration, delivery_key: str) -> Declared:
-        """Creates the incident, its channel and pinned header, once per delivery (retries get the first one)."""
+    def declare(self, declaration: Declaration, delivery_key: str, announce: Callable[[Declared], None]) -> None:
+        """Creates the incident, its channel and pinned header, once per delivery (retries get the first one).
+
+        `announce` is told as soon as the channel is ready; the checklist, the picker and the work that runs on
+        declare (the Salesforce snapshot, vendor status) follow. Their fetches start before the channel exists.
+        """
         created, number = self.store.claim_number(delivery_key)
         if not created:
             existing = self.store.get(number)
             if existing is None or existing.status is IncidentStatus.DECLARING:
                 raise UserError(f"Incident {number} from this request is still being declared; one moment.")
-            return Declared(existing, duplicate=True)
+            announce(Declared(existing, duplicate=True))
+            return
         incident = Incident.from_declaration(number, declaration, self.clock.now())
         self.store.save(incident)
+        early = self.walkthrough.start_declare_runs(incident)
         channel_id, name = self._create_channel(incident)
         incident = self.store.update(incident, channel_id=channel_id, channel_name=name)
         self.slack.invite(channel_id, self._first_responders(incident))
@@ -79,8 +86,9 @@ class IncidentService:
             actor=incident.declared_by,
             at=incident.declared_at,
         )
+        announce(Declared(incident, duplicate=False))
         self.walkthrough.post_opening(incident)
-        return Declared(incident, duplicate=False)
+        self.walkthrough.finish_declare_runs(incident, early)
 
     def _create_channel(self, incident: Incident) -> tuple[str, str]:
         for attempt in range(1, CHANNEL_NAME_ATTEMPTS + 1):

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import logging
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
 from bot.adapters.redis_store import POSTING, IncidentStore, WalkthroughStore
-from bot.adapters.slack_api import SlackApi
+from bot.adapters.slack_api import SlackApi, SlackCallFailed
 from bot.adapters.soql import build_soql, manual_switch_instructions
 from bot.core.clock import Clock
 from bot.core.incident import Incident
@@ -15,6 +17,7 @@ from bot.core.playbook import (
     FIRST_FIVE,
     PhaseName,
     Playbook,
+    Risk,
     Step,
     StepKind,
     render_apex,
@@ -33,13 +36,17 @@ from bot.core.walkthrough import (
     state_key,
 )
 from bot.render.blocks import Blocks
+from bot.render.modals import run_modal
 from bot.render.mrkdwn import user
 from bot.render.steps import StepPresentation, checklist_message, phase_message, picker_message
-from bot.services.errors import UserError
+from bot.services.errors import StepFailed, UserError
 from bot.services.timeline import TimelineService
+
+logger = logging.getLogger(__name__)
 
 PICKER = "picker"
 REFRESH_ROUNDS = 5
+FETCH_THREADS = 8
 
 RUN_LABELS = {
     StepKind.QUERY: "Run query",
@@ -56,12 +63,32 @@ UNAVAILABLE = {
     "with a second person checking, then mark it done.",
     StepKind.VENDOR_STATUS: "Check the status pages by hand, then mark it done.",
 }
+NEEDS_APPROVAL = (
+    "This step is destructive: it needs two-person approval, which is not set up, so do it by hand "
+    "with a second person checking, then mark it done."
+)
 
 
 class StepRunner(Protocol):
-    """Does a step's work for the responder (Salesforce queries, Apex, events, status pages, kill switches)."""
+    """Does a step's work for the responder: fetch (the external call), then publish (in the channel).
 
-    def start(self, incident: Incident, scope: str, step: Step, actor: str) -> None: ...
+    `publish` returns the one-line summary shown on the step; either may raise StepFailed.
+    """
+
+    kinds: frozenset[StepKind]
+
+    def fetch(self, incident: Incident, step: Step, values: dict[str, object]) -> Any: ...
+
+    def publish(self, incident: Incident, scope: str, step: Step, fetched: Any) -> str: ...
+
+
+@dataclass(frozen=True)
+class EarlyRun:
+    """A step run on declare whose fetch started before the channel existed."""
+
+    scope: str
+    step: Step
+    fetched: Future[Any]
 
 
 @dataclass(frozen=True)
@@ -83,6 +110,7 @@ class WalkthroughService:
         timezone: ZoneInfo,
         link_urls: dict[str, str | None],
         fm_config_record: str,
+        runners: list[StepRunner],
     ) -> None:
         self.incidents = incidents
         self.steps = steps
@@ -93,7 +121,8 @@ class WalkthroughService:
         self.timezone = timezone
         self.link_urls = link_urls
         self.fm_config_record = fm_config_record
-        self.runners: dict[StepKind, StepRunner] = {}
+        self.runners = {kind: runner for runner in runners for kind in runner.kinds}
+        self.fetches = ThreadPoolExecutor(max_workers=FETCH_THREADS, thread_name_prefix="fetch")
 
     # ----- posting
 
@@ -182,7 +211,7 @@ class WalkthroughService:
 
     def _already(self, step: Step, current: StepState) -> str:
         when = current.at.astimezone(self.timezone).strftime("%H:%M") if current.at else "?"
-        who = user(current.by) if current.by else "someone"
+        who = user(current.by) if current.by else "the bot"
         verb = {
             StepStatus.DONE: "done",
             StepStatus.SKIPPED: "skipped",
@@ -206,6 +235,96 @@ class WalkthroughService:
         if not incident.is_open:
             raise UserError(f"{incident.reference} is {incident.status.value}; its steps can no longer change.")
         return incident
+
+    # ----- running steps
+
+    def request_run(self, number: int, scope: str, step_id: str, actor: str, trigger_id: str, reply_to: str) -> Outcome:
+        """The Run button: read steps run at once; parameters or a change ask first, in a modal."""
+        self.open_incident(number)
+        step = self.step(number, scope, step_id)
+        if self.runner(step) is None:
+            raise UserError(self.unavailable(step))
+        if step.parameters or step.risk is Risk.CHANGE:
+            preview = self.manual(step) if step.risk is Risk.CHANGE else None
+            remembered = self.steps.parameters(number)
+            metadata = {"incident": number, "scope": scope, "step": step_id, "response_url": reply_to}
+            self.slack.open_view(trigger_id, run_modal(step, preview, remembered, metadata))
+            return Outcome()
+        return self.run(number, scope, step_id, actor, {})
+
+    def run(self, number: int, scope: str, step_id: str, actor: str, parameters: dict[str, object]) -> Outcome:
+        incident = self.open_incident(number)
+        step = self.step(number, scope, step_id)
+        runner = self.runner(step)
+        if runner is None:
+            raise UserError(self.unavailable(step))
+        self.steps.remember_parameters(number, {name: str(value) for name, value in parameters.items()})
+        values = {**window_values(step, self.clock.now()), **parameters}
+        started = self.transition(
+            incident, scope, step, after(StepAction.START, actor, self.clock.now()), allowed_from(StepAction.START)
+        )
+        if started.message:
+            return started
+        future: Future[Any] = Future()
+        try:
+            future.set_result(runner.fetch(incident, step, values))
+        except Exception as error:
+            future.set_exception(error)
+        self._finish(incident, scope, step, actor, runner, future)
+        return Outcome()
+
+    def _finish(
+        self, incident: Incident, scope: str, step: Step, actor: str | None, runner: StepRunner, fetched: Future[Any]
+    ) -> None:
+        try:
+            summary = runner.publish(incident, scope, step, fetched.result())
+        except (StepFailed, SlackCallFailed) as failure:
+            error = str(failure)
+        except Exception:
+            logger.exception("step %s/%s failed unexpectedly", scope, step.id)
+            error = "the bot hit an unexpected error; see its logs"
+        else:
+            self.transition(
+                incident,
+                scope,
+                step,
+                after(StepAction.SUCCEED, actor, self.clock.now(), result=summary),
+                allowed_from(StepAction.SUCCEED),
+            )
+            return
+        self.transition(
+            incident,
+            scope,
+            step,
+            after(StepAction.FAIL, actor, self.clock.now(), error=error),
+            allowed_from(StepAction.FAIL),
+        )
+
+    def start_declare_runs(self, incident: Incident) -> list[EarlyRun]:
+        """Starts the fetches of the steps that run on declare, before the channel exists (they are independent)."""
+        early = []
+        for step in self.runbook.first_five.all_steps():
+            wanted = step.run_on_declare == "always" or (step.run_on_declare == "llm_related" and incident.llm_related)
+            runner = self.runner(step)
+            if wanted and runner is not None:
+                values: dict[str, object] = {**window_values(step, self.clock.now())}
+                early.append(EarlyRun(FIRST_FIVE, step, self.fetches.submit(runner.fetch, incident, step, values)))
+        return early
+
+    def finish_declare_runs(self, incident: Incident, early: list[EarlyRun]) -> None:
+        """Posts what the early fetches found, step by step, as the bot's own work."""
+        for run in early:
+            runner = self.runner(run.step)
+            assert runner is not None
+            started = self.transition(
+                incident,
+                run.scope,
+                run.step,
+                after(StepAction.START, None, self.clock.now()),
+                allowed_from(StepAction.START),
+            )
+            if started.message is None:
+                self._finish(incident, run.scope, run.step, None, runner, run.fetched)
 
     # ----- keeping messages current
 
@@ -269,9 +388,21 @@ class WalkthroughService:
             return StepPresentation(url=url, missing=missing)
         if step.kind in (StepKind.CHECK, StepKind.DECISION):
             return StepPresentation()
-        if step.kind in self.runners:
+        if self.runner(step) is not None:
             return StepPresentation(run_label=RUN_LABELS[step.kind])
-        return StepPresentation(manual=self.manual(step), missing=UNAVAILABLE[step.kind])
+        return StepPresentation(manual=self.manual(step), missing=self.unavailable(step))
+
+    def unavailable(self, step: Step) -> str:
+        """Why the bot cannot run this step, and what to do instead."""
+        if step.risk is Risk.DESTRUCTIVE and step.kind in self.runners:
+            return NEEDS_APPROVAL
+        return UNAVAILABLE.get(step.kind, "The bot cannot run this step.")
+
+    def runner(self, step: Step) -> StepRunner | None:
+        """The runner that does this step's work; destructive work only ever runs behind approval."""
+        if step.risk is Risk.DESTRUCTIVE:
+            return None
+        return self.runners.get(step.kind)
 
     def manual(self, step: Step) -> str | None:
         """What to run by hand: the exact SOQL, Apex or event, with this incident's time window."""

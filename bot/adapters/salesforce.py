@@ -1,0 +1,402 @@
+"""The Salesforce gateway: login (JWT bearer, password, or a given access token), REST and Tooling queries,
+anonymous Apex, sObject create and delete, and FM_Config custom metadata through the Metadata API.
+
+What the gateway guarantees, whatever simple-salesforce does by default:
+- every HTTP call has a timeout (a session with a default timeout, and the Metadata API's zeep transport);
+- an expired session is renewed and the call retried once, never in a loop (simple-salesforce recurses
+  on a persistent 401 in create/update/delete, upstream issue #804);
+- the Metadata API client is rebuilt with the new session after a renewal (sf.mdapi keeps the old one);
+- the HTTP client honours REQUESTS_CA_BUNDLE (corporate proxies, self-signed test orgs);
+- every failure is one `SalesforceError` whose message is a sentence for responders.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import xml.etree.ElementTree as ET
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+from urllib.parse import quote, urlparse
+
+import jwt
+import requests
+from simple_salesforce.api import Salesforce
+from simple_salesforce.exceptions import (
+    SalesforceError as LibraryError,
+)
+from simple_salesforce.exceptions import (
+    SalesforceExpiredSession,
+    SalesforceMalformedRequest,
+)
+from simple_salesforce.metadata import SfdcMetadataApi
+from zeep.exceptions import Error as ZeepError
+from zeep.exceptions import Fault as ZeepFault
+from zeep.transports import Transport
+
+from bot.config import Settings
+
+Result = TypeVar("Result")
+JWT_LIFETIME_SECONDS = 180
+
+
+class SalesforceError(Exception):
+    """A Salesforce call failed; the message is one sentence for the responder."""
+
+
+class SessionExpired(SalesforceError):
+    pass
+
+
+@dataclass(frozen=True)
+class Credentials:
+    mode: str  # jwt, password or token
+    domain: str
+    api_version: str
+    username: str | None = None
+    consumer_key: str | None = None
+    consumer_secret: str | None = None
+    private_key: str | None = None
+    password: str | None = None
+    security_token: str | None = None
+    instance_url: str | None = None
+    access_token: str | None = None
+
+
+@dataclass(frozen=True)
+class Session:
+    access_token: str
+    instance_url: str
+    user_id: str | None
+
+
+@dataclass(frozen=True)
+class QueryResult:
+    records: list[dict[str, Any]]
+    total_size: int
+
+
+def login_url(domain: str) -> str:
+    """`login`, `test`, a My Domain (`acme.my`, `acme--uat.sandbox.my`) or a full https URL."""
+    if "://" in domain:
+        return domain.rstrip("/")
+    return f"https://{domain.removesuffix('.salesforce.com')}.salesforce.com"
+
+
+def jwt_audience(domain: str) -> str:
+    if "://" in domain:
+        return login_url(domain)
+    sandbox = domain == "test" or ".sandbox." in f".{domain}."
+    return "https://test.salesforce.com" if sandbox else "https://login.salesforce.com"
+
+
+class TimeoutSession(requests.Session):
+    """A requests session whose every call has a timeout unless the caller gives one."""
+
+    def __init__(self, timeout: float) -> None:
+        super().__init__()
+        self.default_timeout = timeout
+
+    def request(self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any) -> requests.Response:
+        kwargs.setdefault("timeout", self.default_timeout)
+        return super().request(method, url, *args, **kwargs)
+
+
+class SalesforceGateway:
+    def __init__(self, credentials: Credentials, timeout: float) -> None:
+        self.credentials = credentials
+        self.timeout = timeout
+        self.http = TimeoutSession(timeout)
+        self._lock = threading.Lock()
+        self._session: Session | None = None
+        self._client: Salesforce | None = None
+        self._metadata: SfdcMetadataApi | None = None
+
+    # ----- sessions
+
+    def _login(self) -> Session:
+        credentials = self.credentials
+        try:
+            if credentials.mode == "jwt":
+                return self._token_request(
+                    {
+                        "grant_type": "urn:ietf:params:oauth:grant-type:jwt-bearer",
+                        "assertion": self._assertion(),
+                    }
+                )
+            if credentials.mode == "password" and credentials.consumer_key and credentials.consumer_secret:
+                return self._token_request(
+                    {
+                        "grant_type": "password",
+                        "client_id": credentials.consumer_key,
+                        "client_secret": credentials.consumer_secret,
+                        "username": credentials.username,
+                        "password": (credentials.password or "") + (credentials.security_token or ""),
+                    }
+                )
+            if credentials.mode == "password":
+                return self._soap_login()
+        except requests.RequestException as error:
+            raise SalesforceError(f"Could not reach Salesforce to log in ({type(error).__name__}).") from None
+        if self._session is not None:
+            raise SessionExpired(
+                "The Salesforce access token has expired and cannot be renewed: set a new SALESFORCE_ACCESS_TOKEN, "
+                "or use JWT or password login."
+            )
+        assert credentials.instance_url and credentials.access_token
+        return Session(credentials.access_token, credentials.instance_url.rstrip("/"), None)
+
+    def _assertion(self) -> str:
+        credentials = self.credentials
+        claims = {
+            "iss": credentials.consumer_key,
+            "sub": credentials.username,
+            "aud": jwt_audience(credentials.domain),
+            "exp": int(time.time()) + JWT_LIFETIME_SECONDS,
+        }
+        return jwt.encode(claims, credentials.private_key or "", algorithm="RS256")
+
+    def _token_request(self, form: dict[str, Any]) -> Session:
+        response = self.http.post(f"{login_url(self.credentials.domain)}/services/oauth2/token", data=form)
+        body = _json(response)
+        if response.status_code != 200:
+            reason = body.get("error_description") or body.get("error") or f"HTTP {response.status_code}"
+            raise SessionExpired(f"Salesforce refused the login: {reason}.")
+        user_id = str(body.get("id", "")).rstrip("/").rsplit("/", 1)[-1] or None
+        return Session(str(body["access_token"]), str(body["instance_url"]).rstrip("/"), user_id)
+
+    def _soap_login(self) -> Session:
+        credentials = self.credentials
+        envelope = (
+            '<?xml version="1.0" encoding="utf-8"?>'
+            '<env:Envelope xmlns:env="http://schemas.xmlsoap.org/soap/envelope/" '
+            'xmlns:urn="urn:partner.soap.sforce.com"><env:Body><urn:login>'
+            f"<urn:username>{_xml(credentials.username or '')}</urn:username>"
+            f"<urn:password>{_xml((credentials.password or '') + (credentials.security_token or ''))}</urn:password>"
+            "</urn:login></env:Body></env:Envelope>"
+        )
+        response = self.http.post(
+            f"{login_url(credentials.domain)}/services/Soap/u/{credentials.api_version}",
+            data=envelope.encode(),
+            headers={"Content-Type": "text/xml; charset=UTF-8", "SOAPAction": "login"},
+        )
+        root = ET.fromstring(response.content)  # noqa: S314
+        fault = root.find(".//faultstring")
+        if response.status_code != 200 or fault is not None:
+            reason = fault.text if fault is not None else f"HTTP {response.status_code}"
+            raise SessionExpired(f"Salesforce refused the login: {reason}.")
+        namespace = "{urn:partner.soap.sforce.com}"
+        session_id = root.findtext(f".//{namespace}sessionId")
+        server_url = root.findtext(f".//{namespace}serverUrl")
+        user_id = root.findtext(f".//{namespace}userId")
+        if not session_id or not server_url:
+            raise SalesforceError("Salesforce's login answer had no session.")
+        parsed = urlparse(server_url)
+        return Session(session_id, f"{parsed.scheme}://{parsed.netloc}", user_id)
+
+    def _connect(self, renew: bool) -> Salesforce:
+        with self._lock:
+            if self._client is None or renew:
+                self._session = self._login()
+                parsed = urlparse(self._session.instance_url)
+                self._client = Salesforce(
+                    instance=parsed.netloc,
+                    session_id=self._session.access_token,
+                    session=self.http,
+                    version=self.credentials.api_version,
+                )
+                self._metadata = None
+            return self._client
+
+    def _call(self, what: str, action: Callable[[Salesforce], Result]) -> Result:
+        """Runs `action`; an expired session is renewed once and the action retried once, never more."""
+        client = self._connect(renew=False)
+        try:
+            return self._translated(what, lambda: action(client))
+        except SessionExpired:
+            renewed = self._connect(renew=True)
+        return self._translated(what, lambda: action(renewed))
+
+    def _translated(self, what: str, call: Callable[[], Result]) -> Result:
+        try:
+            return call()
+        except SalesforceExpiredSession:
+            raise SessionExpired("The Salesforce session expired.") from None
+        except SalesforceMalformedRequest as error:
+            raise SalesforceError(f"Salesforce refused the {what}: {_error_text(error.content)}.") from None
+        except LibraryError as error:
+            code = _error_code(error.content)
+            if code == "REQUEST_LIMIT_EXCEEDED":
+                raise SalesforceError("The org's API request limit is exceeded (REQUEST_LIMIT_EXCEEDED).") from None
+            if error.status >= 500:
+                raise SalesforceError(f"Salesforce answered HTTP {error.status} to the {what}; try again.") from None
+            raise SalesforceError(f"Salesforce refused the {what}: {_error_text(error.content)}.") from None
+        except requests.Timeout:
+            raise SalesforceError(f"Salesforce did not answer the {what} within {self.timeout:g} seconds.") from None
+        except requests.RequestException as error:
+            raise SalesforceError(f"Could not reach Salesforce for the {what} ({type(error).__name__}).") from None
+        except ZeepFault as fault:
+            if "INVALID_SESSION_ID" in f"{fault.code} {fault.message}":
+                raise SessionExpired("The Salesforce session expired.") from None
+            raise SalesforceError(f"The Metadata API refused the {what}: {_clause(fault.message)}.") from None
+        except ZeepError as error:
+            raise SalesforceError(f"The Metadata API refused the {what}: {_clause(str(error))}.") from None
+
+    @property
+    def user_id(self) -> str:
+        """The Id of the user the bot runs as (from the login, or the OAuth userinfo endpoint)."""
+        self._connect(renew=False)
+        session = self._session
+        assert session is not None
+        if session.user_id is None:
+            info: Any = self._call("user lookup", lambda sf: sf.oauth2("userinfo", None, method="GET"))
+            self._session = session = Session(session.access_token, session.instance_url, str(info["user_id"]))
+        return str(session.user_id)
+
+    # ----- operations
+
+    def query(self, soql: str, *, tooling: bool = False) -> QueryResult:
+        def run(sf: Salesforce) -> QueryResult:
+            if tooling:
+                first = sf.toolingexecute(f"query/?q={quote(soql)}")
+                records = list(first["records"])
+                next_url = first.get("nextRecordsUrl")
+                while next_url:
+                    page = sf.toolingexecute(next_url.split("/tooling/", 1)[1])
+                    records += page["records"]
+                    next_url = page.get("nextRecordsUrl")
+                return QueryResult([_flatten(r) for r in records], int(first["totalSize"]))
+            result = sf.query_all(soql)
+            return QueryResult([_flatten(r) for r in result["records"]], int(result["totalSize"]))
+
+        return self._call("query", run)
+
+    def execute_anonymous(self, apex: str) -> None:
+        """Runs anonymous Apex; it answers 200 even when the Apex failed, so compiled and success are checked."""
+        result = self._call("Apex", lambda sf: sf.toolingexecute(f"executeAnonymous/?anonymousBody={quote(apex)}"))
+        if not result.get("compiled"):
+            where = f" (line {result.get('line')}, column {result.get('column')})" if result.get("line") else ""
+            raise SalesforceError(f"The Apex did not compile{where}: {_clause(result.get('compileProblem'))}.")
+        if not result.get("success"):
+            raise SalesforceError(f"The Apex failed: {_clause(result.get('exceptionMessage'))}.")
+
+    def create(self, sobject: str, fields: dict[str, Any]) -> str:
+        """Creates a record (or publishes a platform event: OPERATION_ENQUEUED there is not a failure)."""
+        result = self._call(f"{sobject} create", lambda sf: getattr(sf, sobject).create(fields))
+        if not result.get("success"):
+            raise SalesforceError(f"Salesforce did not create the {sobject}: {result.get('errors')}.")
+        return str(result.get("id", ""))
+
+    def delete(self, sobject: str, record_id: str) -> None:
+        self._call(f"{sobject} delete", lambda sf: getattr(sf, sobject).delete(record_id))
+
+    def read_custom_metadata(self, full_name: str) -> dict[str, str | None]:
+        """The field values of one custom metadata record, e.g. `FM_Config.Default`."""
+        record: Any = self._call(
+            f"read of {full_name}", lambda sf: self._metadata_api(sf).CustomMetadata.read([full_name])
+        )
+        if record is None or not getattr(record, "fullName", None):
+            raise SalesforceError(f"The Metadata API has no record {full_name}.")
+        return {value.field: _metadata_value(value.value) for value in record.values}
+
+    def update_custom_metadata(self, full_name: str, changes: dict[str, str]) -> dict[str, str | None]:
+        """Sets fields of a custom metadata record; returns their values before the change."""
+
+        def update(sf: Salesforce) -> dict[str, str | None]:
+            api = self._metadata_api(sf)
+            record: Any = api.CustomMetadata.read([full_name])
+            if record is None or not getattr(record, "fullName", None):
+                raise SalesforceError(f"The Metadata API has no record {full_name}.")
+            prior: dict[str, str | None] = {}
+            values = {value.field: value for value in record.values}
+            for field, new in changes.items():
+                if field not in values:
+                    raise SalesforceError(f"{full_name} has no field {field}.")
+                prior[field] = _metadata_value(values[field].value)
+                values[field].value = new
+            api.CustomMetadata.update([record])
+            return prior
+
+        return self._call(f"update of {full_name}", update)
+
+    def _metadata_api(self, sf: Salesforce) -> SfdcMetadataApi:
+        """sf.mdapi, with a transport that has timeouts and our session; rebuilt after every renewal."""
+        if self._metadata is None:
+            api = sf.mdapi
+            api._client.transport = Transport(  # type: ignore[no-untyped-call]
+                session=self.http, timeout=self.timeout, operation_timeout=self.timeout
+            )
+            self._metadata = api
+        return self._metadata
+
+
+def _clause(text: Any) -> str:
+    """Text to end a sentence with: one line, no trailing period of its own."""
+    return " ".join(str(text).split()).rstrip(".")
+
+
+def _metadata_value(value: Any) -> str | None:
+    return None if value is None else str(value)
+
+
+def _flatten(record: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """`{"PermissionSet": {"Name": "X"}}` → `{"PermissionSet.Name": "X"}`, without `attributes`."""
+    flat: dict[str, Any] = {}
+    for key, value in record.items():
+        if key == "attributes":
+            continue
+        if isinstance(value, dict):
+            flat.update(_flatten(value, f"{prefix}{key}."))
+        else:
+            flat[f"{prefix}{key}"] = value
+    return flat
+
+
+def _json(response: requests.Response) -> dict[str, Any]:
+    try:
+        body = response.json()
+    except ValueError:
+        return {}
+    return body if isinstance(body, dict) else {}
+
+
+def _error_code(content: Any) -> str:
+    if isinstance(content, list) and content and isinstance(content[0], dict):
+        return str(content[0].get("errorCode", ""))
+    return ""
+
+
+def _error_text(content: Any) -> str:
+    if isinstance(content, list) and content and isinstance(content[0], dict):
+        return f"{content[0].get('errorCode', 'ERROR')}: {_clause(content[0].get('message', ''))}"
+    return _clause(content)[:300]
+
+
+def _xml(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace('"', "&quot;")
+
+
+def credentials_from(settings: Settings) -> Credentials | None:
+    """Credentials from Settings, or None when Salesforce is not configured."""
+    mode = settings.salesforce_login
+    if mode is None:
+        return None
+
+    def secret(value: Any) -> str | None:
+        return value.get_secret_value() if value is not None else None
+
+    key_file = settings.salesforce_private_key_file
+    return Credentials(
+        mode=mode,
+        domain=settings.salesforce_domain,
+        api_version=settings.salesforce_api_version,
+        username=settings.salesforce_username,
+        consumer_key=settings.salesforce_consumer_key,
+        consumer_secret=secret(settings.salesforce_consumer_secret),
+        private_key=key_file.read_text() if key_file else None,
+        password=secret(settings.salesforce_password),
+        security_token=secret(settings.salesforce_security_token),
+        instance_url=settings.salesforce_instance_url,
+        access_token=secret(settings.salesforce_access_token),
+    )
