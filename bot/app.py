@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from datetime import timedelta
 from zoneinfo import ZoneInfo
 
 from slack_bolt import App
@@ -12,7 +13,7 @@ from slack_sdk import WebClient
 
 from bot.adapters.playbook_files import load_runbook
 from bot.adapters.redis_connection import RedisConnections, open_redis
-from bot.adapters.redis_store import IncidentStore, TimelineStore, WalkthroughStore
+from bot.adapters.redis_store import ApprovalStore, AuditStore, IncidentStore, TimelineStore, WalkthroughStore
 from bot.adapters.salesforce import SalesforceGateway, credentials_from
 from bot.adapters.scheduler import Scheduler
 from bot.adapters.slack_api import SlackApi, build_web_client
@@ -22,6 +23,7 @@ from bot.core.clock import Clock, SystemClock
 from bot.core.runbook import Runbook
 from bot.core.severity import BusinessCalendar
 from bot.services.incidents import IncidentService
+from bot.services.killswitches import ApprovalPolicy, KillSwitchService
 from bot.services.runners import SalesforceRunner, VendorStatusRunner
 from bot.services.timeline import TimelineService
 from bot.services.walkthrough import StepRunner, WalkthroughService
@@ -44,6 +46,7 @@ class Services:
     timeline: TimelineService
     walkthrough: WalkthroughService
     incidents: IncidentService
+    killswitches: KillSwitchService
     listeners: ThreadPoolExecutor
 
     def drain(self) -> None:
@@ -62,7 +65,8 @@ def build_services(settings: Settings, client: WebClient, clock: Clock | None = 
     store = IncidentStore(connections.data, settings.key_prefix)
     steps = WalkthroughStore(connections.data, settings.key_prefix)
     scheduler = Scheduler(connections.jobs, settings.key_prefix)
-    timeline = TimelineService(TimelineStore(connections.data, settings.key_prefix), clock)
+    audit = AuditStore(connections.data, settings.key_prefix)
+    timeline = TimelineService(TimelineStore(connections.data, settings.key_prefix), audit, clock)
     credentials = credentials_from(settings)
     salesforce = SalesforceGateway(credentials, settings.salesforce_timeout_seconds) if credentials else None
     salesforce_runner = (
@@ -93,6 +97,27 @@ def build_services(settings: Settings, client: WebClient, clock: Clock | None = 
         timeline=timeline,
         walkthrough=walkthrough,
     )
+    killswitches = KillSwitchService(
+        incidents=store,
+        approvals=ApprovalStore(connections.data, settings.key_prefix),
+        audit=audit,
+        walkthrough=walkthrough,
+        slack=slack,
+        gateway=salesforce,
+        runbook=runbook,
+        scheduler=scheduler,
+        clock=clock,
+        timezone=calendar.timezone,
+        policy=ApprovalPolicy(
+            usergroup=settings.approvers_usergroup,
+            users=settings.approver_ids,
+            expiry=timedelta(minutes=settings.approval_expiry_minutes),
+            lease_seconds=settings.execution_lease_seconds,
+        ),
+        fm_config_record=settings.fm_config_record,
+        key_prefix=settings.key_prefix,
+    )
+    walkthrough.gate = killswitches
     return Services(
         settings=settings,
         redis=connections,
@@ -104,6 +129,7 @@ def build_services(settings: Settings, client: WebClient, clock: Clock | None = 
         timeline=timeline,
         walkthrough=walkthrough,
         incidents=incidents,
+        killswitches=killswitches,
         listeners=ThreadPoolExecutor(max_workers=LISTENER_THREADS, thread_name_prefix="listener"),
     )
 

@@ -46,6 +46,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     show.add_argument("key")
     show.add_argument("--directory", type=Path, default=BUNDLED_PLAYBOOKS)
+    audit = commands.add_parser(
+        "audit",
+        help="check an incident's audit trail",
+        description="Audit trail commands (they read REDIS_URL "
+        "or the embedded Redis in DATA_DIR, with the bot's settings).",
+    )
+    audit_commands = audit.add_subparsers(dest="audit_command", required=True, metavar="ACTION")
+    verify = audit_commands.add_parser(
+        "verify",
+        help="check the hash chain",
+        description="Recompute an incident's audit hash chain and name the "
+        "first entry that was edited, removed or reordered. Exits 1 when the chain is broken.",
+    )
+    verify.add_argument("incident", type=int, help="the incident number")
     args = parser.parse_args(argv)
     if args.command == "playbooks":
         return playbooks_command(args)
@@ -58,6 +72,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return run(settings)
         if args.command == "worker":
             return work(settings)
+        if args.command == "audit":
+            return verify_audit(settings, args.incident)
     except SettingsError as error:
         print(error, file=sys.stderr)
         return 2
@@ -104,6 +120,29 @@ def run(settings: Settings) -> int:
         )
     gunicorn = [sys.executable, "-m", "gunicorn", "--config", "python:bot.gunicorn_config", "bot.web:create_wsgi_app()"]
     os.execv(sys.executable, gunicorn)  # noqa: S606 (a fixed command: the same server the Procfile starts)
+
+
+def verify_audit(settings: Settings, incident: int) -> int:
+    from bot.adapters.redis_connection import open_redis
+    from bot.adapters.redis_store import AuditStore
+    from bot.core.audit import first_broken
+
+    entries = AuditStore(open_redis(settings).data, settings.key_prefix).entries(incident)
+    if not entries:
+        print(f"Incident {incident} has no audit entries.")
+        return 0
+    broken = first_broken([entry for _, entry in entries])
+    if broken is None:
+        print(f"OK: incident {incident} has {len(entries)} audit entries and the chain is intact.")
+        return 0
+    position, why = broken
+    entry_id, entry = entries[position - 1]
+    print(
+        f"Broken: entry {position} of {len(entries)} (stream id {entry_id}, {entry.kind.value} at "
+        f"{entry.at:%Y-%m-%d %H:%M:%S} UTC): {why}.",
+        file=sys.stderr,
+    )
+    return 1
 
 
 def work(settings: Settings) -> int:

@@ -64,6 +64,12 @@ class Settings(BaseSettings):
     salesforce_api_version: str = Field(default="62.0", pattern=r"^\d{2,3}\.0$")
     salesforce_timeout_seconds: float = Field(default=20.0, gt=0, le=120)
 
+    # Two-person approval: who may approve (a user group and/or users; else the incident channel's members)
+    approvers_usergroup: str | None = Field(default=None, pattern=r"^S[A-Z0-9]+$")
+    approvers: str = Field(default="", pattern=r"^([UW][A-Z0-9]+(,\s*[UW][A-Z0-9]+)*)?$")
+    approval_expiry_minutes: int = Field(default=15, ge=1, le=24 * 60)
+    execution_lease_seconds: int = Field(default=120, ge=10, le=3600)
+
     # Vendor status pages (Statuspage v2 summary.json for Anthropic and OpenAI, RSS feeds for AWS and Azure)
     anthropic_status_url: str = "https://status.anthropic.com/api/v2/summary.json"
     openai_status_url: str = "https://status.openai.com/api/v2/summary.json"
@@ -137,6 +143,10 @@ class Settings(BaseSettings):
     def link_urls(self) -> dict[str, str | None]:
         """The URL settings a playbook `link` step may name, with their values."""
         return {name: getattr(self, name) for name in LINK_SETTINGS}
+
+    @property
+    def approver_ids(self) -> frozenset[str]:
+        return frozenset(part.strip() for part in self.approvers.split(",") if part.strip())
 
     @property
     def socket_mode(self) -> bool:

@@ -30,3 +30,13 @@ def draw_error_rate_chart(prefix: str, number: int, scope: str, step_id: str, th
     if incident is None or step is None or services.salesforce_runner is None:
         raise LookupError(f"nothing to chart for incident {number} {scope}/{step_id}")
     services.salesforce_runner.publish_chart(incident, scope, step, thread_ts)
+
+
+def execute_approval(prefix: str, approval_id: str) -> None:
+    """Runs an approved kill switch or destructive step, once, then verifies it against the org."""
+    services_for(prefix).killswitches.execute(approval_id)
+
+
+def expire_approval(prefix: str, approval_id: str) -> None:
+    """Marks a request that nobody approved in time as expired, and its card with it."""
+    services_for(prefix).killswitches.expire(approval_id)

@@ -11,9 +11,10 @@ if TYPE_CHECKING:
 
 
 def register_all(app: App, services: Services) -> None:
-    from handlers import actions, commands, events, views
+    from handlers import actions, commands, events, switches, views
 
     actions.register(app, services)
+    switches.register(app, services)
     commands.register(app, services)
     views.register(app, services)
     events.register(app, services)

@@ -7,25 +7,26 @@ from typing import TYPE_CHECKING, Any
 from slack_bolt import Ack, App
 
 from bot.adapters.slack_api import respond
-from bot.core.commands import CommandError, Declare, Help, OpenDeclareForm, StartPlaybook, Status, parse
+from bot.core.commands import (
+    CommandError,
+    Declare,
+    Help,
+    KillSwitchPanel,
+    OpenDeclareForm,
+    StartPlaybook,
+    Status,
+    parse,
+)
 from bot.core.incident import InvalidDeclaration, make_declaration
 from bot.render.blocks import Blocks, help_blocks, incident_list
 from bot.render.modals import declare_modal
-from bot.render.mrkdwn import channel, escape
+from bot.render.mrkdwn import escape
 from bot.services.errors import UserError
-from bot.services.incidents import Declared
-from handlers.replies import answering
+from handlers.replies import answering, declared_message
+from handlers.switches import killswitch_command
 
 if TYPE_CHECKING:
     from bot.app import Services
-
-
-def declared_message(declared: Declared) -> str:
-    incident = declared.incident
-    where = channel(incident.channel_id) if incident.channel_id else incident.channel_name
-    if declared.duplicate:
-        return f"{incident.reference} was already declared from this request: {where}"
-    return f":rotating_light: Declared {incident.reference} ({incident.severity.label}): join {where}"
 
 
 def register(app: App, services: Services) -> None:
@@ -87,6 +88,10 @@ def register(app: App, services: Services) -> None:
                 outcome = services.walkthrough.start_playbook(incident.number, parsed.key, command["user_id"])
                 if outcome.message:
                     notify(outcome.message)
+        elif isinstance(parsed, KillSwitchPanel):
+            ack()
+            with answering(notify):
+                killswitch_command(services, command, parsed.key)
 
 
 def playbook_list(services: Services) -> str:

@@ -6,11 +6,17 @@ import logging
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
 
 import redis
 
-from bot.adapters.slack_api import SlackCallFailed
+from bot.adapters.slack_api import SlackCallFailed, respond
+from bot.render.mrkdwn import channel
 from bot.services.errors import UserError
+from bot.services.incidents import Declared
+
+if TYPE_CHECKING:
+    from bot.app import Services
 
 logger = logging.getLogger(__name__)
 
@@ -34,3 +40,24 @@ def answering(notify: Notify) -> Iterator[None]:
         reference = uuid.uuid4().hex[:8]
         logger.exception("unexpected failure, reference %s", reference)
         notify(f":warning: Something went wrong on our side (reference `{reference}`); the request stopped there.")
+
+
+def declared_message(declared: Declared) -> str:
+    incident = declared.incident
+    where = channel(incident.channel_id) if incident.channel_id else incident.channel_name
+    if declared.duplicate:
+        return f"{incident.reference} was already declared from this request: {where}"
+    return f":rotating_light: Declared {incident.reference} ({incident.severity.label}): join {where}"
+
+
+def notifier(services: Services, user_id: str, metadata: dict[str, Any]) -> Notify:
+    """Answers through the response_url the modal was opened from, or else in the person's DM with the bot."""
+    response_url = metadata.get("response_url")
+
+    def notify(text: str) -> None:
+        if response_url:
+            respond(response_url, text)
+        else:
+            services.slack.post(user_id, text)
+
+    return notify

@@ -6,7 +6,6 @@ from typing import TYPE_CHECKING, Any
 
 from slack_bolt import Ack, App
 
-from bot.adapters.slack_api import respond
 from bot.core.incident import InvalidDeclaration, make_declaration
 from bot.core.playbook import parse_parameter
 from bot.core.walkthrough import StepAction
@@ -18,24 +17,10 @@ from bot.render.modals import (
     read_metadata,
     submitted_values,
 )
-from handlers.commands import declared_message
-from handlers.replies import Notify, answering
+from handlers.replies import answering, declared_message, notifier
 
 if TYPE_CHECKING:
     from bot.app import Services
-
-
-def notifier(services: Services, user_id: str, metadata: dict[str, Any]) -> Notify:
-    """Answers through the response_url the modal was opened from, or else in the person's DM with the bot."""
-    response_url = metadata.get("response_url")
-
-    def notify(text: str) -> None:
-        if response_url:
-            respond(response_url, text)
-        else:
-            services.slack.post(user_id, text)
-
-    return notify
 
 
 def register(app: App, services: Services) -> None:

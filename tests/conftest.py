@@ -188,7 +188,10 @@ class RunningBot:
     slack: SlackSim
 
     def run_jobs(self) -> int:
-        """Runs the queued background jobs here, as the worker would (the clock stays the test's)."""
+        """Runs the queued background jobs here, as the worker would (the clock stays the test's).
+
+        Returns how many jobs have failed so far.
+        """
         from rq import SimpleWorker
 
         jobs.register(self.services)
@@ -196,6 +199,20 @@ class RunningBot:
         worker = SimpleWorker([queue_name(self.services.settings.key_prefix)], connection=connection)
         worker.work(burst=True)
         return len(self.services.scheduler.queue.failed_job_registry)
+
+    def run_due_jobs(self) -> int:
+        """What RQ's scheduler does when the test clock says so: queue the scheduled jobs now due, then run."""
+        from rq.job import Job
+        from rq.registry import ScheduledJobRegistry
+
+        queue = self.services.scheduler.queue
+        registry = ScheduledJobRegistry(queue=queue)
+        due = registry.get_jobs_to_schedule(int(self.clock.now().timestamp()))
+        for job in Job.fetch_many(due, connection=queue.connection):
+            if job is not None:
+                queue.enqueue_job(job)
+                registry.remove(job.id)
+        return self.run_jobs()
 
 
 class BotServer:

@@ -19,10 +19,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
+from datetime import UTC, datetime
 from typing import Any, cast
 
 import redis
 
+from bot.core.approval import ApprovalRequest, Outcome, Refusal, RequestStatus
+from bot.core.audit import GENESIS, AuditEntry
 from bot.core.incident import Incident
 from bot.core.timeline import TimelineEntry
 from bot.core.walkthrough import StepResult, StepState, StepStatus
@@ -60,6 +63,49 @@ if redis.call('ZSCORE', KEYS[1], ARGV[1]) then return 0 end
 redis.call('ZADD', KEYS[1], redis.call('ZCARD', KEYS[1]), ARGV[1])
 return 1
 """
+
+# The one decision of a request. Checks, together: it exists, is pending, has not expired, its incident is
+# still open, the approver is not the requester and is one of its approvers (a requester may withdraw).
+_DECIDE = """
+local status = redis.call('HGET', KEYS[1], 'status')
+if not status then return {'missing'} end
+if status ~= 'pending' then return {'decided'} end
+if tonumber(redis.call('HGET', KEYS[1], 'expires_at')) <= tonumber(ARGV[2]) then return {'expired'} end
+if redis.call('HGET', KEYS[3], 'status') == '"resolved"' then return {'closed'} end
+local requester = redis.call('HGET', KEYS[1], 'requester')
+if ARGV[3] == 'approved' and requester == ARGV[1] then return {'self'} end
+if requester ~= ARGV[1] and redis.call('SISMEMBER', KEYS[2], ARGV[1]) == 0 then return {'unauthorized'} end
+redis.call('HSET', KEYS[1], 'status', ARGV[3], 'decided_by', ARGV[1], 'decided_at', ARGV[2])
+return {'ok'}
+"""
+
+# Marks a pending request expired once its time has passed.
+_EXPIRE = """
+if redis.call('HGET', KEYS[1], 'status') ~= 'pending' then return 0 end
+if tonumber(redis.call('HGET', KEYS[1], 'expires_at')) > tonumber(ARGV[1]) then return 0 end
+redis.call('HSET', KEYS[1], 'status', 'expired', 'decided_at', ARGV[1])
+return 1
+"""
+
+# Lets one execution run: from approved, or from executing whose lease ran out (its worker died).
+_CLAIM_EXECUTION = """
+local status = redis.call('HGET', KEYS[1], 'status')
+local lease = tonumber(redis.call('HGET', KEYS[1], 'lease_until') or '0')
+if status == 'approved' or (status == 'executing' and lease <= tonumber(ARGV[1])) then
+  redis.call('HSET', KEYS[1], 'status', 'executing', 'lease_until', tonumber(ARGV[1]) + tonumber(ARGV[2]))
+  return redis.call('HINCRBY', KEYS[1], 'attempts', 1)
+end
+return 0
+"""
+
+_REFUSALS = {
+    "missing": Refusal.MISSING,
+    "expired": Refusal.EXPIRED,
+    "closed": Refusal.CLOSED,
+    "self": Refusal.SELF,
+    "unauthorized": Refusal.UNAUTHORIZED,
+    "decided": Refusal.DECIDED,
+}
 
 POSTING = "posting"
 
@@ -208,5 +254,116 @@ class TimelineStore:
 
     def entries(self, number: int) -> list[TimelineEntry]:
         raw = cast(list[tuple[str, dict[str, str]]], self._redis.xrange(self._key("incident", number, "timeline")))
-        entries = [TimelineEntry.model_validate_json(fields["entry"]) for _, fields in raw]
-        return sorted(entries, key=lambda entry: entry.at)
+        return [TimelineEntry.model_validate_json(fields["entry"]) for _, fields in raw]
+
+
+class ApprovalStore:
+    """Kill-switch and destructive-step requests; every decision and execution claim is one Lua script."""
+
+    def __init__(self, client: redis.Redis, prefix: str) -> None:
+        self._redis = client
+        self._key = Keys(prefix)
+        self._decide = client.register_script(_DECIDE)
+        self._expire = client.register_script(_EXPIRE)
+        self._claim = client.register_script(_CLAIM_EXECUTION)
+
+    def create(self, request: ApprovalRequest, approvers: set[str]) -> None:
+        key = self._key("approval", request.id)
+        pipe = self._redis.pipeline()
+        pipe.hset(
+            key,
+            mapping={
+                "request": request.model_dump_json(),
+                "outcome": Outcome().model_dump_json(),
+                "status": RequestStatus.PENDING.value,
+                "requester": request.requester,
+                "expires_at": str(request.expires_at.timestamp()),
+            },
+        )
+        if approvers:
+            pipe.sadd(self._key("approval", request.id, "approvers"), *sorted(approvers))
+        pipe.zadd(self._key("incident", request.incident, "approvals"), {request.id: request.created_at.timestamp()})
+        pipe.execute()
+
+    def get(self, approval_id: str) -> tuple[ApprovalRequest, Outcome] | None:
+        raw = cast(dict[str, str], self._redis.hgetall(self._key("approval", approval_id)))
+        if not raw:
+            return None
+        outcome = Outcome.model_validate_json(raw["outcome"])
+        decided_at = float(raw["decided_at"]) if raw.get("decided_at") else None
+        outcome = outcome.model_copy(
+            update={
+                "status": RequestStatus(raw["status"]),
+                "decided_by": raw.get("decided_by") or None,
+                "decided_at": datetime.fromtimestamp(decided_at, UTC) if decided_at else None,
+            }
+        )
+        return ApprovalRequest.model_validate_json(raw["request"]), outcome
+
+    def approvers(self, approval_id: str) -> set[str]:
+        return cast(set[str], self._redis.smembers(self._key("approval", approval_id, "approvers")))
+
+    def decide(self, approval_id: str, incident: int, actor: str, approve: bool, now: datetime) -> Refusal | None:
+        answer = self._decide(
+            keys=[
+                self._key("approval", approval_id),
+                self._key("approval", approval_id, "approvers"),
+                self._key("incident", incident),
+            ],
+            args=[actor, now.timestamp(), "approved" if approve else "denied"],
+        )
+        return None if answer[0] == "ok" else _REFUSALS[answer[0]]
+
+    def expire(self, approval_id: str, now: datetime) -> bool:
+        return bool(self._expire(keys=[self._key("approval", approval_id)], args=[now.timestamp()]))
+
+    def claim_execution(self, approval_id: str, now: datetime, lease_seconds: int) -> int:
+        """The attempt number when this caller may execute; 0 when another did or does."""
+        return int(self._claim(keys=[self._key("approval", approval_id)], args=[now.timestamp(), lease_seconds]))
+
+    def finish(self, approval_id: str, status: RequestStatus, outcome: Outcome) -> None:
+        self._redis.hset(
+            self._key("approval", approval_id), mapping={"status": status.value, "outcome": outcome.model_dump_json()}
+        )
+
+    def record(self, approval_id: str, outcome: Outcome) -> None:
+        """Stores outcome details (prior values, revert link) without touching the status."""
+        self._redis.hset(self._key("approval", approval_id), "outcome", outcome.model_dump_json())
+
+    def add_card(self, approval_id: str, channel: str, ts: str) -> None:
+        self._redis.rpush(self._key("approval", approval_id, "cards"), f"{channel} {ts}")
+
+    def cards(self, approval_id: str) -> list[tuple[str, str]]:
+        raw = cast(list[str], self._redis.lrange(self._key("approval", approval_id, "cards"), 0, -1))
+        return [cast(tuple[str, str], tuple(card.split(" ", 1))) for card in raw]
+
+    def of_incident(self, incident: int) -> list[str]:
+        return cast(list[str], self._redis.zrange(self._key("incident", incident, "approvals"), 0, -1))
+
+
+class AuditStore:
+    """Per-incident, append-only, hash-chained: each entry carries the hash of the one before."""
+
+    def __init__(self, client: redis.Redis, prefix: str) -> None:
+        self._redis = client
+        self._key = Keys(prefix)
+
+    def append(self, incident: int, entry: AuditEntry) -> AuditEntry:
+        stream, head = self._key("incident", incident, "audit"), self._key("incident", incident, "audit", "head")
+        while True:
+            with self._redis.pipeline() as pipe:
+                try:
+                    pipe.watch(head)  # type: ignore[no-untyped-call]
+                    previous = cast(str | None, pipe.get(head)) or GENESIS
+                    sealed = entry.sealed(previous)
+                    pipe.multi()
+                    pipe.xadd(stream, {"entry": sealed.model_dump_json()})
+                    pipe.set(head, sealed.hash)
+                    pipe.execute()
+                    return sealed
+                except redis.WatchError:
+                    continue
+
+    def entries(self, incident: int) -> list[tuple[str, AuditEntry]]:
+        raw = cast(list[tuple[str, dict[str, str]]], self._redis.xrange(self._key("incident", incident, "audit")))
+        return [(entry_id, AuditEntry.model_validate_json(fields["entry"])) for entry_id, fields in raw]

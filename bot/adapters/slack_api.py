@@ -55,6 +55,9 @@ class SlackApi:
             raise SlackCallFailed(method, str(error.response.get("error", "unknown_error"))) from None
         return cast(dict[str, Any], response.data)
 
+    def bot_user_id(self) -> str:
+        return str(self._call("auth.test")["user_id"])
+
     def create_channel(self, name: str, *, private: bool) -> str | None:
         """The new channel's id, or None when the name is taken."""
         try:
@@ -73,12 +76,27 @@ class SlackApi:
             if failure.error not in ("already_in_channel", "cant_invite_self"):
                 raise
 
+    def channel_members(self, channel: str) -> set[str]:
+        members: set[str] = set()
+        cursor = None
+        while True:
+            page = self._call("conversations.members", channel=channel, cursor=cursor, limit=1000)
+            members.update(page["members"])
+            cursor = page.get("response_metadata", {}).get("next_cursor")
+            if not cursor:
+                return members
+
     def usergroup_members(self, usergroup: str) -> list[str]:
         return list(self._call("usergroups.users.list", usergroup=usergroup)["users"])
 
     def post(self, channel: str, text: str, blocks: Blocks | None = None, *, thread_ts: str | None = None) -> str:
         answer = self._call("chat.postMessage", channel=channel, text=text, blocks=blocks, thread_ts=thread_ts)
         return str(answer["ts"])
+
+    def post_direct(self, user: str, text: str, blocks: Blocks | None = None) -> tuple[str, str]:
+        """Posts in the person's DM with the app; returns the DM channel and the message ts."""
+        answer = self._call("chat.postMessage", channel=user, text=text, blocks=blocks)
+        return str(answer["channel"]), str(answer["ts"])
 
     def update(self, channel: str, ts: str, text: str, blocks: Blocks | None = None) -> None:
         self._call("chat.update", channel=channel, ts=ts, text=text, blocks=blocks)

@@ -15,11 +15,15 @@ def build_soql(step: Step, values: dict[str, object]) -> str:
 def permission_set_assignments_soql(user_id: str, permission_sets: tuple[str, ...]) -> str:
     """A user's assignments of the named permission sets; profile-owned ones are never touched."""
     return format_soql(
-        "SELECT Id, PermissionSet.Name FROM PermissionSetAssignment WHERE AssigneeId = {user_id} "
+        "SELECT Id, PermissionSetId, PermissionSet.Name FROM PermissionSetAssignment WHERE AssigneeId = {user_id} "
         "AND PermissionSet.Name IN {names} AND PermissionSet.IsOwnedByProfile = false",
         user_id=user_id,
         names=list(permission_sets),
     )
+
+
+def cron_soql(job_name: str) -> str:
+    return format_soql("SELECT Id, State FROM CronTrigger WHERE CronJobDetail.Name = {name}", name=job_name)
 
 
 def abort_cron_apex(job_name: str) -> str:

@@ -44,7 +44,12 @@ class StartPlaybook:
     key: str = ""
 
 
-Command = Help | OpenDeclareForm | Declare | Status | StartPlaybook
+@dataclass(frozen=True)
+class KillSwitchPanel:
+    key: str = ""
+
+
+Command = Help | OpenDeclareForm | Declare | Status | StartPlaybook | KillSwitchPanel
 
 
 @dataclass(frozen=True)
@@ -62,6 +67,7 @@ USAGE: tuple[Usage, ...] = (
     ),
     Usage("/incident status", "this incident in its channel; elsewhere, the open incidents"),
     Usage("/incident playbook [KEY]", "start a playbook in this incident (by key or number); alone, lists them"),
+    Usage("/incident killswitch [KEY]", "the kill-switch panel, or the request form for one switch"),
     Usage("/incident help", "this list"),
 )
 
@@ -80,6 +86,8 @@ def parse(text: str) -> Command:
         return Status()
     if verb == "playbook" and len(rest) <= 1:
         return StartPlaybook(rest[0] if rest else "")
+    if verb == "killswitch" and len(rest) <= 1:
+        return KillSwitchPanel(rest[0].lower() if rest else "")
     if verb == "help":
         return Help()
     return Help(unknown=text.strip())

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
 from bot.adapters.redis_store import POSTING, IncidentStore, WalkthroughStore
-from bot.adapters.slack_api import SlackApi, SlackCallFailed
+from bot.adapters.slack_api import SlackApi, SlackCallFailed, respond
 from bot.adapters.soql import build_soql, manual_switch_instructions
 from bot.core.clock import Clock
 from bot.core.incident import Incident
@@ -45,6 +46,7 @@ from bot.services.timeline import TimelineService
 logger = logging.getLogger(__name__)
 
 PICKER = "picker"
+PANEL_LABEL = "Open kill-switch panel"
 REFRESH_ROUNDS = 5
 FETCH_THREADS = 8
 
@@ -64,8 +66,8 @@ UNAVAILABLE = {
     StepKind.VENDOR_STATUS: "Check the status pages by hand, then mark it done.",
 }
 NEEDS_APPROVAL = (
-    "This step is destructive: it needs two-person approval, which is not set up, so do it by hand "
-    "with a second person checking, then mark it done."
+    "Salesforce is not connected, so the bot cannot run this destructive step behind two-person approval: do it "
+    "by hand with a second person checking, then mark it done."
 )
 
 
@@ -80,6 +82,24 @@ class StepRunner(Protocol):
     def fetch(self, incident: Incident, step: Step, values: dict[str, object]) -> Any: ...
 
     def publish(self, incident: Incident, scope: str, step: Step, fetched: Any) -> str: ...
+
+
+class ApprovalGate(Protocol):
+    """Two-person approval, for kill switches and destructive steps (the kill-switch service)."""
+
+    def available(self, incident: Incident) -> bool: ...
+
+    def show_panel(self, incident: Incident, reply: Callable[[str, Blocks], None]) -> None: ...
+
+    def open_request(
+        self,
+        incident: Incident,
+        scope: str | None,
+        step: Step | None,
+        switch_key: str | None,
+        trigger_id: str,
+        reply_to: str,
+    ) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -122,6 +142,7 @@ class WalkthroughService:
         self.link_urls = link_urls
         self.fm_config_record = fm_config_record
         self.runners = {kind: runner for runner in runners for kind in runner.kinds}
+        self.gate: ApprovalGate | None = None
         self.fetches = ThreadPoolExecutor(max_workers=FETCH_THREADS, thread_name_prefix="fetch")
 
     # ----- posting
@@ -240,8 +261,16 @@ class WalkthroughService:
 
     def request_run(self, number: int, scope: str, step_id: str, actor: str, trigger_id: str, reply_to: str) -> Outcome:
         """The Run button: read steps run at once; parameters or a change ask first, in a modal."""
-        self.open_incident(number)
+        incident = self.open_incident(number)
         step = self.step(number, scope, step_id)
+        if gated(step):
+            if self.gate is None or not self.gate.available(incident):
+                raise UserError(self.unavailable(step))
+            if step.kind is StepKind.KILL_SWITCH and not step.switch:
+                self.gate.show_panel(incident, lambda text, blocks: respond(reply_to, text, blocks))
+            else:
+                self.gate.open_request(incident, scope, step, step.switch, trigger_id, reply_to)
+            return Outcome()
         if self.runner(step) is None:
             raise UserError(self.unavailable(step))
         if step.parameters or step.risk is Risk.CHANGE:
@@ -388,13 +417,19 @@ class WalkthroughService:
             return StepPresentation(url=url, missing=missing)
         if step.kind in (StepKind.CHECK, StepKind.DECISION):
             return StepPresentation()
+        if gated(step) and self.gate is not None and self.gate.available(incident):
+            return StepPresentation(
+                run_label=PANEL_LABEL
+                if step.kind is StepKind.KILL_SWITCH and not step.switch
+                else RUN_LABELS[StepKind.KILL_SWITCH]
+            )
         if self.runner(step) is not None:
             return StepPresentation(run_label=RUN_LABELS[step.kind])
         return StepPresentation(manual=self.manual(step), missing=self.unavailable(step))
 
     def unavailable(self, step: Step) -> str:
         """Why the bot cannot run this step, and what to do instead."""
-        if step.risk is Risk.DESTRUCTIVE and step.kind in self.runners:
+        if step.risk is Risk.DESTRUCTIVE and step.kind is not StepKind.KILL_SWITCH:
             return NEEDS_APPROVAL
         return UNAVAILABLE.get(step.kind, "The bot cannot run this step.")
 
@@ -428,6 +463,11 @@ class WalkthroughService:
                 lines.append(f"{index}. {switch.title} ({switch.effect}):\n   {how}")
             return "\n".join(lines)
         return None
+
+
+def gated(step: Step) -> bool:
+    """Work that runs only behind two-person approval: kill switches and destructive steps."""
+    return step.kind is StepKind.KILL_SWITCH or step.risk is Risk.DESTRUCTIVE
 
 
 def phase_name(key: str, phase: PhaseName) -> str:

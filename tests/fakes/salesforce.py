@@ -44,6 +44,10 @@ CONSUMER_SECRET = "fake-consumer-secret"
 BOT_USER_ID = to_18("005000000000001")
 SUSPECT_USER_ID = to_18("005000000000ABC")  # 005000000000ABCAA2
 OTHER_USER_ID = to_18("005000000000XYZ")
+CHAT_USER_SET = to_18("0PS000000000001")
+CHAT_DML_SET = to_18("0PS000000000002")
+PROFILE_SET = to_18("0PS000000000003")
+PERMISSION_SETS = {CHAT_USER_SET: "FlowMason_Org_Chat_User", CHAT_DML_SET: "FlowMason_Org_Chat_Dml_User"}
 NOW = dt.datetime(2026, 11, 25, 14, 0, tzinfo=dt.UTC)
 PAGE_SIZE = 2000
 APEX_URL_LIMIT = 16 * 1024
@@ -250,22 +254,26 @@ def seed_objects(now: dt.datetime = NOW) -> dict[str, SObject]:
         {
             "Id": _id("0Pa", 1),
             "AssigneeId": SUSPECT_USER_ID,
-            "PermissionSet": {"Name": "FlowMason_Org_Chat_User", "IsOwnedByProfile": False},
+            "PermissionSetId": CHAT_USER_SET,
+            "PermissionSet": {"Id": CHAT_USER_SET, "Name": "FlowMason_Org_Chat_User", "IsOwnedByProfile": False},
         },
         {
             "Id": _id("0Pa", 2),
             "AssigneeId": SUSPECT_USER_ID,
-            "PermissionSet": {"Name": "FlowMason_Org_Chat_Dml_User", "IsOwnedByProfile": False},
+            "PermissionSetId": CHAT_DML_SET,
+            "PermissionSet": {"Id": CHAT_DML_SET, "Name": "FlowMason_Org_Chat_Dml_User", "IsOwnedByProfile": False},
         },
         {
             "Id": _id("0Pa", 3),
             "AssigneeId": SUSPECT_USER_ID,
-            "PermissionSet": {"Name": "FlowMason_Org_Chat_User", "IsOwnedByProfile": True},
+            "PermissionSetId": PROFILE_SET,
+            "PermissionSet": {"Id": PROFILE_SET, "Name": "FlowMason_Org_Chat_User", "IsOwnedByProfile": True},
         },
         {
             "Id": _id("0Pa", 4),
             "AssigneeId": OTHER_USER_ID,
-            "PermissionSet": {"Name": "FlowMason_Org_Chat_User", "IsOwnedByProfile": False},
+            "PermissionSetId": CHAT_USER_SET,
+            "PermissionSet": {"Id": CHAT_USER_SET, "Name": "FlowMason_Org_Chat_User", "IsOwnedByProfile": False},
         },
     ]
     crons = [
@@ -326,7 +334,7 @@ def seed_objects(now: dt.datetime = NOW) -> dict[str, SObject]:
         "FM_Circuit_Queue__c": SObject("FM_Circuit_Queue__c", {"Id": "id"}, [{"Id": _id("a05", n)} for n in range(37)]),
         "PermissionSetAssignment": SObject(
             "PermissionSetAssignment",
-            {"Id": "id", "AssigneeId": "reference", "PermissionSet": "reference"},
+            {"Id": "id", "AssigneeId": "reference", "PermissionSetId": "reference", "PermissionSet": "reference"},
             assignments,
         ),
         "CronTrigger": SObject("CronTrigger", {"Id": "id", "State": "string", "CronJobDetail": "reference"}, crons),
@@ -386,6 +394,7 @@ class FakeSalesforce:
         self.cache_keys = ["thread:1", "thread:2", "tool:weather"]
         self.events: list[dict[str, Any]] = []
         self.query_locators: dict[str, list[dict[str, Any]]] = {}
+        self.metadata_updates = 0
         self.in_flight = 0
         self.most_in_flight = 0
         self._ids = itertools.count(1)
@@ -660,6 +669,19 @@ class FakeSalesforce:
                     "errors": [{"statusCode": "OPERATION_ENQUEUED", "message": "a4c1f8f4-…", "fields": []}],
                 },
             )
+        if sobject == "PermissionSetAssignment" and fields.get("PermissionSetId") in PERMISSION_SETS:
+            set_id = fields["PermissionSetId"]
+            record_id = _id("0Pa", 100 + next(self._ids))
+            with self.lock:
+                self.rows("PermissionSetAssignment").append(
+                    {
+                        "Id": record_id,
+                        "AssigneeId": fields["AssigneeId"],
+                        "PermissionSetId": set_id,
+                        "PermissionSet": {"Id": set_id, "Name": PERMISSION_SETS[set_id], "IsOwnedByProfile": False},
+                    }
+                )
+            return 201, "application/json", {"id": record_id, "success": True, "errors": []}
         return 400, "application/json", [{"errorCode": "NOT_FOUND", "message": f"cannot create {sobject}"}]
 
     def _delete(self, sobject: str, record_id: str) -> tuple[int, str, Any]:
@@ -737,6 +759,8 @@ class FakeSalesforce:
             return 200, "text/xml", _soap(f"<readMetadataResponse><result>{records}</result></readMetadataResponse>")
         update = root.find(f".//{{{MD}}}updateMetadata")
         if update is not None:
+            with self.lock:
+                self.metadata_updates += 1
             results = ""
             for metadata in update.findall(f"{{{MD}}}metadata"):
                 name = metadata.findtext(f"{{{MD}}}fullName") or ""

@@ -29,7 +29,7 @@ from tests.fakes.salesforce import (
     FakeSalesforce,
 )
 from tests.fakes.slack import Channel
-from tests.integration.test_walkthrough import button, buttons, click, declare, ephemeral_texts, message, text_of
+from tests.integration.test_walkthrough import click, declare, ephemeral_texts, message, text_of
 
 SNAPSHOT = "first-five/snapshot-executions"
 
@@ -217,14 +217,12 @@ def test_config_refresh_apex(sf_bot: RunningBot, fake_org: FakeSalesforce) -> No
     assert fake_org.refreshes == 1 and fake_org.apex == ["FMConfig.refresh();"]
 
 
-def test_destructive_apex_is_never_run_on_one_click(sf_bot: RunningBot) -> None:
+def test_destructive_apex_is_never_run_on_one_click(sf_bot: RunningBot, fake_org: FakeSalesforce) -> None:
     channel = declare(sf_bot)
     recover = open_phase(sf_bot, channel, "cache-wedge", "recover")
-    runs = [e["value"] for e in buttons(recover) if e["action_id"] == "step.run"]
-    assert not [value for value in runs if value.endswith(":clear-cache")]
-    sf_bot.slack.click("step.run", "1:cache-wedge:clear-cache", channel_id=channel.id, message_ts=recover["ts"])
-    sf_bot.fake.wait_until(lambda: any("cannot run" in t or "approval" in t for t in ephemeral_texts(sf_bot)))
-    assert state(sf_bot, "cache-wedge", "clear-cache").status.value == "pending"
+    click(sf_bot, channel, recover, "step.run", "clear-cache")
+    sf_bot.fake.wait_until(lambda: sf_bot.fake.open_views("switch.request"))  # it asks for approval instead
+    assert fake_org.apex == [] and state(sf_bot, "cache-wedge", "clear-cache").status.value == "pending"
 
 
 def test_telemetry_trigger_check_publish_and_landing(sf_bot: RunningBot, fake_org: FakeSalesforce) -> None:
@@ -427,9 +425,8 @@ def test_login_urls_for_sandboxes_and_my_domain() -> None:
     assert jwt_audience("acme.my") == "https://login.salesforce.com"
 
 
-def test_unknown_run_target_is_refused(sf_bot: RunningBot) -> None:
+def test_a_step_that_left_the_runbook_is_refused(sf_bot: RunningBot) -> None:
     channel = declare(sf_bot)
     checklist = message(sf_bot, channel, "first-five")
-    value = button(checklist, "step.done", "confirm-scope")["value"].replace("confirm-scope", "kill-switch-posture")
-    sf_bot.slack.click("step.run", value, channel_id=channel.id, message_ts=checklist["ts"])
-    sf_bot.fake.wait_until(lambda: any("cannot run kill switches" in t for t in ephemeral_texts(sf_bot)))
+    sf_bot.slack.click("step.run", "1:first-five:gone-step", channel_id=channel.id, message_ts=checklist["ts"])
+    sf_bot.fake.wait_until(lambda: any("no longer in the runbook" in t for t in ephemeral_texts(sf_bot)))

@@ -18,7 +18,7 @@ CAROL = "U0CAROL01"
 
 def declare(bot: RunningBot, text: str = "declare sev2 Anthropic 5xx on all pipelines") -> Channel:
     bot.slack.command(text)
-    channel = declared_channel(bot)
+    channel = declared_channel(bot, "drill-" if "--drill" in text else "inc-")
     bot.fake.wait_until(lambda: len(channel.messages) >= 3)
     return channel
 

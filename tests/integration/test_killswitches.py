@@ -1,0 +1,446 @@
+"""Kill switches behind two-person approval, over HTTP, with the fake Slack and the fake org."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import threading
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bot.core.audit import AuditKind
+from bot.core.timeline import EntryKind
+from bot.render.switches import REQUEST_CALLBACK, REVERT_CALLBACK
+from tests.conftest import RunningBot, jwt_settings
+from tests.fakes.salesforce import CHAT_DML_SET, CHAT_USER_SET, OTHER_USER_ID, SUSPECT_USER_ID, FakeSalesforce
+from tests.fakes.slack import Channel
+from tests.integration.test_salesforce import open_phase, state
+from tests.integration.test_walkthrough import ALICE, BOB, CAROL, buttons, click, declare, ephemeral_texts, text_of
+
+CLI = str(Path(sys.executable).parent / "incident-bot")
+
+
+@pytest.fixture
+def sf_bot(bot_factory: Any, fake_org: FakeSalesforce) -> RunningBot:
+    return bot_factory(**jwt_settings(fake_org))  # type: ignore[no-any-return]
+
+
+def incident_channel(bot: RunningBot, text: str = "declare sev1 Org Chat exfiltration", members: int = 0) -> Channel:
+    channel = declare(bot, text)
+    channel.members.update({BOB, CAROL, *(f"U0MEMBER{i:02d}" for i in range(members))})
+    return channel
+
+
+def request(
+    bot: RunningBot, channel: Channel, key: str, values: dict[str, Any] | None = None, user: str = ALICE
+) -> tuple[str, dict[str, Any]]:
+    """`/incident killswitch KEY`, fill the form, wait for the card; returns the request id and the card."""
+    before = len(bot.fake.open_views(REQUEST_CALLBACK))
+    bot.slack.command(f"killswitch {key}", user=user, channel_id=channel.id)
+    view = bot.fake.wait_until(
+        lambda: len(bot.fake.open_views(REQUEST_CALLBACK)) > before and bot.fake.open_views(REQUEST_CALLBACK)[-1]
+    )
+    response = bot.slack.submit(view, {"reason": "scope unclear, stop the bleeding", **(values or {})}, user=user)
+    assert response.status_code == 200 and response.text == "", response.text
+    return wait_card(bot, channel)
+
+
+def wait_card(bot: RunningBot, channel: Channel, skip: int = 0) -> tuple[str, dict[str, Any]]:
+    cards = bot.fake.wait_until(
+        lambda: [
+            m
+            for m in channel.messages.values()
+            if "switch.approve" in json.dumps(m.get("blocks", []))
+            or ":rotating_light: *Re" in json.dumps(m.get("blocks", []))
+        ]
+    )
+    card = cards[-1]
+    approval = next(e["value"] for e in buttons(card) if e["action_id"] == "switch.approve")
+    return approval, card
+
+
+def decide(
+    bot: RunningBot, channel: Channel, card: dict[str, Any], approval: str, user: str, action: str = "switch.approve"
+) -> Any:
+    return bot.slack.click(action, approval, user=user, channel_id=channel.id, message_ts=card["ts"])
+
+
+def audit_kinds(bot: RunningBot, number: int = 1) -> list[AuditKind]:
+    return [entry.kind for _, entry in bot.services.killswitches.audit.entries(number)]
+
+
+def test_request_approve_execute_verify(sf_bot: RunningBot, fake_org: FakeSalesforce) -> None:
+    channel = incident_channel(sf_bot)
+    approval, card = request(sf_bot, channel, "org-chat-off")
+    pending = text_of(card)
+    assert "Requested by* <@U0ALICE01>: “scope unclear, stop the bleeding”" in pending
+    assert "*Target* org-wide" in pending
+    assert "Metadata API updateMetadata: FM_Config.Default: orgChatSurfacesEnabled__c = none" in pending
+    assert "Tooling API executeAnonymous: FMConfig.refresh();" in pending
+    assert "Expires at 14:15 UTC" in pending and "any member of this channel but <@U0ALICE01>" in pending
+
+    assert decide(sf_bot, channel, card, approval, BOB).status_code == 200
+    sf_bot.fake.wait_until(lambda: "Approved by <@U0BOB0001>" in text_of(card))
+    assert fake_org.metadata["FM_Config.Default"]["orgChatSurfacesEnabled__c"] == "all"  # runs in the worker
+    assert sf_bot.run_jobs() == 0
+    assert fake_org.metadata["FM_Config.Default"]["orgChatSurfacesEnabled__c"] == "none"
+    assert fake_org.refreshes == 1 and fake_org.metadata_updates == 1
+    done = text_of(card)
+    assert "*Executed*: FM_Config.Default: orgChatSurfacesEnabled__c = none; FMConfig.refresh() ran." in done
+    assert "*Verified*: read back orgChatSurfacesEnabled__c = none" in done
+    assert "Prior: orgChatSurfacesEnabled__c was 'all'" in done
+    assert "switch.approve" not in done and "switch.revert" in done  # decided: Approve and Deny are gone
+    assert audit_kinds(sf_bot) == [
+        AuditKind.REQUESTED,
+        AuditKind.APPROVED,
+        AuditKind.EXECUTION_STARTED,
+        AuditKind.EXECUTED,
+        AuditKind.VERIFIED,
+    ]
+    switch_lines = [e.text for e in sf_bot.services.timeline.entries(1) if e.kind is EntryKind.SWITCH]
+    assert switch_lines[0].startswith("requested: orgChatSurfacesEnabled = none") and len(switch_lines) == 4
+
+
+@pytest.mark.parametrize(
+    ("who", "prepare", "sentence"),
+    [
+        (ALICE, None, "You made this request: a second person has to approve it."),
+        ("U0STRANGER", None, "You are not one of the approvers for this request."),
+        (BOB, "expire", "This request has expired; request it again if it is still needed."),
+        (BOB, "resolve", "The incident is resolved; nothing more runs for it."),
+        (CAROL, "decided", "This request was already approved by <@U0BOB0001>."),
+    ],
+)
+def test_refusals_answer_the_clicker_and_run_nothing(
+    sf_bot: RunningBot, fake_org: FakeSalesforce, who: str, prepare: str | None, sentence: str
+) -> None:
+    channel = incident_channel(sf_bot)
+    approval, card = request(sf_bot, channel, "org-chat-dml-off")
+    if prepare == "expire":
+        sf_bot.clock.advance(minutes=15, seconds=1)
+    elif prepare == "resolve":
+        incident = sf_bot.services.incidents.in_channel(channel.id)
+        assert incident is not None
+        sf_bot.services.incidents.store.update(incident, status="resolved")
+    elif prepare == "decided":
+        decide(sf_bot, channel, card, approval, BOB)
+        sf_bot.fake.wait_until(lambda: "Approved by" in text_of(card))
+        sf_bot.run_jobs()
+    decide(sf_bot, channel, card, approval, who)
+    sf_bot.fake.wait_until(lambda: sentence in ephemeral_texts(sf_bot))
+    sf_bot.run_jobs()
+    expected_updates = 1 if prepare == "decided" else 0
+    assert fake_org.metadata_updates == expected_updates
+    assert AuditKind.REFUSED in audit_kinds(sf_bot)
+
+
+def test_expiry_is_marked_by_a_scheduled_job(sf_bot: RunningBot, fake_org: FakeSalesforce) -> None:
+    channel = incident_channel(sf_bot)
+    _, card = request(sf_bot, channel, "tool-calling-off")
+    sf_bot.clock.advance(minutes=14)
+    sf_bot.run_due_jobs()
+    assert "switch.approve" in text_of(card)
+    sf_bot.clock.advance(minutes=2)
+    sf_bot.run_due_jobs()
+    assert "Expired at 14:15 UTC without a second person. Nothing was sent." in text_of(card)
+    assert fake_org.metadata_updates == 0 and audit_kinds(sf_bot)[-1] is AuditKind.EXPIRED
+
+
+def test_a_replayed_approve_payload_is_refused(sf_bot: RunningBot, fake_org: FakeSalesforce) -> None:
+    channel = incident_channel(sf_bot)
+    approval, card = request(sf_bot, channel, "org-chat-off")
+    payload: dict[str, Any] = {}
+
+    original_post = sf_bot.slack.post_payload
+
+    def capture(sent: dict[str, Any], **options: Any) -> Any:
+        payload.update(sent)
+        return original_post(sent, **options)
+
+    sf_bot.slack.post_payload = capture  # type: ignore[method-assign]
+    decide(sf_bot, channel, card, approval, BOB)
+    sf_bot.slack.post_payload = original_post  # type: ignore[method-assign]
+    sf_bot.fake.wait_until(lambda: "Approved by" in text_of(card))
+    sf_bot.run_jobs()
+    assert sf_bot.slack.post_payload(payload).status_code == 200  # the same signed body, sent again
+    sf_bot.fake.wait_until(lambda: "This request was already approved by <@U0BOB0001>." in ephemeral_texts(sf_bot))
+    sf_bot.run_jobs()
+    assert fake_org.metadata_updates == 1
+
+
+def test_fifty_concurrent_approvals_make_exactly_one_change(sf_bot: RunningBot, fake_org: FakeSalesforce) -> None:
+    channel = incident_channel(sf_bot, members=50)
+    approval, card = request(sf_bot, channel, "org-chat-off")
+    approvers = [f"U0MEMBER{i:02d}" for i in range(50)]
+    barrier = threading.Barrier(len(approvers))
+    statuses: list[int] = []
+
+    def approve(user: str) -> None:
+        barrier.wait()
+        statuses.append(decide(sf_bot, channel, card, approval, user).status_code)
+
+    threads = [threading.Thread(target=approve, args=(u,)) for u in approvers]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert statuses == [200] * 50
+    sf_bot.fake.wait_until(lambda: sum("already approved" in t for t in ephemeral_texts(sf_bot)) == 49)
+    assert sf_bot.run_jobs() == 0
+    assert fake_org.metadata_updates == 1 and fake_org.refreshes == 1
+    assert audit_kinds(sf_bot).count(AuditKind.APPROVED) == 1
+    assert audit_kinds(sf_bot).count(AuditKind.EXECUTED) == 1
+
+
+def test_deny_is_final(sf_bot: RunningBot, fake_org: FakeSalesforce) -> None:
+    channel = incident_channel(sf_bot)
+    approval, card = request(sf_bot, channel, "org-chat-off")
+    decide(sf_bot, channel, card, approval, BOB, "switch.deny")
+    sf_bot.fake.wait_until(lambda: "Denied by <@U0BOB0001>" in text_of(card))
+    decide(sf_bot, channel, card, approval, CAROL)
+    sf_bot.fake.wait_until(lambda: "This request was already denied by <@U0BOB0001>." in ephemeral_texts(sf_bot))
+    sf_bot.run_jobs()
+    assert fake_org.metadata_updates == 0 and "switch.approve" not in text_of(card)
+
+
+def test_revert_needs_two_people_and_restores_the_prior_value(sf_bot: RunningBot, fake_org: FakeSalesforce) -> None:
+    channel = incident_channel(sf_bot)
+    approval, card = request(sf_bot, channel, "org-chat-off")
+    decide(sf_bot, channel, card, approval, BOB)
+    sf_bot.fake.wait_until(lambda: "Approved by" in text_of(card))
+    sf_bot.run_jobs()
+    revert = next(e for e in buttons(card) if e["action_id"] == "switch.revert")
+    sf_bot.slack.click("switch.revert", revert["value"], user=BOB, channel_id=channel.id, message_ts=card["ts"])
+    view = sf_bot.fake.wait_until(lambda: sf_bot.fake.open_views(REVERT_CALLBACK))[-1]
+    assert sf_bot.slack.submit(view, {"reason": "vendor recovered"}, user=BOB).text == ""
+    revert_id, revert_card = sf_bot.fake.wait_until(
+        lambda: next(
+            (
+                (e["value"], m)
+                for m in channel.messages.values()
+                for e in buttons(m)
+                if e["action_id"] == "switch.approve" and "Revert:" in text_of(m)
+            ),
+            None,
+        )
+    )
+    assert "Revert requested" in text_of(card) and "switch.revert" not in text_of(card)
+    assert "orgChatSurfacesEnabled__c = all" in text_of(revert_card)
+    decide(sf_bot, channel, revert_card, revert_id, BOB)  # the requester cannot approve their revert
+    sf_bot.fake.wait_until(
+        lambda: "You made this request: a second person has to approve it." in ephemeral_texts(sf_bot)
+    )
+    decide(sf_bot, channel, revert_card, revert_id, CAROL)
+    sf_bot.fake.wait_until(lambda: "Approved by <@U0CAROL01>" in text_of(revert_card))
+    sf_bot.run_jobs()
+    assert fake_org.metadata["FM_Config.Default"]["orgChatSurfacesEnabled__c"] == "all"
+    assert "*Verified*: read back orgChatSurfacesEnabled__c = all" in text_of(revert_card)
+    assert AuditKind.REVERT_REQUESTED in audit_kinds(sf_bot)
+
+
+def test_a_drill_dry_run_changes_nothing(sf_bot: RunningBot, fake_org: FakeSalesforce) -> None:
+    channel = incident_channel(sf_bot, "declare --drill sev1 Practice the exfil playbook")
+    assert channel.name.startswith("drill-1-")
+    approval, card = request(sf_bot, channel, "org-chat-off")
+    assert "DRILL: dry run" in text_of(card) and "Would send to the org" in text_of(card)
+    decide(sf_bot, channel, card, approval, BOB)
+    sf_bot.fake.wait_until(lambda: "Approved by" in text_of(card))
+    calls_before = len(fake_org.calls)
+    sf_bot.run_jobs()
+    assert "dry run: nothing was sent to the org" in text_of(card)
+    assert len(fake_org.calls) == calls_before and fake_org.metadata_updates == 0
+    assert AuditKind.DRY_RUN in audit_kinds(sf_bot)
+
+
+def test_drills_run_approvals_without_salesforce(bot: RunningBot) -> None:
+    channel = incident_channel(bot, "declare --drill sev2 Practice")
+    approval, card = request(bot, channel, "abort-inventory-cron")
+    decide(bot, channel, card, approval, BOB)
+    bot.fake.wait_until(lambda: "Approved by" in text_of(card))
+    assert bot.run_jobs() == 0
+    assert "dry run: nothing was sent to the org" in text_of(card)
+
+
+def test_without_salesforce_a_real_incident_cannot_request(bot: RunningBot) -> None:
+    channel = incident_channel(bot)
+    bot.slack.command("killswitch org-chat-off", channel_id=channel.id)
+    bot.fake.wait_until(lambda: any("Salesforce is not connected" in t for t in ephemeral_texts(bot)))
+
+
+def test_user_lockout_revokes_only_non_profile_assignments_and_reverts(
+    sf_bot: RunningBot, fake_org: FakeSalesforce
+) -> None:
+    channel = incident_channel(sf_bot)
+    sf_bot.slack.command("killswitch user-lockout", channel_id=channel.id)
+    view = sf_bot.fake.wait_until(lambda: sf_bot.fake.open_views(REQUEST_CALLBACK))[-1]
+    refused = sf_bot.slack.submit(view, {"reason": "suspect", "user_id": "005000000000ABCAAA"})
+    assert refused.json()["errors"] == {
+        "user_id": "That 18-character Id's last three characters do not match: check it was copied whole."
+    }
+    assert sf_bot.slack.submit(view, {"reason": "suspect", "user_id": "005000000000ABC"}).text == ""
+    approval, card = wait_card(sf_bot, channel)
+    assert f"user id `{SUSPECT_USER_ID}`" in text_of(card)
+    assert "AND PermissionSet.IsOwnedByProfile = false" in text_of(card)
+    decide(sf_bot, channel, card, approval, BOB)
+    sf_bot.fake.wait_until(lambda: "Approved by" in text_of(card))
+    sf_bot.run_jobs()
+    left = [(r["AssigneeId"], r["PermissionSet"]["IsOwnedByProfile"]) for r in fake_org.rows("PermissionSetAssignment")]
+    assert left == [(SUSPECT_USER_ID, True), (OTHER_USER_ID, False)]
+    assert "deleted 2 permission set assignment(s)." in text_of(card)
+    assert "*Verified*: 0 assignment(s) left" in text_of(card)
+
+    revert = next(e for e in buttons(card) if e["action_id"] == "switch.revert")
+    sf_bot.slack.click("switch.revert", revert["value"], user=BOB, channel_id=channel.id, message_ts=card["ts"])
+    view = sf_bot.fake.wait_until(lambda: sf_bot.fake.open_views(REVERT_CALLBACK))[-1]
+    sf_bot.slack.submit(view, {"reason": "cleared after review"}, user=BOB)
+    revert_id, revert_card = sf_bot.fake.wait_until(
+        lambda: next(
+            (
+                (e["value"], m)
+                for m in channel.messages.values()
+                for e in buttons(m)
+                if e["action_id"] == "switch.approve" and "Revert:" in text_of(m)
+            ),
+            None,
+        )
+    )
+    decide(sf_bot, channel, revert_card, revert_id, CAROL)
+    sf_bot.fake.wait_until(lambda: "Approved by" in text_of(revert_card))
+    sf_bot.run_jobs()
+    restored = sorted(
+        r["PermissionSetId"]
+        for r in fake_org.rows("PermissionSetAssignment")
+        if r["AssigneeId"] == SUSPECT_USER_ID and not r["PermissionSet"]["IsOwnedByProfile"]
+    )
+    assert restored == sorted([CHAT_USER_SET, CHAT_DML_SET])
+    assert "*Verified*: 2 assignment(s) in place" in text_of(revert_card)
+
+
+def test_provider_switch_asks_for_the_provider(sf_bot: RunningBot, fake_org: FakeSalesforce) -> None:
+    channel = incident_channel(sf_bot)
+    sf_bot.slack.command("killswitch provider-off", channel_id=channel.id)
+    view = sf_bot.fake.wait_until(lambda: sf_bot.fake.open_views(REQUEST_CALLBACK))[-1]
+    assert sf_bot.slack.submit(view, {"reason": "dead"}).json()["errors"] == {"provider": "Pick the provider."}
+    sf_bot.slack.submit(view, {"reason": "Anthropic 529s", "provider": "anthropic"})
+    approval, card = wait_card(sf_bot, channel)
+    decide(sf_bot, channel, card, approval, BOB)
+    sf_bot.fake.wait_until(lambda: "Approved by" in text_of(card))
+    sf_bot.run_jobs()
+    config = fake_org.metadata["FM_Config.Default"]
+    assert (config["anthropicEnabled__c"], config["openaiEnabled__c"]) == ("false", "true")
+
+
+def test_abort_cron_is_verified_and_not_revertible(sf_bot: RunningBot, fake_org: FakeSalesforce) -> None:
+    channel = incident_channel(sf_bot)
+    approval, card = request(sf_bot, channel, "abort-inventory-cron")
+    decide(sf_bot, channel, card, approval, BOB)
+    sf_bot.fake.wait_until(lambda: "Approved by" in text_of(card))
+    sf_bot.run_jobs()
+    assert [r["CronJobDetail"]["Name"] for r in fake_org.rows("CronTrigger")] == ["FM Telemetry Rollup"]
+    assert "*Verified*: 0 scheduled job(s) named FM Org Inventory Nightly left" in text_of(card)
+    assert "switch.revert" not in text_of(card)
+
+
+def test_panel_lists_the_switches_with_their_state(sf_bot: RunningBot) -> None:
+    channel = incident_channel(sf_bot)
+    sf_bot.slack.command("killswitch", channel_id=channel.id)
+    panel = sf_bot.fake.wait_until(
+        lambda: next((r for r in sf_bot.fake.responses if r.get("text") == "Kill switches"), None)
+    )
+    text = json.dumps(panel["blocks"])
+    order = [text.index(f"*{i}. ") for i in range(1, 7)]
+    assert order == sorted(order)
+    assert "now: orgChatSurfacesEnabled__c = all" in text and "now: scheduled (WAITING)" in text
+    assert "per user: asks which user" in text
+
+
+def test_posture_step_opens_the_panel_and_playbook_steps_request(sf_bot: RunningBot) -> None:
+    channel = incident_channel(sf_bot)
+    checklist = next(m for m in channel.messages.values() if "First five minutes" in m.get("text", ""))
+    click(sf_bot, channel, checklist, "step.run", "kill-switch-posture")
+    sf_bot.fake.wait_until(lambda: any(r.get("text") == "Kill switches" for r in sf_bot.fake.responses))
+    sf_bot.services.walkthrough.steps.remember_parameters(1, {"suspect_user_id": SUSPECT_USER_ID})
+    contain = open_phase(sf_bot, channel, "prompt-injection", "contain")
+    click(sf_bot, channel, contain, "step.run", "revoke-suspect")
+    view = sf_bot.fake.wait_until(lambda: sf_bot.fake.open_views(REQUEST_CALLBACK))[-1]
+    user_input = next(b for b in view["blocks"] if b.get("block_id") == "user_id")
+    assert user_input["element"]["initial_value"] == SUSPECT_USER_ID  # remembered from the diagnose query
+
+
+def test_destructive_step_runs_after_approval_and_settles_its_step(
+    sf_bot: RunningBot, fake_org: FakeSalesforce
+) -> None:
+    channel = incident_channel(sf_bot)
+    recover = open_phase(sf_bot, channel, "cache-wedge", "recover")
+    run = next(e for e in buttons(recover) if e["action_id"] == "step.run" and e["value"].endswith(":clear-cache"))
+    assert run["text"]["text"] == "Request approval" and run["style"] == "danger"
+    click(sf_bot, channel, recover, "step.run", "clear-cache")
+    view = sf_bot.fake.wait_until(lambda: sf_bot.fake.open_views(REQUEST_CALLBACK))[-1]
+    sf_bot.slack.submit(view, {"reason": "cache wedged for 20 minutes"})
+    approval, card = wait_card(sf_bot, channel)
+    assert "p.remove(k);" in text_of(card) and fake_org.cache_keys
+    decide(sf_bot, channel, card, approval, BOB)
+    sf_bot.fake.wait_until(lambda: "Approved by" in text_of(card))
+    sf_bot.run_jobs()
+    assert fake_org.cache_keys == []
+    assert "nothing to read back for this Apex" in text_of(card)
+    settled = state(sf_bot, "cache-wedge", "clear-cache")
+    assert (settled.status.value, settled.by) == ("done", ALICE)
+
+
+def test_a_failed_execution_is_shown_and_audited(sf_bot: RunningBot, fake_org: FakeSalesforce) -> None:
+    channel = incident_channel(sf_bot)
+    approval, card = request(sf_bot, channel, "org-chat-off")
+    fake_org.inject(r"/Soap/m/", "503")
+    decide(sf_bot, channel, card, approval, BOB)
+    sf_bot.fake.wait_until(lambda: "Approved by" in text_of(card))
+    sf_bot.run_jobs()
+    assert "*Failed*:" in text_of(card) and AuditKind.FAILED in audit_kinds(sf_bot)
+    assert fake_org.metadata["FM_Config.Default"]["orgChatSurfacesEnabled__c"] == "all"
+
+
+def test_the_execution_job_is_idempotent(sf_bot: RunningBot, fake_org: FakeSalesforce) -> None:
+    channel = incident_channel(sf_bot)
+    approval, card = request(sf_bot, channel, "org-chat-off")
+    decide(sf_bot, channel, card, approval, BOB)
+    sf_bot.fake.wait_until(lambda: "Approved by" in text_of(card))
+    sf_bot.run_jobs()
+    sf_bot.services.killswitches.execute(approval)  # the job delivered again
+    assert fake_org.metadata_updates == 1
+
+
+def run_audit_verify(bot: RunningBot, number: int) -> subprocess.CompletedProcess[str]:
+    settings = bot.services.settings
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "SLACK_BOT_TOKEN": settings.slack_bot_token.get_secret_value(),
+        "REDIS_URL": settings.redis_url.get_secret_value() if settings.redis_url else "",
+        "KEY_PREFIX": settings.key_prefix,
+    }
+    return subprocess.run([CLI, "audit", "verify", str(number)], env=env, capture_output=True, text=True, timeout=60)
+
+
+def test_audit_verify_catches_an_edited_entry(sf_bot: RunningBot) -> None:
+    channel = incident_channel(sf_bot)
+    approval, card = request(sf_bot, channel, "org-chat-off")
+    decide(sf_bot, channel, card, approval, BOB)
+    sf_bot.fake.wait_until(lambda: "Approved by" in text_of(card))
+    sf_bot.run_jobs()
+    intact = run_audit_verify(sf_bot, 1)
+    assert (intact.returncode, intact.stdout) == (0, "OK: incident 1 has 5 audit entries and the chain is intact.\n")
+
+    # someone with Redis access rewrites the approval entry: "approved by bob" becomes "by carol"
+    redis = sf_bot.services.redis.data
+    key = f"{sf_bot.services.settings.key_prefix}:incident:1:audit"
+    entries = redis.xrange(key)
+    redis.delete(key)
+    for position, (entry_id, fields) in enumerate(entries, 1):
+        edited = fields["entry"].replace("U0BOB0001", "U0CAROL01") if position == 2 else fields["entry"]
+        redis.xadd(key, {"entry": edited}, id=entry_id)
+    broken = run_audit_verify(sf_bot, 1)
+    assert broken.returncode == 1
+    assert broken.stderr.startswith(f"Broken: entry 2 of 5 (stream id {entries[1][0]}, approved at 2026-11-25 14:00:00")
+    assert "its content does not match its hash (it was edited)" in broken.stderr
