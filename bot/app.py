@@ -24,6 +24,7 @@ from bot.core.runbook import Runbook
 from bot.core.severity import BusinessCalendar
 from bot.services.incidents import IncidentService
 from bot.services.killswitches import ApprovalPolicy, KillSwitchService
+from bot.services.lifecycle import LifecycleService
 from bot.services.runners import SalesforceRunner, VendorStatusRunner
 from bot.services.timeline import TimelineService
 from bot.services.walkthrough import StepRunner, WalkthroughService
@@ -47,6 +48,7 @@ class Services:
     walkthrough: WalkthroughService
     incidents: IncidentService
     killswitches: KillSwitchService
+    lifecycle: LifecycleService
     listeners: ThreadPoolExecutor
 
     def drain(self) -> None:
@@ -66,7 +68,7 @@ def build_services(settings: Settings, client: WebClient, clock: Clock | None = 
     steps = WalkthroughStore(connections.data, settings.key_prefix)
     scheduler = Scheduler(connections.jobs, settings.key_prefix)
     audit = AuditStore(connections.data, settings.key_prefix)
-    timeline = TimelineService(TimelineStore(connections.data, settings.key_prefix), audit, clock)
+    timeline = TimelineService(TimelineStore(connections.data, settings.key_prefix), audit, store, slack, clock)
     credentials = credentials_from(settings)
     salesforce = SalesforceGateway(credentials, settings.salesforce_timeout_seconds) if credentials else None
     salesforce_runner = (
@@ -97,6 +99,16 @@ def build_services(settings: Settings, client: WebClient, clock: Clock | None = 
         timeline=timeline,
         walkthrough=walkthrough,
     )
+    lifecycle = LifecycleService(
+        incidents=incidents,
+        timeline=timeline,
+        audit=audit,
+        steps=steps,
+        slack=slack,
+        runbook=runbook,
+        clock=clock,
+        timezone=calendar.timezone,
+    )
     killswitches = KillSwitchService(
         incidents=store,
         approvals=ApprovalStore(connections.data, settings.key_prefix),
@@ -116,6 +128,7 @@ def build_services(settings: Settings, client: WebClient, clock: Clock | None = 
         ),
         fm_config_record=settings.fm_config_record,
         key_prefix=settings.key_prefix,
+        on_contained=lifecycle.contained,
     )
     walkthrough.gate = killswitches
     return Services(
@@ -130,6 +143,7 @@ def build_services(settings: Settings, client: WebClient, clock: Clock | None = 
         walkthrough=walkthrough,
         incidents=incidents,
         killswitches=killswitches,
+        lifecycle=lifecycle,
         listeners=ThreadPoolExecutor(max_workers=LISTENER_THREADS, thread_name_prefix="listener"),
     )
 

@@ -60,6 +60,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         "first entry that was edited, removed or reordered. Exits 1 when the chain is broken.",
     )
     verify.add_argument("incident", type=int, help="the incident number")
+    postmortem = commands.add_parser(
+        "postmortem",
+        help="print an incident's post-mortem draft",
+        description="Write the post-mortem draft of an "
+        "incident (Markdown, the runbook's eight sections) to standard output.",
+    )
+    postmortem.add_argument("incident", type=int, help="the incident number")
     args = parser.parse_args(argv)
     if args.command == "playbooks":
         return playbooks_command(args)
@@ -74,6 +81,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return work(settings)
         if args.command == "audit":
             return verify_audit(settings, args.incident)
+        if args.command == "postmortem":
+            return print_postmortem(settings, args.incident)
     except SettingsError as error:
         print(error, file=sys.stderr)
         return 2
@@ -143,6 +152,20 @@ def verify_audit(settings: Settings, incident: int) -> int:
         file=sys.stderr,
     )
     return 1
+
+
+def print_postmortem(settings: Settings, incident: int) -> int:
+    from bot.adapters.slack_api import build_web_client
+    from bot.app import build_services
+    from bot.services.errors import UserError
+
+    client = build_web_client(settings.slack_bot_token.get_secret_value(), settings.slack_api_base_url)
+    try:
+        print(build_services(settings, client).lifecycle.postmortem(incident), end="")
+    except UserError as error:
+        print(error, file=sys.stderr)
+        return 2
+    return 0
 
 
 def work(settings: Settings) -> int:

@@ -99,6 +99,16 @@ def register(app: App, services: Services) -> None:
         ack()
         handle(body, lambda n, key, _, actor: walkthrough.start_playbook(n, key, actor))
 
+    @app.action("timeline.page")
+    def timeline_page(ack: Ack, body: dict[str, Any]) -> None:
+        ack()
+        with answering(lambda text: respond(body["response_url"], text)):
+            number, page, _ = parse_target(clicked_value(body))
+            channel, ts = body["channel"]["id"], body["container"]["message_ts"]
+            services.slack.update(
+                channel, ts, *services.lifecycle.timeline_page(number, int(page.removeprefix("page-")))
+            )
+
     @app.action("phase.next")
     def next_phase(ack: Ack, body: dict[str, Any]) -> None:
         ack()

@@ -12,6 +12,8 @@ from bot.core.walkthrough import StepAction
 from bot.render.modals import (
     DECLARE_CALLBACK,
     REASON_MAX,
+    RESOLVE_CALLBACK,
+    ROOT_CAUSE_MAX,
     RUN_CALLBACK,
     SKIP_CALLBACK,
     read_metadata,
@@ -95,3 +97,32 @@ def register(app: App, services: Services) -> None:
             )
             if outcome.message:
                 notify(outcome.message)
+
+    @app.view(RESOLVE_CALLBACK)
+    def resolve_submitted(ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
+        values = submitted_values(view)
+        metadata = read_metadata(view)
+        root_cause = " ".join((values.get("root_cause") or "").split())
+        if metadata.get("root_cause_required") and not root_cause:
+            ack(
+                response_action="errors", errors={"root_cause": "SEV-1 and SEV-2 need the root cause, in one sentence."}
+            )
+            return
+        if len(root_cause) > ROOT_CAUSE_MAX:
+            ack(
+                response_action="errors",
+                errors={"root_cause": f"Keep it to one sentence ({ROOT_CAUSE_MAX} characters)."},
+            )
+            return
+        ack()
+        actor = body["user"]["id"]
+        notify = notifier(services, actor, metadata)
+        with answering(notify):
+            incident = services.lifecycle.resolve(
+                int(metadata["incident"]),
+                actor,
+                root_cause,
+                (values.get("customer_impact") or "").strip(),
+                (values.get("lessons") or "").strip(),
+            )
+            notify(f":white_check_mark: {incident.reference} is resolved.")

@@ -238,6 +238,8 @@ def bot_factory(
 ) -> Iterator[Any]:
     servers: list[BotServer] = []
 
+    fake_slack.now = lambda: clock.now().timestamp()
+
     def start(**overrides: Any) -> RunningBot:
         settings = settings_for(
             fake_slack, status_pages, **{"redis_url": redis_url, "data_dir": tmp_path / "var", **overrides}

@@ -11,18 +11,21 @@ from pathlib import Path
 from typing import TypeVar
 
 import yaml
+from jinja2 import TemplateSyntaxError
 from pydantic import BaseModel, ValidationError
 
 import playbooks
 from bot.core.playbook import Checklist, KillSwitchCatalogue, Playbook, Step, StepKind, located_steps
 from bot.core.runbook import Runbook
 from bot.core.severity import SeverityMatrix
+from bot.render.postmortem import compile_template
 
 BUNDLED_PLAYBOOKS = Path(playbooks.__file__).parent
 SEVERITY_FILE = "severity.yaml"
 FIRST_FIVE_FILE = "first-five-minutes.yaml"
 SWITCHES_FILE = "kill-switches.yaml"
 PLAYBOOK_GLOB = "playbook-*.yaml"
+POSTMORTEM_FILE = "postmortem.md.j2"
 
 Model = TypeVar("Model", bound=BaseModel)
 
@@ -98,11 +101,27 @@ def load_runbook(directory: Path, url_settings: Iterable[str] = ()) -> Runbook:
                 )
             if step.url_setting and step.url_setting not in set(url_settings):
                 problems.lines.append(f"{path}: {where}.url_setting: `{step.url_setting}` is not a setting")
-    if problems.lines or matrix is None or first_five is None or switches is None:
+    template = _template(directory / POSTMORTEM_FILE, problems)
+    if problems.lines or matrix is None or first_five is None or switches is None or template is None:
         raise PlaybookDataError("\n".join(problems.lines))
     return Runbook(
         severities=matrix,
         first_five=first_five,
         playbooks=tuple(sorted((p for _, p in loaded), key=lambda p: p.number)),
         switches=switches,
+        postmortem_template=template,
     )
+
+
+def _template(path: Path, problems: _Problems) -> str | None:
+    """The post-mortem template's source, once jinja2 has compiled it."""
+    try:
+        source = path.read_text(encoding="utf-8")
+        compile_template(source)
+    except FileNotFoundError:
+        problems.lines.append(f"{path}: file not found")
+        return None
+    except TemplateSyntaxError as error:
+        problems.lines.append(f"{path}: line {error.lineno}: {error.message}")
+        return None
+    return source

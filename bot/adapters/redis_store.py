@@ -13,20 +13,25 @@ Keys (all under the KEY_PREFIX namespace):
     incident:<n>:results       hash: `<scope>/<step id>` → the step's last result (rows, total, query, time)
     incident:<n>:parameters    hash: parameter name → the value last given in this incident
     incident:<n>:timeline      stream of timeline entries
+    incident:<n>:captures      hash: captured Slack message → its entry id, whether pinned, who reacted :pushpin:
+    incident:<n>:actions       list of action items (JSON)
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any, cast
 
 import redis
+from pydantic import BaseModel
 
 from bot.core.approval import ApprovalRequest, Outcome, Refusal, RequestStatus
 from bot.core.audit import GENESIS, AuditEntry
 from bot.core.incident import Incident
+from bot.core.postmortem import ActionItem
 from bot.core.timeline import TimelineEntry
 from bot.core.walkthrough import StepResult, StepState, StepStatus
 
@@ -160,6 +165,13 @@ class IncidentStore:
         raw = cast(dict[str, str], self._redis.hgetall(self._key("incident", number)))
         return _decode(raw)
 
+    def add_action(self, number: int, item: ActionItem) -> None:
+        self._redis.rpush(self._key("incident", number, "actions"), item.model_dump_json())
+
+    def actions(self, number: int) -> list[ActionItem]:
+        raw = cast(list[str], self._redis.lrange(self._key("incident", number, "actions"), 0, -1))
+        return [ActionItem.model_validate_json(item) for item in raw]
+
     def by_channel(self, channel_id: str) -> Incident | None:
         number = self._redis.get(self._key("channel", channel_id))
         return self.get(int(cast(str, number))) if number else None
@@ -230,6 +242,10 @@ class WalkthroughStore:
     def save_result(self, number: int, field: str, result: StepResult) -> None:
         self._redis.hset(self._key("incident", number, "results"), field, result.model_dump_json())
 
+    def results(self, number: int) -> dict[str, StepResult]:
+        raw = cast(dict[str, str], self._redis.hgetall(self._key("incident", number, "results")))
+        return {field: StepResult.model_validate_json(value) for field, value in raw.items()}
+
     def result(self, number: int, field: str) -> StepResult | None:
         raw = self._redis.hget(self._key("incident", number, "results"), field)
         return StepResult.model_validate_json(cast(str, raw)) if raw else None
@@ -255,6 +271,39 @@ class TimelineStore:
     def entries(self, number: int) -> list[TimelineEntry]:
         raw = cast(list[tuple[str, dict[str, str]]], self._redis.xrange(self._key("incident", number, "timeline")))
         return [TimelineEntry.model_validate_json(fields["entry"]) for _, fields in raw]
+
+    def delete(self, number: int, entry_id: str) -> None:
+        self._redis.xdel(self._key("incident", number, "timeline"), entry_id)
+
+    def capture(self, number: int, source: str) -> Capture:
+        raw = self._redis.hget(self._key("incident", number, "captures"), source)
+        return Capture.model_validate_json(cast(str, raw)) if raw else Capture()
+
+    def save_capture(self, number: int, source: str, capture: Capture) -> None:
+        key = self._key("incident", number, "captures")
+        if capture.entry_id is None and not capture.marked:
+            self._redis.hdel(key, source)
+        else:
+            self._redis.hset(key, source, capture.model_dump_json())
+
+    @contextmanager
+    def locked(self, number: int, source: str) -> Iterator[None]:
+        """Serializes changes to one captured message (reaction and pin events can arrive together)."""
+        lock = self._redis.lock(self._key("lock", "capture", number, source), timeout=10, blocking_timeout=10)
+        with lock:
+            yield
+
+
+class Capture(BaseModel):
+    """Why a Slack message is on the timeline: pinned, or someone's :pushpin: reaction."""
+
+    entry_id: str | None = None
+    pinned: bool = False
+    reactors: list[str] = []
+
+    @property
+    def marked(self) -> bool:
+        return self.pinned or bool(self.reactors)
 
 
 class ApprovalStore:

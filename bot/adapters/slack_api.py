@@ -125,6 +125,32 @@ class SlackApi:
         )
         return str(ticket["file_id"])
 
+    def message(self, channel: str, ts: str) -> dict[str, Any] | None:
+        """One message of a channel by its ts (top-level messages only)."""
+        answer = self._call("conversations.history", channel=channel, latest=ts, oldest=ts, inclusive=True, limit=1)
+        messages = answer.get("messages") or []
+        return dict(messages[0]) if messages and messages[0].get("ts") == ts else None
+
+    def permalink(self, channel: str, ts: str) -> str:
+        return str(self._call("chat.getPermalink", channel=channel, message_ts=ts)["permalink"])
+
+    def create_channel_canvas(self, channel: str, markdown: str) -> str:
+        document = {"type": "markdown", "markdown": markdown}
+        return str(
+            self._call("conversations.canvases.create", channel_id=channel, document_content=document)["canvas_id"]
+        )
+
+    def replace_canvas(self, canvas_id: str, markdown: str) -> None:
+        change = {"operation": "replace", "document_content": {"type": "markdown", "markdown": markdown}}
+        self._call("canvases.edit", canvas_id=canvas_id, changes=[change])
+
+    def delete_file(self, file_id: str) -> None:
+        try:
+            self._call("files.delete", file=file_id)
+        except SlackCallFailed as failure:
+            if failure.error not in ("file_not_found", "file_deleted"):
+                raise
+
     def open_view(self, trigger_id: str, view: dict[str, Any]) -> None:
         self._call("views.open", trigger_id=trigger_id, view=view)
 

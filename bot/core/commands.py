@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from datetime import date
 
 from bot.core.severity import Severity
 
@@ -49,7 +50,53 @@ class KillSwitchPanel:
     key: str = ""
 
 
-Command = Help | OpenDeclareForm | Declare | Status | StartPlaybook | KillSwitchPanel
+@dataclass(frozen=True)
+class Note:
+    text: str
+
+
+@dataclass(frozen=True)
+class SetMilestone:
+    milestone: str  # "first signal" or "mitigated"
+    time: str  # as typed; empty means now
+
+
+@dataclass(frozen=True)
+class ShowTimeline:
+    pass
+
+
+@dataclass(frozen=True)
+class OpenResolveForm:
+    pass
+
+
+@dataclass(frozen=True)
+class AddAction:
+    text: str
+    owner: str | None
+    due: date | None
+
+
+@dataclass(frozen=True)
+class WritePostmortem:
+    pass
+
+
+Command = (
+    Help
+    | OpenDeclareForm
+    | Declare
+    | Status
+    | StartPlaybook
+    | KillSwitchPanel
+    | Note
+    | SetMilestone
+    | ShowTimeline
+    | OpenResolveForm
+    | AddAction
+    | WritePostmortem
+)
 
 
 @dataclass(frozen=True)
@@ -68,6 +115,13 @@ USAGE: tuple[Usage, ...] = (
     Usage("/incident status", "this incident in its channel; elsewhere, the open incidents"),
     Usage("/incident playbook [KEY]", "start a playbook in this incident (by key or number); alone, lists them"),
     Usage("/incident killswitch [KEY]", "the kill-switch panel, or the request form for one switch"),
+    Usage("/incident note TEXT", "adds a note to the timeline (or react :pushpin: to any message)"),
+    Usage("/incident timeline", "posts the timeline in the channel, a page at a time"),
+    Usage("/incident signal HH:MM", "when the first signal came (default: the declaration time)"),
+    Usage("/incident mitigated [HH:MM]", "marks the incident mitigated (now, or at that time)"),
+    Usage("/incident action TEXT @owner YYYY-MM-DD", "adds an action item for the post-mortem"),
+    Usage("/incident resolve", "resolves the incident: root cause, customer impact, lessons learned"),
+    Usage("/incident postmortem", "writes (or rewrites) the post-mortem draft in the channel canvas"),
     Usage("/incident help", "this list"),
 )
 
@@ -88,9 +142,51 @@ def parse(text: str) -> Command:
         return StartPlaybook(rest[0] if rest else "")
     if verb == "killswitch" and len(rest) <= 1:
         return KillSwitchPanel(rest[0].lower() if rest else "")
+    if verb == "note":
+        if not rest:
+            raise CommandError("Write the note after the command: `/incident note Rolled back the 14:02 deploy`.")
+        return Note(text.strip()[len(words[0]) :].strip())
+    if verb == "signal":
+        if not rest:
+            raise CommandError("Give the time of the first signal: `/incident signal 14:02`.")
+        return SetMilestone("first signal", " ".join(rest))
+    if verb == "mitigated":
+        return SetMilestone("mitigated", " ".join(rest))
+    if verb == "timeline" and not rest:
+        return ShowTimeline()
+    if verb == "resolve" and not rest:
+        return OpenResolveForm()
+    if verb == "postmortem" and not rest:
+        return WritePostmortem()
+    if verb == "action":
+        return _parse_action(rest)
     if verb == "help":
         return Help()
     return Help(unknown=text.strip())
+
+
+_MENTION = re.compile(r"<@([UW][A-Z0-9]+)(?:\|[^>]*)?>")
+_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+def _parse_action(words: list[str]) -> AddAction:
+    owner: str | None = None
+    due: date | None = None
+    kept = []
+    for word in words:
+        mention = _MENTION.fullmatch(word)
+        if mention and owner is None:
+            owner = mention.group(1)
+        elif _DATE.fullmatch(word) and due is None:
+            try:
+                due = date.fromisoformat(word)
+            except ValueError:
+                raise CommandError(f"`{word}` is not a date: use YYYY-MM-DD.") from None
+        else:
+            kept.append(word)
+    if not kept:
+        raise CommandError("Say what the action is: `/incident action Add an alert on 429s @owner 2026-12-05`.")
+    return AddAction(" ".join(kept), owner, due)
 
 
 def _parse_declare(words: list[str]) -> Command:

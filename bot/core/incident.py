@@ -94,6 +94,22 @@ class Incident(BaseModel):
     channel_id: str | None = None
     channel_name: str | None = None
     header_ts: str | None = None
+    # milestones
+    first_signal_at: datetime | None = None
+    acknowledged_at: datetime | None = None
+    acknowledged_by: str | None = None
+    mitigated_at: datetime | None = None
+    resolved_at: datetime | None = None
+    # roles besides the commander
+    communications: str | None = None
+    scribe: str | None = None
+    last_update_at: datetime | None = None
+    # the resolution and its post-mortem
+    root_cause: str = ""
+    customer_impact: str = ""
+    lessons: str = ""
+    postmortem_canvas: str | None = None
+    postmortem_file: str | None = None
 
     @classmethod
     def from_declaration(cls, number: int, declaration: Declaration, at: datetime) -> Incident:

@@ -15,6 +15,7 @@ class Runbook:
     first_five: Checklist
     playbooks: tuple[Playbook, ...]
     switches: KillSwitchCatalogue
+    postmortem_template: str
 
     def playbook(self, key_or_number: str) -> Playbook | None:
         wanted = key_or_number.strip().lower()

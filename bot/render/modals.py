@@ -6,7 +6,7 @@ import json
 from typing import Any
 
 from bot.core.commands import OpenDeclareForm
-from bot.core.incident import SUMMARY_MAX, TITLE_MAX
+from bot.core.incident import SUMMARY_MAX, TITLE_MAX, Incident
 from bot.core.playbook import Step
 from bot.core.severity import SeverityMatrix
 from bot.render.mrkdwn import escape, plain
@@ -14,6 +14,9 @@ from bot.render.mrkdwn import escape, plain
 DECLARE_CALLBACK = "incident.declare"
 SKIP_CALLBACK = "step.skip"
 RUN_CALLBACK = "step.run"
+RESOLVE_CALLBACK = "incident.resolve"
+ROOT_CAUSE_MAX = 300
+NARRATIVE_MAX = 3000
 PREVIEW_LIMIT = 2900
 REASON_MAX = 300
 
@@ -136,6 +139,34 @@ def run_modal(step: Step, preview: str | None, remembered: dict[str, str], metad
         "close": _text("Cancel"),
         "private_metadata": json.dumps(metadata),
         "blocks": blocks,
+    }
+
+
+def resolve_modal(incident: Incident, metadata: dict[str, Any]) -> dict[str, Any]:
+    """Root cause (one sentence, required for SEV-1 and SEV-2), customer impact, lessons learned."""
+    required = bool(metadata.get("root_cause_required"))
+
+    def text_input(block_id: str, label: str, limit: int, multiline: bool, optional: bool) -> dict[str, Any]:
+        return {
+            "type": "input",
+            "block_id": block_id,
+            "optional": optional,
+            "label": _text(label),
+            "element": {"type": "plain_text_input", "action_id": "value", "max_length": limit, "multiline": multiline},
+        }
+
+    return {
+        "type": "modal",
+        "callback_id": RESOLVE_CALLBACK,
+        "title": _text(plain(f"Resolve {incident.reference}", 24)),
+        "submit": _text("Resolve"),
+        "close": _text("Cancel"),
+        "private_metadata": json.dumps(metadata),
+        "blocks": [
+            text_input("root_cause", "Root cause, in one sentence", ROOT_CAUSE_MAX, False, not required),
+            text_input("customer_impact", "Customer impact", NARRATIVE_MAX, True, True),
+            text_input("lessons", "Lessons learned: the one thing we would change", NARRATIVE_MAX, True, True),
+        ],
     }
 
 

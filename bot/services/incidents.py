@@ -107,6 +107,11 @@ class IncidentService:
     def header(self, incident: Incident) -> tuple[str, Blocks]:
         return incident_header(incident, self.matrix[incident.severity], self.deadline(incident), self.timezone)
 
+    def refresh_header(self, incident: Incident) -> None:
+        """The pinned header, updated in place after a change."""
+        if incident.channel_id and incident.header_ts:
+            self.slack.update(incident.channel_id, incident.header_ts, *self.header(incident))
+
     def in_channel(self, channel_id: str) -> Incident | None:
         return self.store.by_channel(channel_id)
 

@@ -7,7 +7,7 @@ import logging
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from bot.adapters.redis_store import ApprovalStore, AuditStore, IncidentStore
@@ -74,6 +74,7 @@ class KillSwitchService:
         policy: ApprovalPolicy,
         fm_config_record: str,
         key_prefix: str,
+        on_contained: Callable[[int, datetime], None],
     ) -> None:
         self.incidents = incidents
         self.approvals = approvals
@@ -88,6 +89,7 @@ class KillSwitchService:
         self.policy = policy
         self.record = f"FM_Config.{fm_config_record}"
         self.key_prefix = key_prefix
+        self.on_contained = on_contained
         self._bot_user: str | None = None
 
     # ----- the gate the walkthrough uses
@@ -265,7 +267,13 @@ class KillSwitchService:
             kind,
             request.requester,
             f"{kind.value}: {request.title}: {request.reason}",
-            {"plan": request.plan, "target": request.target, "approvers": sorted(approvers)},
+            {
+                "title": request.title,
+                "reason": request.reason,
+                "plan": request.plan,
+                "target": request.target,
+                "approvers": sorted(approvers),
+            },
         )
         assert incident.channel_id is not None
         text, blocks = card(request, Outcome(), description, self.timezone)
@@ -381,6 +389,8 @@ class KillSwitchService:
         if verified is not None:
             kind = AuditKind.VERIFIED if verified else AuditKind.UNVERIFIED
             self._audit(request, kind, None, f"{kind.value}: {observed}", {"observed": observed})
+        if verified and request.action is Action.APPLY:
+            self.on_contained(request.incident, self.clock.now())
         if verified is False:
             self._step(incident, request, StepAction.FAIL, error=f"NOT VERIFIED: {observed}")
         else:

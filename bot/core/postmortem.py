@@ -1,0 +1,232 @@
+"""The post-mortem draft as data: the runbook's eight sections, filled from the incident, its timeline, the
+audit trail, the Salesforce snapshot and the action items. The template in `playbooks/` renders it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from pydantic import BaseModel, ConfigDict
+
+from bot.core.audit import AuditEntry, AuditKind
+from bot.core.incident import Incident
+from bot.core.milestones import Milestone, durations, moment
+from bot.core.severity import SeverityLevel
+from bot.core.timeline import TimelineEntry
+
+SECTIONS = (
+    "Timeline",
+    "Root cause",
+    "Detection",
+    "Mitigation",
+    "Recovery",
+    "Customer impact",
+    "Action items",
+    "Lessons learned",
+)
+
+
+class ActionItem(BaseModel):
+    """A follow-up; the runbook wants each owned and dated, so a missing owner or date is flagged."""
+
+    model_config = ConfigDict(frozen=True)
+    text: str
+    owner: str | None = None
+    due: date | None = None
+    added_by: str
+    added_at: datetime
+
+    @property
+    def problems(self) -> list[str]:
+        return [p for p, missing in (("no owner", self.owner is None), ("no due date", self.due is None)) if missing]
+
+
+@dataclass(frozen=True)
+class TimelineRow:
+    offset: str
+    time: str
+    actor: str | None
+    kind: str
+    text: str
+    permalink: str | None
+
+
+@dataclass(frozen=True)
+class MitigationRow:
+    title: str
+    reason: str
+    requested_by: str | None
+    requested_at: str
+    decision: str  # approved, denied, expired or pending
+    decided_by: str | None
+    decided_at: str
+    execution: str  # executed, dry run, failed or not run
+    result: str
+    verification: str  # verified, NOT verified, not checked
+
+
+@dataclass(frozen=True)
+class Milestones:
+    first_signal: str
+    declared: str
+    acknowledged: str
+    mitigated: str
+    resolved: str
+    to_detect: str
+    to_acknowledge: str
+    to_mitigate: str
+    to_resolve: str
+
+
+@dataclass(frozen=True)
+class CustomerImpact:
+    written: str
+    failed_executions: int | None
+    total_executions: int | None
+    snapshot_window: str
+    affected_users: list[str]
+
+
+@dataclass(frozen=True)
+class PostMortem:
+    reference: str
+    title: str
+    severity: str
+    definition: str
+    commander: str
+    declared_by: str
+    summary: str
+    timezone: str
+    status: str
+    drill: bool
+    milestones: Milestones
+    timeline: list[TimelineRow]
+    root_cause: str
+    detection: str
+    mitigation: list[MitigationRow]
+    impact: CustomerImpact
+    actions: list[ActionItem]
+    lessons: str
+    sections: tuple[str, ...] = SECTIONS
+
+
+def _clock(moment_: datetime | None, timezone: ZoneInfo) -> str:
+    return moment_.astimezone(timezone).strftime("%Y-%m-%d %H:%M") if moment_ else "not yet"
+
+
+def _span(span: timedelta | None) -> str:
+    if span is None:
+        return "not yet"
+    minutes = int(span.total_seconds() // 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes:02d} min" if hours else f"{minutes} min"
+
+
+def _offset(at: datetime, start: datetime) -> str:
+    minutes = int((at - start).total_seconds() // 60)
+    return f"T+{minutes:02d}" if minutes >= 0 else f"T-{-minutes:02d}"
+
+
+def mitigation(entries: list[AuditEntry], timezone: ZoneInfo) -> list[MitigationRow]:
+    """One row per kill-switch or destructive-step request, read from the audit trail."""
+    requests: dict[str, list[AuditEntry]] = {}
+    for entry in entries:
+        requests.setdefault(entry.request, []).append(entry)
+    rows = []
+    for trail in requests.values():
+        first = trail[0]
+        by_kind = {entry.kind: entry for entry in trail}
+        decision = next(
+            (by_kind[k] for k in (AuditKind.APPROVED, AuditKind.DENIED, AuditKind.EXPIRED) if k in by_kind), None
+        )
+        execution = next(
+            (by_kind[k] for k in (AuditKind.EXECUTED, AuditKind.DRY_RUN, AuditKind.FAILED) if k in by_kind), None
+        )
+        verification = next((by_kind[k] for k in (AuditKind.VERIFIED, AuditKind.UNVERIFIED) if k in by_kind), None)
+        rows.append(
+            MitigationRow(
+                title=str(first.details.get("title", first.summary)),
+                reason=str(first.details.get("reason", "")),
+                requested_by=first.actor,
+                requested_at=_clock(first.at, timezone),
+                decision=decision.kind.value if decision else "pending",
+                decided_by=decision.actor if decision else None,
+                decided_at=_clock(decision.at, timezone) if decision else "",
+                execution=execution.kind.value if execution else "not run",
+                result=execution.summary if execution else "",
+                verification=("verified" if verification.kind is AuditKind.VERIFIED else "NOT verified")
+                + f": {verification.details.get('observed', '')}"
+                if verification
+                else "not checked",
+            )
+        )
+    return rows
+
+
+def impact(
+    incident: Incident, snapshot: list[dict[str, Any]] | None, snapshot_window: str, results: list[list[dict[str, Any]]]
+) -> CustomerImpact:
+    failed = total = None
+    if snapshot is not None:
+        failed = sum(int(row.get("c") or 0) for row in snapshot if row.get("Status__c") == "Failed")
+        total = sum(int(row.get("c") or 0) for row in snapshot)
+    actors = sorted({str(row["Actor_Id__c"]) for rows in results for row in rows if row.get("Actor_Id__c")})
+    return CustomerImpact(incident.customer_impact, failed, total, snapshot_window, actors)
+
+
+def build(
+    incident: Incident,
+    level: SeverityLevel,
+    entries: list[TimelineEntry],
+    audit: list[AuditEntry],
+    customer_impact: CustomerImpact,
+    actions: list[ActionItem],
+    timezone: ZoneInfo,
+) -> PostMortem:
+    signal = moment(incident, Milestone.FIRST_SIGNAL)
+    assert signal is not None
+    end = incident.resolved_at
+    rows = [
+        TimelineRow(_offset(e.at, signal), _clock(e.at, timezone)[-5:], e.actor, e.kind.value, e.text, e.permalink)
+        for e in entries
+        if end is None or e.at <= end
+    ]
+    spans = durations(incident)
+    detection = (
+        f"Declared by {incident.declared_by} with /incident at {_clock(incident.declared_at, timezone)}; "
+        f"first signal {_clock(signal, timezone)}"
+        + (" (set by the responders)" if incident.first_signal_at else " (taken as the declaration time)")
+        + f". Time to detect: {_span(spans.to_detect)}."
+    )
+    return PostMortem(
+        reference=incident.reference,
+        title=incident.title,
+        severity=incident.severity.label,
+        definition=level.definition,
+        commander=incident.commander,
+        declared_by=incident.declared_by,
+        summary=incident.summary,
+        timezone=str(timezone),
+        status=incident.status.value,
+        drill=incident.drill,
+        milestones=Milestones(
+            first_signal=_clock(signal, timezone),
+            declared=_clock(incident.declared_at, timezone),
+            acknowledged=_clock(incident.acknowledged_at, timezone),
+            mitigated=_clock(incident.mitigated_at, timezone),
+            resolved=_clock(incident.resolved_at, timezone),
+            to_detect=_span(spans.to_detect),
+            to_acknowledge=_span(spans.to_acknowledge),
+            to_mitigate=_span(spans.to_mitigate),
+            to_resolve=_span(spans.to_resolve),
+        ),
+        timeline=rows,
+        root_cause=incident.root_cause,
+        detection=detection,
+        mitigation=mitigation(audit, timezone),
+        impact=customer_impact,
+        actions=actions,
+        lessons=incident.lessons,
+    )
