@@ -21,10 +21,11 @@ from bot.adapters.status_pages import StatusPage, StatusPages
 from bot.config import Settings
 from bot.core.clock import Clock, SystemClock
 from bot.core.runbook import Runbook
-from bot.core.severity import BusinessCalendar
+from bot.core.severity import BusinessCalendar, Severity
 from bot.services.incidents import IncidentService
 from bot.services.killswitches import ApprovalPolicy, KillSwitchService
 from bot.services.lifecycle import LifecycleService
+from bot.services.response import ResponsePolicy, ResponseService
 from bot.services.runners import SalesforceRunner, VendorStatusRunner
 from bot.services.timeline import TimelineService
 from bot.services.walkthrough import StepRunner, WalkthroughService
@@ -49,6 +50,7 @@ class Services:
     incidents: IncidentService
     killswitches: KillSwitchService
     lifecycle: LifecycleService
+    response: ResponseService
     listeners: ThreadPoolExecutor
 
     def drain(self) -> None:
@@ -131,6 +133,27 @@ def build_services(settings: Settings, client: WebClient, clock: Clock | None = 
         on_contained=lifecycle.contained,
     )
     walkthrough.gate = killswitches
+    response = ResponseService(
+        incidents=incidents,
+        lifecycle=lifecycle,
+        timeline=timeline,
+        slack=slack,
+        scheduler=scheduler,
+        clock=clock,
+        timezone=calendar.timezone,
+        policy=ResponsePolicy(
+            responders_usergroup=settings.responders_usergroup,
+            second_level_usergroup=settings.second_level_usergroup,
+            second_level_after=timedelta(minutes=settings.escalation_second_level_minutes),
+            update_cadence={
+                Severity.SEV1: timedelta(minutes=settings.update_cadence_sev1_minutes),
+                Severity.SEV2: timedelta(minutes=settings.update_cadence_sev2_minutes),
+            },
+            announcements_channel=settings.announcements_channel,
+        ),
+        key_prefix=settings.key_prefix,
+    )
+    incidents.start_timers = response.schedule
     return Services(
         settings=settings,
         redis=connections,
@@ -144,6 +167,7 @@ def build_services(settings: Settings, client: WebClient, clock: Clock | None = 
         incidents=incidents,
         killswitches=killswitches,
         lifecycle=lifecycle,
+        response=response,
         listeners=ThreadPoolExecutor(max_workers=LISTENER_THREADS, thread_name_prefix="listener"),
     )
 

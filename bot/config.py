@@ -34,6 +34,11 @@ class Settings(BaseSettings):
     slack_app_token: Annotated[SecretStr | None, _prefixed("xapp-", "an app-level token")] = None
     slack_api_base_url: str = SLACK_API_DEFAULT
     responders_usergroup: str | None = Field(default=None, pattern=r"^S[A-Z0-9]+$")
+    second_level_usergroup: str | None = Field(default=None, pattern=r"^S[A-Z0-9]+$")
+    escalation_second_level_minutes: int = Field(default=15, ge=1, le=24 * 60)
+    update_cadence_sev1_minutes: int = Field(default=30, ge=1, le=24 * 60)
+    update_cadence_sev2_minutes: int = Field(default=60, ge=1, le=24 * 60)
+    announcements_channel: str | None = Field(default=None, pattern=r"^[CG][A-Z0-9]+$")
 
     # Redis
     redis_url: SecretStr | None = None

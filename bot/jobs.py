@@ -40,3 +40,8 @@ def execute_approval(prefix: str, approval_id: str) -> None:
 def expire_approval(prefix: str, approval_id: str) -> None:
     """Marks a request that nobody approved in time as expired, and its card with it."""
     services_for(prefix).killswitches.expire(approval_id)
+
+
+def response_timer(prefix: str, number: int, kind: str) -> None:
+    """A response timer came due (due soon, escalation, update reminder); it re-reads the incident first."""
+    services_for(prefix).response.fire(number, kind)

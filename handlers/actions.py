@@ -9,8 +9,10 @@ from typing import TYPE_CHECKING, Any
 from slack_bolt import Ack, App
 
 from bot.adapters.slack_api import respond
+from bot.core.commands import OpenDeclareForm
+from bot.core.severity import Severity
 from bot.core.walkthrough import StepAction
-from bot.render.modals import skip_modal
+from bot.render.modals import declare_modal, skip_modal
 from bot.services.errors import UserError
 from bot.services.walkthrough import Outcome
 from handlers.replies import answering
@@ -37,12 +39,14 @@ def clicked_value(body: dict[str, Any]) -> str:
 def register(app: App, services: Services) -> None:
     walkthrough = services.walkthrough
 
-    def handle(body: dict[str, Any], use_case: Callable[[int, str, str, str], Outcome]) -> None:
+    def handle(
+        body: dict[str, Any], use_case: Callable[[int, str, str, str], Outcome], value: str | None = None
+    ) -> None:
         def notify(text: str) -> None:
             respond(body["response_url"], text)
 
         with answering(notify):
-            number, scope, target = parse_target(clicked_value(body))
+            number, scope, target = parse_target(value or clicked_value(body))
             incident = walkthrough.open_incident(number)
             if incident.channel_id != (body.get("channel") or {}).get("id"):
                 raise UserError(f"That button belongs to {incident.reference}'s channel.")
@@ -98,6 +102,38 @@ def register(app: App, services: Services) -> None:
     def pick(ack: Ack, body: dict[str, Any]) -> None:
         ack()
         handle(body, lambda n, key, _, actor: walkthrough.start_playbook(n, key, actor))
+
+    @app.action("incident.ack")
+    def acknowledge(ack: Ack, body: dict[str, Any]) -> None:
+        ack()
+        handle(
+            body,
+            lambda n, _scope, _target, actor: Outcome(services.response.acknowledge(n, actor)),
+            value=f"{clicked_value(body)}:ack",
+        )
+
+    @app.action(re.compile(r"^incident\.severity$"))
+    def severity(ack: Ack, body: dict[str, Any]) -> None:
+        ack()
+        handle(
+            body,
+            lambda n, level, _target, actor: Outcome(services.response.change_severity(n, Severity(int(level)), actor)),
+        )
+
+    @app.action("incident.declare_private")
+    def declare_private(ack: Ack, body: dict[str, Any]) -> None:
+        ack()
+
+        def open_form(number: int, _scope: str, _target: str, actor: str) -> Outcome:
+            incident = walkthrough.open_incident(number)
+            prefill = OpenDeclareForm(title=f"Investigation: {incident.title}"[:80], private=True)
+            metadata = {"channel": body["channel"]["id"], "response_url": body["response_url"]}
+            services.slack.open_view(
+                body["trigger_id"], declare_modal(services.incidents.matrix, prefill, metadata, exfiltration=True)
+            )
+            return Outcome()
+
+        handle(body, open_form, value=f"{clicked_value(body)}:private")
 
     @app.action("timeline.page")
     def timeline_page(ack: Ack, body: dict[str, Any]) -> None:

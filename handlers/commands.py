@@ -9,7 +9,10 @@ from slack_bolt import Ack, App
 
 from bot.adapters.slack_api import respond
 from bot.core.commands import (
+    Acknowledge,
     AddAction,
+    AssignRole,
+    ChangeSeverity,
     CommandError,
     Declare,
     Help,
@@ -17,6 +20,7 @@ from bot.core.commands import (
     Note,
     OpenDeclareForm,
     OpenResolveForm,
+    OpenUpdateForm,
     SetMilestone,
     ShowTimeline,
     StartPlaybook,
@@ -26,8 +30,9 @@ from bot.core.commands import (
 )
 from bot.core.incident import Incident, InvalidDeclaration, make_declaration
 from bot.core.milestones import Milestone, MilestoneError, parse_time
+from bot.core.response import Role
 from bot.render.blocks import Blocks, help_blocks, incident_list
-from bot.render.modals import declare_modal, resolve_modal
+from bot.render.modals import declare_modal, resolve_modal, update_modal
 from bot.render.mrkdwn import escape
 from bot.services.errors import UserError
 from bot.services.lifecycle import POSTMORTEM_SEVERITIES
@@ -70,7 +75,7 @@ def run(services: Services, command: Command, parsed: object, notify: Notify) ->
         metadata = {"channel": command["channel_id"], "response_url": command["response_url"]}
         services.slack.open_view(command["trigger_id"], declare_modal(services.incidents.matrix, parsed, metadata))
     elif isinstance(parsed, Status):
-        respond(command["response_url"], *status_reply(services, command["channel_id"]))
+        respond(command["response_url"], *status_reply(services, command["channel_id"], command["user_id"]))
     elif isinstance(parsed, KillSwitchPanel):
         killswitch_command(services, command, parsed.key)
     else:
@@ -169,7 +174,30 @@ def write_postmortem(services: Services, command: Command, incident: Incident, p
     notify(f":memo: The post-mortem draft of {incident.reference} is written to {where}.")
 
 
+def acknowledge(services: Services, command: Command, incident: Incident, parsed: Any, notify: Notify) -> None:
+    notify(services.response.acknowledge(incident.number, command["user_id"]))
+
+
+def change_severity(services: Services, command: Command, incident: Incident, parsed: Any, notify: Notify) -> None:
+    notify(services.response.change_severity(incident.number, parsed.severity, command["user_id"]))
+
+
+def assign_role(services: Services, command: Command, incident: Incident, parsed: Any, notify: Notify) -> None:
+    notify(services.response.assign(incident.number, Role(parsed.role), parsed.user, command["user_id"]))
+
+
+def open_update_form(services: Services, command: Command, incident: Incident, parsed: Any, notify: Notify) -> None:
+    if not incident.is_open:
+        raise UserError(f"{incident.reference} is resolved.")
+    metadata = {"incident": incident.number, "response_url": command["response_url"]}
+    services.slack.open_view(command["trigger_id"], update_modal(incident, metadata))
+
+
 in_incident: dict[type, Callable[[Services, Command, Incident, Any, Notify], None]] = {
+    Acknowledge: acknowledge,
+    ChangeSeverity: change_severity,
+    AssignRole: assign_role,
+    OpenUpdateForm: open_update_form,
     StartPlaybook: start_playbook,
     Note: note,
     SetMilestone: milestone,
@@ -180,10 +208,10 @@ in_incident: dict[type, Callable[[Services, Command, Incident, Any, Notify], Non
 }
 
 
-def status_reply(services: Services, channel_id: str) -> tuple[str, Blocks]:
-    """The incident of this channel, or the open incidents when typed elsewhere."""
+def status_reply(services: Services, channel_id: str, viewer: str) -> tuple[str, Blocks]:
+    """The incident of this channel, or the open incidents the viewer may see when typed elsewhere."""
     incidents = services.incidents
     found = incidents.in_channel(channel_id)
     if found is not None:
         return incidents.header(found)
-    return "Open incidents", incident_list(incidents.open_incidents(), incidents.clock.now())
+    return "Open incidents", incident_list(incidents.open_incidents(viewer), incidents.clock.now())

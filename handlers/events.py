@@ -19,7 +19,8 @@ def register(app: App, services: Services) -> None:
         if event.get("tab", "home") != "home":
             return
         incidents = services.incidents
-        services.slack.publish_home(event["user"], home_view(incidents.open_incidents(), incidents.clock.now()))
+        viewer = event["user"]
+        services.slack.publish_home(viewer, home_view(incidents.open_incidents(viewer), incidents.clock.now()))
 
     timeline = services.timeline
 

@@ -8,6 +8,7 @@ from slack_bolt import Ack, App
 
 from bot.core.incident import InvalidDeclaration, make_declaration
 from bot.core.playbook import parse_parameter
+from bot.core.response import UpdateStatus
 from bot.core.walkthrough import StepAction
 from bot.render.modals import (
     DECLARE_CALLBACK,
@@ -16,6 +17,8 @@ from bot.render.modals import (
     ROOT_CAUSE_MAX,
     RUN_CALLBACK,
     SKIP_CALLBACK,
+    UPDATE_CALLBACK,
+    UPDATE_MAX,
     read_metadata,
     submitted_values,
 )
@@ -126,3 +129,24 @@ def register(app: App, services: Services) -> None:
                 (values.get("lessons") or "").strip(),
             )
             notify(f":white_check_mark: {incident.reference} is resolved.")
+
+    @app.view(UPDATE_CALLBACK)
+    def update_submitted(ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
+        values = submitted_values(view)
+        text = (values.get("text") or "").strip()
+        errors = {}
+        if not text or len(text) > UPDATE_MAX:
+            errors["text"] = f"Write the update, in at most {UPDATE_MAX} characters."
+        if values.get("status") not in {status.value for status in UpdateStatus}:
+            errors["status"] = "Pick the status."
+        if errors:
+            ack(response_action="errors", errors=errors)
+            return
+        ack()
+        metadata = read_metadata(view)
+        actor = body["user"]["id"]
+        notify = notifier(services, actor, metadata)
+        with answering(notify):
+            notify(
+                services.response.post_update(int(metadata["incident"]), actor, UpdateStatus(values["status"]), text)
+            )

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from datetime import UTC, datetime
 from typing import Any, cast
 
@@ -113,6 +113,14 @@ _REFUSALS = {
 }
 
 POSTING = "posting"
+LOCK_SECONDS = 30
+
+
+@contextmanager
+def held(client: redis.Redis, key: str) -> Iterator[None]:
+    """A Redis lock held for the block (released after LOCK_SECONDS should its holder die)."""
+    with client.lock(key, timeout=LOCK_SECONDS, blocking_timeout=LOCK_SECONDS):
+        yield
 
 
 class Keys:
@@ -164,6 +172,10 @@ class IncidentStore:
     def get(self, number: int) -> Incident | None:
         raw = cast(dict[str, str], self._redis.hgetall(self._key("incident", number)))
         return _decode(raw)
+
+    def locked(self, number: int, purpose: str) -> AbstractContextManager[None]:
+        """Serializes one kind of work on an incident across processes (say, writing its post-mortem)."""
+        return held(self._redis, self._key("lock", purpose, number))
 
     def add_action(self, number: int, item: ActionItem) -> None:
         self._redis.rpush(self._key("incident", number, "actions"), item.model_dump_json())
@@ -286,12 +298,9 @@ class TimelineStore:
         else:
             self._redis.hset(key, source, capture.model_dump_json())
 
-    @contextmanager
-    def locked(self, number: int, source: str) -> Iterator[None]:
+    def locked(self, number: int, source: str) -> AbstractContextManager[None]:
         """Serializes changes to one captured message (reaction and pin events can arrive together)."""
-        lock = self._redis.lock(self._key("lock", "capture", number, source), timeout=10, blocking_timeout=10)
-        with lock:
-            yield
+        return held(self._redis, self._key("lock", "capture", number, source))
 
 
 class Capture(BaseModel):

@@ -6,6 +6,7 @@ import re
 from dataclasses import dataclass, field
 from datetime import date
 
+from bot.core.response import Role
 from bot.core.severity import Severity
 
 
@@ -83,6 +84,27 @@ class WritePostmortem:
     pass
 
 
+@dataclass(frozen=True)
+class ChangeSeverity:
+    severity: Severity
+
+
+@dataclass(frozen=True)
+class AssignRole:
+    role: str  # a Role value
+    user: str
+
+
+@dataclass(frozen=True)
+class OpenUpdateForm:
+    pass
+
+
+@dataclass(frozen=True)
+class Acknowledge:
+    pass
+
+
 Command = (
     Help
     | OpenDeclareForm
@@ -96,6 +118,10 @@ Command = (
     | OpenResolveForm
     | AddAction
     | WritePostmortem
+    | ChangeSeverity
+    | AssignRole
+    | OpenUpdateForm
+    | Acknowledge
 )
 
 
@@ -115,6 +141,11 @@ USAGE: tuple[Usage, ...] = (
     Usage("/incident status", "this incident in its channel; elsewhere, the open incidents"),
     Usage("/incident playbook [KEY]", "start a playbook in this incident (by key or number); alone, lists them"),
     Usage("/incident killswitch [KEY]", "the kill-switch panel, or the request form for one switch"),
+    Usage("/incident ack", "the commander acknowledges: stops the escalation"),
+    Usage("/incident sev N", "changes the severity (the response target follows)"),
+    Usage("/incident lead @user", "makes someone the incident commander"),
+    Usage("/incident role comms|scribe @user", "assigns the communications or scribe role"),
+    Usage("/incident update", "posts a status update here and in the announcements channel"),
     Usage("/incident note TEXT", "adds a note to the timeline (or react :pushpin: to any message)"),
     Usage("/incident timeline", "posts the timeline in the channel, a page at a time"),
     Usage("/incident signal HH:MM", "when the first signal came (default: the declaration time)"),
@@ -160,6 +191,23 @@ def parse(text: str) -> Command:
         return WritePostmortem()
     if verb == "action":
         return _parse_action(rest)
+    if verb in ("sev", "severity") and len(rest) == 1:
+        try:
+            return ChangeSeverity(Severity.parse(rest[0]))
+        except ValueError as error:
+            raise CommandError(str(error)) from None
+    if verb == "lead" and len(rest) == 1:
+        return AssignRole("commander", _mentioned(rest[0]))
+    if verb == "role" and len(rest) == 2:
+        try:
+            role = Role.parse(rest[0])
+        except ValueError as error:
+            raise CommandError(str(error)) from None
+        return AssignRole(role.value, _mentioned(rest[1]))
+    if verb == "update" and not rest:
+        return OpenUpdateForm()
+    if verb in ("ack", "acknowledge") and not rest:
+        return Acknowledge()
     if verb == "help":
         return Help()
     return Help(unknown=text.strip())
@@ -167,6 +215,13 @@ def parse(text: str) -> Command:
 
 _MENTION = re.compile(r"<@([UW][A-Z0-9]+)(?:\|[^>]*)?>")
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+def _mentioned(word: str) -> str:
+    mention = _MENTION.fullmatch(word)
+    if mention is None:
+        raise CommandError(f"`{word}` is not a person: mention them, e.g. @alice.")
+    return mention.group(1)
 
 
 def _parse_action(words: list[str]) -> AddAction:

@@ -8,7 +8,8 @@ from zoneinfo import ZoneInfo
 
 from bot.core.commands import USAGE
 from bot.core.incident import Incident
-from bot.core.severity import SeverityLevel
+from bot.core.response import Countdown, countdown
+from bot.core.severity import Severity, SeverityLevel
 from bot.render.mrkdwn import channel, clock_time, duration, escape, plain, user
 
 Blocks = list[dict[str, Any]]
@@ -28,14 +29,33 @@ def header_text(incident: Incident) -> str:
     return f"{incident.reference} · {incident.severity.label} · {incident.title}"
 
 
+COUNTDOWN_ICONS = {
+    Countdown.ON_TIME: ":large_green_circle:",
+    Countdown.DUE_SOON: ":large_orange_circle:",
+    Countdown.MISSED: ":red_circle:",
+    Countdown.ACKNOWLEDGED: ":white_check_mark:",
+    Countdown.ACKNOWLEDGED_LATE: ":white_check_mark:",
+}
+
+
 def incident_header(
-    incident: Incident, level: SeverityLevel, deadline: datetime, timezone: ZoneInfo
+    incident: Incident, level: SeverityLevel, deadline: datetime, timezone: ZoneInfo, now: datetime
 ) -> tuple[str, Blocks]:
-    """The pinned message at the top of an incident channel."""
+    """The pinned message at the top of an incident channel: what, how bad, how fast, who, and where it is."""
+    state = countdown(incident, deadline, now) if incident.is_open or incident.acknowledged_at else None
+    target = f"*Response target*\n{escape(level.response_target.describe())}, due {clock_time(deadline, timezone)}"
+    if state is not None:
+        target += f"\n{COUNTDOWN_ICONS[state]} {state.value}"
+        if incident.acknowledged_at and incident.acknowledged_by:
+            target += f" by {user(incident.acknowledged_by)} at {incident.acknowledged_at.astimezone(timezone):%H:%M}"
+    roles = f"*Commander*\n{user(incident.commander)}"
+    for label, holder in (("Comms", incident.communications), ("Scribe", incident.scribe)):
+        if holder:
+            roles += f"\n{label}: {user(holder)}"
     fields = [
         f"*Severity*\n{incident.severity.label}: {escape(level.definition)}",
-        f"*Response target*\n{escape(level.response_target.describe())}, due {clock_time(deadline, timezone)}",
-        f"*Commander*\n{user(incident.commander)}",
+        target,
+        roles,
         f"*Status*\n{incident.status.value.capitalize()}",
         f"*Declared*\n{clock_time(incident.declared_at, timezone)} by {user(incident.declared_by)}",
     ]
@@ -48,7 +68,37 @@ def incident_header(
     notes = [note for flag, note in _FLAG_NOTES if getattr(incident, flag)]
     if notes:
         blocks.append(context(" · ".join(notes)))
+    if incident.is_open:
+        blocks.append({"type": "actions", "block_id": "header", "elements": _header_controls(incident)})
     return f"{escape(header_text(incident))} ({incident.status.value})", blocks
+
+
+def _header_controls(incident: Incident) -> list[dict[str, Any]]:
+    controls: list[dict[str, Any]] = []
+    if incident.acknowledged_at is None:
+        controls.append(
+            {
+                "type": "button",
+                "text": {"type": "plain_text", "text": "Acknowledge"},
+                "style": "primary",
+                "action_id": "incident.ack",
+                "value": str(incident.number),
+            }
+        )
+    options = [
+        {"text": {"type": "plain_text", "text": severity.label}, "value": f"{incident.number}:{severity.value}"}
+        for severity in Severity
+    ]
+    controls.append(
+        {
+            "type": "static_select",
+            "action_id": "incident.severity",
+            "placeholder": {"type": "plain_text", "text": "Change severity"},
+            "options": options,
+            "initial_option": options[incident.severity.value - 1],
+        }
+    )
+    return controls
 
 
 _FLAG_NOTES = (

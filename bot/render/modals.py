@@ -8,6 +8,7 @@ from typing import Any
 from bot.core.commands import OpenDeclareForm
 from bot.core.incident import SUMMARY_MAX, TITLE_MAX, Incident
 from bot.core.playbook import Step
+from bot.core.response import UpdateStatus
 from bot.core.severity import SeverityMatrix
 from bot.render.mrkdwn import escape, plain
 
@@ -15,6 +16,8 @@ DECLARE_CALLBACK = "incident.declare"
 SKIP_CALLBACK = "step.skip"
 RUN_CALLBACK = "step.run"
 RESOLVE_CALLBACK = "incident.resolve"
+UPDATE_CALLBACK = "incident.update"
+UPDATE_MAX = 2000
 ROOT_CAUSE_MAX = 300
 NARRATIVE_MAX = 3000
 PREVIEW_LIMIT = 2900
@@ -32,7 +35,9 @@ def _text(text: str) -> dict[str, Any]:
     return {"type": "plain_text", "text": text}
 
 
-def declare_modal(matrix: SeverityMatrix, prefill: OpenDeclareForm, metadata: dict[str, str]) -> dict[str, Any]:
+def declare_modal(
+    matrix: SeverityMatrix, prefill: OpenDeclareForm, metadata: dict[str, str], *, exfiltration: bool = False
+) -> dict[str, Any]:
     severity_options = [
         {
             "text": _text(level.level.label),
@@ -42,7 +47,10 @@ def declare_modal(matrix: SeverityMatrix, prefill: OpenDeclareForm, metadata: di
         for level in matrix.severities
     ]
     flag_options = [{"text": _text(label), "value": value} for value, label in _FLAG_OPTIONS]
-    chosen = [option for option in flag_options if getattr(prefill, str(option["value"]), False)]
+    preset = {name for name in ("private", "drill", "llm_related") if getattr(prefill, name)}
+    if exfiltration:
+        preset.add("exfiltration_suspected")
+    chosen = [option for option in flag_options if option["value"] in preset]
     title_input: dict[str, Any] = {"type": "plain_text_input", "action_id": "value", "max_length": TITLE_MAX}
     if prefill.title:
         title_input["initial_value"] = prefill.title[:TITLE_MAX]
@@ -166,6 +174,43 @@ def resolve_modal(incident: Incident, metadata: dict[str, Any]) -> dict[str, Any
             text_input("root_cause", "Root cause, in one sentence", ROOT_CAUSE_MAX, False, not required),
             text_input("customer_impact", "Customer impact", NARRATIVE_MAX, True, True),
             text_input("lessons", "Lessons learned: the one thing we would change", NARRATIVE_MAX, True, True),
+        ],
+    }
+
+
+def update_modal(incident: Incident, metadata: dict[str, Any]) -> dict[str, Any]:
+    options = [{"text": _text(status.value.capitalize()), "value": status.value} for status in UpdateStatus]
+    current = next((o for o in options if o["value"] == incident.status.value), options[0])
+    return {
+        "type": "modal",
+        "callback_id": UPDATE_CALLBACK,
+        "title": _text(plain(f"Update {incident.reference}", 24)),
+        "submit": _text("Post"),
+        "close": _text("Cancel"),
+        "private_metadata": json.dumps(metadata),
+        "blocks": [
+            {
+                "type": "input",
+                "block_id": "status",
+                "label": _text("Status"),
+                "element": {
+                    "type": "radio_buttons",
+                    "action_id": "value",
+                    "options": options,
+                    "initial_option": current,
+                },
+            },
+            {
+                "type": "input",
+                "block_id": "text",
+                "label": _text("What people need to know"),
+                "element": {
+                    "type": "plain_text_input",
+                    "action_id": "value",
+                    "multiline": True,
+                    "max_length": UPDATE_MAX,
+                },
+            },
         ],
     }
 

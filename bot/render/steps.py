@@ -226,3 +226,23 @@ def picker_message(
     if elements:
         blocks.append({"type": "actions", "block_id": "picker", "elements": elements})
     return "Pick a playbook", blocks
+
+
+def security_suggestion(incident: Incident) -> tuple[str, Blocks] | None:
+    """For a playbook that suspects exfiltration: SEV-1 by the matrix, and a private channel to investigate in."""
+    lines, elements = [], []
+    if incident.severity.value > 1:
+        lines.append(
+            f"Data exfiltration suspected is *SEV-1* in the severity matrix; {incident.reference} is "
+            f"{incident.severity.label}."
+        )
+        elements.append(button("Raise to SEV-1", "incident.severity", f"{incident.number}:1", "danger"))
+    if not incident.private:
+        lines.append("Keep the investigation of a suspect out of public view: declare a private incident for it.")
+        elements.append(button("Declare a private incident", "incident.declare_private", str(incident.number)))
+    if not lines:
+        return None
+    return "Suspected exfiltration", [
+        section(":shield: " + "\n".join(lines)),
+        {"type": "actions", "block_id": "security", "elements": elements},
+    ]

@@ -42,6 +42,7 @@ class IncidentService:
         self.store = store
         self.timeline = timeline
         self.walkthrough = walkthrough
+        self.start_timers: Callable[[Incident], None] | None = None  # the response service's, set by the wiring
         self.slack = slack
         self.matrix = matrix
         self.calendar = calendar
@@ -86,6 +87,8 @@ class IncidentService:
             actor=incident.declared_by,
             at=incident.declared_at,
         )
+        if self.start_timers is not None:
+            self.start_timers(incident)
         announce(Declared(incident, duplicate=False))
         self.walkthrough.post_opening(incident)
         self.walkthrough.finish_declare_runs(incident, early)
@@ -105,7 +108,8 @@ class IncidentService:
         return users
 
     def header(self, incident: Incident) -> tuple[str, Blocks]:
-        return incident_header(incident, self.matrix[incident.severity], self.deadline(incident), self.timezone)
+        level = self.matrix[incident.severity]
+        return incident_header(incident, level, self.deadline(incident), self.timezone, self.clock.now())
 
     def refresh_header(self, incident: Incident) -> None:
         """The pinned header, updated in place after a change."""
@@ -115,5 +119,11 @@ class IncidentService:
     def in_channel(self, channel_id: str) -> Incident | None:
         return self.store.by_channel(channel_id)
 
-    def open_incidents(self) -> list[Incident]:
-        return self.store.open_incidents()
+    def open_incidents(self, viewer: str) -> list[Incident]:
+        """The open incidents `viewer` may see: private ones only for the members of their channel."""
+        return [
+            incident
+            for incident in self.store.open_incidents()
+            if not incident.private
+            or (incident.channel_id and viewer in self.slack.channel_members(incident.channel_id))
+        ]

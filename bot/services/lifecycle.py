@@ -167,7 +167,11 @@ class LifecycleService:
 
     def publish_postmortem(self, number: int) -> str:
         """Writes the draft to the channel's canvas, or, where canvases are refused, as a Markdown file; again
-        updates the same document."""
+        updates the same document (one writer at a time, so two requests never make two documents)."""
+        with self.store.locked(number, "postmortem"):
+            return self._publish_postmortem(number)
+
+    def _publish_postmortem(self, number: int) -> str:
         incident = self.incident(number)
         assert incident.channel_id is not None
         try:

@@ -39,7 +39,13 @@ from bot.core.walkthrough import (
 from bot.render.blocks import Blocks
 from bot.render.modals import run_modal
 from bot.render.mrkdwn import user
-from bot.render.steps import StepPresentation, checklist_message, phase_message, picker_message
+from bot.render.steps import (
+    StepPresentation,
+    checklist_message,
+    phase_message,
+    picker_message,
+    security_suggestion,
+)
 from bot.services.errors import StepFailed, UserError
 from bot.services.timeline import TimelineService
 
@@ -163,6 +169,9 @@ class WalkthroughService:
         self.timeline.record(number, EntryKind.PLAYBOOK, f"Playbook {playbook.number}. {playbook.title} started", actor)
         self._post(incident, phase_name(playbook.key, playbook.phases[0].name))
         self.refresh(incident, PICKER)
+        suggestion = security_suggestion(incident) if "exfiltration_suspected" in playbook.suggested_when else None
+        if suggestion is not None and incident.channel_id:
+            self.slack.post(incident.channel_id, *suggestion)
         return Outcome()
 
     def post_phase(self, number: int, key: str, phase: str, actor: str) -> Outcome:

@@ -123,7 +123,7 @@ def test_empty_and_over_long_titles_are_errors_under_the_modal_field(bot: Runnin
     assert response.json() == {"response_action": "errors", "errors": {"severity": "Pick a severity."}}
     time.sleep(0.2)
     assert bot.fake.calls_to("conversations.create") == []
-    assert bot.services.incidents.open_incidents() == []
+    assert bot.services.incidents.store.open_incidents() == []
 
 
 def test_declare_text_without_severity_opens_the_prefilled_form(bot: RunningBot) -> None:
@@ -159,7 +159,7 @@ def test_forged_and_stale_signatures_get_401_and_create_nothing(bot: RunningBot)
     assert (forged.status_code, stale.status_code) == (401, 401)
     time.sleep(0.2)
     assert bot.fake.calls_to("conversations.create") == []
-    assert bot.services.incidents.open_incidents() == []
+    assert bot.services.incidents.store.open_incidents() == []
 
 
 def test_a_retried_command_delivery_declares_once(bot: RunningBot) -> None:
@@ -171,7 +171,7 @@ def test_a_retried_command_delivery_declares_once(bot: RunningBot) -> None:
     bot.fake.wait_until(lambda: len(bot.fake.responses) == 2)
     time.sleep(0.2)
     assert len(bot.fake.calls_to("conversations.create")) == 1
-    assert len(bot.services.incidents.open_incidents()) == 1
+    assert len(bot.services.incidents.store.open_incidents()) == 1
 
 
 def test_a_double_submitted_modal_declares_once(bot: RunningBot) -> None:

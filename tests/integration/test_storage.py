@@ -26,7 +26,7 @@ def declare_and_read_back(bot: Any) -> None:
     channel = declared_channel(bot)
     incident = bot.services.incidents.in_channel(channel.id)
     assert incident is not None and incident.title == "Stored somewhere"
-    assert [i.number for i in bot.services.incidents.open_incidents()] == [1]
+    assert [i.number for i in bot.services.incidents.store.open_incidents()] == [1]
 
 
 def test_store_on_redis_url(bot: Any, redis_url: str) -> None:

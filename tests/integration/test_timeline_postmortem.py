@@ -292,7 +292,7 @@ def test_without_canvases_the_draft_is_a_markdown_file_replaced_in_place(bot: Ru
     bot.slack.submit(view, {"root_cause": "Vendor caps were too low."})
 
     def drafts() -> list[dict[str, Any]]:
-        return [f for f in bot.fake.files.values() if f["name"] == "inc-1-postmortem.md"]
+        return [f for f in bot.fake.files.values() if f["name"] == "inc-1-postmortem.md" and f["channels"]]
 
     first = bot.fake.wait_until(lambda: drafts())[0]
     assert first["content"].decode().startswith("# Post-mortem: INC-1 Rate limits everywhere")
