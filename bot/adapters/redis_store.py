@@ -22,6 +22,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Iterator
 from contextlib import AbstractContextManager, contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, cast
 
@@ -47,19 +48,30 @@ return {1, number}
 """
 
 
-# Moves a step to a new state only from one of the allowed statuses. Returns {1, new} or {0, current}.
-_TRANSITION = """
-local current = redis.call('HGET', KEYS[1], ARGV[1])
+# One click, one round trip: checks the incident is open and the playbook started, moves the step to its new
+# state only from an allowed status (appending the timeline entry with it), and returns what the messages need.
+_APPLY = """
+local incident_status = redis.call('HGET', KEYS[1], 'status')
+if not incident_status then return {'missing'} end
+if incident_status == '"resolved"' or incident_status == '"declaring"' then
+  return {'closed', incident_status}
+end
+if ARGV[3] ~= 'first-five' and not redis.call('ZSCORE', KEYS[5], ARGV[3]) then return {'not_started'} end
+local current = redis.call('HGET', KEYS[2], ARGV[1])
 local status = 'pending'
 if current then status = cjson.decode(current)['status'] end
-for i = 3, #ARGV do
-  if ARGV[i] == status then
-    redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
-    redis.call('INCR', KEYS[2])
-    return {1, ARGV[2]}
-  end
+local changed = 'unchanged'
+for i = 5, #ARGV do
+  if ARGV[i] == status then changed = 'changed' end
 end
-return {0, current or ''}
+if changed == 'changed' then
+  redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])
+  redis.call('INCR', KEYS[3])
+  redis.call('XADD', KEYS[6], '*', 'entry', ARGV[4])
+  current = ARGV[2]
+end
+return {changed, current or '', redis.call('GET', KEYS[3]) or '0', redis.call('HGETALL', KEYS[2]),
+        redis.call('HGETALL', KEYS[4]), redis.call('ZRANGE', KEYS[5], 0, -1), redis.call('HGETALL', KEYS[1])}
 """
 
 # Appends a member to an ordered set once: {1} when added (after the others), {0} when it was there.
@@ -205,31 +217,91 @@ def _decode(raw: dict[str, str]) -> Incident | None:
     return Incident.model_validate({k: json.loads(v) for k, v in raw.items()})
 
 
+@dataclass(frozen=True)
+class Snapshot:
+    """Everything a walkthrough message is rendered from, read together."""
+
+    version: int
+    states: dict[str, StepState]
+    messages: dict[str, str]
+    playbooks: list[str]
+
+    def state(self, field: str) -> StepState:
+        return self.states.get(field, StepState())
+
+
+@dataclass(frozen=True)
+class Applied:
+    outcome: str  # changed, unchanged, missing, closed or not_started
+    current: StepState
+    snapshot: Snapshot
+    incident: Incident | None
+
+
+def _pairs(flat: list[str]) -> dict[str, str]:
+    return dict(zip(flat[::2], flat[1::2], strict=True))
+
+
 class WalkthroughStore:
     """Step states (changed atomically), the messages that show them, and the playbooks started."""
 
     def __init__(self, client: redis.Redis, prefix: str) -> None:
         self._redis = client
         self._key = Keys(prefix)
-        self._transition = client.register_script(_TRANSITION)
+        self._apply = client.register_script(_APPLY)
         self._append_once = client.register_script(_APPEND_ONCE)
 
-    def transition(
-        self, number: int, field: str, new: StepState, allowed_from: frozenset[StepStatus]
-    ) -> tuple[bool, StepState]:
-        """Sets the step to `new` if its status is one of `allowed_from`; else returns what it is."""
-        changed, raw = self._transition(
-            keys=[self._key("incident", number, "steps"), self._key("incident", number, "steps", "version")],
-            args=[field, new.model_dump_json(), *sorted(allowed_from)],
-        )
-        return bool(changed), StepState.model_validate_json(raw) if raw else StepState()
+    def _keys(self, number: int) -> list[str]:
+        return [
+            self._key("incident", number),
+            self._key("incident", number, "steps"),
+            self._key("incident", number, "steps", "version"),
+            self._key("incident", number, "messages"),
+            self._key("incident", number, "playbooks"),
+            self._key("incident", number, "timeline"),
+        ]
 
-    def states(self, number: int) -> tuple[int, dict[str, StepState]]:
+    def apply(
+        self,
+        number: int,
+        scope: str,
+        field: str,
+        new: StepState,
+        allowed_from: frozenset[StepStatus],
+        entry: TimelineEntry,
+    ) -> Applied:
+        """Moves one step, in one round trip; see _APPLY."""
+        answer = self._apply(
+            keys=self._keys(number),
+            args=[field, new.model_dump_json(), scope, entry.model_dump_json(), *sorted(allowed_from)],
+        )
+        if answer[0] in ("missing", "closed", "not_started"):
+            empty = Snapshot(0, {}, {}, [])
+            return Applied(str(answer[0]), StepState(), empty, None)
+        outcome, current, version, states, messages, playbooks, incident = answer
+        snapshot = Snapshot(
+            version=int(version),
+            states={k: StepState.model_validate_json(v) for k, v in _pairs(states).items()},
+            messages=_pairs(messages),
+            playbooks=list(playbooks),
+        )
+        state = StepState.model_validate_json(current) if current else StepState()
+        return Applied(str(outcome), state, snapshot, _decode(_pairs(incident)))
+
+    def snapshot(self, number: int) -> Snapshot:
+        keys = self._keys(number)
         pipe = self._redis.pipeline(transaction=False)
-        pipe.get(self._key("incident", number, "steps", "version"))
-        pipe.hgetall(self._key("incident", number, "steps"))
-        version, raw = pipe.execute()
-        return int(version or 0), {k: StepState.model_validate_json(v) for k, v in raw.items()}
+        pipe.get(keys[2])
+        pipe.hgetall(keys[1])
+        pipe.hgetall(keys[3])
+        pipe.zrange(keys[4], 0, -1)
+        version, states, messages, playbooks = pipe.execute()
+        return Snapshot(
+            version=int(version or 0),
+            states={k: StepState.model_validate_json(v) for k, v in states.items()},
+            messages=messages,
+            playbooks=playbooks,
+        )
 
     def version(self, number: int) -> int:
         return int(cast(str, self._redis.get(self._key("incident", number, "steps", "version"))) or 0)
@@ -241,15 +313,9 @@ class WalkthroughStore:
     def set_message(self, number: int, name: str, ts: str) -> None:
         self._redis.hset(self._key("incident", number, "messages"), name, ts)
 
-    def messages(self, number: int) -> dict[str, str]:
-        return cast(dict[str, str], self._redis.hgetall(self._key("incident", number, "messages")))
-
     def start_playbook(self, number: int, key: str) -> bool:
         """Records `key` as started, after the others; False when it already was."""
         return bool(self._append_once(keys=[self._key("incident", number, "playbooks")], args=[key]))
-
-    def playbooks(self, number: int) -> list[str]:
-        return cast(list[str], self._redis.zrange(self._key("incident", number, "playbooks"), 0, -1))
 
     def save_result(self, number: int, field: str, result: StepResult) -> None:
         self._redis.hset(self._key("incident", number, "results"), field, result.model_dump_json())

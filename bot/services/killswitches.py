@@ -468,7 +468,7 @@ class KillSwitchService:
         if step is None:
             return
         self.walkthrough.transition(
-            incident,
+            incident.number,
             request.scope,
             step,
             after(action, request.requester, self.clock.now(), **details),

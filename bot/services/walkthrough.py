@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
-from bot.adapters.redis_store import POSTING, IncidentStore, WalkthroughStore
+from bot.adapters.redis_store import POSTING, IncidentStore, Snapshot, WalkthroughStore
 from bot.adapters.slack_api import SlackApi, SlackCallFailed, respond
 from bot.adapters.soql import build_soql, manual_switch_instructions
 from bot.core.clock import Clock
@@ -25,9 +25,8 @@ from bot.core.playbook import (
     window_values,
 )
 from bot.core.runbook import Runbook
-from bot.core.timeline import EntryKind
+from bot.core.timeline import EntryKind, TimelineEntry
 from bot.core.walkthrough import (
-    PENDING,
     StepAction,
     StepState,
     StepStatus,
@@ -188,8 +187,7 @@ class WalkthroughService:
     def _post(self, incident: Incident, name: str) -> bool:
         if not self.steps.claim_message(incident.number, name):
             return False
-        _, states = self.steps.states(incident.number)
-        text, blocks = self._render(incident, name, states)
+        text, blocks = self._render(incident, name, self.steps.snapshot(incident.number))
         assert incident.channel_id is not None
         self.steps.set_message(incident.number, name, self.slack.post(incident.channel_id, text, blocks))
         return True
@@ -208,26 +206,32 @@ class WalkthroughService:
         choice: str | None = None,
     ) -> Outcome:
         """Applies a responder's action to a step, once: a repeat or a lost race is told who did what, when."""
-        incident = self.open_incident(number)
-        step = self.step(number, scope, step_id)
+        step = self.runbook_step(scope, step_id)
         if action is StepAction.CHOOSE and choice not in {c.id for c in step.choices}:
             raise UserError(f"`{choice}` is not a choice of “{step.title}”.")
         new = after(action, actor, self.clock.now(), reason=reason, choice=choice)
-        return self.transition(incident, scope, step, new, allowed_from(action))
+        return self.transition(number, scope, step, new, allowed_from(action))
 
     def transition(
-        self, incident: Incident, scope: str, step: Step, new: StepState, allowed: frozenset[StepStatus]
+        self, number: int, scope: str, step: Step, new: StepState, allowed: frozenset[StepStatus]
     ) -> Outcome:
-        changed, current = self.steps.transition(incident.number, state_key(scope, step.id), new, allowed)
-        if not changed:
-            return Outcome(self._already(step, current))
-        self.timeline.record(incident.number, EntryKind.STEP, describe(step, new), new.by)
-        self.refresh_step(incident, scope, step.id)
+        """Moves a step in one Redis round trip, then shows it: the timeline entry goes with the change."""
+        kind = EntryKind.QUERY if step.kind is StepKind.QUERY and new.result else EntryKind.STEP
+        entry = TimelineEntry(at=new.at or self.clock.now(), kind=kind, text=describe(step, new), actor=new.by)
+        applied = self.steps.apply(number, scope, state_key(scope, step.id), new, allowed, entry)
+        if applied.outcome == "missing":
+            raise UserError(f"There is no incident {number}.")
+        if applied.outcome == "closed":
+            raise UserError(f"Incident {number} is resolved; its steps can no longer change.")
+        if applied.outcome == "not_started":
+            raise UserError(f"Playbook `{scope}` is not running in this incident; start it with `/incident playbook`.")
+        if applied.outcome == "unchanged":
+            return Outcome(self._already(step, applied.current))
+        assert applied.incident is not None
+        self.refresh_step(applied.incident, scope, step.id, applied.snapshot)
         return Outcome()
 
-    def step(self, number: int, scope: str, step_id: str) -> Step:
-        if scope != FIRST_FIVE:
-            self._started_playbook(number, scope)
+    def runbook_step(self, scope: str, step_id: str) -> Step:
         step = self.runbook.step(scope, step_id)
         if step is None:
             raise UserError(
@@ -235,9 +239,14 @@ class WalkthroughService:
             )
         return step
 
+    def step(self, number: int, scope: str, step_id: str) -> Step:
+        """A step of a playbook running in the incident (or of the first five minutes)."""
+        if scope != FIRST_FIVE:
+            self._started_playbook(number, scope)
+        return self.runbook_step(scope, step_id)
+
     def state(self, number: int, scope: str, step_id: str) -> StepState:
-        _, states = self.steps.states(number)
-        return states.get(state_key(scope, step_id), PENDING)
+        return self.steps.snapshot(number).state(state_key(scope, step_id))
 
     def _already(self, step: Step, current: StepState) -> str:
         when = current.at.astimezone(self.timezone).strftime("%H:%M") if current.at else "?"
@@ -254,7 +263,7 @@ class WalkthroughService:
 
     def _started_playbook(self, number: int, key: str) -> Playbook:
         playbook = self.runbook.playbook(key)
-        if playbook is None or playbook.key not in self.steps.playbooks(number):
+        if playbook is None or playbook.key not in self.steps.snapshot(number).playbooks:
             raise UserError(f"Playbook `{key}` is not running in this incident; start it with `/incident playbook`.")
         return playbook
 
@@ -299,7 +308,11 @@ class WalkthroughService:
         self.steps.remember_parameters(number, {name: str(value) for name, value in parameters.items()})
         values = {**window_values(step, self.clock.now()), **parameters}
         started = self.transition(
-            incident, scope, step, after(StepAction.START, actor, self.clock.now()), allowed_from(StepAction.START)
+            incident.number,
+            scope,
+            step,
+            after(StepAction.START, actor, self.clock.now()),
+            allowed_from(StepAction.START),
         )
         if started.message:
             return started
@@ -323,7 +336,7 @@ class WalkthroughService:
             error = "the bot hit an unexpected error; see its logs"
         else:
             self.transition(
-                incident,
+                incident.number,
                 scope,
                 step,
                 after(StepAction.SUCCEED, actor, self.clock.now(), result=summary),
@@ -331,7 +344,7 @@ class WalkthroughService:
             )
             return
         self.transition(
-            incident,
+            incident.number,
             scope,
             step,
             after(StepAction.FAIL, actor, self.clock.now(), error=error),
@@ -355,7 +368,7 @@ class WalkthroughService:
             runner = self.runner(run.step)
             assert runner is not None
             started = self.transition(
-                incident,
+                incident.number,
                 run.scope,
                 run.step,
                 after(StepAction.START, None, self.clock.now()),
@@ -366,52 +379,52 @@ class WalkthroughService:
 
     # ----- keeping messages current
 
-    def refresh_step(self, incident: Incident, scope: str, step_id: str) -> None:
+    def refresh_step(self, incident: Incident, scope: str, step_id: str, snapshot: Snapshot) -> None:
+        """Shows a step's change; a playbook phase it completes brings the next phase."""
         if scope == FIRST_FIVE:
-            self.refresh(incident, FIRST_FIVE)
+            self.refresh(incident, FIRST_FIVE, snapshot)
             return
         playbook = self.runbook.playbook(scope)
         assert playbook is not None
         phase = next(p for p in playbook.phases if any(s.id == step_id for top in p.steps for s in top.walk()))
         name = phase_name(scope, phase.name)
-        self.refresh(incident, name)
-        _, states = self.steps.states(incident.number)
+        self.refresh(incident, name, snapshot)
         following = playbook.next_phase(phase.name)
-        if following is None or not complete(phase.steps, scope, states):
+        if following is None or not complete(phase.steps, scope, snapshot.states):
             return
         if self._post(incident, phase_name(scope, following.name)):
             self.refresh(incident, name)
 
-    def refresh(self, incident: Incident, name: str) -> None:
+    def refresh(self, incident: Incident, name: str, snapshot: Snapshot | None = None) -> None:
         """Re-renders one message in place until what it shows is the latest state (chat.update, never re-post)."""
         assert incident.channel_id is not None
         for _ in range(REFRESH_ROUNDS):
-            version, states = self.steps.states(incident.number)
-            ts = self.steps.messages(incident.number).get(name)
+            snapshot = snapshot or self.steps.snapshot(incident.number)
+            ts = snapshot.messages.get(name)
             if not ts or ts == POSTING:
                 return
-            text, blocks = self._render(incident, name, states)
+            text, blocks = self._render(incident, name, snapshot)
             self.slack.update(incident.channel_id, ts, text, blocks)
-            if self.steps.version(incident.number) == version:
+            if self.steps.version(incident.number) == snapshot.version:
                 return
+            snapshot = None
 
-    def _render(self, incident: Incident, name: str, states: dict[str, StepState]) -> tuple[str, Blocks]:
+    def _render(self, incident: Incident, name: str, snapshot: Snapshot) -> tuple[str, Blocks]:
         def present(step: Step) -> StepPresentation:
             return self.presentation(incident, step)
 
         if name == FIRST_FIVE:
-            return checklist_message(incident, self.runbook.first_five, states, present, self.timezone)
+            return checklist_message(incident, self.runbook.first_five, snapshot.states, present, self.timezone)
         if name == PICKER:
-            running = self.steps.playbooks(incident.number)
-            return picker_message(incident, self.runbook.playbooks, self.runbook.suggestions(incident), running)
+            suggested = self.runbook.suggestions(incident)
+            return picker_message(incident, self.runbook.playbooks, suggested, snapshot.playbooks)
         key, _, phase = name.partition("/")
         playbook = self.runbook.playbook(key)
         assert playbook is not None
         current = playbook.phase(PhaseName(phase))
         following = playbook.next_phase(current.name)
-        posted = self.steps.messages(incident.number)
-        next_posted = following is not None and phase_name(key, following.name) in posted
-        return phase_message(incident, playbook, current, states, present, self.timezone, next_posted)
+        next_posted = following is not None and phase_name(key, following.name) in snapshot.messages
+        return phase_message(incident, playbook, current, snapshot.states, present, self.timezone, next_posted)
 
     def _previous_phase(self, playbook: Playbook, name: PhaseName) -> str:
         names = [p.name for p in playbook.phases]

@@ -28,8 +28,8 @@ def message(bot: RunningBot, channel: Channel, name: str) -> dict[str, Any]:
     assert incident is not None
     ts = bot.fake.wait_until(
         lambda: (
-            (bot.services.walkthrough.steps.messages(incident.number).get(name) or POSTING) != POSTING
-            and bot.services.walkthrough.steps.messages(incident.number)[name]
+            (bot.services.walkthrough.steps.snapshot(incident.number).messages.get(name) or POSTING) != POSTING
+            and bot.services.walkthrough.steps.snapshot(incident.number).messages[name]
         )
     )
     return channel.messages[ts]
