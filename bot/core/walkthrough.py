@@ -44,7 +44,7 @@ TRANSITIONS: dict[StepAction, tuple[frozenset[StepStatus], StepStatus]] = {
     StepAction.CHOOSE: (frozenset({StepStatus.PENDING}), StepStatus.DONE),
     StepAction.START: (frozenset({StepStatus.PENDING, StepStatus.FAILED}), StepStatus.RUNNING),
     StepAction.SUCCEED: (frozenset({StepStatus.RUNNING}), StepStatus.DONE),
-    StepAction.FAIL: (frozenset({StepStatus.RUNNING}), StepStatus.FAILED),
+    StepAction.FAIL: (frozenset({StepStatus.RUNNING, StepStatus.PENDING}), StepStatus.FAILED),
 }
 
 

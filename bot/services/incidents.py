@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
@@ -19,6 +21,14 @@ from bot.services.timeline import TimelineService
 from bot.services.walkthrough import WalkthroughService
 
 CHANNEL_NAME_ATTEMPTS = 20
+
+
+def together(*work: Callable[[], object]) -> None:
+    """Runs independent calls at once and waits for all; the first failure is raised once all are done."""
+    with ThreadPoolExecutor(max_workers=len(work), thread_name_prefix="declare") as pool:
+        futures = [pool.submit(call) for call in work]
+    for future in futures:
+        future.result()
 
 
 @dataclass(frozen=True)
@@ -74,11 +84,8 @@ class IncidentService:
         early = self.walkthrough.start_declare_runs(incident)
         channel_id, name = self._create_channel(incident)
         incident = self.store.update(incident, channel_id=channel_id, channel_name=name)
-        self.slack.invite(channel_id, self._first_responders(incident))
         incident = incident.model_copy(update={"status": IncidentStatus.INVESTIGATING})
-        text, blocks = self.header(incident)
-        header_ts = self.slack.post(channel_id, text, blocks)
-        self.slack.pin(channel_id, header_ts)
+        header_ts = self.slack.post(channel_id, *self.header(incident))
         incident = self.store.update(incident, header_ts=header_ts, status=IncidentStatus.INVESTIGATING)
         self.timeline.record(
             number,
@@ -89,9 +96,15 @@ class IncidentService:
         )
         if self.start_timers is not None:
             self.start_timers(incident)
-        announce(Declared(incident, duplicate=False))
-        self.walkthrough.post_opening(incident)
-        self.walkthrough.finish_declare_runs(incident, early)
+        self.walkthrough.post_checklist(incident)
+        # The rest depends on nothing but the channel: do it at once (the snapshot's fetch started long ago).
+        together(
+            lambda: self.slack.pin(channel_id, header_ts),
+            lambda: self.slack.invite(channel_id, self._first_responders(incident)),
+            lambda: announce(Declared(incident, duplicate=False)),
+            lambda: self.walkthrough.post_picker(incident),
+            *(functools.partial(self.walkthrough.finish_declare_run, incident, run) for run in early),
+        )
 
     def _create_channel(self, incident: Incident) -> tuple[str, str]:
         for attempt in range(1, CHANNEL_NAME_ATTEMPTS + 1):

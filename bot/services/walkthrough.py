@@ -152,9 +152,11 @@ class WalkthroughService:
 
     # ----- posting
 
-    def post_opening(self, incident: Incident) -> None:
-        """The first-five-minutes checklist and the playbook picker, right after the header; once."""
+    def post_checklist(self, incident: Incident) -> None:
+        """The first-five-minutes checklist, right after the header; once."""
         self._post(incident, FIRST_FIVE)
+
+    def post_picker(self, incident: Incident) -> None:
         self._post(incident, PICKER)
 
     def start_playbook(self, number: int, key: str, actor: str) -> Outcome:
@@ -187,9 +189,12 @@ class WalkthroughService:
     def _post(self, incident: Incident, name: str) -> bool:
         if not self.steps.claim_message(incident.number, name):
             return False
-        text, blocks = self._render(incident, name, self.steps.snapshot(incident.number))
+        snapshot = self.steps.snapshot(incident.number)
+        text, blocks = self._render(incident, name, snapshot)
         assert incident.channel_id is not None
         self.steps.set_message(incident.number, name, self.slack.post(incident.channel_id, text, blocks))
+        if self.steps.version(incident.number) != snapshot.version:
+            self.refresh(incident, name)  # a step changed while it was being posted
         return True
 
     # ----- acting on steps
@@ -325,8 +330,16 @@ class WalkthroughService:
         return Outcome()
 
     def _finish(
-        self, incident: Incident, scope: str, step: Step, actor: str | None, runner: StepRunner, fetched: Future[Any]
+        self,
+        incident: Incident,
+        scope: str,
+        step: Step,
+        actor: str | None,
+        runner: StepRunner,
+        fetched: Future[Any],
+        settle: StepAction = StepAction.SUCCEED,
     ) -> None:
+        """Publishes what was fetched and settles the step: done with its summary, or failed with a sentence."""
         try:
             summary = runner.publish(incident, scope, step, fetched.result())
         except (StepFailed, SlackCallFailed) as failure:
@@ -335,21 +348,11 @@ class WalkthroughService:
             logger.exception("step %s/%s failed unexpectedly", scope, step.id)
             error = "the bot hit an unexpected error; see its logs"
         else:
-            self.transition(
-                incident.number,
-                scope,
-                step,
-                after(StepAction.SUCCEED, actor, self.clock.now(), result=summary),
-                allowed_from(StepAction.SUCCEED),
-            )
+            done = after(settle, actor, self.clock.now(), result=summary)
+            self.transition(incident.number, scope, step, done, allowed_from(settle))
             return
-        self.transition(
-            incident.number,
-            scope,
-            step,
-            after(StepAction.FAIL, actor, self.clock.now(), error=error),
-            allowed_from(StepAction.FAIL),
-        )
+        failed = after(StepAction.FAIL, actor, self.clock.now(), error=error)
+        self.transition(incident.number, scope, step, failed, allowed_from(StepAction.FAIL))
 
     def start_declare_runs(self, incident: Incident) -> list[EarlyRun]:
         """Starts the fetches of the steps that run on declare, before the channel exists (they are independent)."""
@@ -362,20 +365,11 @@ class WalkthroughService:
                 early.append(EarlyRun(FIRST_FIVE, step, self.fetches.submit(runner.fetch, incident, step, values)))
         return early
 
-    def finish_declare_runs(self, incident: Incident, early: list[EarlyRun]) -> None:
-        """Posts what the early fetches found, step by step, as the bot's own work."""
-        for run in early:
-            runner = self.runner(run.step)
-            assert runner is not None
-            started = self.transition(
-                incident.number,
-                run.scope,
-                run.step,
-                after(StepAction.START, None, self.clock.now()),
-                allowed_from(StepAction.START),
-            )
-            if started.message is None:
-                self._finish(incident, run.scope, run.step, None, runner, run.fetched)
+    def finish_declare_run(self, incident: Incident, run: EarlyRun) -> None:
+        """Posts what an early fetch found and marks its step done (or failed) as the bot's own work."""
+        runner = self.runner(run.step)
+        assert runner is not None
+        self._finish(incident, run.scope, run.step, None, runner, run.fetched, settle=StepAction.DONE)
 
     # ----- keeping messages current
 
