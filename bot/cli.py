@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import logging
 import os
 import sys
 from collections.abc import Sequence
@@ -11,6 +10,7 @@ from pathlib import Path
 
 from bot.adapters.playbook_files import BUNDLED_PLAYBOOKS
 from bot.config import LINK_SETTINGS, Settings, SettingsError, load_settings
+from bot.logs import configure as configure_logs
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -70,9 +70,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.command == "playbooks":
         return playbooks_command(args)
-    logging.basicConfig(
-        level=os.environ.get("LOG_LEVEL", "INFO"), format="%(asctime)s %(levelname)s %(name)s %(message)s"
-    )
+    configure_logs(os.environ.get("LOG_LEVEL", "INFO"))
     try:
         settings = load_settings()
         if args.command == "run":

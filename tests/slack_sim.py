@@ -94,6 +94,7 @@ class SlackSim:
         body = copy.deepcopy(payload("bolt_test_view_submission__body.json"))
         body["team"]["id"] = TEAM_ID
         body["user"].update(id=user, username=user.lower(), name=user.lower(), team_id=TEAM_ID)
+        body["trigger_id"] = self.fake.new_trigger_id()  # every interaction has its own
         submitted = {key: value for key, value in view.items() if key != "state"}
         submitted["state"] = {"values": state_values(view, values)}
         submitted["team_id"] = TEAM_ID

@@ -153,6 +153,16 @@ def test_invalid_severity_is_named(bot: RunningBot) -> None:
     assert response.text == "`sev7` is not a severity: use sev1, sev2, sev3 or sev4."
 
 
+def test_a_replayed_signed_request_gets_401(bot: RunningBot) -> None:
+    body = bot.slack.command_body("declare sev2 Replayed", ALICE, "C0GENERAL")
+    stamp = int(time.time())
+    assert bot.slack.post_form(body, timestamp=stamp).status_code == 200
+    assert bot.slack.post_form(body, timestamp=stamp).status_code == 401  # the same signature again
+    declared_channel(bot)
+    time.sleep(0.2)
+    assert len(bot.fake.calls_to("conversations.create")) == 1
+
+
 def test_forged_and_stale_signatures_get_401_and_create_nothing(bot: RunningBot) -> None:
     forged = bot.slack.command("declare sev1 Forged", secret="not-the-signing-secret")
     stale = bot.slack.command("declare sev1 Stale", timestamp=int(time.time()) - 6 * 60)
@@ -165,7 +175,10 @@ def test_forged_and_stale_signatures_get_401_and_create_nothing(bot: RunningBot)
 def test_a_retried_command_delivery_declares_once(bot: RunningBot) -> None:
     body = bot.slack.command_body("declare sev2 Retried delivery", ALICE, "C0GENERAL")
     first = bot.slack.post_form(body)
-    second = bot.slack.post_form(body, headers={"X-Slack-Retry-Num": "1", "X-Slack-Retry-Reason": "http_timeout"})
+    # Slack signs a retry anew, with the time it sends it
+    second = bot.slack.post_form(
+        body, timestamp=int(time.time()) + 3, headers={"X-Slack-Retry-Num": "1", "X-Slack-Retry-Reason": "http_timeout"}
+    )
     assert (first.status_code, second.status_code) == (200, 200)
     declared_channel(bot)
     bot.fake.wait_until(lambda: len(bot.fake.responses) == 2)
