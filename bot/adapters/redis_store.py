@@ -445,6 +445,10 @@ class ApprovalStore:
         """The attempt number when this caller may execute; 0 when another did or does."""
         return int(self._claim(keys=[self._key("approval", approval_id)], args=[now.timestamp(), lease_seconds]))
 
+    def release(self, approval_id: str) -> None:
+        """Gives an execution claim back (its attempt failed unexpectedly), so the job's retry can claim it."""
+        self._redis.hset(self._key("approval", approval_id), mapping={"status": "approved", "lease_until": 0})
+
     def finish(self, approval_id: str, status: RequestStatus, outcome: Outcome) -> None:
         self._redis.hset(
             self._key("approval", approval_id), mapping={"status": status.value, "outcome": outcome.model_dump_json()}

@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any, cast
 
 import redis
-from rq import Queue
+from rq import Queue, Retry
 from rq.exceptions import NoSuchJobError
 from rq.job import Job
 
@@ -27,10 +27,18 @@ class Scheduler:
     def __init__(self, connection: redis.Redis, key_prefix: str) -> None:
         self.queue = Queue(queue_name(key_prefix), connection=connection)
 
-    def enqueue(self, func: str, *args: Any, job_id: str) -> Job:
-        """Runs the function at dotted path `func` on the worker, once per job id (a repeat does nothing)."""
+    def enqueue(
+        self, func: str, *args: Any, job_id: str, retry_after: list[int] | None = None, timeout: int | None = None
+    ) -> Job:
+        """Runs the function at dotted path `func` on the worker, once per job id (a repeat does nothing).
+
+        With `retry_after` (seconds), a job that fails or whose worker dies is run again after each delay.
+        """
         existing = self._existing(job_id)
-        return existing or self.queue.enqueue_call(func, args=args, job_id=job_id, result_ttl=RESULT_TTL)
+        retry = Retry(max=len(retry_after), interval=retry_after) if retry_after else None
+        return existing or self.queue.enqueue_call(
+            func, args=args, job_id=job_id, result_ttl=RESULT_TTL, retry=retry, timeout=timeout
+        )
 
     def schedule(self, when: datetime, func: str, *args: Any, job_id: str) -> Job:
         """Runs `func(*args)` at `when`; scheduling the same id again moves it."""

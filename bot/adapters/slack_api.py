@@ -52,7 +52,9 @@ class SlackApi:
         try:
             response = typed_method(**{k: v for k, v in args.items() if v is not None})
         except SlackApiError as error:
-            raise SlackCallFailed(method, str(error.response.get("error", "unknown_error"))) from None
+            status = error.response.status_code
+            reason = error.response.get("error") if status < 500 and isinstance(error.response.data, dict) else None
+            raise SlackCallFailed(method, str(reason or f"HTTP {status}")) from None
         return cast(dict[str, Any], response.data)
 
     def bot_user_id(self) -> str:

@@ -47,6 +47,8 @@ from bot.services.walkthrough import WalkthroughService
 
 logger = logging.getLogger(__name__)
 REFRESH_APEX = "FMConfig.refresh();"
+# A failed or abandoned execution job runs again after these delays (seconds); its claim has lapsed by then.
+EXECUTION_RETRIES = [30, 120, 300]
 Reply = Callable[[str, Blocks], None]
 
 
@@ -333,6 +335,8 @@ class KillSwitchService:
                 self.key_prefix,
                 request.id,
                 job_id=job_id(self.key_prefix, "execute", request.id),
+                retry_after=EXECUTION_RETRIES,
+                timeout=self.policy.lease_seconds,
             )
         self.refresh_cards(approval_id)
         return None
@@ -354,6 +358,14 @@ class KillSwitchService:
         attempt = self.approvals.claim_execution(approval_id, self.clock.now(), self.policy.lease_seconds)
         if not attempt:
             return
+        try:
+            self._execute(request, outcome, attempt)
+        except Exception:
+            self.approvals.release(approval_id)  # an unexpected failure: RQ runs the job again, which may claim it
+            raise
+
+    def _execute(self, request: ApprovalRequest, outcome: Outcome, attempt: int) -> None:
+        approval_id = request.id
         self._audit(request, AuditKind.EXECUTION_STARTED, None, f"execution started (attempt {attempt})", {})
         incident = self.incidents.get(request.incident)
         self._step(incident, request, StepAction.START)
@@ -366,7 +378,7 @@ class KillSwitchService:
             self.refresh_cards(approval_id)
             return
         try:
-            result, prior = self._apply(request)
+            result, prior = self._apply(request, outcome)
             executed = outcome.model_copy(update={"result": result, "prior": prior})
             self.approvals.finish(approval_id, RequestStatus.EXECUTED, executed)
             self._audit(
@@ -397,15 +409,29 @@ class KillSwitchService:
             self._step(incident, request, StepAction.SUCCEED, result=f"{result} {observed}".strip())
         self.refresh_cards(approval_id)
 
-    def _apply(self, request: ApprovalRequest) -> tuple[str, dict[str, str | None]]:
+    def _keep_prior(
+        self, request: ApprovalRequest, outcome: Outcome, seen: dict[str, str | None]
+    ) -> dict[str, str | None]:
+        """The values before the change: kept before anything is sent, so a retried attempt still knows them."""
+        if outcome.prior:
+            return outcome.prior
+        self.approvals.record(request.id, outcome.model_copy(update={"prior": seen}))
+        return seen
+
+    def _apply(self, request: ApprovalRequest, outcome: Outcome) -> tuple[str, dict[str, str | None]]:
         """Sends the request to the org; returns what happened and the prior values."""
         gateway = self._gateway()
         switch = self._switch(request.switch) if request.switch else None
         if request.changes:
-            prior = gateway.update_custom_metadata(self.record, request.changes)
+            values = gateway.read_custom_metadata(self.record)
+            prior = self._keep_prior(request, outcome, {f: values.get(f) for f in request.changes})
+            pending = {field: value for field, value in request.changes.items() if values.get(field) != value}
+            if pending:  # a retried execution finds what an earlier attempt already set, and leaves it
+                gateway.update_custom_metadata(self.record, pending)
             gateway.execute_anonymous(REFRESH_APEX)
             changed = ", ".join(f"{f} = {v}" for f, v in request.changes.items())
-            return f"{self.record}: {changed}; FMConfig.refresh() ran.", prior
+            already = "" if pending else " (already set by an earlier attempt)"
+            return f"{self.record}: {changed}{already}; FMConfig.refresh() ran.", prior
         if switch is not None and isinstance(switch.mechanism, PermissionSetRevocation):
             if request.action is Action.REVERT:
                 for set_id in request.restore.values():
@@ -415,9 +441,10 @@ class KillSwitchService:
                 return f"re-assigned {len(request.restore)} permission set(s).", {}
             soql = permission_set_assignments_soql(request.target["user_id"], switch.mechanism.permission_sets)
             assignments = gateway.query(soql).records
+            found = {str(a["PermissionSet.Name"]): str(a["PermissionSetId"]) for a in assignments}
+            prior = self._keep_prior(request, outcome, dict(found))
             for assignment in assignments:
                 gateway.delete("PermissionSetAssignment", str(assignment["Id"]))
-            prior = {str(a["PermissionSet.Name"]): str(a["PermissionSetId"]) for a in assignments}
             return f"deleted {len(assignments)} permission set assignment(s).", prior
         assert request.apex is not None
         gateway.execute_anonymous(request.apex)

@@ -61,8 +61,9 @@ def _id(prefix: str, number: int) -> str:
 @dataclass
 class Fault:
     path: str  # a regular expression searched in the request path
-    kind: str  # timeout, slow, limit, expire, refuse_login, apex_exception, or an HTTP status like "503"
+    kind: str  # timeout, slow, slow_answer, limit, expire, refuse_login, apex_exception, or an HTTP status
     times: int = 1
+    skip: int = 0  # matching requests let through before the fault applies
 
 
 def self_signed(directory: Path) -> tuple[Path, Path]:
@@ -417,9 +418,9 @@ class FakeSalesforce:
     def url(self) -> str:
         return f"https://127.0.0.1:{self.server.server_address[1]}"
 
-    def inject(self, path: str, kind: str, times: int = 1) -> None:
+    def inject(self, path: str, kind: str, times: int = 1, skip: int = 0) -> None:
         with self.lock:
-            self.faults.append(Fault(path, kind, times))
+            self.faults.append(Fault(path, kind, times, skip))
 
     def issue_token(self) -> str:
         token = f"00D000000000001!{next(self._ids):06d}"
@@ -466,6 +467,9 @@ class FakeSalesforce:
     def _take_fault(self, path: str) -> Fault | None:
         with self.lock:
             for fault in self.faults:
+                if re.search(fault.path, path) and fault.skip > 0:
+                    fault.skip -= 1
+                    return None
                 if re.search(fault.path, path):
                     fault.times -= 1
                     if fault.times <= 0:
@@ -491,6 +495,10 @@ class FakeSalesforce:
                 time.sleep(3)
             elif fault.kind == "slow":
                 time.sleep(0.5)
+            elif fault.kind == "slow_answer":  # does the work, then answers late (a caller may die waiting)
+                answer = self._handle(verb, path, headers, body)
+                time.sleep(3)
+                return answer
             elif fault.kind == "limit":
                 return (
                     403,

@@ -1,0 +1,201 @@
+"""Faults: Redis down and back, Redis restarted from its append-only file, a worker killed mid-execution,
+Slack failing beyond its retries; and the logs stay JSON without secrets."""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+import redis
+from rq.registry import StartedJobRegistry
+
+from bot.core.approval import RequestStatus
+from bot.core.audit import AuditKind, first_broken
+from bot.logs import JsonFormatter
+from tests.conftest import RunningBot, free_port, jwt_settings, start_redis_server
+from tests.fakes.salesforce import FakeSalesforce
+from tests.fakes.slack import BOT_TOKEN
+from tests.integration.test_killswitches import decide, incident_channel, request
+from tests.integration.test_walkthrough import ALICE, BOB, declare, ephemeral_texts, message, text_of
+from tests.slack_sim import SIGNING_SECRET
+
+CLI = str(Path(sys.executable).parent / "incident-bot")
+NO_DATABASE = ":warning: The bot cannot reach its database right now, so nothing was changed. Try again shortly."
+
+
+class OwnRedis:
+    """A redis-server of the test's own, with append-only persistence, that the test can stop and restart."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+        self.port = free_port()
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> None:
+        self.process = start_redis_server(self.port, self.directory, "--appendonly", "yes", "--appendfsync", "always")
+
+    def kill(self) -> None:
+        assert self.process is not None
+        self.process.kill()  # no clean shutdown: only what the append-only file holds survives
+        self.process.wait()
+
+
+@pytest.fixture
+def own_redis(tmp_path: Path) -> Iterator[OwnRedis]:
+    server = OwnRedis(tmp_path / "redis")
+    server.directory.mkdir()
+    server.start()
+    yield server
+    if server.process and server.process.poll() is None:
+        server.kill()
+
+
+def test_redis_down_is_told_and_the_bot_recovers_by_itself(own_redis: OwnRedis, bot_factory: Any) -> None:
+    bot = bot_factory(redis_url=own_redis.url)
+    channel = declare(bot)
+    checklist = message(bot, channel, "first-five")
+    value = next(
+        e["value"]
+        for b in checklist["blocks"]
+        if b["type"] == "actions"
+        for e in b["elements"]
+        if e["action_id"] == "step.done"
+    )
+    own_redis.kill()
+
+    assert bot.slack.command("declare sev2 During the outage").status_code == 200
+    bot.slack.click("step.done", value, channel_id=channel.id, message_ts=checklist["ts"])
+    assert bot.slack.command("status", channel_id="C0GENERAL").status_code == 200
+    bot.fake.wait_until(lambda: ephemeral_texts(bot).count(NO_DATABASE) == 3)
+    assert bot.fake.channel_named("inc-2-") is None
+
+    own_redis.start()
+    bot.slack.command("declare sev2 After the outage")
+    bot.fake.wait_until(lambda: bot.fake.channel_named("inc-2-"))
+    assert [i.number for i in bot.services.incidents.store.open_incidents()] == [1, 2]
+
+
+def test_a_killed_redis_restarts_with_incidents_approvals_and_timelines(own_redis: OwnRedis, bot_factory: Any) -> None:
+    bot = bot_factory(redis_url=own_redis.url)
+    channel = incident_channel(bot, "declare --drill sev1 Practice")
+    approval, card = request(bot, channel, "org-chat-off")
+    bot.slack.command("note Before the crash", channel_id=channel.id)
+    bot.fake.wait_until(lambda: any(e.text == "Before the crash" for e in bot.services.timeline.entries(1)))
+    timeline_before = bot.services.timeline.entries(1)
+
+    own_redis.kill()
+    own_redis.start()
+    client = redis.Redis.from_url(own_redis.url, decode_responses=True)
+    assert client.info("persistence")["aof_enabled"] == 1
+    incident = bot.services.incidents.store.get(1)
+    assert incident is not None and incident.is_open and incident.channel_id == channel.id
+    found = bot.services.killswitches.approvals.get(approval)
+    assert found is not None and found[1].status is RequestStatus.PENDING
+    assert bot.services.timeline.entries(1) == timeline_before
+    assert first_broken([e for _, e in bot.services.killswitches.audit.entries(1)]) is None
+    decide(bot, channel, card, approval, BOB)  # and it goes on where it stopped
+    bot.fake.wait_until(lambda: "Approved by" in text_of(card))
+
+
+def worker_env(bot: RunningBot, org: FakeSalesforce) -> dict[str, str]:
+    settings = bot.services.settings
+    env = {
+        "PATH": os.environ["PATH"],
+        "SLACK_BOT_TOKEN": BOT_TOKEN,
+        "SLACK_SIGNING_SECRET": SIGNING_SECRET,
+        "SLACK_API_BASE_URL": settings.slack_api_base_url,
+        "REDIS_URL": settings.redis_url.get_secret_value() if settings.redis_url else "",
+        "KEY_PREFIX": settings.key_prefix,
+        "REQUESTS_CA_BUNDLE": str(org.cert_file),
+        "LOG_LEVEL": "WARNING",
+    }
+    env.update({k.upper(): str(v) for k, v in jwt_settings(org).items()})
+    for name in ("anthropic_status_url", "openai_status_url", "bedrock_status_url", "azure_status_url"):
+        env[name.upper()] = getattr(settings, name)
+    return env
+
+
+def test_a_worker_killed_mid_execution_runs_it_again_without_a_double_execution(
+    bot_factory: Any, fake_org: FakeSalesforce
+) -> None:
+    bot = bot_factory(**jwt_settings(fake_org))
+    channel = incident_channel(bot)
+    approval, card = request(bot, channel, "org-chat-off")
+    # the two reads pass (ours, and the one before the update); the update is applied, then its answer hangs
+    fake_org.inject(r"/Soap/m/", "slow_answer", skip=2)
+    decide(bot, channel, card, approval, BOB)
+    bot.fake.wait_until(lambda: "Approved by" in text_of(card))
+
+    worker = subprocess.Popen(
+        [CLI, "worker"],
+        env=worker_env(bot, fake_org),
+        start_new_session=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        bot.fake.wait_until(lambda: fake_org.metadata_updates == 1, timeout=30)
+        assert bot.services.killswitches.approvals.get(approval)[1].status is RequestStatus.EXECUTING  # type: ignore[index]
+    finally:
+        os.killpg(worker.pid, signal.SIGKILL)  # the worker and its work horse, mid-job
+        worker.wait()
+
+    queue = bot.services.scheduler.queue
+    StartedJobRegistry(queue=queue).cleanup(timestamp=time.time() + 3600)  # RQ's maintenance: retried
+    bot.clock.set(datetime.now(UTC) + timedelta(hours=1))  # past the retry delay and the dead worker's claim
+    assert bot.run_due_jobs() == 0
+
+    assert fake_org.metadata_updates == 1  # sent once, although the job ran twice
+    assert fake_org.metadata["FM_Config.Default"]["orgChatSurfacesEnabled__c"] == "none"
+    outcome = bot.services.killswitches.approvals.get(approval)[1]  # type: ignore[index]
+    assert outcome.status is RequestStatus.EXECUTED and outcome.verified is True
+    assert outcome.prior == {"orgChatSurfacesEnabled__c": "all"}  # kept from the first attempt
+    assert "(already set by an earlier attempt)" in text_of(card)
+    kinds = [e.kind for _, e in bot.services.killswitches.audit.entries(1)]
+    assert kinds.count(AuditKind.EXECUTION_STARTED) == 2 and kinds.count(AuditKind.EXECUTED) == 1
+
+
+def test_slack_failing_beyond_its_retries_is_told(bot: RunningBot) -> None:
+    bot.fake.inject("conversations.create", status=503, times=3)
+    bot.slack.command("declare sev2 Slack is down")
+    bot.fake.wait_until(
+        lambda: any("Slack refused `conversations.create` (HTTP 503)" in t for t in ephemeral_texts(bot))
+    )
+    assert len(bot.fake.calls_to("conversations.create")) == 3  # the first try and two bounded retries
+
+
+def test_logs_are_json_lines_and_never_hold_secrets(bot: RunningBot) -> None:
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(JsonFormatter())
+    root = logging.getLogger()
+    root.addHandler(handler)
+    previous = root.level
+    root.setLevel(logging.DEBUG)
+    try:
+        declare(bot)
+        time.sleep(0.3)
+    finally:
+        root.removeHandler(handler)
+        root.setLevel(previous)
+    lines = stream.getvalue().splitlines()
+    assert len(lines) > 10
+    records = [json.loads(line) for line in lines]
+    assert {"time", "level", "logger", "message"} <= set(records[0])
+    assert BOT_TOKEN not in stream.getvalue() and SIGNING_SECRET not in stream.getvalue()
+    assert ALICE in stream.getvalue()  # the logs still say who did what
