@@ -23,12 +23,22 @@ if TYPE_CHECKING:
 TARGET = re.compile(r"^(\d+):([a-z0-9-]+)(?::([a-z0-9-]+))?$")
 
 
+STALE_BUTTON = "That button is not one of mine any more; use the latest message."
+
+
 def parse_target(value: str) -> tuple[int, str, str]:
     """`<incident>:<scope>[:<step or phase>]` from a button's value; anything else is refused."""
     match = TARGET.fullmatch(value or "")
     if not match:
-        raise UserError("That button is not one of mine any more; use the latest message.")
+        raise UserError(STALE_BUTTON)
     return int(match.group(1)), match.group(2), match.group(3) or ""
+
+
+def severity_of(level: str) -> Severity:
+    try:
+        return Severity.parse(level)
+    except ValueError:
+        raise UserError(STALE_BUTTON) from None
 
 
 def clicked_value(body: dict[str, Any]) -> str:
@@ -117,7 +127,7 @@ def register(app: App, services: Services) -> None:
         ack()
         handle(
             body,
-            lambda n, level, _target, actor: Outcome(services.response.change_severity(n, Severity(int(level)), actor)),
+            lambda n, level, _target, actor: Outcome(services.response.change_severity(n, severity_of(level), actor)),
         )
 
     @app.action("incident.declare_private")
@@ -140,10 +150,10 @@ def register(app: App, services: Services) -> None:
         ack()
         with answering(lambda text: respond(body["response_url"], text)):
             number, page, _ = parse_target(clicked_value(body))
+            if not re.fullmatch(r"page-[0-9]{1,4}", page):
+                raise UserError(STALE_BUTTON)
             channel, ts = body["channel"]["id"], body["container"]["message_ts"]
-            services.slack.update(
-                channel, ts, *services.lifecycle.timeline_page(number, int(page.removeprefix("page-")))
-            )
+            services.slack.update(channel, ts, *services.lifecycle.timeline_page(number, int(page[5:])))
 
     @app.action("phase.next")
     def next_phase(ack: Ack, body: dict[str, Any]) -> None:

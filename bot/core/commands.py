@@ -156,6 +156,7 @@ USAGE: tuple[Usage, ...] = (
     Usage("/incident help", "this list"),
 )
 
+NOTE_MAX = 2000
 _SEVERITY_WORD = re.compile(r"sev-?\d+", re.IGNORECASE)
 _FLAGS = {"--private": "private", "--drill": "drill", "--llm": "llm_related"}
 
@@ -174,9 +175,12 @@ def parse(text: str) -> Command:
     if verb == "killswitch" and len(rest) <= 1:
         return KillSwitchPanel(rest[0].lower() if rest else "")
     if verb == "note":
-        if not rest:
+        note = text.strip()[len(words[0]) :].strip()
+        if not note:
             raise CommandError("Write the note after the command: `/incident note Rolled back the 14:02 deploy`.")
-        return Note(text.strip()[len(words[0]) :].strip())
+        if len(note) > NOTE_MAX:
+            raise CommandError(f"Keep the note to {NOTE_MAX} characters; this one has {len(note)}.")
+        return Note(note)
     if verb == "signal":
         if not rest:
             raise CommandError("Give the time of the first signal: `/incident signal 14:02`.")
