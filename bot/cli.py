@@ -67,6 +67,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         "incident (Markdown, the runbook's eight sections) to standard output.",
     )
     postmortem.add_argument("incident", type=int, help="the incident number")
+    commands.add_parser(
+        "doctor",
+        help="check the deployment",
+        description="Check the Slack token's scopes against manifest.yml, "
+        "the Salesforce login and the permissions the kill switches need, and Redis persistence. Prints each "
+        "check with a pass or a one-line fix; exits 1 when any fails.",
+    )
     args = parser.parse_args(argv)
     if args.command == "playbooks":
         return playbooks_command(args)
@@ -81,6 +88,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return verify_audit(settings, args.incident)
         if args.command == "postmortem":
             return print_postmortem(settings, args.incident)
+        if args.command == "doctor":
+            return doctor(settings)
     except SettingsError as error:
         print(error, file=sys.stderr)
         return 2
@@ -164,6 +173,16 @@ def print_postmortem(settings: Settings, incident: int) -> int:
         print(error, file=sys.stderr)
         return 2
     return 0
+
+
+def doctor(settings: Settings) -> int:
+    from bot.doctor import run_checks
+
+    failed = 0
+    for check in run_checks(settings):
+        failed += not check.ok
+        print(f"{'PASS' if check.ok else 'FAIL'}  {check.name}: {check.detail}")
+    return 1 if failed else 0
 
 
 def work(settings: Settings) -> int:

@@ -126,6 +126,37 @@ def delete_prefix(client: redis.Redis, prefix: str) -> None:
             client.delete(*keys)
 
 
+class OwnRedis:
+    """A redis-server of the test's own, with append-only persistence, that the test can stop and restart."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+        self.port = free_port()
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> None:
+        self.process = start_redis_server(self.port, self.directory, "--appendonly", "yes", "--appendfsync", "always")
+
+    def kill(self) -> None:
+        assert self.process is not None
+        self.process.kill()  # no clean shutdown: only what the append-only file holds survives
+        self.process.wait()
+
+
+@pytest.fixture
+def own_redis(tmp_path: Path) -> Iterator[OwnRedis]:
+    server = OwnRedis(tmp_path / "redis")
+    server.directory.mkdir()
+    server.start()
+    yield server
+    if server.process and server.process.poll() is None:
+        server.kill()
+
+
 @pytest.fixture
 def fake_slack() -> Iterator[FakeSlack]:
     fake = FakeSlack().start()

@@ -22,6 +22,26 @@ def permission_set_assignments_soql(user_id: str, permission_sets: tuple[str, ..
     )
 
 
+# What the integration user needs, by the Salesforce permission field that grants it (incident-bot doctor).
+GRANTED_PERMISSIONS = {
+    "PermissionsApiEnabled": "API Enabled (every call)",
+    "PermissionsAuthorApex": "Author Apex (anonymous Apex: refresh, cache, cron abort)",
+    "PermissionsViewSetup": "View Setup and Configuration (the trigger check)",
+    "PermissionsCustomizeApplication": "Customize Application (FM_Config through the Metadata API)",
+    "PermissionsAssignPermissionSets": "Assign Permission Sets (the per-user lockout)",
+}
+
+
+def granted_permissions_soql(user_id: str) -> str:
+    """The user's permissions, from every permission set assigned to it (its profile's included)."""
+    return format_soql(
+        "SELECT PermissionsApiEnabled, PermissionsAuthorApex, PermissionsViewSetup, PermissionsCustomizeApplication,"
+        " PermissionsAssignPermissionSets FROM PermissionSet WHERE Id IN"
+        " (SELECT PermissionSetId FROM PermissionSetAssignment WHERE AssigneeId = {user_id})",
+        user_id=user_id,
+    )
+
+
 def cron_soql(job_name: str) -> str:
     return format_soql("SELECT Id, State FROM CronTrigger WHERE CronJobDetail.Name = {name}", name=job_name)
 

@@ -47,6 +47,14 @@ OTHER_USER_ID = to_18("005000000000XYZ")
 CHAT_USER_SET = to_18("0PS000000000001")
 CHAT_DML_SET = to_18("0PS000000000002")
 PROFILE_SET = to_18("0PS000000000003")
+BOT_PROFILE_SET = to_18("0PS000000000009")
+BOT_PERMISSIONS = (
+    "PermissionsApiEnabled",
+    "PermissionsAuthorApex",
+    "PermissionsViewSetup",
+    "PermissionsCustomizeApplication",
+    "PermissionsAssignPermissionSets",
+)
 PERMISSION_SETS = {CHAT_USER_SET: "FlowMason_Org_Chat_User", CHAT_DML_SET: "FlowMason_Org_Chat_Dml_User"}
 NOW = dt.datetime(2026, 11, 25, 14, 0, tzinfo=dt.UTC)
 PAGE_SIZE = 2000
@@ -277,6 +285,28 @@ def seed_objects(now: dt.datetime = NOW) -> dict[str, SObject]:
             "PermissionSet": {"Id": CHAT_USER_SET, "Name": "FlowMason_Org_Chat_User", "IsOwnedByProfile": False},
         },
     ]
+    assignments.append(
+        {
+            "Id": _id("0Pa", 9),
+            "AssigneeId": BOT_USER_ID,
+            "PermissionSetId": BOT_PROFILE_SET,
+            "PermissionSet": {"Id": BOT_PROFILE_SET, "Name": "X00e_integration", "IsOwnedByProfile": True},
+        }
+    )
+    permission_sets = [
+        {
+            "Id": BOT_PROFILE_SET,
+            "Name": "X00e_integration",
+            "IsOwnedByProfile": True,
+            **dict.fromkeys(BOT_PERMISSIONS, True),
+        },
+        {
+            "Id": CHAT_USER_SET,
+            "Name": "FlowMason_Org_Chat_User",
+            "IsOwnedByProfile": False,
+            **dict.fromkeys(BOT_PERMISSIONS, False),
+        },
+    ]
     crons = [
         {"Id": _id("08e", 1), "State": "WAITING", "CronJobDetail": {"Name": "FM Org Inventory Nightly"}},
         {"Id": _id("08e", 2), "State": "WAITING", "CronJobDetail": {"Name": "FM Telemetry Rollup"}},
@@ -337,6 +367,11 @@ def seed_objects(now: dt.datetime = NOW) -> dict[str, SObject]:
             "PermissionSetAssignment",
             {"Id": "id", "AssigneeId": "reference", "PermissionSetId": "reference", "PermissionSet": "reference"},
             assignments,
+        ),
+        "PermissionSet": SObject(
+            "PermissionSet",
+            {"Id": "id", "Name": "string", "IsOwnedByProfile": "boolean", **dict.fromkeys(BOT_PERMISSIONS, "boolean")},
+            permission_sets,
         ),
         "CronTrigger": SObject("CronTrigger", {"Id": "id", "State": "string", "CronJobDetail": "reference"}, crons),
     }

@@ -293,7 +293,8 @@ class FakeSlack:
                 result = implementation(args)
         except SlackError as error:
             return 200, {}, {"ok": False, "error": error.error, **error.extra}
-        return 200, {}, {"ok": True, **result}
+        headers = {"x-oauth-scopes": ",".join(sorted(self.scopes))} if method == "auth.test" else {}
+        return 200, headers, {"ok": True, **result}
 
     def _arguments(self, spec: dict[str, Any], query: str, headers: dict[str, str], body: bytes) -> dict[str, Any]:
         args: dict[str, Any] = {k: v[0] for k, v in parse_qs(query).items()}

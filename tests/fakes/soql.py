@@ -153,6 +153,16 @@ class Parser:
             return None
         raise SoqlError("MALFORMED_QUERY", f"unexpected token: '{value}'")
 
+    def subquery(self) -> str:
+        """The text of a semi-join `(SELECT …)`, its opening parenthesis already taken."""
+        depth, inner = 1, []
+        while True:
+            _, value = self.take()
+            depth += {"(": 1, ")": -1}.get(value, 0)
+            if depth == 0:
+                return " ".join(inner)
+            inner.append(value)
+
     def parse(self) -> Query:
         self.expect("SELECT")
         select: list[tuple[Expr, str | None]] = []
@@ -175,7 +185,10 @@ class Parser:
                 expression = self.expr()
                 kind, op = self.take()
                 op = op.upper()
-                if op == "IN":
+                if op == "IN" and self.tokens[self.position + 1][1].upper() == "SELECT":
+                    self.expect("(")
+                    where.append(Condition(expression, "IN_QUERY", self.subquery()))
+                elif op == "IN":
                     self.expect("(")
                     values = [self.literal()]
                     while self.peek() == ",":
@@ -298,6 +311,11 @@ class Org:
             match = re.search(r"LAST_N_HOURS:\d+", soql, re.IGNORECASE)
             raise SoqlError("MALFORMED_QUERY", f"unexpected token: '{match.group(0) if match else 'LAST_N_HOURS'}'")
         query = Parser(soql).parse()
+        for index, condition in enumerate(query.where):
+            if condition.op == "IN_QUERY":  # a semi-join: the values its query selects
+                records, _ = self.query(condition.value)
+                values = [next(v for k, v in r.items() if k != "attributes") for r in records]
+                query.where[index] = Condition(condition.expr, "IN", values)
         sobject = self.objects.get(query.sobject)
         if sobject is None:
             raise SoqlError("INVALID_TYPE", f"sObject type '{query.sobject}' is not supported.")

@@ -11,19 +11,17 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import pytest
 import redis
 from rq.registry import StartedJobRegistry
 
 from bot.core.approval import RequestStatus
 from bot.core.audit import AuditKind, first_broken
 from bot.logs import JsonFormatter
-from tests.conftest import RunningBot, free_port, jwt_settings, start_redis_server
+from tests.conftest import OwnRedis, RunningBot, jwt_settings
 from tests.fakes.salesforce import FakeSalesforce
 from tests.fakes.slack import BOT_TOKEN
 from tests.integration.test_killswitches import decide, incident_channel, request
@@ -32,37 +30,6 @@ from tests.slack_sim import SIGNING_SECRET
 
 CLI = str(Path(sys.executable).parent / "incident-bot")
 NO_DATABASE = ":warning: The bot cannot reach its database right now, so nothing was changed. Try again shortly."
-
-
-class OwnRedis:
-    """A redis-server of the test's own, with append-only persistence, that the test can stop and restart."""
-
-    def __init__(self, directory: Path) -> None:
-        self.directory = directory
-        self.port = free_port()
-        self.process: subprocess.Popen[bytes] | None = None
-
-    @property
-    def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
-
-    def start(self) -> None:
-        self.process = start_redis_server(self.port, self.directory, "--appendonly", "yes", "--appendfsync", "always")
-
-    def kill(self) -> None:
-        assert self.process is not None
-        self.process.kill()  # no clean shutdown: only what the append-only file holds survives
-        self.process.wait()
-
-
-@pytest.fixture
-def own_redis(tmp_path: Path) -> Iterator[OwnRedis]:
-    server = OwnRedis(tmp_path / "redis")
-    server.directory.mkdir()
-    server.start()
-    yield server
-    if server.process and server.process.poll() is None:
-        server.kill()
 
 
 def test_redis_down_is_told_and_the_bot_recovers_by_itself(own_redis: OwnRedis, bot_factory: Any) -> None:

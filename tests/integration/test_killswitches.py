@@ -15,7 +15,14 @@ from bot.core.audit import AuditKind
 from bot.core.timeline import EntryKind
 from bot.render.switches import REQUEST_CALLBACK, REVERT_CALLBACK
 from tests.conftest import RunningBot, jwt_settings
-from tests.fakes.salesforce import CHAT_DML_SET, CHAT_USER_SET, OTHER_USER_ID, SUSPECT_USER_ID, FakeSalesforce
+from tests.fakes.salesforce import (
+    BOT_USER_ID,
+    CHAT_DML_SET,
+    CHAT_USER_SET,
+    OTHER_USER_ID,
+    SUSPECT_USER_ID,
+    FakeSalesforce,
+)
 from tests.fakes.slack import Channel
 from tests.integration.test_salesforce import open_phase, state
 from tests.integration.test_walkthrough import ALICE, BOB, CAROL, buttons, click, declare, ephemeral_texts, text_of
@@ -287,7 +294,11 @@ def test_user_lockout_revokes_only_non_profile_assignments_and_reverts(
     decide(sf_bot, channel, card, approval, BOB)
     sf_bot.fake.wait_until(lambda: "Approved by" in text_of(card))
     sf_bot.run_jobs()
-    left = [(r["AssigneeId"], r["PermissionSet"]["IsOwnedByProfile"]) for r in fake_org.rows("PermissionSetAssignment")]
+    left = [
+        (r["AssigneeId"], r["PermissionSet"]["IsOwnedByProfile"])
+        for r in fake_org.rows("PermissionSetAssignment")
+        if r["AssigneeId"] != BOT_USER_ID
+    ]
     assert left == [(SUSPECT_USER_ID, True), (OTHER_USER_ID, False)]
     assert "deleted 2 permission set assignment(s)." in text_of(card)
     assert "*Verified*: 0 assignment(s) left" in text_of(card)

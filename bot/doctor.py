@@ -1,0 +1,114 @@
+"""`incident-bot doctor`: checks the deployment and says, per check, pass or the one-line fix."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import redis
+import yaml
+
+from bot.adapters.redis_connection import open_redis
+from bot.adapters.salesforce import SalesforceError, SalesforceGateway, credentials_from
+from bot.adapters.slack_api import build_web_client
+from bot.adapters.soql import GRANTED_PERMISSIONS, granted_permissions_soql
+from bot.config import Settings
+
+MANIFEST = Path(__file__).resolve().parent.parent / "manifest.yml"
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    ok: bool
+    detail: str
+
+
+def run_checks(settings: Settings) -> Iterator[Check]:
+    checks: list[Callable[[Settings], Check]] = [
+        slack_scopes,
+        salesforce_login,
+        salesforce_permissions,
+        redis_persistence,
+    ]
+    for check in checks:
+        try:
+            yield check(settings)
+        except Exception as error:  # a check that cannot run is a failed check, with what stopped it
+            yield Check(check.__name__.replace("_", " "), False, f"could not check: {type(error).__name__}: {error}")
+
+
+def slack_scopes(settings: Settings) -> Check:
+    client = build_web_client(settings.slack_bot_token.get_secret_value(), settings.slack_api_base_url)
+    answer = client.auth_test()
+    header = next((v for k, v in answer.headers.items() if k.lower() == "x-oauth-scopes"), "")
+    granted = {scope.strip() for scope in str(header).split(",") if scope.strip()}
+    wanted = set(yaml.safe_load(MANIFEST.read_text())["oauth_config"]["scopes"]["bot"])
+    missing = sorted(wanted - granted)
+    if missing:
+        return Check(
+            "Slack scopes",
+            False,
+            f"the token lacks {', '.join(missing)}: reinstall the app from "
+            "manifest.yml (OAuth & Permissions → Reinstall)",
+        )
+    extra = sorted(granted - wanted)
+    note = f"; it also has {', '.join(extra)}, which the bot does not use" if extra else ""
+    return Check("Slack scopes", True, f"the token has the {len(wanted)} scopes of manifest.yml{note}")
+
+
+def _gateway(settings: Settings) -> SalesforceGateway | None:
+    credentials = credentials_from(settings)
+    return SalesforceGateway(credentials, settings.salesforce_timeout_seconds) if credentials else None
+
+
+def salesforce_login(settings: Settings) -> Check:
+    gateway = _gateway(settings)
+    if gateway is None:
+        return Check("Salesforce login", True, "not configured: the bot shows SOQL and Apex to run by hand")
+    try:
+        user = gateway.user_id
+        values = gateway.read_custom_metadata(f"FM_Config.{settings.fm_config_record}")
+    except SalesforceError as error:
+        return Check("Salesforce login", False, f"{error} Check the SALESFORCE_* settings.")
+    return Check(
+        "Salesforce login",
+        True,
+        f"logged in as {user} ({settings.salesforce_login}); "
+        f"FM_Config.{settings.fm_config_record} has {len(values)} fields",
+    )
+
+
+def salesforce_permissions(settings: Settings) -> Check:
+    gateway = _gateway(settings)
+    if gateway is None:
+        return Check("Salesforce permissions", True, "not configured")
+    soql = granted_permissions_soql(gateway.user_id)
+    rows = gateway.query(soql).records
+    missing = [label for field, label in GRANTED_PERMISSIONS.items() if not any(row.get(field) for row in rows)]
+    if missing:
+        return Check(
+            "Salesforce permissions",
+            False,
+            "the integration user lacks " + "; ".join(missing) + ": grant them in its permission set",
+        )
+    return Check("Salesforce permissions", True, "the integration user can do everything the switches need")
+
+
+def redis_persistence(settings: Settings) -> Check:
+    client = open_redis(settings).data
+    try:
+        persistence = client.info("persistence")
+        memory = client.info("memory")
+    except redis.RedisError as error:
+        return Check("Redis", False, f"unreachable ({error}): check REDIS_URL")
+    problems = []
+    if not int(persistence.get("aof_enabled", 0)):
+        problems.append("turn on append-only persistence (appendonly yes, appendfsync everysec)")
+    policy = memory.get("maxmemory_policy", "noeviction")
+    if policy != "noeviction":
+        problems.append(f"set maxmemory-policy noeviction (it is {policy}: incidents and approvals could be evicted)")
+    if problems:
+        return Check("Redis", False, "; ".join(problems))
+    return Check("Redis", True, "append-only persistence is on and nothing is evicted")
