@@ -14,7 +14,7 @@ from bot.core.severity import Severity
 from bot.core.walkthrough import StepAction
 from bot.render.modals import declare_modal, skip_modal
 from bot.services.errors import UserError
-from bot.services.walkthrough import Outcome
+from bot.services.walkthrough import Outcome, elsewhere
 from handlers.replies import answering
 
 if TYPE_CHECKING:
@@ -34,6 +34,10 @@ def parse_target(value: str) -> tuple[int, str, str]:
     return int(match.group(1)), match.group(2), match.group(3) or ""
 
 
+def clicked_channel(body: dict[str, Any]) -> str:
+    return str((body.get("channel") or {}).get("id") or "")
+
+
 def severity_of(level: str) -> Severity:
     try:
         return Severity.parse(level)
@@ -50,16 +54,20 @@ def register(app: App, services: Services) -> None:
     walkthrough = services.walkthrough
 
     def handle(
-        body: dict[str, Any], use_case: Callable[[int, str, str, str], Outcome], value: str | None = None
+        body: dict[str, Any],
+        use_case: Callable[[int, str, str, str], Outcome],
+        value: str | None = None,
+        channel_checked_by_use_case: bool = False,
     ) -> None:
         def notify(text: str) -> None:
             respond(body["response_url"], text)
 
         with answering(notify):
             number, scope, target = parse_target(value or clicked_value(body))
-            incident = walkthrough.open_incident(number)
-            if incident.channel_id != (body.get("channel") or {}).get("id"):
-                raise UserError(f"That button belongs to {incident.reference}'s channel.")
+            if not channel_checked_by_use_case:
+                incident = walkthrough.open_incident(number)
+                if incident.channel_id != clicked_channel(body):
+                    raise elsewhere(incident)
             outcome = use_case(number, scope, target, body["user"]["id"])
             if outcome.message:
                 notify(outcome.message)
@@ -67,7 +75,13 @@ def register(app: App, services: Services) -> None:
     def step_action(action: StepAction) -> Callable[..., None]:
         def listener(ack: Ack, body: dict[str, Any]) -> None:
             ack()
-            handle(body, lambda n, scope, step, actor: walkthrough.act(n, scope, step, action, actor))
+            handle(
+                body,
+                lambda n, scope, step, actor: walkthrough.act(
+                    n, scope, step, action, actor, channel=clicked_channel(body)
+                ),
+                channel_checked_by_use_case=True,
+            )
 
         return listener
 
@@ -79,7 +93,11 @@ def register(app: App, services: Services) -> None:
         ack()
         choice = body["actions"][0]["action_id"].removeprefix("step.choose.")
         handle(
-            body, lambda n, scope, step, actor: walkthrough.act(n, scope, step, StepAction.CHOOSE, actor, choice=choice)
+            body,
+            lambda n, scope, step, actor: walkthrough.act(
+                n, scope, step, StepAction.CHOOSE, actor, choice=choice, channel=clicked_channel(body)
+            ),
+            channel_checked_by_use_case=True,
         )
 
     @app.action("step.skip")

@@ -129,7 +129,8 @@ class SlackSim:
         body["channel"] = {"id": channel_id, "name": "incident"}
         body["trigger_id"] = self.fake.new_trigger_id()
         body["response_url"] = response_url or self.fake.new_response_url()
-        message = self.fake.channels[channel_id].messages.get(message_ts)
+        channel = self.fake.channels.get(channel_id)
+        message = channel.messages.get(message_ts) if channel else None
         if message is not None:
             body["message"] = message
         body["actions"] = [

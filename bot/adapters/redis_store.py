@@ -48,20 +48,24 @@ return {1, number}
 """
 
 
-# One click, one round trip: checks the incident is open and the playbook started, moves the step to its new
+# One click, one round trip: checks the incident is open, the click came from its channel (ARGV[5], a JSON string,
+# when given) and the playbook started, moves the step to its new
 # state only from an allowed status (appending the timeline entry with it), and returns what the messages need.
 _APPLY = """
 local incident_status = redis.call('HGET', KEYS[1], 'status')
 if not incident_status then return {'missing'} end
 if incident_status == '"resolved"' or incident_status == '"declaring"' then
-  return {'closed', incident_status}
+  return {'closed', redis.call('HGETALL', KEYS[1])}
+end
+if ARGV[5] ~= '' and redis.call('HGET', KEYS[1], 'channel_id') ~= ARGV[5] then
+  return {'elsewhere', redis.call('HGETALL', KEYS[1])}
 end
 if ARGV[3] ~= 'first-five' and not redis.call('ZSCORE', KEYS[5], ARGV[3]) then return {'not_started'} end
 local current = redis.call('HGET', KEYS[2], ARGV[1])
 local status = 'pending'
 if current then status = cjson.decode(current)['status'] end
 local changed = 'unchanged'
-for i = 5, #ARGV do
+for i = 6, #ARGV do
   if ARGV[i] == status then changed = 'changed' end
 end
 if changed == 'changed' then
@@ -232,7 +236,7 @@ class Snapshot:
 
 @dataclass(frozen=True)
 class Applied:
-    outcome: str  # changed, unchanged, missing, closed or not_started
+    outcome: str  # changed, unchanged, missing, closed, not_started or elsewhere (the last two with the incident)
     current: StepState
     snapshot: Snapshot
     incident: Incident | None
@@ -269,15 +273,18 @@ class WalkthroughStore:
         new: StepState,
         allowed_from: frozenset[StepStatus],
         entry: TimelineEntry,
+        channel: str | None = None,
     ) -> Applied:
-        """Moves one step, in one round trip; see _APPLY."""
+        """Moves one step, in one round trip; see _APPLY. With `channel`, only a click from the incident's own."""
+        expected = json.dumps(channel) if channel else ""
         answer = self._apply(
             keys=self._keys(number),
-            args=[field, new.model_dump_json(), scope, entry.model_dump_json(), *sorted(allowed_from)],
+            args=[field, new.model_dump_json(), scope, entry.model_dump_json(), expected, *sorted(allowed_from)],
         )
-        if answer[0] in ("missing", "closed", "not_started"):
-            empty = Snapshot(0, {}, {}, [])
-            return Applied(str(answer[0]), StepState(), empty, None)
+        if answer[0] in ("missing", "not_started"):
+            return Applied(str(answer[0]), StepState(), Snapshot(0, {}, {}, []), None)
+        if answer[0] in ("closed", "elsewhere"):
+            return Applied(str(answer[0]), StepState(), Snapshot(0, {}, {}, []), _decode(_pairs(answer[1])))
         outcome, current, version, states, messages, playbooks, incident = answer
         snapshot = Snapshot(
             version=int(version),

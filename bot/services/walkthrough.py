@@ -209,25 +209,39 @@ class WalkthroughService:
         *,
         reason: str = "",
         choice: str | None = None,
+        channel: str | None = None,
     ) -> Outcome:
-        """Applies a responder's action to a step, once: a repeat or a lost race is told who did what, when."""
+        """Applies a responder's action to a step, once: a repeat or a lost race is told who did what, when.
+
+        With `channel`, the click must come from the incident's own channel.
+        """
         step = self.runbook_step(scope, step_id)
         if action is StepAction.CHOOSE and choice not in {c.id for c in step.choices}:
             raise UserError(f"`{choice}` is not a choice of “{step.title}”.")
         new = after(action, actor, self.clock.now(), reason=reason, choice=choice)
-        return self.transition(number, scope, step, new, allowed_from(action))
+        return self.transition(number, scope, step, new, allowed_from(action), channel=channel)
 
     def transition(
-        self, number: int, scope: str, step: Step, new: StepState, allowed: frozenset[StepStatus]
+        self,
+        number: int,
+        scope: str,
+        step: Step,
+        new: StepState,
+        allowed: frozenset[StepStatus],
+        channel: str | None = None,
     ) -> Outcome:
         """Moves a step in one Redis round trip, then shows it: the timeline entry goes with the change."""
         kind = EntryKind.QUERY if step.kind is StepKind.QUERY and new.result else EntryKind.STEP
         entry = TimelineEntry(at=new.at or self.clock.now(), kind=kind, text=describe(step, new), actor=new.by)
-        applied = self.steps.apply(number, scope, state_key(scope, step.id), new, allowed, entry)
+        applied = self.steps.apply(number, scope, state_key(scope, step.id), new, allowed, entry, channel)
         if applied.outcome == "missing":
             raise UserError(f"There is no incident {number}.")
         if applied.outcome == "closed":
-            raise UserError(f"Incident {number} is resolved; its steps can no longer change.")
+            assert applied.incident is not None
+            raise closed(applied.incident)
+        if applied.outcome == "elsewhere":
+            assert applied.incident is not None
+            raise elsewhere(applied.incident)
         if applied.outcome == "not_started":
             raise UserError(f"Playbook `{scope}` is not running in this incident; start it with `/incident playbook`.")
         if applied.outcome == "unchanged":
@@ -277,7 +291,7 @@ class WalkthroughService:
         if incident is None:
             raise UserError(f"There is no incident {number}.")
         if not incident.is_open:
-            raise UserError(f"{incident.reference} is {incident.status.value}; its steps can no longer change.")
+            raise closed(incident)
         return incident
 
     # ----- running steps
@@ -479,6 +493,14 @@ class WalkthroughService:
                 lines.append(f"{index}. {switch.title} ({switch.effect}):\n   {how}")
             return "\n".join(lines)
         return None
+
+
+def closed(incident: Incident) -> UserError:
+    return UserError(f"{incident.reference} is {incident.status.value}; its steps can no longer change.")
+
+
+def elsewhere(incident: Incident) -> UserError:
+    return UserError(f"That button belongs to {incident.reference}'s channel.")
 
 
 def gated(step: Step) -> bool:

@@ -431,6 +431,7 @@ class FakeSalesforce:
         self.events: list[dict[str, Any]] = []
         self.query_locators: dict[str, list[dict[str, Any]]] = {}
         self.metadata_updates = 0
+        self.query_latency = 0.0  # seconds added to every REST and Tooling query (benchmarks)
         self.in_flight = 0
         self.most_in_flight = 0
         self._ids = itertools.count(1)
@@ -574,6 +575,7 @@ class FakeSalesforce:
         tooling, rest = bool(match.group(1)), match.group(2)
         query = parse_qs(parsed.query)
         if rest == "query":
+            time.sleep(self.query_latency)
             return self._query(query["q"][0], tooling)
         if rest.startswith("query/"):
             return self._next_page(rest.split("/", 1)[1])

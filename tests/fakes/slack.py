@@ -108,7 +108,7 @@ def manifest_scopes(path: Path = MANIFEST) -> set[str]:
 class FakeSlack:
     """Start with `start()`, point the bot at `base_url`, stop with `stop()`."""
 
-    def __init__(self, scopes: set[str] | None = None, users: dict[str, str] | None = None) -> None:
+    def __init__(self, scopes: set[str] | None = None, users: dict[str, str] | None = None, port: int = 0) -> None:
         self.specs = load_specs()
         self.scopes = manifest_scopes() if scopes is None else scopes
         self.lock = threading.RLock()
@@ -127,9 +127,10 @@ class FakeSlack:
         self.users = users or {}
         self.used_triggers: set[str] = set()
         self.now: Callable[[], float] = time.time
+        self.latency = 0.0  # seconds added to every Web API call (benchmarks)
         self._ids = itertools.count(1)
         self._ts = itertools.count(1)
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
+        self.server = ThreadingHTTPServer(("127.0.0.1", port), self._handler_class())
         self.server.daemon_threads = True
         self._thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
 
@@ -257,6 +258,8 @@ class FakeSlack:
         return self._api(method, parsed.query, headers, body)
 
     def _api(self, method: str, query: str, headers: dict[str, str], body: bytes) -> tuple[int, dict[str, str], Any]:
+        if self.latency:
+            time.sleep(self.latency)
         spec = self.specs.get(method)
         if spec is None:
             self._problem(f"{method}: not a Slack Web API method")

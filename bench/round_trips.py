@@ -1,0 +1,98 @@
+"""Redis round trips per button click, counted on the wire of the web process (the bot served in-process, the
+fake Slack on loopback). A pipeline or a Lua script is one round trip.
+
+Run: `.venv/bin/python -m bench.round_trips`
+"""
+
+from __future__ import annotations
+
+import tempfile
+import threading
+import time
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import redis.connection
+
+from bench.harness import redis_url
+from tests.conftest import BotServer, ManualClock, settings_for
+from tests.fakes.slack import FakeSlack
+from tests.fakes.status_pages import FakeStatusPages
+from tests.integration.test_walkthrough import declare, message
+
+COUNT = {"trips": 0}
+LOCK = threading.Lock()
+_send = redis.connection.AbstractConnection.send_packed_command
+
+
+def counting_send(self: Any, command: Any, check_health: bool = True) -> None:
+    with LOCK:
+        COUNT["trips"] += 1
+    _send(self, command, check_health)
+
+
+def measure(bot: Any, action: str, value: str, channel: Any, ts: str, settled: Any) -> int:
+    time.sleep(0.3)
+    before = COUNT["trips"]
+    bot.slack.click(action, value, user="U0BOB0001", channel_id=channel.id, message_ts=ts)
+    bot.fake.wait_until(settled)
+    time.sleep(0.3)  # whatever runs after the ack has finished
+    return COUNT["trips"] - before
+
+
+def main() -> None:
+    redis.connection.AbstractConnection.send_packed_command = counting_send  # type: ignore[method-assign]
+    slack, pages = FakeSlack().start(), FakeStatusPages().start()
+    clock = ManualClock(datetime(2026, 11, 25, 14, 0, tzinfo=UTC))
+    slack.now = lambda: clock.now().timestamp()
+    with tempfile.TemporaryDirectory() as directory, redis_url() as url:
+        settings = settings_for(
+            slack, pages, redis_url=url, data_dir=Path(directory), key_prefix=f"bench-{uuid.uuid4().hex[:8]}"
+        )
+        server = BotServer(settings, slack, clock)
+        bot = server.bot
+        channel = declare(bot)
+        checklist = message(bot, channel, "first-five")
+        updates = len(slack.calls_to("chat.update"))
+        done = measure(
+            bot,
+            "step.done",
+            "1:first-five:vendor-status",
+            channel,
+            checklist["ts"],
+            lambda: len(slack.calls_to("chat.update")) > updates,
+        )
+        again = measure(
+            bot,
+            "step.done",
+            "1:first-five:vendor-status",
+            channel,
+            checklist["ts"],
+            lambda: any("already done" in r.get("text", "") for r in slack.responses),
+        )
+        answers = len(slack.responses)
+        skipped = measure(
+            bot,
+            "step.na",
+            "1:first-five:confirm-scope",
+            channel,
+            checklist["ts"],
+            lambda: len(slack.calls_to("chat.update")) > updates + 1,
+        )
+        server.close()
+    slack.stop()
+    pages.stop()
+    print(
+        "Redis round trips per button click (web process; the replay check, the step's Lua script, the version "
+        "read after the message update)"
+    )
+    print(f"  Done on a pending step:     {done}")
+    print(f"  Done again (already done):  {again}")
+    print(f"  N/A on a pending step:      {skipped}")
+    assert answers >= 1
+
+
+if __name__ == "__main__":
+    main()
