@@ -2,7 +2,7 @@
 endpoint (gunicorn, as in production) with the fake Slack on loopback, beside a bare Bolt app that only acks,
 served the same way and measured in the same run (the framework's floor).
 
-Run: `.venv/bin/python -m bench.ack_latency [--clients 50] [--requests 20]`
+Run: `.venv/bin/python -m bench.ack_latency [--clients 50] [--requests 40] [--rounds 3]`
 """
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import threading
 import time
+from contextlib import ExitStack
 
 import redis
 
@@ -63,40 +64,48 @@ def load(
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--clients", type=int, default=50)
-    parser.add_argument("--requests", type=int, default=40, help="per client")
+    parser.add_argument("--requests", type=int, default=40, help="per client and round")
+    parser.add_argument("--rounds", type=int, default=3, help="the two apps take turns, so both see the same machine")
     args = parser.parse_args()
+    apps = {"bare Bolt (floor)": "bench.bare_app:create()", "incident bot": "bot.web:create_wsgi_app()"}
+    samples: dict[str, dict[str, list[float]]] = {label: {kind: [] for kind in KINDS} for label in apps}
+    round_p99: dict[str, list[float]] = {label: [] for label in apps}
     pages = FakeStatusPages().start()
-    results, details = {}, {}
-    with redis_url() as url, slack_process() as slack:
-        for label, app in (
-            ("bare Bolt (floor)", "bench.bare_app:create()"),
-            ("incident bot", "bot.web:create_wsgi_app()"),
-        ):
+    with redis_url() as url, slack_process() as slack, ExitStack() as servers:
+        targets = {}
+        for label, app in apps.items():
             port = free_port()
             env = bot_env(slack, pages, url, port)
-            with gunicorn(app, env):
-                app_url = f"http://127.0.0.1:{port}/slack/events"
-                sim = SlackSim(app_url, slack)  # type: ignore[arg-type]
-                channel, ts = "C0GENERAL", "1.000001"
-                if app.startswith("bot"):
-                    channel, ts = declare_one(sim, url, env["KEY_PREFIX"])
-                for _ in range(20):  # warm up both the same way
-                    sim.command("help", channel_id=channel)
+            servers.enter_context(gunicorn(app, env))
+            app_url = f"http://127.0.0.1:{port}/slack/events"
+            sim = SlackSim(app_url, slack)  # type: ignore[arg-type]
+            channel, ts = "C0GENERAL", "1.000001"
+            if app.startswith("bot"):
+                channel, ts = declare_one(sim, url, env["KEY_PREFIX"])
+            for _ in range(20):  # warm up both the same way
+                sim.command("help", channel_id=channel)
+            targets[label] = (app_url, channel, ts)
+        for _ in range(args.rounds):
+            for label, (app_url, channel, ts) in targets.items():
                 by_kind = load(app_url, slack, channel, ts, args.clients, args.requests)
-                results[label] = percentiles([s for samples in by_kind.values() for s in samples])
-                for kind, samples in by_kind.items():
-                    details[f"{label}, {kind}"] = percentiles(samples)
+                for kind, latencies in by_kind.items():
+                    samples[label][kind].extend(latencies)
+                round_p99[label].append(percentiles([s for kind in KINDS for s in by_kind[kind]])["p99"])
     pages.stop()
     print(
-        f"ack latency, {args.clients} concurrent clients × {args.requests} requests "
+        f"ack latency, {args.clients} concurrent clients × {args.requests} requests × {args.rounds} rounds "
         "(slash commands help and status, and button clicks), gunicorn gthread, 2 workers × 16 threads"
     )
+    results = {label: percentiles([s for kind in KINDS for s in by_kind[kind]]) for label, by_kind in samples.items()}
     for label, figures in results.items():
         print(row(label, figures))
-    for label, figures in details.items():
-        print("  " + row(label, figures))
+    for label, by_kind in samples.items():
+        for kind, latencies in by_kind.items():
+            print("  " + row(f"{label}, {kind}", percentiles(latencies)))
     floor, bot = results["bare Bolt (floor)"], results["incident bot"]
     print(f"{'ratio bot / floor':<28}" + "  ".join(f"{k} {bot[k] / floor[k]:7.2f}x   " for k in floor))
+    ratios = [b / f for b, f in zip(round_p99["incident bot"], round_p99["bare Bolt (floor)"], strict=True)]
+    print("p99 ratio in each round: " + ", ".join(f"{r:.2f}x" for r in ratios))
 
 
 def declare_one(sim: SlackSim, url: str, prefix: str) -> tuple[str, str]:

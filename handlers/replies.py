@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import threading
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -24,17 +23,11 @@ logger = logging.getLogger(__name__)
 Notify = Callable[[str], None]
 
 
-# Work after the ack runs a few at a time: a handful of busy threads leave the GIL free for the acks, which
-# must leave within Slack's 3 seconds, while dozens of busy threads would each wait their turn for it.
-WORK_SLOTS = threading.BoundedSemaphore(2)
-
-
 @contextmanager
 def answering(notify: Notify) -> Iterator[None]:
     """Runs a use case after ack(); whatever goes wrong is told to the person, never a trace, never silence."""
     try:
-        with WORK_SLOTS:
-            yield
+        yield
     except UserError as error:
         notify(str(error))
     except redis.RedisError:
