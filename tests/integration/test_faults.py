@@ -1,5 +1,5 @@
 """Faults: Redis down and back, Redis restarted from its append-only file, a worker killed mid-execution,
-Slack failing beyond its retries; and the logs stay JSON without secrets."""
+Slack failing beyond its retries, a record corrupted by hand; and the logs stay JSON without secrets."""
 
 from __future__ import annotations
 
@@ -7,10 +7,13 @@ import io
 import json
 import logging
 import os
+import re
 import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -146,7 +149,9 @@ def test_slack_failing_beyond_its_retries_is_told(bot: RunningBot) -> None:
     assert len(bot.fake.calls_to("conversations.create")) == 3  # the first try and two bounded retries
 
 
-def test_logs_are_json_lines_and_never_hold_secrets(bot: RunningBot) -> None:
+@contextmanager
+def json_logs() -> Iterator[io.StringIO]:
+    """Every log line of the block, formatted as the bot formats them."""
     stream = io.StringIO()
     handler = logging.StreamHandler(stream)
     handler.setFormatter(JsonFormatter())
@@ -155,14 +160,37 @@ def test_logs_are_json_lines_and_never_hold_secrets(bot: RunningBot) -> None:
     previous = root.level
     root.setLevel(logging.DEBUG)
     try:
-        declare(bot)
-        time.sleep(0.3)
+        yield stream
     finally:
         root.removeHandler(handler)
         root.setLevel(previous)
+
+
+def test_logs_are_json_lines_and_never_hold_secrets(bot: RunningBot) -> None:
+    with json_logs() as stream:
+        declare(bot)
+        time.sleep(0.3)
     lines = stream.getvalue().splitlines()
     assert len(lines) > 10
     records = [json.loads(line) for line in lines]
     assert {"time", "level", "logger", "message"} <= set(records[0])
     assert BOT_TOKEN not in stream.getvalue() and SIGNING_SECRET not in stream.getvalue()
     assert ALICE in stream.getvalue()  # the logs still say who did what
+
+
+def test_an_unexpected_failure_gets_a_reference_not_a_trace(bot: RunningBot) -> None:
+    channel = declare(bot)
+    settings = bot.services.settings
+    bot.services.redis.data.hset(f"{settings.key_prefix}:incident:1", "severity", '"SEV-9"')  # edited by hand
+    with json_logs() as stream:
+        response = bot.slack.command("status", channel_id=channel.id)
+        answer = bot.fake.wait_until(lambda: [t for t in ephemeral_texts(bot) if "went wrong" in t])[0]
+    assert response.status_code == 200
+    reference = re.fullmatch(
+        r":warning: Something went wrong on our side \(reference `([0-9a-f]{8})`\); the request stopped there\.",
+        answer,
+    )
+    assert reference is not None
+    logged = [json.loads(line) for line in stream.getvalue().splitlines()]
+    failure = next(r for r in logged if reference.group(1) in r["message"])
+    assert failure["level"] == "error" and "ValidationError" in failure["error"]
