@@ -11,17 +11,16 @@ import signal
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
-import redis
 import requests
 
-from tests.conftest import free_port, start_redis_server
+from tests.conftest import MACHINE_REDIS, free_port, redis_answering_at
 from tests.fakes.slack import BOT_TOKEN, FakeSlack
 from tests.fakes.status_pages import FakeStatusPages
 from tests.slack_sim import SIGNING_SECRET
@@ -32,21 +31,8 @@ ROOT = Path(__file__).resolve().parents[1]
 @contextmanager
 def redis_url() -> Iterator[str]:
     """REDIS_URL, or the machine's Redis at 127.0.0.1:6379, or one started here."""
-    url = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
-    try:
-        redis.Redis.from_url(url, socket_connect_timeout=0.5).ping()
+    with redis_answering_at(os.environ.get("REDIS_URL", MACHINE_REDIS)) as url:
         yield url
-        return
-    except redis.RedisError:
-        pass
-    port = free_port()
-    with tempfile.TemporaryDirectory() as directory:
-        process = start_redis_server(port, Path(directory))
-        try:
-            yield f"redis://127.0.0.1:{port}/0"
-        finally:
-            process.terminate()
-            process.wait()
 
 
 class RemoteSlack:
@@ -68,19 +54,28 @@ class RemoteSlack:
 @contextmanager
 def slack_process(latency: float = 0.0) -> Iterator[RemoteSlack]:
     port = free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "bench.fake_slack", str(port), str(latency)], cwd=ROOT, start_new_session=True
-    )
     remote = RemoteSlack(f"http://127.0.0.1:{port}")
+    with serving([sys.executable, "-m", "bench.fake_slack", str(port), str(latency)], remote.url):
+        yield remote
+
+
+@contextmanager
+def serving(
+    command: list[str], url: str, env: dict[str, str] | None = None, stderr: Any = None
+) -> Iterator[subprocess.Popen[bytes]]:
+    """Runs `command` in its own process group until the block ends, once `url` answers HTTP."""
+    process = subprocess.Popen(
+        command, env=env, cwd=ROOT, start_new_session=True, stdout=subprocess.DEVNULL, stderr=stderr
+    )
     try:
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             try:
-                requests.get(remote.url, timeout=1)
+                requests.get(url, timeout=1)
                 break
             except requests.ConnectionError:
                 time.sleep(0.05)
-        yield remote
+        yield process
     finally:
         os.killpg(process.pid, signal.SIGTERM)
         process.wait(timeout=30)
@@ -117,23 +112,11 @@ def gunicorn(app: str, env: dict[str, str]) -> Iterator[subprocess.Popen[bytes]]
         "/dev/null",
         app,
     ]
-    with open(os.environ.get("BENCH_LOG", os.devnull), "ab") as log:
-        process = subprocess.Popen(
-            command, env=env, cwd=ROOT, start_new_session=True, stdout=subprocess.DEVNULL, stderr=log
-        )
-    base = f"http://127.0.0.1:{env['PORT']}"
-    try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                requests.post(f"{base}/slack/events", timeout=1)
-                break
-            except requests.ConnectionError:
-                time.sleep(0.1)
+    with (
+        open(os.environ.get("BENCH_LOG", os.devnull), "ab") as log,
+        serving(command, f"http://127.0.0.1:{env['PORT']}/healthz", env, log) as process,
+    ):
         yield process
-    finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        process.wait(timeout=30)
 
 
 def percentiles(samples: list[float]) -> dict[str, float]:

@@ -10,6 +10,7 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -28,6 +29,8 @@ from tests.fakes.salesforce import CONSUMER_KEY, USERNAME, FakeSalesforce
 from tests.fakes.slack import BOT_TOKEN, FakeSlack
 from tests.fakes.status_pages import FakeStatusPages
 from tests.slack_sim import SIGNING_SECRET, SlackSim
+
+MACHINE_REDIS = "redis://127.0.0.1:6379/0"
 
 
 class ManualClock:
@@ -102,7 +105,13 @@ def wait_for_redis(client: redis.Redis, seconds: float = 5.0) -> None:
 @pytest.fixture(scope="session")
 def redis_url() -> Iterator[str]:
     """The machine's Redis when one answers (TEST_REDIS_URL, default 127.0.0.1:6379), else one started here."""
-    url = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+    with redis_answering_at(os.environ.get("TEST_REDIS_URL", MACHINE_REDIS)) as url:
+        yield url
+
+
+@contextmanager
+def redis_answering_at(url: str) -> Iterator[str]:
+    """`url` when a Redis answers there; else the URL of a redis-server started for the block."""
     try:
         redis.Redis.from_url(url, socket_connect_timeout=0.5).ping()
         yield url

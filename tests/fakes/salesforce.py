@@ -22,18 +22,17 @@ import threading
 import time
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlparse
 
 import jwt
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
-from cryptography.x509.oid import NameOID
 
 from bot.core.salesforce_id import to_18
+from tests.certificates import private_key_pem, self_signed
+from tests.fakes.loopback import LoopbackService
 from tests.fakes.soql import Org, SObject, SoqlError
 
 USERNAME = "incident-bot@flowmason.test"
@@ -72,35 +71,6 @@ class Fault:
     kind: str  # timeout, slow, slow_answer, limit, expire, refuse_login, apex_exception, or an HTTP status
     times: int = 1
     skip: int = 0  # matching requests let through before the fault applies
-
-
-def self_signed(directory: Path) -> tuple[Path, Path]:
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "fake-org.test")])
-    now = dt.datetime.now(dt.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(minutes=5))
-        .not_valid_after(now + dt.timedelta(days=1))
-        .add_extension(
-            x509.SubjectAlternativeName(
-                [x509.DNSName("localhost"), x509.IPAddress(__import__("ipaddress").ip_address("127.0.0.1"))]
-            ),
-            critical=False,
-        )
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .sign(key, hashes.SHA256())
-    )
-    cert_path, key_path = directory / "org.crt", directory / "org.key"
-    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(
-        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
-    )
-    return cert_path, key_path
 
 
 def seed_objects(now: dt.datetime = NOW) -> dict[str, SObject]:
@@ -403,21 +373,17 @@ FM_CONFIG_FIELDS = {
 
 
 @dataclass
-class FakeSalesforce:
+class FakeSalesforce(LoopbackService):
     directory: Path
     now: dt.datetime = NOW
     calls: list[tuple[str, str]] = field(default_factory=list)
     faults: list[Fault] = field(default_factory=list)
 
     def __post_init__(self) -> None:
-        self.cert_file, key_file = self_signed(self.directory)
+        self.cert_file, key_file = self_signed(self.directory, "org")
         app_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
         self.private_key_file = self.directory / "connected-app.key"
-        self.private_key_file.write_bytes(
-            app_key.private_bytes(
-                serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-            )
-        )
+        self.private_key_file.write_bytes(private_key_pem(app_key))
         self.public_key = app_key.public_key()
         self.lock = threading.RLock()
         self.org = Org(seed_objects(self.now))
@@ -437,22 +403,11 @@ class FakeSalesforce:
         self._ids = itertools.count(1)
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         context.load_cert_chain(self.cert_file, key_file)
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self.server.daemon_threads = True
-        self.server.socket = context.wrap_socket(self.server.socket, server_side=True)
-        self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-
-    def start(self) -> FakeSalesforce:
-        self.thread.start()
-        return self
-
-    def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        self.serve(self._handler(), tls=context)
 
     @property
     def url(self) -> str:
-        return f"https://127.0.0.1:{self.server.server_address[1]}"
+        return f"https://127.0.0.1:{self.port}"
 
     def inject(self, path: str, kind: str, times: int = 1, skip: int = 0) -> None:
         with self.lock:

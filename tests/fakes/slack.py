@@ -19,7 +19,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlparse
@@ -28,6 +28,8 @@ import yaml
 from slack_sdk.errors import SlackObjectFormationError
 from slack_sdk.models.blocks import Block
 from slack_sdk.models.views import View
+
+from tests.fakes.loopback import LoopbackService
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 MANIFEST = Path(__file__).resolve().parents[2] / "manifest.yml"
@@ -105,7 +107,7 @@ def manifest_scopes(path: Path = MANIFEST) -> set[str]:
     return set(manifest["oauth_config"]["scopes"]["bot"])
 
 
-class FakeSlack:
+class FakeSlack(LoopbackService):
     """Start with `start()`, point the bot at `base_url`, stop with `stop()`."""
 
     def __init__(self, scopes: set[str] | None = None, users: dict[str, str] | None = None, port: int = 0) -> None:
@@ -130,24 +132,13 @@ class FakeSlack:
         self.latency = 0.0  # seconds added to every Web API call (benchmarks)
         self._ids = itertools.count(1)
         self._ts = itertools.count(1)
-        self.server = ThreadingHTTPServer(("127.0.0.1", port), self._handler_class())
-        self.server.daemon_threads = True
-        self._thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+        self.serve(self._handler_class(), port)
 
     # ----- lifecycle and helpers for tests
 
-    def start(self) -> FakeSlack:
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-
     @property
     def url(self) -> str:
-        host, port = self.server.server_address[:2]
-        return f"http://{host}:{port}"
+        return f"http://127.0.0.1:{self.port}"
 
     @property
     def base_url(self) -> str:

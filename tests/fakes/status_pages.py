@@ -6,11 +6,12 @@ Each page's body, HTTP status and delay can be set per test; by default every ve
 from __future__ import annotations
 
 import json
-import threading
 import time
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
+
+from tests.fakes.loopback import LoopbackService
 
 OPERATIONAL = {"status": {"indicator": "none", "description": "All Systems Operational"}, "incidents": []}
 
@@ -41,7 +42,7 @@ class Page:
     content_type: str = "application/json"
 
 
-class FakeStatusPages:
+class FakeStatusPages(LoopbackService):
     def __init__(self) -> None:
         self.pages: dict[str, Page] = {
             "/anthropic/api/v2/summary.json": Page(json.dumps(OPERATIONAL).encode()),
@@ -66,20 +67,10 @@ class FakeStatusPages:
                 self.end_headers()
                 self.wfile.write(page.body)
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-
-    def start(self) -> FakeStatusPages:
-        self.thread.start()
-        return self
-
-    def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        self.serve(Handler)
 
     def url(self, path: str) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}{path}"
+        return f"http://127.0.0.1:{self.port}{path}"
 
     def settings(self) -> dict[str, str]:
         return {

@@ -22,8 +22,9 @@ def open_declare_form(bot: RunningBot, text: str = "") -> dict[str, Any]:
 
 
 def declared_channel(bot: RunningBot, prefix: str = "inc-") -> Channel:
+    """The channel of a declaration, once its header is pinned and the declarer invited (they happen at once)."""
     channel = bot.fake.wait_until(lambda: bot.fake.channel_named(prefix))
-    bot.fake.wait_until(lambda: channel.pins)
+    bot.fake.wait_until(lambda: channel.pins and len(channel.members) > 1)
     return channel  # type: ignore[no-any-return]
 
 

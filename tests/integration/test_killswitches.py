@@ -55,6 +55,25 @@ def request(
     return wait_card(bot, channel)
 
 
+def request_revert(bot: RunningBot, channel: Channel, card: dict[str, Any], reason: str) -> tuple[str, dict[str, Any]]:
+    """Bob clicks Revert… on an executed card and gives `reason`; returns the revert request's id and card."""
+    revert = next(e for e in buttons(card) if e["action_id"] == "switch.revert")
+    bot.slack.click("switch.revert", revert["value"], user=BOB, channel_id=channel.id, message_ts=card["ts"])
+    view = bot.fake.wait_until(lambda: bot.fake.open_views(REVERT_CALLBACK))[-1]
+    assert bot.slack.submit(view, {"reason": reason}, user=BOB).text == ""
+    return bot.fake.wait_until(  # type: ignore[no-any-return]
+        lambda: next(
+            (
+                (e["value"], m)
+                for m in channel.messages.values()
+                for e in buttons(m)
+                if e["action_id"] == "switch.approve" and "Revert:" in text_of(m)
+            ),
+            None,
+        )
+    )
+
+
 def wait_card(bot: RunningBot, channel: Channel, skip: int = 0) -> tuple[str, dict[str, Any]]:
     cards = bot.fake.wait_until(
         lambda: [
@@ -219,21 +238,7 @@ def test_revert_needs_two_people_and_restores_the_prior_value(sf_bot: RunningBot
     decide(sf_bot, channel, card, approval, BOB)
     sf_bot.fake.wait_until(lambda: "Approved by" in text_of(card))
     sf_bot.run_jobs()
-    revert = next(e for e in buttons(card) if e["action_id"] == "switch.revert")
-    sf_bot.slack.click("switch.revert", revert["value"], user=BOB, channel_id=channel.id, message_ts=card["ts"])
-    view = sf_bot.fake.wait_until(lambda: sf_bot.fake.open_views(REVERT_CALLBACK))[-1]
-    assert sf_bot.slack.submit(view, {"reason": "vendor recovered"}, user=BOB).text == ""
-    revert_id, revert_card = sf_bot.fake.wait_until(
-        lambda: next(
-            (
-                (e["value"], m)
-                for m in channel.messages.values()
-                for e in buttons(m)
-                if e["action_id"] == "switch.approve" and "Revert:" in text_of(m)
-            ),
-            None,
-        )
-    )
+    revert_id, revert_card = request_revert(sf_bot, channel, card, "vendor recovered")
     sf_bot.fake.wait_until(lambda: "Revert requested" in text_of(card))
     assert "switch.revert" not in text_of(card)
     assert "orgChatSurfacesEnabled__c = all" in text_of(revert_card)
@@ -303,21 +308,7 @@ def test_user_lockout_revokes_only_non_profile_assignments_and_reverts(
     assert "deleted 2 permission set assignment(s)." in text_of(card)
     assert "*Verified*: 0 assignment(s) left" in text_of(card)
 
-    revert = next(e for e in buttons(card) if e["action_id"] == "switch.revert")
-    sf_bot.slack.click("switch.revert", revert["value"], user=BOB, channel_id=channel.id, message_ts=card["ts"])
-    view = sf_bot.fake.wait_until(lambda: sf_bot.fake.open_views(REVERT_CALLBACK))[-1]
-    sf_bot.slack.submit(view, {"reason": "cleared after review"}, user=BOB)
-    revert_id, revert_card = sf_bot.fake.wait_until(
-        lambda: next(
-            (
-                (e["value"], m)
-                for m in channel.messages.values()
-                for e in buttons(m)
-                if e["action_id"] == "switch.approve" and "Revert:" in text_of(m)
-            ),
-            None,
-        )
-    )
+    revert_id, revert_card = request_revert(sf_bot, channel, card, "cleared after review")
     decide(sf_bot, channel, revert_card, revert_id, CAROL)
     sf_bot.fake.wait_until(lambda: "Approved by" in text_of(revert_card))
     sf_bot.run_jobs()

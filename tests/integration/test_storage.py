@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import shutil
 import subprocess
 from collections.abc import Iterator
@@ -11,12 +10,9 @@ from typing import Any
 
 import pytest
 import redis
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 
 from bot.adapters.redis_connection import open_redis
+from tests.certificates import self_signed
 from tests.conftest import free_port, wait_for_redis
 from tests.integration.test_declare import declared_channel
 
@@ -45,28 +41,6 @@ def test_store_on_embedded_redis_shared_by_a_second_process_handle(bot_factory: 
     assert (tmp_path / "var" / "appendonly.aof").exists()
 
 
-def self_signed_certificate(directory: Path) -> tuple[Path, Path]:
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "redis.test")])
-    now = dt.datetime.now(dt.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(minutes=1))
-        .not_valid_after(now + dt.timedelta(hours=1))
-        .sign(key, hashes.SHA256())
-    )
-    cert_path, key_path = directory / "redis.crt", directory / "redis.key"
-    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(
-        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
-    )
-    return cert_path, key_path
-
-
 def tls_redis_binary() -> str | None:
     binary = shutil.which("redis-server")
     if binary is None:
@@ -83,7 +57,7 @@ def tls_redis_url(tmp_path: Path) -> Iterator[str]:
     binary = tls_redis_binary()
     if binary is None:
         pytest.skip("this machine's redis-server is built without TLS")
-    cert, key = self_signed_certificate(tmp_path)
+    cert, key = self_signed(tmp_path, "redis")
     port = free_port()
     server = subprocess.Popen(
         [
