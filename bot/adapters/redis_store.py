@@ -413,7 +413,6 @@ class ApprovalStore:
         )
         if approvers:
             pipe.sadd(self._key("approval", request.id, "approvers"), *sorted(approvers))
-        pipe.zadd(self._key("incident", request.incident, "approvals"), {request.id: request.created_at.timestamp()})
         pipe.execute()
 
     def get(self, approval_id: str) -> tuple[ApprovalRequest, Outcome] | None:
@@ -471,9 +470,6 @@ class ApprovalStore:
     def cards(self, approval_id: str) -> list[tuple[str, str]]:
         raw = cast(list[str], self._redis.lrange(self._key("approval", approval_id, "cards"), 0, -1))
         return [cast(tuple[str, str], tuple(card.split(" ", 1))) for card in raw]
-
-    def of_incident(self, incident: int) -> list[str]:
-        return cast(list[str], self._redis.zrange(self._key("incident", incident, "approvals"), 0, -1))
 
 
 class AuditStore:

@@ -128,9 +128,6 @@ class Incident(BaseModel):
     def is_open(self) -> bool:
         return self.status.is_open
 
-    def base_channel_name(self) -> str:
-        return channel_name(self.number, self.title, drill=self.drill)
-
 
 def slugify(text: str) -> str:
     """Lowercase letters and digits joined by single hyphens: what a Slack channel name may hold."""

@@ -9,7 +9,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
-from bot.core.playbook import Step, StepKind
+from bot.core.playbook import Step
 
 
 class StepStatus(StrEnum):
@@ -110,8 +110,3 @@ def complete(steps: tuple[Step, ...], scope: str, states: dict[str, StepState]) 
     return all(
         states.get(state_key(scope, step.id), PENDING).status.settled for _, step in visible(steps, scope, states)
     )
-
-
-def needs_runner(step: Step) -> bool:
-    """Steps whose work the bot can do for the responder, through an action runner."""
-    return step.kind in (StepKind.QUERY, StepKind.APEX, StepKind.PUBLISH, StepKind.KILL_SWITCH, StepKind.VENDOR_STATUS)

@@ -27,8 +27,8 @@ from bot.logs import JsonFormatter
 from tests.conftest import OwnRedis, RunningBot, jwt_settings
 from tests.fakes.salesforce import FakeSalesforce
 from tests.fakes.slack import BOT_TOKEN
-from tests.integration.test_killswitches import decide, incident_channel, request
-from tests.integration.test_walkthrough import ALICE, BOB, declare, ephemeral_texts, message, text_of
+from tests.integration.test_killswitches import approve, incident_channel, request
+from tests.integration.test_walkthrough import ALICE, declare, ephemeral_texts, message, text_of
 from tests.slack_sim import SIGNING_SECRET
 
 CLI = str(Path(sys.executable).parent / "incident-bot")
@@ -78,8 +78,7 @@ def test_a_killed_redis_restarts_with_incidents_approvals_and_timelines(own_redi
     assert found is not None and found[1].status is RequestStatus.PENDING
     assert bot.services.timeline.entries(1) == timeline_before
     assert first_broken([e for _, e in bot.services.killswitches.audit.entries(1)]) is None
-    decide(bot, channel, card, approval, BOB)  # and it goes on where it stopped
-    bot.fake.wait_until(lambda: "Approved by" in text_of(card))
+    approve(bot, channel, card, approval)  # and it goes on where it stopped
 
 
 def worker_env(bot: RunningBot, org: FakeSalesforce) -> dict[str, str]:
@@ -108,8 +107,7 @@ def test_a_worker_killed_mid_execution_runs_it_again_without_a_double_execution(
     approval, card = request(bot, channel, "org-chat-off")
     # the two reads pass (ours, and the one before the update); the update is applied, then its answer hangs
     fake_org.inject(r"/Soap/m/", "slow_answer", skip=2)
-    decide(bot, channel, card, approval, BOB)
-    bot.fake.wait_until(lambda: "Approved by" in text_of(card))
+    approve(bot, channel, card, approval)
 
     worker = subprocess.Popen(
         [CLI, "worker"],

@@ -94,6 +94,12 @@ def decide(
     return bot.slack.click(action, approval, user=user, channel_id=channel.id, message_ts=card["ts"])
 
 
+def approve(bot: RunningBot, channel: Channel, card: dict[str, Any], approval: str) -> None:
+    """Bob approves the request on its card; returns once the card says so."""
+    decide(bot, channel, card, approval, BOB)
+    bot.fake.wait_until(lambda: "Approved by" in text_of(card))
+
+
 def audit_kinds(bot: RunningBot, number: int = 1) -> list[AuditKind]:
     return [entry.kind for _, entry in bot.services.killswitches.audit.entries(number)]
 
@@ -152,8 +158,7 @@ def test_refusals_answer_the_clicker_and_run_nothing(
         assert incident is not None
         sf_bot.services.incidents.store.update(incident, status="resolved")
     elif prepare == "decided":
-        decide(sf_bot, channel, card, approval, BOB)
-        sf_bot.fake.wait_until(lambda: "Approved by" in text_of(card))
+        approve(sf_bot, channel, card, approval)
         sf_bot.run_jobs()
     decide(sf_bot, channel, card, approval, who)
     sf_bot.fake.wait_until(lambda: sentence in ephemeral_texts(sf_bot))
@@ -235,8 +240,7 @@ def test_deny_is_final(sf_bot: RunningBot, fake_org: FakeSalesforce) -> None:
 def test_revert_needs_two_people_and_restores_the_prior_value(sf_bot: RunningBot, fake_org: FakeSalesforce) -> None:
     channel = incident_channel(sf_bot)
     approval, card = request(sf_bot, channel, "org-chat-off")
-    decide(sf_bot, channel, card, approval, BOB)
-    sf_bot.fake.wait_until(lambda: "Approved by" in text_of(card))
+    approve(sf_bot, channel, card, approval)
     sf_bot.run_jobs()
     revert_id, revert_card = request_revert(sf_bot, channel, card, "vendor recovered")
     sf_bot.fake.wait_until(lambda: "Revert requested" in text_of(card))
@@ -259,8 +263,7 @@ def test_a_drill_dry_run_changes_nothing(sf_bot: RunningBot, fake_org: FakeSales
     assert channel.name.startswith("drill-1-")
     approval, card = request(sf_bot, channel, "org-chat-off")
     assert "DRILL: dry run" in text_of(card) and "Would send to the org" in text_of(card)
-    decide(sf_bot, channel, card, approval, BOB)
-    sf_bot.fake.wait_until(lambda: "Approved by" in text_of(card))
+    approve(sf_bot, channel, card, approval)
     sf_bot.run_jobs()
     assert "dry run: nothing was sent to the org" in text_of(card)
     assert fake_org.metadata_updates == 0 and fake_org.apex == [] and not fake_org.calls_to("Soap/m")
@@ -270,8 +273,7 @@ def test_a_drill_dry_run_changes_nothing(sf_bot: RunningBot, fake_org: FakeSales
 def test_drills_run_approvals_without_salesforce(bot: RunningBot) -> None:
     channel = incident_channel(bot, "declare --drill sev2 Practice")
     approval, card = request(bot, channel, "abort-inventory-cron")
-    decide(bot, channel, card, approval, BOB)
-    bot.fake.wait_until(lambda: "Approved by" in text_of(card))
+    approve(bot, channel, card, approval)
     assert bot.run_jobs() == 0
     assert "dry run: nothing was sent to the org" in text_of(card)
 
@@ -296,8 +298,7 @@ def test_user_lockout_revokes_only_non_profile_assignments_and_reverts(
     approval, card = wait_card(sf_bot, channel)
     assert f"user id `{SUSPECT_USER_ID}`" in text_of(card)
     assert "AND PermissionSet.IsOwnedByProfile = false" in text_of(card)
-    decide(sf_bot, channel, card, approval, BOB)
-    sf_bot.fake.wait_until(lambda: "Approved by" in text_of(card))
+    approve(sf_bot, channel, card, approval)
     sf_bot.run_jobs()
     left = [
         (r["AssigneeId"], r["PermissionSet"]["IsOwnedByProfile"])
@@ -328,8 +329,7 @@ def test_provider_switch_asks_for_the_provider(sf_bot: RunningBot, fake_org: Fak
     assert sf_bot.slack.submit(view, {"reason": "dead"}).json()["errors"] == {"provider": "Pick the provider."}
     sf_bot.slack.submit(view, {"reason": "Anthropic 529s", "provider": "anthropic"})
     approval, card = wait_card(sf_bot, channel)
-    decide(sf_bot, channel, card, approval, BOB)
-    sf_bot.fake.wait_until(lambda: "Approved by" in text_of(card))
+    approve(sf_bot, channel, card, approval)
     sf_bot.run_jobs()
     config = fake_org.metadata["FM_Config.Default"]
     assert (config["anthropicEnabled__c"], config["openaiEnabled__c"]) == ("false", "true")
@@ -338,8 +338,7 @@ def test_provider_switch_asks_for_the_provider(sf_bot: RunningBot, fake_org: Fak
 def test_abort_cron_is_verified_and_not_revertible(sf_bot: RunningBot, fake_org: FakeSalesforce) -> None:
     channel = incident_channel(sf_bot)
     approval, card = request(sf_bot, channel, "abort-inventory-cron")
-    decide(sf_bot, channel, card, approval, BOB)
-    sf_bot.fake.wait_until(lambda: "Approved by" in text_of(card))
+    approve(sf_bot, channel, card, approval)
     sf_bot.run_jobs()
     assert [r["CronJobDetail"]["Name"] for r in fake_org.rows("CronTrigger")] == ["FM Telemetry Rollup"]
     assert "*Verified*: 0 scheduled job(s) named FM Org Inventory Nightly left" in text_of(card)
@@ -384,8 +383,7 @@ def test_destructive_step_runs_after_approval_and_settles_its_step(
     sf_bot.slack.submit(view, {"reason": "cache wedged for 20 minutes"})
     approval, card = wait_card(sf_bot, channel)
     assert "p.remove(k);" in text_of(card) and fake_org.cache_keys
-    decide(sf_bot, channel, card, approval, BOB)
-    sf_bot.fake.wait_until(lambda: "Approved by" in text_of(card))
+    approve(sf_bot, channel, card, approval)
     sf_bot.run_jobs()
     assert fake_org.cache_keys == []
     assert "nothing to read back for this Apex" in text_of(card)
@@ -397,8 +395,7 @@ def test_a_failed_execution_is_shown_and_audited(sf_bot: RunningBot, fake_org: F
     channel = incident_channel(sf_bot)
     approval, card = request(sf_bot, channel, "org-chat-off")
     fake_org.inject(r"/Soap/m/", "503")
-    decide(sf_bot, channel, card, approval, BOB)
-    sf_bot.fake.wait_until(lambda: "Approved by" in text_of(card))
+    approve(sf_bot, channel, card, approval)
     sf_bot.run_jobs()
     assert "*Failed*:" in text_of(card) and AuditKind.FAILED in audit_kinds(sf_bot)
     assert fake_org.metadata["FM_Config.Default"]["orgChatSurfacesEnabled__c"] == "all"
@@ -407,8 +404,7 @@ def test_a_failed_execution_is_shown_and_audited(sf_bot: RunningBot, fake_org: F
 def test_the_execution_job_is_idempotent(sf_bot: RunningBot, fake_org: FakeSalesforce) -> None:
     channel = incident_channel(sf_bot)
     approval, card = request(sf_bot, channel, "org-chat-off")
-    decide(sf_bot, channel, card, approval, BOB)
-    sf_bot.fake.wait_until(lambda: "Approved by" in text_of(card))
+    approve(sf_bot, channel, card, approval)
     sf_bot.run_jobs()
     sf_bot.services.killswitches.execute(approval)  # the job delivered again
     assert fake_org.metadata_updates == 1
@@ -428,8 +424,7 @@ def run_audit_verify(bot: RunningBot, number: int) -> subprocess.CompletedProces
 def test_audit_verify_catches_an_edited_entry(sf_bot: RunningBot) -> None:
     channel = incident_channel(sf_bot)
     approval, card = request(sf_bot, channel, "org-chat-off")
-    decide(sf_bot, channel, card, approval, BOB)
-    sf_bot.fake.wait_until(lambda: "Approved by" in text_of(card))
+    approve(sf_bot, channel, card, approval)
     sf_bot.run_jobs()
     intact = run_audit_verify(sf_bot, 1)
     assert (intact.returncode, intact.stdout) == (0, "OK: incident 1 has 5 audit entries and the chain is intact.\n")

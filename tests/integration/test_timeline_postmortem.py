@@ -16,7 +16,7 @@ from bot.render.modals import RESOLVE_CALLBACK, SKIP_CALLBACK
 from tests.conftest import RunningBot, jwt_settings
 from tests.fakes.salesforce import FakeSalesforce
 from tests.fakes.slack import Channel
-from tests.integration.test_killswitches import decide, incident_channel, request
+from tests.integration.test_killswitches import approve, incident_channel, request
 from tests.integration.test_walkthrough import ALICE, BOB, CAROL, click, declare, ephemeral_texts, message, text_of
 
 CLI = str(Path(sys.executable).parent / "incident-bot")
@@ -199,8 +199,7 @@ def drive_a_full_incident(bot: RunningBot) -> Channel:
     bot.clock.advance(minutes=3)  # 14:06
     approval, card = request(bot, channel, "org-chat-off")
     bot.clock.advance(minutes=2)  # 14:08
-    decide(bot, channel, card, approval, BOB)
-    bot.fake.wait_until(lambda: "Approved by" in text_of(card))
+    approve(bot, channel, card, approval)
     bot.run_jobs()
     bot.slack.command("action Add an alert on LIMIT 9999 turns <@U0BOB0001|bob> 2026-12-05", channel_id=channel.id)
     bot.slack.command("action Review Org Chat validator", channel_id=channel.id)
