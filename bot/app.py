@@ -57,10 +57,11 @@ class Services:
     response: ResponseService
     listeners: ThreadPoolExecutor
 
-    def drain(self) -> None:
-        """Lets work already started after an ack finish (a graceful stop)."""
+    def close(self) -> None:
+        """A graceful stop: lets the work already started after an ack finish, then lets Redis go."""
         self.listeners.shutdown(wait=True)
         self.walkthrough.fetches.shutdown(wait=True)
+        self.redis.close()
 
 
 def build_services(settings: Settings, client: WebClient, clock: Clock | None = None) -> Services:
@@ -190,12 +191,13 @@ def status_pages(settings: Settings) -> StatusPages:
 
 def create_app(settings: Settings, clock: Clock | None = None) -> tuple[App, Services]:
     """The Bolt app with every listener registered, and the services behind it."""
-    client = build_web_client(settings.slack_bot_token.get_secret_value(), settings.slack_api_base_url)
+    client = build_web_client(settings.bot_token, settings.slack_api_base_url)
     services = build_services(settings, client, clock)
     app = App(
         client=client,
         signing_secret=(settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else None),
         listener_executor=services.listeners,
+        token_verification_enabled=False,  # the process checked the token before it started (bot/preflight.py)
     )
     app.use(replay_guard(services.redis.data, settings.key_prefix))
     app.error(answer_failures)

@@ -9,21 +9,55 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from bot.adapters.playbook_files import BUNDLED_PLAYBOOKS
-from bot.config import LINK_SETTINGS, Settings, SettingsError, load_settings
+from bot.config import ENV_FILE_VARIABLE, LINK_SETTINGS, Settings, SettingsError, load_settings
 from bot.logs import configure as configure_logs
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="incident-bot", description="FlowMason incident-response Slack bot.")
-    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    args = parser().parse_args(argv)
+    if args.command == "playbooks":
+        return playbooks_command(args)
+    env_file = getattr(args, "env_file", None)
+    try:
+        settings = load_settings(env_file)
+        configure_logs("CRITICAL" if args.command == "doctor" else settings.log_level)
+        if args.command == "run":
+            return run(settings, env_file)
+        if args.command == "worker":
+            return work(settings)
+        if args.command == "audit":
+            return verify_audit(settings, args.incident)
+        if args.command == "postmortem":
+            return print_postmortem(settings, args.incident)
+        return doctor(settings)
+    except SettingsError as error:
+        print(error, file=sys.stderr)
+        return 2
+
+
+def parser() -> argparse.ArgumentParser:
+    env_file = argparse.ArgumentParser(add_help=False)
+    env_file.add_argument(
+        "--env-file",
+        type=Path,
+        default=argparse.SUPPRESS,
+        metavar="PATH",
+        help="read settings from this file as well as the environment (default: .env in this directory)",
+    )
+    main_parser = argparse.ArgumentParser(
+        prog="incident-bot", description="FlowMason incident-response Slack bot.", parents=[env_file]
+    )
+    commands = main_parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     commands.add_parser(
         "run",
+        parents=[env_file],
         help="run the bot",
         description="Run the bot: Socket Mode when SLACK_APP_TOKEN is set, otherwise HTTP on $PORT at "
         "/slack/events (Bolt's Flask adapter under gunicorn). Settings come from the environment and .env.",
     )
     commands.add_parser(
         "worker",
+        parents=[env_file],
         help="run the background worker",
         description="Run the RQ worker with its scheduler (escalations, expiries, charts, kill-switch "
         "executions) on the bot's Redis: REDIS_URL, or the embedded one in DATA_DIR.",
@@ -49,12 +83,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     audit = commands.add_parser(
         "audit",
         help="check an incident's audit trail",
-        description="Audit trail commands (they read REDIS_URL "
-        "or the embedded Redis in DATA_DIR, with the bot's settings).",
+        description="Audit trail commands (they read REDIS_URL or the embedded Redis in DATA_DIR; Slack is not "
+        "needed).",
     )
     audit_commands = audit.add_subparsers(dest="audit_command", required=True, metavar="ACTION")
     verify = audit_commands.add_parser(
         "verify",
+        parents=[env_file],
         help="check the hash chain",
         description="Recompute an incident's audit hash chain and name the "
         "first entry that was edited, removed or reordered. Exits 1 when the chain is broken.",
@@ -62,38 +97,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     verify.add_argument("incident", type=int, help="the incident number")
     postmortem = commands.add_parser(
         "postmortem",
+        parents=[env_file],
         help="print an incident's post-mortem draft",
         description="Write the post-mortem draft of an "
-        "incident (Markdown, the runbook's eight sections) to standard output.",
+        "incident (Markdown, the runbook's eight sections) to standard output. Slack is not needed.",
     )
     postmortem.add_argument("incident", type=int, help="the incident number")
     commands.add_parser(
         "doctor",
+        parents=[env_file],
         help="check the deployment",
         description="Check the Slack token's scopes against manifest.yml, "
         "the Salesforce login and the permissions the kill switches need, and Redis persistence. Prints each "
         "check with a pass or a one-line fix; exits 1 when any fails.",
     )
-    args = parser.parse_args(argv)
-    if args.command == "playbooks":
-        return playbooks_command(args)
-    configure_logs(os.environ.get("LOG_LEVEL", "INFO"))
-    try:
-        settings = load_settings()
-        if args.command == "run":
-            return run(settings)
-        if args.command == "worker":
-            return work(settings)
-        if args.command == "audit":
-            return verify_audit(settings, args.incident)
-        if args.command == "postmortem":
-            return print_postmortem(settings, args.incident)
-        if args.command == "doctor":
-            return doctor(settings)
-    except SettingsError as error:
-        print(error, file=sys.stderr)
-        return 2
-    return 0
+    return main_parser
 
 
 def playbooks_command(args: argparse.Namespace) -> int:
@@ -118,22 +136,19 @@ def playbooks_command(args: argparse.Namespace) -> int:
     return 0
 
 
-def run(settings: Settings) -> int:
+def run(settings: Settings, env_file: Path | None) -> int:
+    settings.bot_token  # noqa: B018 (a missing token is named before anything else)
     if settings.socket_mode:
-        from slack_bolt.adapter.socket_mode import SocketModeHandler
+        from bot.socket_mode import serve
 
-        from bot.app import create_app
-
-        app, _ = create_app(settings)
-        assert settings.slack_app_token is not None
-        handler = SocketModeHandler(app, settings.slack_app_token.get_secret_value(), web_client=app.client)
-        handler.start()  # type: ignore[no-untyped-call]
-        return 0
+        return serve(settings)
     if settings.slack_signing_secret is None:
         raise SettingsError(
             "Cannot start: SLACK_SIGNING_SECRET is missing, and HTTP mode (no SLACK_APP_TOKEN) needs it to "
             "verify Slack's requests (set it in .env or the environment)."
         )
+    if env_file is not None:
+        os.environ[ENV_FILE_VARIABLE] = str(env_file.resolve())
     gunicorn = [sys.executable, "-m", "gunicorn", "--config", "python:bot.gunicorn_config", "bot.web:create_wsgi_app()"]
     os.execv(sys.executable, gunicorn)  # noqa: S606 (a fixed command: the same server the Procfile starts)
 
@@ -143,7 +158,11 @@ def verify_audit(settings: Settings, incident: int) -> int:
     from bot.adapters.redis_store import AuditStore
     from bot.core.audit import first_broken
 
-    entries = AuditStore(open_redis(settings).data, settings.key_prefix).entries(incident)
+    connections = open_redis(settings)
+    try:
+        entries = AuditStore(connections.data, settings.key_prefix).entries(incident)
+    finally:
+        connections.close()
     if not entries:
         print(f"Incident {incident} has no audit entries.")
         return 0
@@ -162,16 +181,19 @@ def verify_audit(settings: Settings, incident: int) -> int:
 
 
 def print_postmortem(settings: Settings, incident: int) -> int:
-    from bot.adapters.slack_api import build_web_client
+    from slack_sdk import WebClient
+
     from bot.app import build_services
     from bot.services.errors import UserError
 
-    client = build_web_client(settings.slack_bot_token.get_secret_value(), settings.slack_api_base_url)
+    services = build_services(settings, WebClient())  # reads Redis only: no Slack call is made
     try:
-        print(build_services(settings, client).lifecycle.postmortem(incident), end="")
+        print(services.lifecycle.postmortem(incident), end="")
     except UserError as error:
         print(error, file=sys.stderr)
         return 2
+    finally:
+        services.close()
     return 0
 
 
@@ -186,7 +208,9 @@ def doctor(settings: Settings) -> int:
 
 
 def work(settings: Settings) -> int:
+    from bot.preflight import check_slack
     from bot.worker import run_worker
 
+    check_slack(settings)
     run_worker(settings)
     return 0

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import re
+import sys
 from datetime import time
 from pathlib import Path
 from typing import Annotated
@@ -28,8 +30,8 @@ def _prefixed(prefix: str, kind: str) -> AfterValidator:
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", env_ignore_empty=True, extra="ignore")
 
-    # Slack
-    slack_bot_token: Annotated[SecretStr, _prefixed("xoxb-", "a bot token")]
+    # Slack (the bot token is required by the commands that talk to Slack: run, worker, doctor)
+    slack_bot_token: Annotated[SecretStr | None, _prefixed("xoxb-", "a bot token")] = None
     slack_signing_secret: SecretStr | None = None
     slack_app_token: Annotated[SecretStr | None, _prefixed("xapp-", "an app-level token")] = None
     slack_api_base_url: str = SLACK_API_DEFAULT
@@ -81,6 +83,11 @@ class Settings(BaseSettings):
     bedrock_status_url: str = "https://status.aws.amazon.com/rss/bedrock-us-east-1.rss"
     azure_status_url: str = "https://azure.status.microsoft/en-us/status/feed/"
     status_timeout_seconds: float = Field(default=5.0, gt=0, le=60)
+
+    # Processes
+    port: int = Field(default=3000, ge=1, le=65535)
+    web_concurrency: int = Field(default=2, ge=1, le=64)
+    log_level: str = Field(default="INFO", pattern=r"^(?i:debug|info|warning|error|critical)$")
 
     @model_validator(mode="after")
     def _salesforce_login_is_complete(self) -> Settings:
@@ -150,6 +157,13 @@ class Settings(BaseSettings):
         return {name: getattr(self, name) for name in LINK_SETTINGS}
 
     @property
+    def bot_token(self) -> str:
+        """The bot token, for the commands that talk to Slack; a missing one stops them with one sentence."""
+        if self.slack_bot_token is None:
+            raise SettingsError(f"Cannot start: SLACK_BOT_TOKEN is missing {WHERE}.")
+        return self.slack_bot_token.get_secret_value()
+
+    @property
     def approver_ids(self) -> frozenset[str]:
         return frozenset(part.strip() for part in self.approvers.split(",") if part.strip())
 
@@ -189,11 +203,30 @@ class SettingsError(Exception):
     """Settings are missing or malformed; the message is one sentence naming the variables."""
 
 
-def load_settings(**overrides: object) -> Settings:
+WHERE = "(set it in .env or the environment)"
+DEFAULT_ENV_FILE = Path(".env")
+# `incident-bot run --env-file PATH` hands the file on to the gunicorn processes it becomes through this variable.
+ENV_FILE_VARIABLE = "INCIDENT_BOT_ENV_FILE"
+
+
+def load_settings(env_file: Path | None = None) -> Settings:
+    """Settings from the environment and `env_file` (default: `.env` in this directory, if there is one)."""
+    if env_file is not None and not env_file.is_file():
+        raise SettingsError(f"Cannot start: the env file {env_file} does not exist.")
     try:
-        return Settings(**overrides)  # type: ignore[arg-type]
+        return Settings(_env_file=env_file or DEFAULT_ENV_FILE)
     except ValidationError as error:
         raise SettingsError(describe_validation_error(error)) from None
+
+
+def process_settings() -> Settings:
+    """The settings of a server process (gunicorn's master and workers): a problem is one sentence and exit 2."""
+    env_file = os.environ.get(ENV_FILE_VARIABLE)
+    try:
+        return load_settings(Path(env_file) if env_file else None)
+    except SettingsError as error:
+        print(error, file=sys.stderr)
+        raise SystemExit(2) from None
 
 
 def describe_validation_error(error: ValidationError) -> str:
@@ -208,4 +241,4 @@ def describe_validation_error(error: ValidationError) -> str:
         else:
             message = str(item["msg"]).removeprefix("Value error, ")
             problems.append(f"{variable} {message[0].lower() + message[1:]}")
-    return "Cannot start: " + "; ".join(problems) + " (set it in .env or the environment)."
+    return "Cannot start: " + "; ".join(problems) + f" {WHERE}."

@@ -8,12 +8,14 @@ from pathlib import Path
 
 import redis
 import yaml
+from slack_sdk.errors import SlackApiError
 
 from bot.adapters.redis_connection import open_redis
 from bot.adapters.salesforce import SalesforceError, SalesforceGateway, credentials_from
 from bot.adapters.slack_api import build_web_client
 from bot.adapters.soql import GRANTED_PERMISSIONS, granted_permissions_soql
-from bot.config import Settings
+from bot.config import Settings, SettingsError
+from bot.preflight import slack_problem
 
 MANIFEST = Path(__file__).resolve().parent.parent / "manifest.yml"
 
@@ -35,13 +37,23 @@ def run_checks(settings: Settings) -> Iterator[Check]:
     for check in checks:
         try:
             yield check(settings)
+        except SettingsError as error:
+            yield Check(check.__name__.replace("_", " ").capitalize(), False, str(error).removeprefix("Cannot start: "))
         except Exception as error:  # a check that cannot run is a failed check, with what stopped it
-            yield Check(check.__name__.replace("_", " "), False, f"could not check: {type(error).__name__}: {error}")
+            reason = " ".join(str(error).split())[:200]
+            yield Check(
+                check.__name__.replace("_", " ").capitalize(),
+                False,
+                f"could not check ({type(error).__name__}: {reason})",
+            )
 
 
 def slack_scopes(settings: Settings) -> Check:
-    client = build_web_client(settings.slack_bot_token.get_secret_value(), settings.slack_api_base_url)
-    answer = client.auth_test()
+    client = build_web_client(settings.bot_token, settings.slack_api_base_url)
+    try:
+        answer = client.auth_test()
+    except (SlackApiError, OSError) as error:
+        return Check("Slack scopes", False, slack_problem(settings, error))
     header = next((v for k, v in answer.headers.items() if k.lower() == "x-oauth-scopes"), "")
     granted = {scope.strip() for scope in str(header).split(",") if scope.strip()}
     wanted = set(yaml.safe_load(MANIFEST.read_text())["oauth_config"]["scopes"]["bot"])
@@ -97,12 +109,14 @@ def salesforce_permissions(settings: Settings) -> Check:
 
 
 def redis_persistence(settings: Settings) -> Check:
-    client = open_redis(settings).data
+    connections = open_redis(settings)
     try:
-        persistence = client.info("persistence")
-        memory = client.info("memory")
+        persistence = connections.data.info("persistence")
+        memory = connections.data.info("memory")
     except redis.RedisError as error:
         return Check("Redis", False, f"unreachable ({error}): check REDIS_URL")
+    finally:
+        connections.close()
     problems = []
     if not int(persistence.get("aof_enabled", 0)):
         problems.append("turn on append-only persistence (appendonly yes, appendfsync everysec)")

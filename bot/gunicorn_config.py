@@ -1,12 +1,50 @@
-"""gunicorn settings for the web process (`--config python:bot.gunicorn_config`)."""
+"""gunicorn settings for the web process (`--config python:bot.gunicorn_config`).
 
-import os
+Read by the master before it starts any worker: the settings (from the environment and .env) and Slack's answer
+to the token are checked here, so a problem is one sentence and exit 2, never a worker that fails to boot. The
+master also holds the embedded Redis (when REDIS_URL is unset) for its workers, and lets it go when it stops.
+"""
 
-from bot.logs import LOGCONFIG
+from __future__ import annotations
 
-bind = f"0.0.0.0:{os.environ.get('PORT', '3000')}"
-workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
+import sys
+from typing import Any
+
+from bot.adapters.embedded_redis import EmbeddedRedis
+from bot.config import SettingsError, process_settings
+from bot.logs import gunicorn_logging
+from bot.preflight import check_slack
+from bot.web import SERVICES
+
+_settings = process_settings()
+try:
+    check_slack(_settings)
+except SettingsError as error:
+    print(error, file=sys.stderr)
+    raise SystemExit(2) from None
+
+bind = f"0.0.0.0:{_settings.port}"
+workers = _settings.web_concurrency
 worker_class = "gthread"
 threads = 16
 accesslog = "-"
-logconfig_dict = LOGCONFIG
+control_socket_disable = True  # no ~/.gunicorn/gunicorn.ctl shared by every gunicorn of the machine
+logconfig_dict = gunicorn_logging(_settings.log_level)
+_embedded = None if _settings.redis_url else EmbeddedRedis(_settings.data_dir)
+
+
+def on_starting(server: Any) -> None:
+    if _embedded is not None:
+        _embedded.acquire()
+
+
+def on_exit(server: Any) -> None:
+    if _embedded is not None:
+        _embedded.release()
+
+
+def worker_exit(server: Any, worker: Any) -> None:
+    """A worker stopping: the work its listeners started after an ack finishes first."""
+    services = getattr(worker.wsgi, "extensions", {}).get(SERVICES)
+    if services is not None:
+        services.close()

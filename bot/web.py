@@ -5,20 +5,20 @@ Served by gunicorn (`bot/gunicorn_config.py`): the Procfile's `web:` and `incide
 
 from __future__ import annotations
 
-import sys
-
 from flask import Flask, Response, request
 from slack_bolt import App
 from slack_bolt.adapter.flask import SlackRequestHandler
 
 from bot.app import Services, create_app
-from bot.config import SettingsError, load_settings
+from bot.config import process_settings
 
 EVENTS_PATH = "/slack/events"
+SERVICES = "incident_bot_services"
 
 
 def wsgi_app(app: App, services: Services) -> Flask:
     flask_app = Flask("incident-bot")
+    flask_app.extensions[SERVICES] = services
     handler = SlackRequestHandler(app)
 
     @flask_app.post(EVENTS_PATH)
@@ -37,9 +37,5 @@ def wsgi_app(app: App, services: Services) -> Flask:
 
 
 def create_wsgi_app() -> Flask:
-    try:
-        settings = load_settings()
-    except SettingsError as error:
-        print(error, file=sys.stderr)
-        raise SystemExit(2) from None
-    return wsgi_app(*create_app(settings))
+    """The app gunicorn serves; each worker builds its own (the master already checked settings and Slack)."""
+    return wsgi_app(*create_app(process_settings()))

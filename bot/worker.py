@@ -12,7 +12,10 @@ from bot.config import Settings
 
 
 def run_worker(settings: Settings) -> None:
-    client = build_web_client(settings.slack_bot_token.get_secret_value(), settings.slack_api_base_url)
-    services = build_services(settings, client)
+    """Works until SIGINT or SIGTERM (RQ's warm shutdown finishes the job at hand), then lets Redis go."""
+    services = build_services(settings, build_web_client(settings.bot_token, settings.slack_api_base_url))
     jobs.register(services)
-    Worker([queue_name(settings.key_prefix)], connection=services.redis.jobs).work(with_scheduler=True)
+    try:
+        Worker([queue_name(settings.key_prefix)], connection=services.redis.jobs).work(with_scheduler=True)
+    finally:
+        services.close()

@@ -30,7 +30,10 @@ from tests.fakes.slack import BOT_TOKEN, FakeSlack
 from tests.fakes.status_pages import FakeStatusPages
 from tests.slack_sim import SIGNING_SECRET, SlackSim
 
-MACHINE_REDIS = "redis://127.0.0.1:6379/0"
+# The machine's Redis, in a database of the tests' own; every key a test writes starts with TEST_PREFIX and is
+# removed after it (RQ's keys included), and the session ends by checking that none is left.
+MACHINE_REDIS = "redis://127.0.0.1:6379/13"
+TEST_PREFIX = "test-"
 
 
 class ManualClock:
@@ -104,9 +107,13 @@ def wait_for_redis(client: redis.Redis, seconds: float = 5.0) -> None:
 
 @pytest.fixture(scope="session")
 def redis_url() -> Iterator[str]:
-    """The machine's Redis when one answers (TEST_REDIS_URL, default 127.0.0.1:6379), else one started here."""
+    """The machine's Redis when one answers (TEST_REDIS_URL, default 127.0.0.1:6379/13), else one started here."""
     with redis_answering_at(os.environ.get("TEST_REDIS_URL", MACHINE_REDIS)) as url:
         yield url
+        client = redis.Redis.from_url(url, decode_responses=True)
+        delete_prefix(client, TEST_PREFIX)
+        left = [key for pattern in (f"{TEST_PREFIX}*", f"rq:*{TEST_PREFIX}*") for key in client.scan_iter(pattern)]
+        assert not left, f"the tests left keys in {url}: {left[:5]}"
 
 
 @contextmanager
@@ -129,10 +136,15 @@ def redis_answering_at(url: str) -> Iterator[str]:
 
 
 def delete_prefix(client: redis.Redis, prefix: str) -> None:
-    for pattern in (f"{prefix}:*", f"rq:*{prefix}*"):
+    """Every key of a key prefix, and RQ's keys and registrations of its queue."""
+    for pattern in (f"{prefix}*", f"rq:*{prefix}*"):
         keys = list(client.scan_iter(pattern, count=1000))
         if keys:
             client.delete(*keys)
+    for registry in ("rq:queues", "rq:workers"):
+        members = [m for m in client.smembers(registry) if prefix in (m.decode() if isinstance(m, bytes) else m)]
+        if members:
+            client.srem(registry, *members)
 
 
 class OwnRedis:
@@ -213,7 +225,7 @@ def settings_for(fake: FakeSlack, pages: FakeStatusPages, **overrides: Any) -> S
         "slack_signing_secret": SIGNING_SECRET,
         "slack_api_base_url": fake.base_url,
         **pages.settings(),
-        "key_prefix": f"test-{uuid.uuid4().hex[:12]}",
+        "key_prefix": f"{TEST_PREFIX}{uuid.uuid4().hex[:12]}",
         **overrides,
     }
     return Settings(_env_file=None, **values)  # type: ignore[call-arg]
@@ -269,7 +281,9 @@ class BotServer:
     def close(self) -> None:
         self.server.shutdown()
         self.server.server_close()
-        self.services.drain()
+        self.services.listeners.shutdown(wait=True)
+        delete_prefix(self.services.redis.data, self.services.settings.key_prefix)
+        self.services.close()
 
 
 @pytest.fixture
@@ -291,7 +305,6 @@ def bot_factory(
     yield start
     for server in servers:
         server.close()
-        delete_prefix(server.services.redis.data, server.services.settings.key_prefix)
 
 
 @pytest.fixture

@@ -117,6 +117,22 @@ class SlackSim:
         response_url: str | None = None,
         **options: Any,
     ) -> requests.Response:
+        body = self.click_body(
+            action_id, value, user=user, channel_id=channel_id, message_ts=message_ts, response_url=response_url
+        )
+        return self.post_payload(body, **options)
+
+    def click_body(
+        self,
+        action_id: str,
+        value: str,
+        *,
+        user: str = "U0ALICE01",
+        channel_id: str,
+        message_ts: str,
+        response_url: str | None = None,
+    ) -> dict[str, Any]:
+        """The `block_actions` payload of a click on a button of a message."""
         body = copy.deepcopy(payload("bolt_test_block_actions__body.json"))
         body["user"].update(id=user, username=user.lower(), name=user.lower(), team_id=TEAM_ID)
         body["team"]["id"] = TEAM_ID
@@ -143,16 +159,20 @@ class SlackSim:
                 "action_ts": f"{time.time():.6f}",
             }
         ]
-        return self.post_payload(body, **options)
+        return body
 
     def event(self, event: dict[str, Any], **options: Any) -> requests.Response:
+        return self.post(json.dumps(self.event_body(event)), "application/json", **options)
+
+    def event_body(self, event: dict[str, Any]) -> dict[str, Any]:
+        """The `event_callback` body that wraps `event`."""
         body = copy.deepcopy(payload("bolt_test_message__message_body.json"))
         body["team_id"] = TEAM_ID
         body["api_app_id"] = "A0FAKE001"
         body["event"] = event
         body["event_id"] = f"Ev{next(self._ids):08d}"
         body["event_time"] = int(time.time())
-        return self.post(json.dumps(body), "application/json", **options)
+        return body
 
 
 def state_values(view: dict[str, Any], values: dict[str, Any]) -> dict[str, Any]:

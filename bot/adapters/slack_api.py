@@ -11,6 +11,7 @@ from typing import Any, cast
 import requests
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
+from slack_sdk.http_retry import RetryHandler, default_retry_handlers
 from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler, ServerErrorRetryHandler
 from slack_sdk.webhook import WebhookClient
 
@@ -19,17 +20,17 @@ SERVER_ERROR_RETRIES = 2
 TIMEOUT_SECONDS = 10
 
 
-def retry_handlers() -> list[Any]:
+def retry_handlers() -> list[RetryHandler]:
+    """slack_sdk's defaults (a reset connection is retried) plus rate limits and server errors."""
     return [
+        *default_retry_handlers(),
         RateLimitErrorRetryHandler(max_retry_count=RATE_LIMIT_RETRIES),
         ServerErrorRetryHandler(max_retry_count=SERVER_ERROR_RETRIES),
     ]
 
 
 def build_web_client(token: str, base_url: str) -> WebClient:
-    client = WebClient(token=token, base_url=base_url, timeout=TIMEOUT_SECONDS)
-    client.retry_handlers.extend(retry_handlers())
-    return client
+    return WebClient(token=token, base_url=base_url, timeout=TIMEOUT_SECONDS, retry_handlers=retry_handlers())
 
 
 class SlackCallFailed(Exception):

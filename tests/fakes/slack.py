@@ -15,6 +15,8 @@ from __future__ import annotations
 import itertools
 import json
 import re
+import socket
+import struct
 import threading
 import time
 from collections.abc import Callable
@@ -35,6 +37,7 @@ FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 MANIFEST = Path(__file__).resolve().parents[2] / "manifest.yml"
 
 BOT_TOKEN = "xoxb-fake-bot-token"
+APP_TOKEN = "xapp-1-A0FAKE001-fake-app-token"
 BOT_USER = "U0BOT0001"
 TEAM_ID = "T0FAKE001"
 CHANNEL_NAME = re.compile(r"^[a-z0-9_-]{1,80}$")
@@ -130,6 +133,8 @@ class FakeSlack(LoopbackService):
         self.used_triggers: set[str] = set()
         self.now: Callable[[], float] = time.time
         self.latency = 0.0  # seconds added to every Web API call (benchmarks)
+        self.socket_mode_url: Callable[[], str] | None = None  # a FakeSocketMode's, for apps.connections.open
+        self.reset_responses = 0  # this many posts to a response_url get their connection reset, unanswered
         self._ids = itertools.count(1)
         self._ts = itertools.count(1)
         self.serve(self._handler_class(), port)
@@ -218,6 +223,10 @@ class FakeSlack(LoopbackService):
             def _dispatch(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length) if length else b""
+                if self.path.startswith("/response/") and fake.take_reset():
+                    self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                    self.close_connection = True  # closed with RST: the client sees "connection reset by peer"
+                    return
                 status, headers, payload = fake.handle(self.command, self.path, dict(self.headers), body)
                 data = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
                 self.send_response(status)
@@ -268,7 +277,7 @@ class FakeSlack(LoopbackService):
         token = args.pop("token", None)
         if token is None:
             return 200, {}, {"ok": False, "error": "not_authed"}
-        if token != BOT_TOKEN:
+        if token != (APP_TOKEN if method == "apps.connections.open" else BOT_TOKEN):  # an app-level token there
             return 200, {}, {"ok": False, "error": "invalid_auth"}
         missing = [name for name in spec["args"].get("required", []) if name != "token" and name not in args]
         if missing:
@@ -303,6 +312,13 @@ class FakeSlack(LoopbackService):
         if auth.startswith("Bearer "):
             args.setdefault("token", auth[len("Bearer ") :])
         return args
+
+    def take_reset(self) -> bool:
+        with self.lock:
+            if self.reset_responses <= 0:
+                return False
+            self.reset_responses -= 1
+            return True
 
     def _take_fault(self, method: str) -> Fault | None:
         for fault in self.faults:
@@ -417,6 +433,11 @@ class FakeSlack(LoopbackService):
             "user_id": BOT_USER,
             "bot_id": "B0BOT0001",
         }
+
+    def m_apps_connections_open(self, args: dict[str, Any]) -> dict[str, Any]:
+        if self.socket_mode_url is None:
+            raise SlackError("internal_error")
+        return {"url": self.socket_mode_url()}
 
     def m_conversations_create(self, args: dict[str, Any]) -> dict[str, Any]:
         name = str(args["name"])

