@@ -15,7 +15,8 @@ from contextlib import ExitStack
 import redis
 
 from bench.harness import RemoteSlack, bot_env, gunicorn, percentiles, redis_url, row, slack_process
-from bot.adapters.redis_store import IncidentStore, WalkthroughStore
+from bot.adapters.redis_store.incidents import IncidentStore
+from bot.adapters.redis_store.walkthrough import WalkthroughStore
 from tests.conftest import free_port
 from tests.fakes.status_pages import FakeStatusPages
 from tests.slack_sim import SlackSim

@@ -22,13 +22,14 @@ import redis
 
 from bench.harness import redis_url
 from bot.adapters.playbook_files import BUNDLED_PLAYBOOKS, load_runbook
-from bot.adapters.redis_store import AuditStore, TimelineStore
+from bot.adapters.redis_store.audit import AuditStore
+from bot.adapters.redis_store.timeline import TimelineStore
 from bot.config import LINK_SETTINGS
 from bot.core.incident import Incident, IncidentStatus
-from bot.core.postmortem import ActionItem, CustomerImpact, build
+from bot.core.postmortem import ActionItem, CustomerImpact, build, compile_template, render_postmortem
 from bot.core.severity import Severity
 from bot.core.timeline import EntryKind, TimelineEntry
-from bot.render.postmortem import canvas_mention, compile_template, render_postmortem
+from bot.presenters.lifecycle import canvas_mention
 
 ENTRIES = 10_000
 ROUNDS = 5

@@ -17,11 +17,14 @@ from typing import Any
 import redis.connection
 
 from bench.harness import redis_url
+from bot.render.actions import ActionId, StepRef, encode
 from tests.conftest import BotServer, ManualClock, settings_for
 from tests.fakes.slack import FakeSlack
 from tests.fakes.status_pages import FakeStatusPages
 from tests.integration.test_walkthrough import declare, message
 
+VENDOR = encode(ActionId.STEP_DONE, StepRef(incident=1, scope="first-five", step="vendor-status"))
+SCOPE = encode(ActionId.STEP_NOT_APPLICABLE, StepRef(incident=1, scope="first-five", step="confirm-scope"))
 COUNT = {"trips": 0}
 LOCK = threading.Lock()
 _send = redis.connection.AbstractConnection.send_packed_command
@@ -59,7 +62,7 @@ def main() -> None:
         done = measure(
             bot,
             "step.done",
-            "1:first-five:vendor-status",
+            VENDOR,
             channel,
             checklist["ts"],
             lambda: len(slack.calls_to("chat.update")) > updates,
@@ -67,7 +70,7 @@ def main() -> None:
         again = measure(
             bot,
             "step.done",
-            "1:first-five:vendor-status",
+            VENDOR,
             channel,
             checklist["ts"],
             lambda: any("already done" in r.get("text", "") for r in slack.responses),
@@ -76,7 +79,7 @@ def main() -> None:
         skipped = measure(
             bot,
             "step.na",
-            "1:first-five:confirm-scope",
+            SCOPE,
             channel,
             checklist["ts"],
             lambda: len(slack.calls_to("chat.update")) > updates + 1,
@@ -85,8 +88,8 @@ def main() -> None:
     slack.stop()
     pages.stop()
     print(
-        "Redis round trips per button click (web process; the replay check, the step's Lua script, the version "
-        "read after the message update)"
+        "Redis round trips per button click (web process; the replay check, the guard's read of the incident, the "
+        "step's Lua script, the version read after the message update)"
     )
     print(f"  Done on a pending step:     {done}")
     print(f"  Done again (already done):  {again}")

@@ -1,4 +1,5 @@
-"""The composition root: builds adapters from settings, wires them into services and the Bolt app."""
+"""The composition root: builds the adapters from settings, the services on them, the presenters that show their
+outcomes, the background jobs and the Bolt app. The whole dependency graph is in `build_services`."""
 
 from __future__ import annotations
 
@@ -8,27 +9,42 @@ from dataclasses import dataclass
 from datetime import timedelta
 from zoneinfo import ZoneInfo
 
+from rq.job import Job
 from slack_bolt import App
 from slack_sdk import WebClient
 
 from bot.adapters.playbook_files import load_runbook
 from bot.adapters.redis_connection import RedisConnections, open_redis
-from bot.adapters.redis_store import ApprovalStore, AuditStore, IncidentStore, TimelineStore, WalkthroughStore
+from bot.adapters.redis_store.approvals import ApprovalStore
+from bot.adapters.redis_store.audit import AuditStore
+from bot.adapters.redis_store.incidents import IncidentStore
+from bot.adapters.redis_store.timeline import TimelineStore
+from bot.adapters.redis_store.walkthrough import MessageStore, WalkthroughStore
 from bot.adapters.salesforce import SalesforceGateway, credentials_from
 from bot.adapters.scheduler import Scheduler
 from bot.adapters.slack_api import SlackApi, build_web_client
 from bot.adapters.status_pages import StatusPage, StatusPages
 from bot.config import Settings
 from bot.core.clock import Clock, SystemClock
-from bot.core.runbook import Runbook
 from bot.core.severity import BusinessCalendar, Severity
+from bot.jobs import Handler, job_class
+from bot.mechanisms.base import OrgSetup
+from bot.presenters.approvals import ApprovalPresenter
+from bot.presenters.incidents import IncidentPresenter
+from bot.presenters.lifecycle import LifecyclePresenter
+from bot.presenters.response import ResponsePresenter
+from bot.presenters.walkthrough import WalkthroughPresenter
+from bot.runbook import Runbook
+from bot.services.access import Access
+from bot.services.approvals import ApprovalPolicy, ApprovalService
+from bot.services.audit import AuditService
+from bot.services.execution import ExecutionService
 from bot.services.incidents import IncidentService
-from bot.services.killswitches import ApprovalPolicy, KillSwitchService
 from bot.services.lifecycle import LifecycleService
 from bot.services.response import ResponsePolicy, ResponseService
-from bot.services.runners import SalesforceRunner, VendorStatusRunner
 from bot.services.timeline import TimelineService
-from bot.services.walkthrough import StepRunner, WalkthroughService
+from bot.services.timers import Deadlines, ResponseTimers
+from bot.services.walkthrough import WalkthroughService
 from handlers import register_all
 from handlers.guards import answer_failures, replay_guard
 
@@ -41,20 +57,32 @@ logger = logging.getLogger(__name__)
 
 
 @dataclass
+class Presenters:
+    walkthrough: WalkthroughPresenter
+    incidents: IncidentPresenter
+    approvals: ApprovalPresenter
+    lifecycle: LifecyclePresenter
+    response: ResponsePresenter
+
+
+@dataclass
 class Services:
     settings: Settings
     redis: RedisConnections
     slack: SlackApi
     scheduler: Scheduler
     salesforce: SalesforceGateway | None
-    salesforce_runner: SalesforceRunner | None
     runbook: Runbook
+    timezone: ZoneInfo
     timeline: TimelineService
     walkthrough: WalkthroughService
     incidents: IncidentService
-    killswitches: KillSwitchService
+    approvals: ApprovalService
+    execution: ExecutionService
     lifecycle: LifecycleService
     response: ResponseService
+    present: Presenters
+    jobs: type[Job]
     listeners: ThreadPoolExecutor
 
     def close(self) -> None:
@@ -66,113 +94,174 @@ class Services:
 
 def build_services(settings: Settings, client: WebClient, clock: Clock | None = None) -> Services:
     clock = clock or SystemClock()
-    connections = open_redis(settings)
+    redis = open_redis(settings)
+    prefix = settings.key_prefix
     opens, closes = settings.business_window
     calendar = BusinessCalendar(ZoneInfo(settings.team_timezone), opens, closes, settings.business_weekdays)
+    timezone = calendar.timezone
     slack = SlackApi(client)
     runbook = load_runbook(settings.playbooks_dir, settings.link_urls)
-    store = IncidentStore(connections.data, settings.key_prefix)
-    steps = WalkthroughStore(connections.data, settings.key_prefix)
-    scheduler = Scheduler(connections.jobs, settings.key_prefix)
-    audit = AuditStore(connections.data, settings.key_prefix)
-    timeline = TimelineService(TimelineStore(connections.data, settings.key_prefix), audit, store, slack, clock)
+    scheduler = Scheduler(redis.jobs, prefix)
     credentials = credentials_from(settings)
     salesforce = SalesforceGateway(credentials, settings.salesforce_timeout_seconds) if credentials else None
-    salesforce_runner = (
-        SalesforceRunner(salesforce, slack, steps, scheduler, clock, settings.key_prefix) if salesforce else None
+    setup = OrgSetup(settings.fm_config_record, settings.named_credentials)
+    incident_store = IncidentStore(redis.data, prefix)
+    steps = WalkthroughStore(redis.data, prefix)
+    approval_store = ApprovalStore(redis.data, prefix)
+    messages = MessageStore(redis.data, prefix)
+    audit_store = AuditStore(redis.data, prefix)
+    deadlines = Deadlines(runbook.severities, calendar)
+    timers = ResponseTimers(
+        scheduler,
+        deadlines,
+        {
+            Severity.SEV1: timedelta(minutes=settings.update_cadence_sev1_minutes),
+            Severity.SEV2: timedelta(minutes=settings.update_cadence_sev2_minutes),
+        },
     )
-    runners: list[StepRunner] = [VendorStatusRunner(status_pages(settings), slack, clock)]
-    if salesforce_runner:
-        runners.append(salesforce_runner)
+    access = Access(slack, settings.responders_usergroup)
+    audit = AuditService(audit_store, clock)
+    timeline = TimelineService(TimelineStore(redis.data, prefix), audit_store, incident_store, slack, clock)
     walkthrough = WalkthroughService(
-        incidents=store,
+        incidents=incident_store,
         steps=steps,
         timeline=timeline,
-        slack=slack,
         runbook=runbook,
         clock=clock,
-        timezone=calendar.timezone,
+        org=salesforce,
+        status_pages=status_pages(settings),
         link_urls=settings.link_urls,
-        fm_config_record=settings.fm_config_record,
-        runners=runners,
+        setup=setup,
+        access=access,
     )
     incidents = IncidentService(
-        store=store,
-        slack=slack,
+        store=incident_store,
+        workspace=slack,
         matrix=runbook.severities,
-        calendar=calendar,
         clock=clock,
         responders_usergroup=settings.responders_usergroup,
         timeline=timeline,
         walkthrough=walkthrough,
+        timers=timers,
     )
-    lifecycle = LifecycleService(
-        incidents=incidents,
-        timeline=timeline,
-        audit=audit,
-        steps=steps,
-        slack=slack,
-        runbook=runbook,
-        clock=clock,
-        timezone=calendar.timezone,
-    )
-    killswitches = KillSwitchService(
-        incidents=store,
-        approvals=ApprovalStore(connections.data, settings.key_prefix),
+    approvals = ApprovalService(
+        incidents=incident_store,
+        approvals=approval_store,
         audit=audit,
         walkthrough=walkthrough,
-        slack=slack,
-        gateway=salesforce,
+        workspace=slack,
+        access=access,
+        org=salesforce,
         runbook=runbook,
+        setup=setup,
         scheduler=scheduler,
         clock=clock,
-        timezone=calendar.timezone,
         policy=ApprovalPolicy(
             usergroup=settings.approvers_usergroup,
             users=settings.approver_ids,
             expiry=timedelta(minutes=settings.approval_expiry_minutes),
             lease_seconds=settings.execution_lease_seconds,
         ),
-        fm_config_record=settings.fm_config_record,
-        key_prefix=settings.key_prefix,
-        on_contained=lifecycle.contained,
     )
-    walkthrough.gate = killswitches
-    response = ResponseService(
-        incidents=incidents,
-        lifecycle=lifecycle,
+    lifecycle = LifecycleService(
+        incidents=incident_store,
         timeline=timeline,
-        slack=slack,
+        audit=audit,
+        steps=steps,
+        approvals=approvals,
+        access=access,
+        runbook=runbook,
+        clock=clock,
+        timezone=timezone,
+    )
+    execution = ExecutionService(
+        approvals=approval_store,
+        audit=audit,
+        walkthrough=walkthrough,
+        org=salesforce,
         scheduler=scheduler,
         clock=clock,
-        timezone=calendar.timezone,
+        lease_seconds=settings.execution_lease_seconds,
+        on_contained=lifecycle.contained,
+    )
+    response = ResponseService(
+        incidents=incident_store,
+        lifecycle=lifecycle,
+        timeline=timeline,
+        access=access,
+        timers=timers,
+        clock=clock,
         policy=ResponsePolicy(
             responders_usergroup=settings.responders_usergroup,
             second_level_usergroup=settings.second_level_usergroup,
             second_level_after=timedelta(minutes=settings.escalation_second_level_minutes),
-            update_cadence={
-                Severity.SEV1: timedelta(minutes=settings.update_cadence_sev1_minutes),
-                Severity.SEV2: timedelta(minutes=settings.update_cadence_sev2_minutes),
-            },
             announcements_channel=settings.announcements_channel,
         ),
-        key_prefix=settings.key_prefix,
     )
-    incidents.start_timers = response.schedule
+    walkthrough_presenter = WalkthroughPresenter(slack, messages, walkthrough, scheduler, timezone)
+    incident_presenter = IncidentPresenter(slack, messages, incidents, deadlines, walkthrough_presenter, clock)
+    approval_presenter = ApprovalPresenter(slack, approval_store, timezone)
+    lifecycle_presenter = LifecyclePresenter(slack, messages, lifecycle, incident_presenter, approval_presenter)
+    present = Presenters(
+        walkthrough=walkthrough_presenter,
+        incidents=incident_presenter,
+        approvals=approval_presenter,
+        lifecycle=lifecycle_presenter,
+        response=ResponsePresenter(slack, incident_presenter, lifecycle_presenter),
+    )
+
+    def show_request(approval_id: str) -> None:
+        """After an execution step: the request's cards, its step's message and the header, from Redis."""
+        found = approval_store.get(approval_id)
+        if found is None:
+            return
+        present.approvals.refresh(approval_id)
+        incident = incident_store.get(found[0].incident)
+        if incident is not None:
+            present.walkthrough.refresh_all(incident)
+            present.incidents.refresh_header(incident)
+
+    def execute_request(approval_id: str) -> None:
+        try:
+            execution.execute(approval_id)
+        finally:
+            version = approval_store.version(approval_id)
+            scheduler.enqueue("show_request", approval_id, job_id=scheduler.job_id("show", approval_id, version))
+
+    def expire_request(approval_id: str) -> None:
+        if approvals.expire(approval_id) is not None:
+            present.approvals.refresh(approval_id)
+
+    def draw_chart(number: int, scope: str, step_id: str, thread_ts: str) -> None:
+        incident = incident_store.get(number)
+        if incident is not None:
+            present.walkthrough.chart(incident, scope, step_id, thread_ts)
+
+    handlers: dict[str, Handler] = {
+        "execute_request": execute_request,
+        "watch_request": execute_request,
+        "show_request": show_request,
+        "expire_request": expire_request,
+        "draw_chart": draw_chart,
+        "response_timer": lambda number, kind: present.response.timer(response.fire(number, kind)),
+    }
     return Services(
         settings=settings,
-        redis=connections,
+        redis=redis,
         slack=slack,
         scheduler=scheduler,
         salesforce=salesforce,
-        salesforce_runner=salesforce_runner,
         runbook=runbook,
+        timezone=timezone,
         timeline=timeline,
         walkthrough=walkthrough,
         incidents=incidents,
-        killswitches=killswitches,
+        approvals=approvals,
+        execution=execution,
         lifecycle=lifecycle,
         response=response,
+        present=present,
+        jobs=job_class(handlers),
         listeners=ThreadPoolExecutor(max_workers=LISTENER_THREADS, thread_name_prefix="listener"),
     )
 

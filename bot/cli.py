@@ -155,7 +155,7 @@ def run(settings: Settings, env_file: Path | None) -> int:
 
 def verify_audit(settings: Settings, incident: int) -> int:
     from bot.adapters.redis_connection import open_redis
-    from bot.adapters.redis_store import AuditStore
+    from bot.adapters.redis_store.audit import AuditStore
     from bot.core.audit import first_broken
 
     connections = open_redis(settings)
@@ -184,11 +184,12 @@ def print_postmortem(settings: Settings, incident: int) -> int:
     from slack_sdk import WebClient
 
     from bot.app import build_services
+    from bot.presenters.lifecycle import plain_mention
     from bot.services.errors import UserError
 
     services = build_services(settings, WebClient())  # reads Redis only: no Slack call is made
     try:
-        print(services.lifecycle.postmortem(incident), end="")
+        print(services.lifecycle.postmortem(incident, plain_mention), end="")
     except UserError as error:
         print(error, file=sys.stderr)
         return 2

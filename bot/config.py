@@ -13,9 +13,10 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import AfterValidator, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from bot.adapters.playbook_files import BUNDLED_PLAYBOOKS
+import playbooks
 
 SLACK_API_DEFAULT = "https://slack.com/api/"
+BUNDLED_PLAYBOOKS = Path(playbooks.__file__).parent
 
 
 def _prefixed(prefix: str, kind: str) -> AfterValidator:
@@ -57,6 +58,11 @@ class Settings(BaseSettings):
     playbooks_dir: Path = BUNDLED_PLAYBOOKS
     inventory_harvester_runbook_url: str | None = Field(default=None, pattern=r"^https?://")
     fm_config_record: str = Field(default="Default", pattern=r"^[A-Za-z][A-Za-z0-9_]*$")
+    # Which Named Credential serves which provider (the provider kill switch): `anthropic=Anthropic_API,…`
+    provider_named_credentials: str = Field(
+        default="",
+        pattern=r"^([a-z][a-z0-9_-]*=[A-Za-z][A-Za-z0-9_]*(\s*,\s*[a-z][a-z0-9_-]*=[A-Za-z][A-Za-z0-9_]*)*)?$",
+    )
 
     # Salesforce: JWT bearer (recommended), username + password (+ token), or access token + instance URL
     salesforce_domain: str = Field(default="login", pattern=r"^(login|test|[A-Za-z0-9.-]+|https?://\S+)$")
@@ -162,6 +168,12 @@ class Settings(BaseSettings):
         if self.slack_bot_token is None:
             raise SettingsError(f"Cannot start: SLACK_BOT_TOKEN is missing {WHERE}.")
         return self.slack_bot_token.get_secret_value()
+
+    @property
+    def named_credentials(self) -> dict[str, str]:
+        """Provider → Named Credential developer name, as PROVIDER_NAMED_CREDENTIALS gives them."""
+        pairs = (part.split("=", 1) for part in self.provider_named_credentials.split(",") if part.strip())
+        return {provider.strip(): name.strip() for provider, name in pairs}
 
     @property
     def approver_ids(self) -> frozenset[str]:

@@ -45,6 +45,6 @@ def on_exit(server: Any) -> None:
 
 def worker_exit(server: Any, worker: Any) -> None:
     """A worker stopping: the work its listeners started after an ack finishes first."""
-    services = getattr(worker.wsgi, "extensions", {}).get(SERVICES)
+    services = getattr(getattr(worker, "wsgi", None), "extensions", {}).get(SERVICES)
     if services is not None:
         services.close()

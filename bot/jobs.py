@@ -1,47 +1,28 @@
-"""Background jobs the worker runs. Each job names its key prefix and runs with that deployment's services."""
+"""The background jobs, by name, and the RQ job class that runs them with the worker's own services (no global
+registry: `job_class` is built in the composition root with the handlers it may call).
+
+Each job that changes what people see in Slack is separate from the work that decided it, so a Slack failure or
+a rate limit is retried on its own and never repeats the work.
+"""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Mapping
+from typing import Any
 
-if TYPE_CHECKING:
-    from bot.app import Services
+from rq.job import Job
 
-_SERVICES: dict[str, Services] = {}
-
-
-def register(services: Services) -> None:
-    """Makes `services` the ones jobs of its key prefix run with (the worker at start; tests for their bot)."""
-    _SERVICES[services.settings.key_prefix] = services
+Handler = Callable[..., None]
 
 
-def services_for(prefix: str) -> Services:
-    try:
-        return _SERVICES[prefix]
-    except KeyError:
-        raise LookupError(f"no services registered for key prefix {prefix!r}; is the worker configured?") from None
+def job_class(handlers: Mapping[str, Handler]) -> type[Job]:
+    """An RQ Job that runs a job by its name with `handlers`, instead of importing a function by its path."""
 
+    class ServiceJob(Job):
+        def _execute(self) -> Any:
+            handler = handlers.get(self.func_name or "")
+            if handler is None:
+                raise LookupError(f"no job named {self.func_name!r}; is the worker the same version as the bot?")
+            return handler(*self.args, **self.kwargs)
 
-def draw_error_rate_chart(prefix: str, number: int, scope: str, step_id: str, thread_ts: str) -> None:
-    """Draws the confirm-scope trend as a PNG and uploads it under the numbers (off the web request path)."""
-    services = services_for(prefix)
-    incident = services.incidents.store.get(number)
-    step = services.runbook.step(scope, step_id)
-    if incident is None or step is None or services.salesforce_runner is None:
-        raise LookupError(f"nothing to chart for incident {number} {scope}/{step_id}")
-    services.salesforce_runner.publish_chart(incident, scope, step, thread_ts)
-
-
-def execute_approval(prefix: str, approval_id: str) -> None:
-    """Runs an approved kill switch or destructive step, once, then verifies it against the org."""
-    services_for(prefix).killswitches.execute(approval_id)
-
-
-def expire_approval(prefix: str, approval_id: str) -> None:
-    """Marks a request that nobody approved in time as expired, and its card with it."""
-    services_for(prefix).killswitches.expire(approval_id)
-
-
-def response_timer(prefix: str, number: int, kind: str) -> None:
-    """A response timer came due (due soon, escalation, update reminder); it re-reads the incident first."""
-    services_for(prefix).response.fire(number, kind)
+    return ServiceJob

@@ -1,21 +1,36 @@
-"""The worker process: an RQ worker with its scheduler on the bot's Redis, running the bot's jobs."""
+"""The worker process: RQ workers with their scheduler on the bot's Redis, running the bot's jobs.
+
+Approved executions have a process of their own (their queue only), so no other job, whatever it waits on
+(Slack's rate limits, a slow chart), can hold an approved change back; the other process runs every other job
+and the scheduler. Both stop on SIGINT or SIGTERM (RQ's warm shutdown finishes the job at hand)."""
 
 from __future__ import annotations
 
+import multiprocessing
+
 from rq import Worker
 
-from bot import jobs
-from bot.adapters.scheduler import queue_name
+from bot.adapters.scheduler import executions_queue_name, queue_name
 from bot.adapters.slack_api import build_web_client
 from bot.app import build_services
 from bot.config import Settings
 
 
 def run_worker(settings: Settings) -> None:
-    """Works until SIGINT or SIGTERM (RQ's warm shutdown finishes the job at hand), then lets Redis go."""
-    services = build_services(settings, build_web_client(settings.bot_token, settings.slack_api_base_url))
-    jobs.register(services)
+    executions = multiprocessing.get_context("fork").Process(
+        target=work, args=(settings, [executions_queue_name(settings.key_prefix)], False), name="executions"
+    )
+    executions.start()
     try:
-        Worker([queue_name(settings.key_prefix)], connection=services.redis.jobs).work(with_scheduler=True)
+        work(settings, [executions_queue_name(settings.key_prefix), queue_name(settings.key_prefix)], True)
+    finally:
+        executions.join()
+
+
+def work(settings: Settings, queues: list[str], with_scheduler: bool) -> None:
+    services = build_services(settings, build_web_client(settings.bot_token, settings.slack_api_base_url))
+    try:
+        worker = Worker(queues, connection=services.redis.jobs, job_class=services.jobs)
+        worker.work(with_scheduler=with_scheduler)
     finally:
         services.close()

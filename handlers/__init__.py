@@ -11,10 +11,9 @@ if TYPE_CHECKING:
 
 
 def register_all(app: App, services: Services) -> None:
-    from handlers import actions, commands, events, switches, views
+    from handlers import actions, commands, events, views
 
     commands.register(app, services)  # first: Bolt tries listeners in order, and /incident is the busiest
     actions.register(app, services)
-    switches.register(app, services)
     views.register(app, services)
     events.register(app, services)

@@ -1,179 +1,198 @@
-"""Buttons and menus in incident channels: checklist and playbook steps, the playbook picker, phases."""
+"""Buttons and menus: one listener per action of the codec (`bot/render/actions.py`), each behind the one guard
+(`handlers.guards.clicked`). A listener acks, calls one use case, and hands what happened to a presenter."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from slack_bolt import Ack, App
 
-from bot.adapters.slack_api import respond
 from bot.core.commands import OpenDeclareForm
 from bot.core.severity import Severity
 from bot.core.walkthrough import StepAction
-from bot.render.modals import declare_modal, skip_modal
-from bot.services.errors import UserError
-from bot.services.walkthrough import Outcome, elsewhere
+from bot.presenters.reply import Ephemeral, Reply
+from bot.render.actions import (
+    ActionId,
+    ChoiceRef,
+    PageRef,
+    PhaseRef,
+    PlaybookRef,
+    RequestRef,
+    SeverityRef,
+    StepRef,
+    SwitchRef,
+    action_pattern,
+)
+from bot.render.modals import declare_modal
+from bot.services.approvals import Refused
+from bot.services.walkthrough import AskApproval, AskParameters, RunStarted
+from handlers.guards import Click, clicked
 from handlers.replies import answering
 
 if TYPE_CHECKING:
     from bot.app import Services
 
-TARGET = re.compile(r"^(\d+):([a-z0-9-]+)(?::([a-z0-9-]+))?$")
+Listener = Callable[["Services", Click, Reply], None]
 
 
-STALE_BUTTON = "That button is not one of mine any more; use the latest message."
+def step_action(action: StepAction) -> Listener:
+    def listener(services: Services, click: Click, reply: Reply) -> None:
+        value = click.value
+        assert isinstance(value, StepRef)
+        choice = value.choice if isinstance(value, ChoiceRef) else None
+        outcome = services.walkthrough.act(
+            click.incident.number, value.scope, value.step, action, click.actor, choice=choice
+        )
+        services.present.walkthrough.show(outcome, reply)
+
+    return listener
 
 
-def parse_target(value: str) -> tuple[int, str, str]:
-    """`<incident>:<scope>[:<step or phase>]` from a button's value; anything else is refused."""
-    match = TARGET.fullmatch(value or "")
-    if not match:
-        raise UserError(STALE_BUTTON)
-    return int(match.group(1)), match.group(2), match.group(3) or ""
+def skip(services: Services, click: Click, reply: Reply) -> None:
+    value = click.value
+    assert isinstance(value, StepRef)
+    step = services.walkthrough.step(click.incident.number, value.scope, value.step)
+    services.present.walkthrough.ask_reason_to_skip(
+        click.incident.number, value.scope, step, click.trigger_id, click.response_url
+    )
 
 
-def clicked_channel(body: dict[str, Any]) -> str:
-    return str((body.get("channel") or {}).get("id") or "")
+def run(services: Services, click: Click, reply: Reply) -> None:
+    """Run: a read runs at once; parameters or a change ask first; destructive work asks for approval."""
+    value = click.value
+    assert isinstance(value, StepRef)
+    number = click.incident.number
+    ask = services.walkthrough.request_run(number, value.scope, value.step, click.actor)
+    if isinstance(ask, AskApproval):
+        if ask.need.switch is None and ask.need.mechanism is None:
+            incident, lines = services.approvals.panel(number)
+            services.present.approvals.panel(incident, lines, reply)
+        else:
+            form = services.approvals.form(number, ask.need.switch, value.scope, value.step)
+            services.present.approvals.open_form(form, click.trigger_id, click.response_url)
+    elif isinstance(ask, AskParameters):
+        services.present.walkthrough.ask_parameters(ask, click.trigger_id, click.response_url)
+    else:
+        run_now(services, number, value.scope, value.step, click.actor, {}, reply)
 
 
-def severity_of(level: str) -> Severity:
-    try:
-        return Severity.parse(level)
-    except ValueError:
-        raise UserError(STALE_BUTTON) from None
+def run_now(
+    services: Services, number: int, scope: str, step_id: str, actor: str, parameters: dict[str, object], reply: Reply
+) -> None:
+    """Marks the step running (shown at once), then does its work and shows what it found."""
+    started = services.walkthrough.start_run(number, scope, step_id, actor, parameters)
+    walkthrough = services.present.walkthrough
+    if not isinstance(started, RunStarted):
+        walkthrough.show(started, reply)
+        return
+    walkthrough.show(started.change, reply)
+    walkthrough.finished(services.walkthrough.finish_run(started), reply)
 
 
-def clicked_value(body: dict[str, Any]) -> str:
-    action = body["actions"][0]
-    return str((action.get("selected_option") or {}).get("value") or action.get("value") or "")
+def pick(services: Services, click: Click, reply: Reply) -> None:
+    value = click.value
+    assert isinstance(value, PlaybookRef)
+    services.present.walkthrough.started(
+        services.walkthrough.start_playbook(click.incident.number, value.playbook, click.actor), reply
+    )
+
+
+def next_phase(services: Services, click: Click, reply: Reply) -> None:
+    value = click.value
+    assert isinstance(value, PhaseRef)
+    incident = services.walkthrough.open_incident(click.incident.number)
+    services.walkthrough.started_playbook(incident.number, value.playbook)
+    services.present.walkthrough.post_phase(incident, value.playbook, value.phase, reply)
+
+
+def acknowledge(services: Services, click: Click, reply: Reply) -> None:
+    services.present.response.acknowledged(services.response.acknowledge(click.incident.number, click.actor), reply)
+
+
+def severity(services: Services, click: Click, reply: Reply) -> None:
+    value = click.value
+    assert isinstance(value, SeverityRef)
+    changed = services.response.change_severity(click.incident.number, Severity(value.severity), click.actor)
+    services.present.response.severity_changed(changed, reply)
+
+
+def declare_private(services: Services, click: Click, reply: Reply) -> None:
+    incident = services.walkthrough.open_incident(click.incident.number)
+    prefill = OpenDeclareForm(title=f"Investigation: {incident.title}"[:80], private=True)
+    metadata = {"channel": click.channel, "response_url": click.response_url}
+    services.slack.open_view(
+        click.trigger_id, declare_modal(services.runbook.severities, prefill, metadata, exfiltration=True)
+    )
+
+
+def timeline_page(services: Services, click: Click, reply: Reply) -> None:
+    value = click.value
+    assert isinstance(value, PageRef)
+    services.present.lifecycle.turn_timeline_page(click.incident.number, value.page, click.channel, click.message_ts)
+
+
+def open_switch(services: Services, click: Click, reply: Reply) -> None:
+    value = click.value
+    assert isinstance(value, SwitchRef)
+    form = services.approvals.form(click.incident.number, value.switch, None, None)
+    services.present.approvals.open_form(form, click.trigger_id, click.response_url)
+
+
+def decide(approve: bool) -> Listener:
+    def listener(services: Services, click: Click, reply: Reply) -> None:
+        value = click.value
+        assert isinstance(value, RequestRef)
+        decided = services.approvals.decide(value.request, click.actor, approve)
+        if isinstance(decided, Refused):
+            services.present.approvals.refused(decided, reply)
+        else:
+            services.present.approvals.refresh(value.request)
+
+    return listener
+
+
+def open_revert(services: Services, click: Click, reply: Reply) -> None:
+    value = click.value
+    assert isinstance(value, RequestRef)
+    request, _ = services.approvals.get(value.request)
+    services.present.approvals.open_revert_form(request, click.trigger_id, click.response_url)
+
+
+def link(services: Services, click: Click, reply: Reply) -> None:
+    """A URL button: Slack opens the page; the click needs nothing more than its acknowledgement."""
+
+
+LISTENERS: dict[ActionId, Listener] = {
+    ActionId.STEP_DONE: step_action(StepAction.DONE),
+    ActionId.STEP_NOT_APPLICABLE: step_action(StepAction.NOT_APPLICABLE),
+    ActionId.STEP_CHOOSE: step_action(StepAction.CHOOSE),
+    ActionId.STEP_SKIP: skip,
+    ActionId.STEP_RUN: run,
+    ActionId.STEP_LINK: link,
+    ActionId.PLAYBOOK_PICK: pick,
+    ActionId.PHASE_NEXT: next_phase,
+    ActionId.INCIDENT_ACK: acknowledge,
+    ActionId.INCIDENT_SEVERITY: severity,
+    ActionId.INCIDENT_DECLARE_PRIVATE: declare_private,
+    ActionId.TIMELINE_PAGE: timeline_page,
+    ActionId.SWITCH_OPEN: open_switch,
+    ActionId.SWITCH_APPROVE: decide(True),
+    ActionId.SWITCH_DENY: decide(False),
+    ActionId.SWITCH_REVERT: open_revert,
+}
 
 
 def register(app: App, services: Services) -> None:
-    walkthrough = services.walkthrough
+    for action, listener in LISTENERS.items():
+        app.action(action_pattern(action))(guarded(services, listener))
 
-    def handle(
-        body: dict[str, Any],
-        use_case: Callable[[int, str, str, str], Outcome],
-        value: str | None = None,
-        channel_checked_by_use_case: bool = False,
-    ) -> None:
-        def notify(text: str) -> None:
-            respond(body["response_url"], text)
 
-        with answering(notify):
-            number, scope, target = parse_target(value or clicked_value(body))
-            if not channel_checked_by_use_case:
-                incident = walkthrough.open_incident(number)
-                if incident.channel_id != clicked_channel(body):
-                    raise elsewhere(incident)
-            outcome = use_case(number, scope, target, body["user"]["id"])
-            if outcome.message:
-                notify(outcome.message)
-
-    def step_action(action: StepAction) -> Callable[..., None]:
-        def listener(ack: Ack, body: dict[str, Any]) -> None:
-            ack()
-            handle(
-                body,
-                lambda n, scope, step, actor: walkthrough.act(
-                    n, scope, step, action, actor, channel=clicked_channel(body)
-                ),
-                channel_checked_by_use_case=True,
-            )
-
-        return listener
-
-    app.action("step.done")(step_action(StepAction.DONE))
-    app.action("step.na")(step_action(StepAction.NOT_APPLICABLE))
-
-    @app.action(re.compile(r"^step\.choose\.[a-z0-9-]+$"))
-    def choose(ack: Ack, body: dict[str, Any]) -> None:
+def guarded(services: Services, listener: Listener) -> Callable[..., None]:
+    def bolt_listener(ack: Ack, body: dict[str, Any]) -> None:
         ack()
-        choice = body["actions"][0]["action_id"].removeprefix("step.choose.")
-        handle(
-            body,
-            lambda n, scope, step, actor: walkthrough.act(
-                n, scope, step, StepAction.CHOOSE, actor, choice=choice, channel=clicked_channel(body)
-            ),
-            channel_checked_by_use_case=True,
-        )
+        reply = Ephemeral(str(body.get("response_url") or ""))
+        with answering(reply):
+            listener(services, clicked(services, body), reply)
 
-    @app.action("step.skip")
-    def skip(ack: Ack, body: dict[str, Any]) -> None:
-        ack()
-
-        def open_reason_form(number: int, scope: str, step_id: str, actor: str) -> Outcome:
-            step = walkthrough.step(number, scope, step_id)
-            metadata = {"incident": number, "scope": scope, "step": step_id, "response_url": body["response_url"]}
-            services.slack.open_view(body["trigger_id"], skip_modal(step.title, metadata))
-            return Outcome()
-
-        handle(body, open_reason_form)
-
-    @app.action("step.run")
-    def run(ack: Ack, body: dict[str, Any]) -> None:
-        ack()
-        handle(
-            body,
-            lambda n, scope, step, actor: walkthrough.request_run(
-                n, scope, step, actor, body["trigger_id"], body["response_url"]
-            ),
-        )
-
-    @app.action("step.link")
-    def link(ack: Ack) -> None:
-        ack()  # a URL button: Slack opens the page; the click only needs acknowledging
-
-    @app.action(re.compile(r"^playbook\.pick(\.[a-z0-9-]+)?$"))
-    def pick(ack: Ack, body: dict[str, Any]) -> None:
-        ack()
-        handle(body, lambda n, key, _, actor: walkthrough.start_playbook(n, key, actor))
-
-    @app.action("incident.ack")
-    def acknowledge(ack: Ack, body: dict[str, Any]) -> None:
-        ack()
-        handle(
-            body,
-            lambda n, _scope, _target, actor: Outcome(services.response.acknowledge(n, actor)),
-            value=f"{clicked_value(body)}:ack",
-        )
-
-    @app.action(re.compile(r"^incident\.severity$"))
-    def severity(ack: Ack, body: dict[str, Any]) -> None:
-        ack()
-        handle(
-            body,
-            lambda n, level, _target, actor: Outcome(services.response.change_severity(n, severity_of(level), actor)),
-        )
-
-    @app.action("incident.declare_private")
-    def declare_private(ack: Ack, body: dict[str, Any]) -> None:
-        ack()
-
-        def open_form(number: int, _scope: str, _target: str, actor: str) -> Outcome:
-            incident = walkthrough.open_incident(number)
-            prefill = OpenDeclareForm(title=f"Investigation: {incident.title}"[:80], private=True)
-            metadata = {"channel": body["channel"]["id"], "response_url": body["response_url"]}
-            services.slack.open_view(
-                body["trigger_id"], declare_modal(services.incidents.matrix, prefill, metadata, exfiltration=True)
-            )
-            return Outcome()
-
-        handle(body, open_form, value=f"{clicked_value(body)}:private")
-
-    @app.action("timeline.page")
-    def timeline_page(ack: Ack, body: dict[str, Any]) -> None:
-        ack()
-        with answering(lambda text: respond(body["response_url"], text)):
-            number, page, _ = parse_target(clicked_value(body))
-            if not re.fullmatch(r"page-[0-9]{1,4}", page):
-                raise UserError(STALE_BUTTON)
-            channel, ts = body["channel"]["id"], body["container"]["message_ts"]
-            services.slack.update(channel, ts, *services.lifecycle.timeline_page(number, int(page[5:])))
-
-    @app.action("phase.next")
-    def next_phase(ack: Ack, body: dict[str, Any]) -> None:
-        ack()
-        handle(body, lambda n, key, phase, actor: walkthrough.post_phase(n, key, phase, actor))
+    return bolt_listener

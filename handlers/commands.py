@@ -1,4 +1,4 @@
-"""`/incident` and its subcommands."""
+"""`/incident` and its subcommands: parse the text (bot/core/commands.py), ack, call one use case, present."""
 
 from __future__ import annotations
 
@@ -7,7 +7,6 @@ from typing import TYPE_CHECKING, Any
 
 from slack_bolt import Ack, App
 
-from bot.adapters.slack_api import respond
 from bot.core.commands import (
     Acknowledge,
     AddAction,
@@ -28,16 +27,15 @@ from bot.core.commands import (
     WritePostmortem,
     parse,
 )
-from bot.core.incident import Incident, InvalidDeclaration, make_declaration
+from bot.core.incident import Incident, InvalidDeclaration, make_declaration, needs_postmortem
 from bot.core.milestones import Milestone, MilestoneError, parse_time
 from bot.core.response import Role
-from bot.render.blocks import Blocks, help_blocks, incident_list
+from bot.presenters.reply import Ephemeral, Reply
+from bot.render.blocks import help_blocks
 from bot.render.modals import declare_modal, resolve_modal, update_modal
 from bot.render.mrkdwn import escape
 from bot.services.errors import UserError
-from bot.services.lifecycle import POSTMORTEM_SEVERITIES
-from handlers.replies import Notify, answering, declared_message
-from handlers.switches import killswitch_command
+from handlers.replies import answering
 
 if TYPE_CHECKING:
     from bot.app import Services
@@ -61,26 +59,20 @@ def register(app: App, services: Services) -> None:
             declare_at_once(ack, services, command, parsed)
             return
         ack()
-
-        def notify(text: str) -> None:
-            respond(command["response_url"], text)
-
-        with answering(notify):
-            run(services, command, parsed, notify)
+        reply = Ephemeral(command["response_url"])
+        with answering(reply):
+            run(services, command, parsed, reply)
 
 
-def run(services: Services, command: Command, parsed: object, notify: Notify) -> None:
+def run(services: Services, command: Command, parsed: object, reply: Reply) -> None:
     """Every subcommand that answers after the ack."""
     if isinstance(parsed, OpenDeclareForm):
         metadata = {"channel": command["channel_id"], "response_url": command["response_url"]}
-        services.slack.open_view(command["trigger_id"], declare_modal(services.incidents.matrix, parsed, metadata))
+        services.slack.open_view(command["trigger_id"], declare_modal(services.runbook.severities, parsed, metadata))
     elif isinstance(parsed, Status):
-        respond(command["response_url"], *status_reply(services, command["channel_id"], command["user_id"]))
-    elif isinstance(parsed, KillSwitchPanel):
-        killswitch_command(services, command, parsed.key)
+        services.present.incidents.status(command["channel_id"], command["user_id"], reply)
     else:
-        incident = here(services, command)
-        in_incident[type(parsed)](services, command, incident, parsed, notify)
+        in_incident[type(parsed)](services, command, here(services, command), parsed, reply)
 
 
 def here(services: Services, command: Command) -> Incident:
@@ -106,34 +98,37 @@ def declare_at_once(ack: Ack, services: Services, command: Command, parsed: Decl
         ack(text=str(invalid))
         return
     ack(text=f"Declaring {parsed.severity.label}: {escape(declaration.title)}…")
-
-    def notify(text: str) -> None:
-        respond(command["response_url"], text)
-
-    with answering(notify):
-        services.incidents.declare(
-            declaration,
-            delivery_key=f"command:{command['team_id']}:{command['trigger_id']}",
-            announce=lambda declared: notify(declared_message(declared)),
-        )
+    reply = Ephemeral(command["response_url"])
+    with answering(reply):
+        declared = services.incidents.declare(declaration, f"command:{command['team_id']}:{command['trigger_id']}")
+        services.present.incidents.declared(declared, reply, services.walkthrough.finish_declare_run)
 
 
-def start_playbook(services: Services, command: Command, incident: Incident, parsed: Any, notify: Notify) -> None:
+def start_playbook(services: Services, command: Command, incident: Incident, parsed: Any, reply: Reply) -> None:
     if not parsed.key:
         lines = [f"`{p.number}` / `{p.key}`: {p.title}" for p in services.runbook.playbooks]
-        notify("Start one with `/incident playbook KEY`:\n" + "\n".join(lines))
+        reply("Start one with `/incident playbook KEY`:\n" + "\n".join(lines))
         return
-    outcome = services.walkthrough.start_playbook(incident.number, parsed.key, command["user_id"])
-    if outcome.message:
-        notify(outcome.message)
+    started = services.walkthrough.start_playbook(incident.number, parsed.key, command["user_id"])
+    services.present.walkthrough.started(started, reply)
 
 
-def note(services: Services, command: Command, incident: Incident, parsed: Any, notify: Notify) -> None:
+def killswitch(services: Services, command: Command, incident: Incident, parsed: Any, reply: Reply) -> None:
+    """`/incident killswitch [KEY]`: the panel, or the request form for one switch."""
+    if parsed.key:
+        form = services.approvals.form(incident.number, parsed.key, None, None)
+        services.present.approvals.open_form(form, command["trigger_id"], command["response_url"])
+    else:
+        shown, lines = services.approvals.panel(incident.number)
+        services.present.approvals.panel(shown, lines, reply)
+
+
+def note(services: Services, command: Command, incident: Incident, parsed: Any, reply: Reply) -> None:
     services.lifecycle.note(incident.number, command["user_id"], parsed.text)
-    notify(":spiral_note_pad: Noted on the timeline.")
+    reply(":spiral_note_pad: Noted on the timeline.")
 
 
-def milestone(services: Services, command: Command, incident: Incident, parsed: Any, notify: Notify) -> None:
+def milestone(services: Services, command: Command, incident: Incident, parsed: Any, reply: Reply) -> None:
     lifecycle = services.lifecycle
     now = lifecycle.clock.now()
     try:
@@ -141,64 +136,63 @@ def milestone(services: Services, command: Command, incident: Incident, parsed: 
     except MilestoneError as error:
         raise UserError(str(error)) from None
     updated = lifecycle.set_milestone(incident.number, Milestone(parsed.milestone), at, command["user_id"])
-    notify(
+    services.present.incidents.refresh_header(updated)
+    reply(
         f"{parsed.milestone.capitalize()} set to {at.astimezone(lifecycle.timezone):%Y-%m-%d %H:%M %Z} "
         f"for {updated.reference}."
     )
 
 
-def show_timeline(services: Services, command: Command, incident: Incident, parsed: Any, notify: Notify) -> None:
-    assert incident.channel_id is not None
-    services.slack.post(incident.channel_id, *services.lifecycle.timeline_page(incident.number, 1))
+def show_timeline(services: Services, command: Command, incident: Incident, parsed: Any, reply: Reply) -> None:
+    services.present.lifecycle.post_timeline(incident.number)
 
 
-def open_resolve_form(services: Services, command: Command, incident: Incident, parsed: Any, notify: Notify) -> None:
-    if not incident.is_open:
-        raise UserError(f"{incident.reference} is already resolved.")
-    metadata = {
-        "incident": incident.number,
-        "response_url": command["response_url"],
-        "root_cause_required": incident.severity in POSTMORTEM_SEVERITIES,
-    }
-    services.slack.open_view(command["trigger_id"], resolve_modal(incident, metadata))
+def open_resolve_form(services: Services, command: Command, incident: Incident, parsed: Any, reply: Reply) -> None:
+    open_incident = services.lifecycle.open_incident(incident.number)
+    metadata = {"incident": open_incident.number, "response_url": command["response_url"]}
+    services.slack.open_view(
+        command["trigger_id"], resolve_modal(open_incident, needs_postmortem(open_incident.severity), metadata)
+    )
 
 
-def add_action(services: Services, command: Command, incident: Incident, parsed: Any, notify: Notify) -> None:
+def add_action(services: Services, command: Command, incident: Incident, parsed: Any, reply: Reply) -> None:
     item = services.lifecycle.add_action(incident.number, command["user_id"], parsed.text, parsed.owner, parsed.due)
     flags = f" (flagged in the draft: {', '.join(item.problems)})" if item.problems else ""
-    notify(f"Action item added{flags}.")
+    reply(f"Action item added{flags}.")
 
 
-def write_postmortem(services: Services, command: Command, incident: Incident, parsed: Any, notify: Notify) -> None:
-    where = services.lifecycle.publish_postmortem(incident.number)
-    notify(f":memo: The post-mortem draft of {incident.reference} is written to {where}.")
+def write_postmortem(services: Services, command: Command, incident: Incident, parsed: Any, reply: Reply) -> None:
+    where = services.present.lifecycle.publish_postmortem(incident.number)
+    reply(f":memo: The post-mortem draft of {incident.reference} is written to {where}.")
 
 
-def acknowledge(services: Services, command: Command, incident: Incident, parsed: Any, notify: Notify) -> None:
-    notify(services.response.acknowledge(incident.number, command["user_id"]))
+def acknowledge(services: Services, command: Command, incident: Incident, parsed: Any, reply: Reply) -> None:
+    services.present.response.acknowledged(services.response.acknowledge(incident.number, command["user_id"]), reply)
 
 
-def change_severity(services: Services, command: Command, incident: Incident, parsed: Any, notify: Notify) -> None:
-    notify(services.response.change_severity(incident.number, parsed.severity, command["user_id"]))
+def change_severity(services: Services, command: Command, incident: Incident, parsed: Any, reply: Reply) -> None:
+    changed = services.response.change_severity(incident.number, parsed.severity, command["user_id"])
+    services.present.response.severity_changed(changed, reply)
 
 
-def assign_role(services: Services, command: Command, incident: Incident, parsed: Any, notify: Notify) -> None:
-    notify(services.response.assign(incident.number, Role(parsed.role), parsed.user, command["user_id"]))
+def assign_role(services: Services, command: Command, incident: Incident, parsed: Any, reply: Reply) -> None:
+    assigned = services.response.assign(incident.number, Role(parsed.role), parsed.user, command["user_id"])
+    services.present.response.role_assigned(assigned, reply)
 
 
-def open_update_form(services: Services, command: Command, incident: Incident, parsed: Any, notify: Notify) -> None:
-    if not incident.is_open:
-        raise UserError(f"{incident.reference} is resolved.")
-    metadata = {"incident": incident.number, "response_url": command["response_url"]}
-    services.slack.open_view(command["trigger_id"], update_modal(incident, metadata))
+def open_update_form(services: Services, command: Command, incident: Incident, parsed: Any, reply: Reply) -> None:
+    open_incident = services.lifecycle.open_incident(incident.number)
+    metadata = {"incident": open_incident.number, "response_url": command["response_url"]}
+    services.slack.open_view(command["trigger_id"], update_modal(open_incident, metadata))
 
 
-in_incident: dict[type, Callable[[Services, Command, Incident, Any, Notify], None]] = {
+in_incident: dict[type, Callable[[Services, Command, Incident, Any, Reply], None]] = {
     Acknowledge: acknowledge,
     ChangeSeverity: change_severity,
     AssignRole: assign_role,
     OpenUpdateForm: open_update_form,
     StartPlaybook: start_playbook,
+    KillSwitchPanel: killswitch,
     Note: note,
     SetMilestone: milestone,
     ShowTimeline: show_timeline,
@@ -206,12 +200,3 @@ in_incident: dict[type, Callable[[Services, Command, Incident, Any, Notify], Non
     AddAction: add_action,
     WritePostmortem: write_postmortem,
 }
-
-
-def status_reply(services: Services, channel_id: str, viewer: str) -> tuple[str, Blocks]:
-    """The incident of this channel, or the open incidents the viewer may see when typed elsewhere."""
-    incidents = services.incidents
-    found = incidents.in_channel(channel_id)
-    if found is not None:
-        return incidents.header(found)
-    return "Open incidents", incident_list(incidents.open_incidents(viewer), incidents.clock.now())

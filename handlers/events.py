@@ -6,7 +6,6 @@ from typing import TYPE_CHECKING, Any
 
 from slack_bolt import App
 
-from bot.render.home import home_view
 from bot.services.timeline import PUSHPIN
 
 if TYPE_CHECKING:
@@ -16,11 +15,8 @@ if TYPE_CHECKING:
 def register(app: App, services: Services) -> None:
     @app.event("app_home_opened")
     def home_opened(event: dict[str, Any]) -> None:
-        if event.get("tab", "home") != "home":
-            return
-        incidents = services.incidents
-        viewer = event["user"]
-        services.slack.publish_home(viewer, home_view(incidents.open_incidents(viewer), incidents.clock.now()))
+        if event.get("tab", "home") == "home":
+            services.present.incidents.home(event["user"])
 
     timeline = services.timeline
 

@@ -1,17 +1,25 @@
-"""What stands between Slack's request and the listeners: replayed requests are refused, and no failure
-turns into an HTTP 500 or a stack trace for the person."""
+"""What stands between Slack's request and the listeners: replayed requests are refused, every click is checked
+the same way (its value decodes, its incident exists, and it comes from that incident's channel, or for an
+approval from one of the request's own cards), and no failure turns into an HTTP 500 or a stack trace."""
 
 from __future__ import annotations
 
 import logging
 import uuid
 from collections.abc import Callable
-from typing import Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 import redis
 from slack_bolt import BoltRequest, BoltResponse
 
 from bot.adapters.slack_api import respond
+from bot.core.incident import Incident
+from bot.render.actions import ActionId, Ref, RequestRef, action_of, decode
+from bot.services.errors import UserError
+
+if TYPE_CHECKING:
+    from bot.app import Services
 
 logger = logging.getLogger(__name__)
 
@@ -62,3 +70,44 @@ def answer_failures(error: Exception, body: dict[str, Any], response: BoltRespon
     if response is None:
         return None
     return BoltResponse(status=200, body="")
+
+
+@dataclass(frozen=True)
+class Click:
+    """A click that passed the guard: what it names, on which incident, by whom, from where."""
+
+    action: ActionId
+    value: Ref
+    incident: Incident
+    actor: str
+    channel: str
+    message_ts: str
+    trigger_id: str
+    response_url: str
+
+
+def clicked(services: Services, body: dict[str, Any]) -> Click:
+    """The one check every button and menu goes through (StaleButton or UserError when it fails)."""
+    element = body["actions"][0]
+    action = action_of(str(element.get("action_id") or ""))
+    raw = str((element.get("selected_option") or {}).get("value") or element.get("value") or "")
+    value = decode(action, raw, Ref)
+    incident = services.incidents.get(value.incident)
+    channel = str((body.get("channel") or {}).get("id") or (body.get("container") or {}).get("channel_id") or "")
+    message_ts = str((body.get("container") or {}).get("message_ts") or "")
+    if isinstance(value, RequestRef):
+        request, _ = services.approvals.get(value.request)
+        if request.incident != incident.number or (channel, message_ts) not in services.approvals.cards(value.request):
+            raise UserError(f"That button is not on one of {incident.reference}'s request cards.")
+    elif channel != incident.channel_id:
+        raise UserError(f"That button belongs to {incident.reference}'s channel.")
+    return Click(
+        action=action,
+        value=value,
+        incident=incident,
+        actor=str(body["user"]["id"]),
+        channel=channel,
+        message_ts=message_ts,
+        trigger_id=str(body.get("trigger_id") or ""),
+        response_url=str(body.get("response_url") or ""),
+    )

@@ -1,4 +1,5 @@
-"""Modal submissions."""
+"""Modal submissions: each form's values are checked before the ack (an error shows under its field, and the
+form stays open with what was typed); then one use case runs and a presenter shows what happened."""
 
 from __future__ import annotations
 
@@ -6,10 +7,11 @@ from typing import TYPE_CHECKING, Any
 
 from slack_bolt import Ack, App
 
-from bot.core.incident import InvalidDeclaration, make_declaration
+from bot.core.incident import ROOT_CAUSE_REQUIRED, InvalidDeclaration, make_declaration, needs_postmortem
 from bot.core.playbook import parse_parameter
 from bot.core.response import UpdateStatus
 from bot.core.walkthrough import StepAction
+from bot.presenters.reply import reply_to
 from bot.render.modals import (
     DECLARE_CALLBACK,
     REASON_MAX,
@@ -22,13 +24,28 @@ from bot.render.modals import (
     read_metadata,
     submitted_values,
 )
-from handlers.replies import answering, declared_message, notifier
+from bot.render.switches import REQUEST_CALLBACK, REVERT_CALLBACK
+from handlers.actions import run_now
+from handlers.replies import answering
 
 if TYPE_CHECKING:
     from bot.app import Services
 
+REASON_ERROR = f"Say why, in at most {REASON_MAX} characters."
+
+
+def one_line(text: str | None) -> str:
+    return " ".join((text or "").split())
+
+
+def reason_error(reason: str) -> str | None:
+    return REASON_ERROR if not reason or len(reason) > REASON_MAX else None
+
 
 def register(app: App, services: Services) -> None:
+    def reply_for(body: dict[str, Any], view: dict[str, Any]) -> Any:
+        return reply_to(services.slack, body["user"]["id"], read_metadata(view).get("response_url"))
+
     @app.view(DECLARE_CALLBACK)
     def declare_submitted(ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
         values = submitted_values(view)
@@ -46,35 +63,30 @@ def register(app: App, services: Services) -> None:
             ack(response_action="errors", errors=invalid.problems)
             return
         ack()
-        notify = notifier(services, body["user"]["id"], read_metadata(view))
-        with answering(notify):
-            services.incidents.declare(
-                declaration,
-                delivery_key=f"view:{view['id']}",
-                announce=lambda declared: notify(declared_message(declared)),
-            )
+        reply = reply_for(body, view)
+        with answering(reply):
+            declared = services.incidents.declare(declaration, f"view:{view['id']}")
+            services.present.incidents.declared(declared, reply, services.walkthrough.finish_declare_run)
 
     @app.view(SKIP_CALLBACK)
     def skip_submitted(ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
-        reason = " ".join((submitted_values(view).get("reason") or "").split())
-        if not reason or len(reason) > REASON_MAX:
-            ack(response_action="errors", errors={"reason": f"Say why, in at most {REASON_MAX} characters."})
+        reason = one_line(submitted_values(view).get("reason"))
+        if error := reason_error(reason):
+            ack(response_action="errors", errors={"reason": error})
             return
         ack()
         metadata = read_metadata(view)
-        actor = body["user"]["id"]
-        notify = notifier(services, actor, metadata)
-        with answering(notify):
+        reply = reply_for(body, view)
+        with answering(reply):
             outcome = services.walkthrough.act(
                 int(metadata["incident"]),
                 str(metadata["scope"]),
                 str(metadata["step"]),
                 StepAction.SKIP,
-                actor,
+                body["user"]["id"],
                 reason=reason,
             )
-            if outcome.message:
-                notify(outcome.message)
+            services.present.walkthrough.show(outcome, reply)
 
     @app.view(RUN_CALLBACK)
     def run_submitted(ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
@@ -92,24 +104,19 @@ def register(app: App, services: Services) -> None:
             ack(response_action="errors", errors=errors)
             return
         ack()
-        actor = body["user"]["id"]
-        notify = notifier(services, actor, metadata)
-        with answering(notify):
-            outcome = services.walkthrough.run(
-                int(metadata["incident"]), str(metadata["scope"]), str(metadata["step"]), actor, parameters
-            )
-            if outcome.message:
-                notify(outcome.message)
+        reply = reply_for(body, view)
+        with answering(reply):
+            number, scope, step_id = int(metadata["incident"]), str(metadata["scope"]), str(metadata["step"])
+            run_now(services, number, scope, step_id, body["user"]["id"], parameters, reply)
 
     @app.view(RESOLVE_CALLBACK)
     def resolve_submitted(ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
         values = submitted_values(view)
         metadata = read_metadata(view)
-        root_cause = " ".join((values.get("root_cause") or "").split())
-        if metadata.get("root_cause_required") and not root_cause:
-            ack(
-                response_action="errors", errors={"root_cause": "SEV-1 and SEV-2 need the root cause, in one sentence."}
-            )
+        root_cause = one_line(values.get("root_cause"))
+        incident = services.incidents.store.get(int(metadata.get("incident") or 0))
+        if incident is not None and needs_postmortem(incident.severity) and not root_cause:
+            ack(response_action="errors", errors={"root_cause": ROOT_CAUSE_REQUIRED})
             return
         if len(root_cause) > ROOT_CAUSE_MAX:
             ack(
@@ -118,17 +125,17 @@ def register(app: App, services: Services) -> None:
             )
             return
         ack()
-        actor = body["user"]["id"]
-        notify = notifier(services, actor, metadata)
-        with answering(notify):
-            incident = services.lifecycle.resolve(
+        reply = reply_for(body, view)
+        with answering(reply):
+            resolved = services.lifecycle.resolve(
                 int(metadata["incident"]),
-                actor,
+                body["user"]["id"],
                 root_cause,
                 (values.get("customer_impact") or "").strip(),
                 (values.get("lessons") or "").strip(),
             )
-            notify(f":white_check_mark: {incident.reference} is resolved.")
+            services.present.lifecycle.resolved(resolved)
+            reply(f":white_check_mark: {resolved.incident.reference} is resolved.")
 
     @app.view(UPDATE_CALLBACK)
     def update_submitted(ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
@@ -144,9 +151,49 @@ def register(app: App, services: Services) -> None:
             return
         ack()
         metadata = read_metadata(view)
-        actor = body["user"]["id"]
-        notify = notifier(services, actor, metadata)
-        with answering(notify):
-            notify(
-                services.response.post_update(int(metadata["incident"]), actor, UpdateStatus(values["status"]), text)
+        reply = reply_for(body, view)
+        with answering(reply):
+            posted = services.response.post_update(
+                int(metadata["incident"]), body["user"]["id"], UpdateStatus(values["status"]), text
             )
+            services.present.response.update_posted(posted, reply)
+
+    @app.view(REQUEST_CALLBACK)
+    def request_submitted(ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
+        values = submitted_values(view)
+        metadata = read_metadata(view)
+        reason = one_line(values.get("reason"))
+        target = {name: str(value) for name, value in values.items() if name != "reason" and value}
+        errors = services.approvals.target_errors(metadata.get("switch"), target)
+        if error := reason_error(reason):
+            errors["reason"] = error
+        if errors:
+            ack(response_action="errors", errors=errors)
+            return
+        ack()
+        reply = reply_for(body, view)
+        with answering(reply):
+            requested = services.approvals.request(
+                int(metadata["incident"]),
+                body["user"]["id"],
+                reason,
+                metadata.get("switch"),
+                metadata.get("scope"),
+                metadata.get("step"),
+                target,
+            )
+            services.present.approvals.posted(requested)
+
+    @app.view(REVERT_CALLBACK)
+    def revert_submitted(ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
+        reason = one_line(submitted_values(view).get("reason"))
+        if error := reason_error(reason):
+            ack(response_action="errors", errors={"reason": error})
+            return
+        ack()
+        reply = reply_for(body, view)
+        with answering(reply):
+            requested = services.approvals.request_revert(
+                str(read_metadata(view)["approval"]), body["user"]["id"], reason
+            )
+            services.present.approvals.posted(requested)

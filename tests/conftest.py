@@ -20,10 +20,9 @@ import pytest
 import redis
 from werkzeug.serving import make_server
 
-from bot import jobs
-from bot.adapters.scheduler import queue_name
 from bot.app import Services, create_app
 from bot.config import Settings
+from bot.core.walkthrough import StepState, state_key
 from bot.web import EVENTS_PATH, wsgi_app
 from tests.fakes.salesforce import CONSUMER_KEY, USERNAME, FakeSalesforce
 from tests.fakes.slack import BOT_TOKEN, FakeSlack
@@ -231,6 +230,11 @@ def settings_for(fake: FakeSlack, pages: FakeStatusPages, **overrides: Any) -> S
     return Settings(_env_file=None, **values)  # type: ignore[call-arg]
 
 
+def step_state(bot: RunningBot, scope: str, step: str, number: int = 1) -> StepState:
+    """What Redis holds for one step of an incident."""
+    return bot.services.walkthrough.steps.snapshot(number).state(state_key(scope, step))
+
+
 @dataclass
 class RunningBot:
     url: str
@@ -240,30 +244,30 @@ class RunningBot:
     slack: SlackSim
 
     def run_jobs(self) -> int:
-        """Runs the queued background jobs here, as the worker would (the clock stays the test's).
-
-        Returns how many jobs have failed so far.
-        """
+        """Runs the queued background jobs here, as the worker would (the clock stays the test's): approved
+        executions first, then the rest, until none is left. Returns how many jobs have failed so far."""
         from rq import SimpleWorker
 
-        jobs.register(self.services)
-        connection = self.services.redis.jobs
-        worker = SimpleWorker([queue_name(self.services.settings.key_prefix)], connection=connection)
+        scheduler = self.services.scheduler
+        worker = SimpleWorker(
+            [scheduler.executions, scheduler.queue], connection=self.services.redis.jobs, job_class=self.services.jobs
+        )
         worker.work(burst=True)
-        return len(self.services.scheduler.queue.failed_job_registry)
+        return len(scheduler.queue.failed_job_registry) + len(scheduler.executions.failed_job_registry)
 
     def run_due_jobs(self) -> int:
         """What RQ's scheduler does when the test clock says so: queue the scheduled jobs now due, then run."""
         from rq.job import Job
         from rq.registry import ScheduledJobRegistry
 
-        queue = self.services.scheduler.queue
-        registry = ScheduledJobRegistry(queue=queue)
-        due = registry.get_jobs_to_schedule(int(self.clock.now().timestamp()))
-        for job in Job.fetch_many(due, connection=queue.connection):
-            if job is not None:
-                queue.enqueue_job(job)
-                registry.remove(job.id)
+        scheduler = self.services.scheduler
+        for queue in (scheduler.executions, scheduler.queue):
+            registry = ScheduledJobRegistry(queue=queue)
+            due = registry.get_jobs_to_schedule(int(self.clock.now().timestamp()))
+            for job in Job.fetch_many(due, connection=queue.connection):
+                if job is not None:
+                    queue.enqueue_job(job)
+                    registry.remove(job.id)
         return self.run_jobs()
 
 

@@ -1,37 +1,51 @@
-"""Reads the runbook data in `playbooks/` and checks it with the core's pydantic models.
+"""Reads the runbook data in `playbooks/` and checks it with the models of `bot/core`, `bot/kinds` and
+`bot/mechanisms`.
 
 Every problem names its file and the path inside it, e.g.
-`playbooks/playbook-4-prompt-injection.yaml: phases[1].steps[0].switch: no kill switch `lockout` …`.
+`playbooks/playbook-4-prompt-injection.yaml: phases[1].steps[0].switch: no kill switch `lockout` …`, and a file
+the bot would not read (`playbok-8.yaml`) is a problem too, so nothing an operator writes is silently ignored.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import yaml
 from jinja2 import TemplateSyntaxError
 from pydantic import BaseModel, ValidationError
 
-import playbooks
-from bot.core.playbook import Checklist, KillSwitchCatalogue, Playbook, Step, StepKind, located_steps
-from bot.core.runbook import Runbook
+from bot.config import BUNDLED_PLAYBOOKS
+from bot.core.playbook import Checklist, Playbook, StepBase, located_steps
+from bot.core.postmortem import compile_template
 from bot.core.severity import SeverityMatrix
-from bot.render.postmortem import compile_template
+from bot.kinds import KINDS, Step
+from bot.kinds.kill_switch import KillSwitchStep
+from bot.kinds.link import LinkStep
+from bot.mechanisms import MECHANISMS, KillSwitchCatalogue
+from bot.runbook import Runbook
 
-BUNDLED_PLAYBOOKS = Path(playbooks.__file__).parent
+__all__ = ["BUNDLED_PLAYBOOKS", "PlaybookDataError", "load_runbook"]
+
 SEVERITY_FILE = "severity.yaml"
 FIRST_FIVE_FILE = "first-five-minutes.yaml"
 SWITCHES_FILE = "kill-switches.yaml"
 PLAYBOOK_GLOB = "playbook-*.yaml"
 POSTMORTEM_FILE = "postmortem.md.j2"
+PACKAGE_FILES = {"__init__.py", "__pycache__"}
+TAGS = set(KINDS) | set(MECHANISMS)  # discriminator values pydantic puts in an error's location
 
 Model = TypeVar("Model", bound=BaseModel)
 
 
 class PlaybookDataError(Exception):
     """The playbooks directory is invalid; the message has one line per problem, naming file and path."""
+
+
+def _where(loc: Iterable[Any]) -> str:
+    parts = [p for p in loc if not (isinstance(p, str) and p in TAGS)]
+    return "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in parts).lstrip(".")
 
 
 class _Problems:
@@ -50,33 +64,36 @@ class _Problems:
         try:
             return model.model_validate(data)
         except ValidationError as error:
-            for item in error.errors():
-                where = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in item["loc"]).lstrip(".")
+            items = error.errors()
+            deeper = [tuple(item["loc"]) for item in items]
+            for item in items:
+                loc = tuple(item["loc"])
+                if item["type"] == "too_short" and any(d[: len(loc)] == loc and d != loc for d in deeper):
+                    continue  # a list whose only item was refused: the refusal says it
+                where = _where(item["loc"])
                 message = str(item["msg"]).removeprefix("Value error, ")
                 self.lines.append(f"{path}: {where}: {message}" if where else f"{path}: {message}")
             return None
-
-
-def load_severity_matrix(directory: Path) -> SeverityMatrix:
-    problems = _Problems()
-    matrix = problems.load(directory / SEVERITY_FILE, SeverityMatrix)
-    if matrix is None:
-        raise PlaybookDataError("\n".join(problems.lines))
-    return matrix
 
 
 def load_runbook(directory: Path, url_settings: Iterable[str] = ()) -> Runbook:
     """Loads and cross-checks every file; `url_settings` are the setting names a link step may use."""
     problems = _Problems()
     matrix = problems.load(directory / SEVERITY_FILE, SeverityMatrix)
-    first_five = problems.load(directory / FIRST_FIVE_FILE, Checklist)
+    first_five = problems.load(directory / FIRST_FIVE_FILE, Checklist[Step])
     switches = problems.load(directory / SWITCHES_FILE, KillSwitchCatalogue)
-    loaded: list[tuple[Path, Playbook]] = []
+    loaded: list[tuple[Path, Playbook[Step]]] = []
     paths = sorted(directory.glob(PLAYBOOK_GLOB))
     if not paths:
         problems.lines.append(f"{directory}: no {PLAYBOOK_GLOB} files")
+    known = {SEVERITY_FILE, FIRST_FIVE_FILE, SWITCHES_FILE, POSTMORTEM_FILE, *PACKAGE_FILES, *(p.name for p in paths)}
+    for stray in sorted(p for p in directory.iterdir() if p.name not in known and not p.name.startswith(".")):
+        problems.lines.append(
+            f"{stray}: not a file the bot reads (playbooks are named {PLAYBOOK_GLOB}; the others are "
+            f"{SEVERITY_FILE}, {FIRST_FIVE_FILE}, {SWITCHES_FILE}, {POSTMORTEM_FILE})"
+        )
     for path in paths:
-        playbook = problems.load(path, Playbook)
+        playbook = problems.load(path, Playbook[Step])
         if playbook is not None:
             loaded.append((path, playbook))
     for attribute in ("key", "number"):
@@ -86,21 +103,14 @@ def load_runbook(directory: Path, url_settings: Iterable[str] = ()) -> Runbook:
             if value in seen:
                 problems.lines.append(f"{path}: {attribute}: `{value}` is also used by {seen[value].name}")
             seen[value] = path
-    switch_keys = {s.key for s in switches.switches} if switches else set()
-    documents: list[tuple[Path, str, tuple[Step, ...]]] = []
+    documents: list[tuple[Path, str, tuple[StepBase, ...]]] = []
     if first_five:
         documents.append((directory / FIRST_FIVE_FILE, "steps", first_five.steps))
     for path, playbook in loaded:
         documents += [(path, f"phases[{i}].steps", phase.steps) for i, phase in enumerate(playbook.phases)]
     for path, prefix, steps in documents:
         for where, step in located_steps(steps, prefix):
-            if step.kind is StepKind.KILL_SWITCH and step.switch and switches and step.switch not in switch_keys:
-                problems.lines.append(
-                    f"{path}: {where}.switch: no kill switch `{step.switch}` in {SWITCHES_FILE} "
-                    f"(known: {', '.join(sorted(switch_keys))})"
-                )
-            if step.url_setting and step.url_setting not in set(url_settings):
-                problems.lines.append(f"{path}: {where}.url_setting: `{step.url_setting}` is not a setting")
+            problems.lines += [f"{path}: {where}.{problem}" for problem in _cross_check(step, switches, url_settings)]
     template = _template(directory / POSTMORTEM_FILE, problems)
     if problems.lines or matrix is None or first_five is None or switches is None or template is None:
         raise PlaybookDataError("\n".join(problems.lines))
@@ -111,6 +121,16 @@ def load_runbook(directory: Path, url_settings: Iterable[str] = ()) -> Runbook:
         switches=switches,
         postmortem_template=template,
     )
+
+
+def _cross_check(step: StepBase, switches: KillSwitchCatalogue | None, url_settings: Iterable[str]) -> list[str]:
+    """What a step names in another file or in the settings, and is not there."""
+    if isinstance(step, KillSwitchStep) and step.switch and switches and switches.get(step.switch) is None:
+        known = ", ".join(sorted(s.key for s in (*switches.switches, *switches.changes)))
+        return [f"switch: no kill switch `{step.switch}` in {SWITCHES_FILE} (known: {known})"]
+    if isinstance(step, LinkStep) and step.url_setting not in set(url_settings):
+        return [f"url_setting: `{step.url_setting}` is not a setting"]
+    return []
 
 
 def _template(path: Path, problems: _Problems) -> str | None:

@@ -7,7 +7,11 @@ What the gateway guarantees, whatever simple-salesforce does by default:
   on a persistent 401 in create/update/delete, upstream issue #804);
 - the Metadata API client is rebuilt with the new session after a renewal (sf.mdapi keeps the old one);
 - the HTTP client honours REQUESTS_CA_BUNDLE (corporate proxies, self-signed test orgs);
-- every failure is one `SalesforceError` whose message is a sentence for responders.
+- every failure is one `SalesforceError` whose message is a sentence for responders: `SalesforceRefused` when
+  the org answered no (nothing changed), `SalesforceNoAnswer` when no answer came (a timeout, a dropped
+  connection, a 5xx), in which case a change may or may not have been applied;
+- custom metadata values keep their types both ways: a checkbox is a `bool`, a number a `float`, text a `str`,
+  an empty field `None`, and each is sent back with the matching `xsi:type`.
 """
 
 from __future__ import annotations
@@ -17,7 +21,8 @@ import time
 import xml.etree.ElementTree as ET
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import quote, urlparse
 
 import jwt
@@ -31,11 +36,14 @@ from simple_salesforce.exceptions import (
     SalesforceMalformedRequest,
 )
 from simple_salesforce.metadata import SfdcMetadataApi
+from zeep import xsd
 from zeep.exceptions import Error as ZeepError
 from zeep.exceptions import Fault as ZeepFault
+from zeep.exceptions import TransportError as ZeepTransportError
 from zeep.transports import Transport
 
-from bot.config import Settings
+if TYPE_CHECKING:
+    from bot.config import Settings
 
 Result = TypeVar("Result")
 JWT_LIFETIME_SECONDS = 180
@@ -45,8 +53,19 @@ class SalesforceError(Exception):
     """A Salesforce call failed; the message is one sentence for the responder."""
 
 
-class SessionExpired(SalesforceError):
+class SalesforceRefused(SalesforceError):
+    """The org answered and refused: nothing was changed."""
+
+
+class SalesforceNoAnswer(SalesforceError):
+    """No answer came: a change sent may or may not have been applied (read the org back to know)."""
+
+
+class SessionExpired(SalesforceRefused):
     pass
+
+
+Value = bool | float | str | None  # a custom metadata value as the org types it
 
 
 @dataclass(frozen=True)
@@ -224,24 +243,28 @@ class SalesforceGateway:
         except SalesforceExpiredSession:
             raise SessionExpired("The Salesforce session expired.") from None
         except SalesforceMalformedRequest as error:
-            raise SalesforceError(f"Salesforce refused the {what}: {_error_text(error.content)}.") from None
+            raise SalesforceRefused(f"Salesforce refused the {what}: {_error_text(error.content)}.") from None
         except LibraryError as error:
             code = _error_code(error.content)
             if code == "REQUEST_LIMIT_EXCEEDED":
-                raise SalesforceError("The org's API request limit is exceeded (REQUEST_LIMIT_EXCEEDED).") from None
+                raise SalesforceRefused("The org's API request limit is exceeded (REQUEST_LIMIT_EXCEEDED).") from None
             if error.status >= 500:
-                raise SalesforceError(f"Salesforce answered HTTP {error.status} to the {what}; try again.") from None
-            raise SalesforceError(f"Salesforce refused the {what}: {_error_text(error.content)}.") from None
+                raise SalesforceNoAnswer(f"Salesforce answered HTTP {error.status} to the {what}; try again.") from None
+            raise SalesforceRefused(f"Salesforce refused the {what}: {_error_text(error.content)}.") from None
         except requests.Timeout:
-            raise SalesforceError(f"Salesforce did not answer the {what} within {self.timeout:g} seconds.") from None
+            raise SalesforceNoAnswer(f"Salesforce did not answer the {what} within {self.timeout:g} seconds.") from None
         except requests.RequestException as error:
-            raise SalesforceError(f"Could not reach Salesforce for the {what} ({type(error).__name__}).") from None
+            raise SalesforceNoAnswer(f"Could not reach Salesforce for the {what} ({type(error).__name__}).") from None
         except ZeepFault as fault:
             if "INVALID_SESSION_ID" in f"{fault.code} {fault.message}":
                 raise SessionExpired("The Salesforce session expired.") from None
-            raise SalesforceError(f"The Metadata API refused the {what}: {_clause(fault.message)}.") from None
+            raise SalesforceRefused(f"The Metadata API refused the {what}: {_clause(fault.message)}.") from None
+        except ZeepTransportError as error:
+            if error.status_code >= 500:
+                raise SalesforceNoAnswer(f"Salesforce answered HTTP {error.status_code} to the {what}.") from None
+            raise SalesforceRefused(f"The Metadata API refused the {what}: HTTP {error.status_code}.") from None
         except ZeepError as error:
-            raise SalesforceError(f"The Metadata API refused the {what}: {_clause(str(error))}.") from None
+            raise SalesforceRefused(f"The Metadata API refused the {what}: {_clause(str(error))}.") from None
 
     @property
     def user_id(self) -> str:
@@ -256,19 +279,23 @@ class SalesforceGateway:
 
     # ----- operations
 
-    def query(self, soql: str, *, tooling: bool = False) -> QueryResult:
+    def query(self, soql: str, *, tooling: bool = False, limit: int | None = None) -> QueryResult:
+        """The records (pages followed through nextRecordsUrl, up to `limit` when given) and the total size."""
+
         def run(sf: Salesforce) -> QueryResult:
-            if tooling:
-                first = sf.toolingexecute(f"query/?q={quote(soql)}")
-                records = list(first["records"])
-                next_url = first.get("nextRecordsUrl")
-                while next_url:
-                    page = sf.toolingexecute(next_url.split("/tooling/", 1)[1])
-                    records += page["records"]
-                    next_url = page.get("nextRecordsUrl")
-                return QueryResult([_flatten(r) for r in records], int(first["totalSize"]))
-            result = sf.query_all(soql)
-            return QueryResult([_flatten(r) for r in result["records"]], int(result["totalSize"]))
+            def execute(path: str) -> dict[str, Any]:
+                answer = sf.toolingexecute(path) if tooling else sf.restful(path)
+                return dict(answer or {})
+
+            first = execute(f"query/?q={quote(soql)}")
+            records = list(first["records"])
+            next_url = first.get("nextRecordsUrl")
+            while next_url and (limit is None or len(records) < limit):
+                page = execute(next_url.split("/tooling/" if tooling else f"/v{sf.sf_version}/", 1)[1])
+                records += page["records"]
+                next_url = page.get("nextRecordsUrl")
+            kept = records if limit is None else records[:limit]
+            return QueryResult([_flatten(r) for r in kept], int(first["totalSize"]))
 
         return self._call("query", run)
 
@@ -277,48 +304,72 @@ class SalesforceGateway:
         result = self._call("Apex", lambda sf: sf.toolingexecute(f"executeAnonymous/?anonymousBody={quote(apex)}"))
         if not result.get("compiled"):
             where = f" (line {result.get('line')}, column {result.get('column')})" if result.get("line") else ""
-            raise SalesforceError(f"The Apex did not compile{where}: {_clause(result.get('compileProblem'))}.")
+            raise SalesforceRefused(f"The Apex did not compile{where}: {_clause(result.get('compileProblem'))}.")
         if not result.get("success"):
-            raise SalesforceError(f"The Apex failed: {_clause(result.get('exceptionMessage'))}.")
+            raise SalesforceRefused(f"The Apex failed: {_clause(result.get('exceptionMessage'))}.")
 
     def create(self, sobject: str, fields: dict[str, Any]) -> str:
         """Creates a record (or publishes a platform event: OPERATION_ENQUEUED there is not a failure)."""
         result = self._call(f"{sobject} create", lambda sf: getattr(sf, sobject).create(fields))
         if not result.get("success"):
-            raise SalesforceError(f"Salesforce did not create the {sobject}: {result.get('errors')}.")
+            raise SalesforceRefused(f"Salesforce did not create the {sobject}: {result.get('errors')}.")
         return str(result.get("id", ""))
 
     def delete(self, sobject: str, record_id: str) -> None:
         self._call(f"{sobject} delete", lambda sf: getattr(sf, sobject).delete(record_id))
 
-    def read_custom_metadata(self, full_name: str) -> dict[str, str | None]:
-        """The field values of one custom metadata record, e.g. `FM_Config.Default`."""
-        record: Any = self._call(
-            f"read of {full_name}", lambda sf: self._metadata_api(sf).CustomMetadata.read([full_name])
-        )
-        if record is None or not getattr(record, "fullName", None):
-            raise SalesforceError(f"The Metadata API has no record {full_name}.")
+    def read_custom_metadata(self, full_name: str) -> dict[str, Value]:
+        """The field values of one custom metadata record, e.g. `FM_Config.Default`, as the org types them."""
+        record = self._call(f"read of {full_name}", lambda sf: self._read_record(sf, full_name))
         return {value.field: _metadata_value(value.value) for value in record.values}
 
-    def update_custom_metadata(self, full_name: str, changes: dict[str, str]) -> dict[str, str | None]:
-        """Sets fields of a custom metadata record; returns their values before the change."""
+    def update_custom_metadata(self, full_name: str, changes: dict[str, Value]) -> None:
+        """Sets fields of a custom metadata record, each value sent with the xsi:type of its Python type.
 
-        def update(sf: Salesforce) -> dict[str, str | None]:
-            api = self._metadata_api(sf)
-            record: Any = api.CustomMetadata.read([full_name])
-            if record is None or not getattr(record, "fullName", None):
-                raise SalesforceError(f"The Metadata API has no record {full_name}.")
-            prior: dict[str, str | None] = {}
+        The record is read again inside the call (updateMetadata replaces the whole record): the other fields
+        are sent back as they are, with their own types. A refusal (SaveResult success=false) is a
+        SalesforceRefused.
+        """
+
+        def update(sf: Salesforce) -> None:
+            record = self._read_record(sf, full_name)
             values = {value.field: value for value in record.values}
-            for field, new in changes.items():
-                if field not in values:
-                    raise SalesforceError(f"{full_name} has no field {field}.")
-                prior[field] = _metadata_value(values[field].value)
-                values[field].value = new
-            api.CustomMetadata.update([record])
-            return prior
+            missing = [field for field in changes if field not in values]
+            if missing:
+                raise SalesforceRefused(f"{full_name} has no field {', '.join(missing)}.")
+            for field, value in values.items():  # every value is sent back, each with its own type
+                value.value = _typed(changes[field] if field in changes else _metadata_value(value.value))
+            api = self._metadata_api(sf)
+            results = api._service.updateMetadata([record], _soapheaders=[api._session_header])
+            refused = [
+                f"{error.statusCode}: {_clause(error.message)}"
+                for result in results
+                if not result.success
+                for error in result.errors or []
+            ]
+            if refused:
+                raise SalesforceRefused(f"Salesforce refused the update of {full_name}: {'; '.join(refused)}.")
 
-        return self._call(f"update of {full_name}", update)
+        self._call(f"update of {full_name}", update)
+
+    def _read_record(self, sf: Salesforce, full_name: str) -> Any:
+        record = self._metadata_api(sf).CustomMetadata.read([full_name])
+        if record is None or not getattr(record, "fullName", None):
+            raise SalesforceRefused(f"The Metadata API has no record {full_name}.")
+        return record
+
+    def named_credential(self, developer_name: str) -> dict[str, Any]:
+        """One named credential as the Connect REST API describes it (`calloutStatus` from API 59.0)."""
+        path = f"named-credentials/named-credential-setup/{quote(developer_name, safe='')}"
+        answer = self._call(f"read of the named credential {developer_name}", lambda sf: sf.restful(path))
+        return dict(answer or {})
+
+    def named_credentials(self) -> list[dict[str, Any]]:
+        """The org's named credentials (developer name, label, callout URL, callout status)."""
+        answer = self._call(
+            "list of named credentials", lambda sf: sf.restful("named-credentials/named-credential-setup")
+        )
+        return list((answer or {}).get("namedCredentials") or [])
 
     def _metadata_api(self, sf: Salesforce) -> SfdcMetadataApi:
         """sf.mdapi, with a transport that has timeouts and our session; rebuilt after every renewal."""
@@ -336,8 +387,24 @@ def _clause(text: Any) -> str:
     return " ".join(str(text).split()).rstrip(".")
 
 
-def _metadata_value(value: Any) -> str | None:
-    return None if value is None else str(value)
+def _metadata_value(value: Any) -> Value:
+    """A value as zeep decoded it, normalised: numbers are floats (a custom metadata number is xsd:double)."""
+    if value is None or isinstance(value, bool | str):
+        return value
+    if isinstance(value, int | float | Decimal):
+        return float(value)
+    return str(value)
+
+
+def _typed(value: Value) -> Any:
+    """A value with the xsi:type the org expects for it: xsd:boolean, xsd:double, xsd:string, or xsi:nil."""
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return xsd.AnyObject(xsd.Boolean(), value)  # type: ignore[no-untyped-call]
+    if isinstance(value, float):
+        return xsd.AnyObject(xsd.Double(), value)  # type: ignore[no-untyped-call]
+    return xsd.AnyObject(xsd.String(), value)  # type: ignore[no-untyped-call]
 
 
 def _flatten(record: dict[str, Any], prefix: str = "") -> dict[str, Any]:

@@ -15,6 +15,8 @@ from slack_sdk.http_retry import RetryHandler, default_retry_handlers
 from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler, ServerErrorRetryHandler
 from slack_sdk.webhook import WebhookClient
 
+from bot.services.ports import PostedMessage, WorkspaceError
+
 RATE_LIMIT_RETRIES = 5
 SERVER_ERROR_RETRIES = 2
 TIMEOUT_SECONDS = 10
@@ -33,17 +35,16 @@ def build_web_client(token: str, base_url: str) -> WebClient:
     return WebClient(token=token, base_url=base_url, timeout=TIMEOUT_SECONDS, retry_handlers=retry_handlers())
 
 
-class SlackCallFailed(Exception):
-    def __init__(self, method: str, error: str) -> None:
-        super().__init__(f"Slack refused {method}: {error}")
-        self.method = method
-        self.error = error
+JsonBlocks = list[dict[str, Any]]  # Block Kit as the API takes it (bot/render builds them)
 
 
-Blocks = list[dict[str, Any]]
+class SlackCallFailed(WorkspaceError):
+    """Slack refused a call (an error code) or failed it (an HTTP status after the retries)."""
 
 
 class SlackApi:
+    """The Web API calls the bot makes; it is also the use cases' `Workspace` (bot/services/ports.py)."""
+
     def __init__(self, client: WebClient) -> None:
         self._client = client
 
@@ -92,16 +93,16 @@ class SlackApi:
     def usergroup_members(self, usergroup: str) -> list[str]:
         return list(self._call("usergroups.users.list", usergroup=usergroup)["users"])
 
-    def post(self, channel: str, text: str, blocks: Blocks | None = None, *, thread_ts: str | None = None) -> str:
+    def post(self, channel: str, text: str, blocks: JsonBlocks | None = None, *, thread_ts: str | None = None) -> str:
         answer = self._call("chat.postMessage", channel=channel, text=text, blocks=blocks, thread_ts=thread_ts)
         return str(answer["ts"])
 
-    def post_direct(self, user: str, text: str, blocks: Blocks | None = None) -> tuple[str, str]:
+    def post_direct(self, user: str, text: str, blocks: JsonBlocks | None = None) -> tuple[str, str]:
         """Posts in the person's DM with the app; returns the DM channel and the message ts."""
         answer = self._call("chat.postMessage", channel=user, text=text, blocks=blocks)
         return str(answer["channel"]), str(answer["ts"])
 
-    def update(self, channel: str, ts: str, text: str, blocks: Blocks | None = None) -> None:
+    def update(self, channel: str, ts: str, text: str, blocks: JsonBlocks | None = None) -> None:
         self._call("chat.update", channel=channel, ts=ts, text=text, blocks=blocks)
 
     def pin(self, channel: str, ts: str) -> None:
@@ -128,11 +129,20 @@ class SlackApi:
         )
         return str(ticket["file_id"])
 
-    def message(self, channel: str, ts: str) -> dict[str, Any] | None:
-        """One message of a channel by its ts (top-level messages only)."""
-        answer = self._call("conversations.history", channel=channel, latest=ts, oldest=ts, inclusive=True, limit=1)
-        messages = answer.get("messages") or []
-        return dict(messages[0]) if messages and messages[0].get("ts") == ts else None
+    def posted_message(self, channel: str, ts: str) -> PostedMessage | None:
+        """One message by its ts, a thread reply included: conversations.replies takes a reply's own ts
+        (conversations.history lists top-level messages only)."""
+        try:
+            answer = self._call("conversations.replies", channel=channel, ts=ts, latest=ts, oldest=ts, inclusive=True)
+        except SlackCallFailed as failure:
+            if failure.error in ("thread_not_found", "message_not_found"):
+                return None
+            raise
+        message = next((m for m in answer.get("messages") or [] if m.get("ts") == ts), None)
+        if message is None:
+            return None
+        permalink = str(self._call("chat.getPermalink", channel=channel, message_ts=ts)["permalink"])
+        return PostedMessage(str(message.get("text", "")), message.get("user"), permalink)
 
     def permalink(self, channel: str, ts: str) -> str:
         return str(self._call("chat.getPermalink", channel=channel, message_ts=ts)["permalink"])
@@ -161,7 +171,7 @@ class SlackApi:
         self._call("views.publish", user_id=user, view=view)
 
 
-def respond(response_url: str, text: str, blocks: Blocks | None = None) -> None:
+def respond(response_url: str, text: str, blocks: JsonBlocks | None = None) -> None:
     """Answers the person who typed a command or clicked, ephemerally, through the interaction's response_url."""
     client = WebhookClient(response_url, timeout=TIMEOUT_SECONDS, retry_handlers=retry_handlers())
     client.send(text=text, blocks=blocks, response_type="ephemeral")

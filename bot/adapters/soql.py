@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+from string import Formatter
+
 from simple_salesforce.format import format_soql
 
-from bot.core.playbook import CronAbort, FmConfigChange, KillSwitch, PermissionSetRevocation, ProviderSwitch, Step
+
+def build_soql(template: str, values: dict[str, object]) -> str:
+    """A step's SOQL with its values quoted by format_soql (a datetime becomes an explicit UTC bound)."""
+    return " ".join(format_soql(template, **values).split())
 
 
-def build_soql(step: Step, values: dict[str, object]) -> str:
-    assert step.soql is not None
-    return " ".join(format_soql(step.soql, **values).split())
+def soql_placeholders(template: str) -> set[str]:
+    return {name.split(".")[0] for _, name, _, _ in Formatter().parse(template) if name}
 
 
 def permission_set_assignments_soql(user_id: str, permission_sets: tuple[str, ...]) -> str:
@@ -26,7 +30,7 @@ def permission_set_assignments_soql(user_id: str, permission_sets: tuple[str, ..
 GRANTED_PERMISSIONS = {
     "PermissionsApiEnabled": "API Enabled (every call)",
     "PermissionsAuthorApex": "Author Apex (anonymous Apex: refresh, cache, cron abort)",
-    "PermissionsViewSetup": "View Setup and Configuration (the trigger check)",
+    "PermissionsViewSetup": "View Setup and Configuration (the trigger check, named credentials)",
     "PermissionsCustomizeApplication": "Customize Application (FM_Config through the Metadata API)",
     "PermissionsAssignPermissionSets": "Assign Permission Sets (the per-user lockout)",
 }
@@ -49,21 +53,3 @@ def cron_soql(job_name: str) -> str:
 def abort_cron_apex(job_name: str) -> str:
     query = format_soql("SELECT Id FROM CronTrigger WHERE CronJobDetail.Name = {name}", name=job_name)
     return f"for (CronTrigger ct : [{query}]) {{\n  System.abortJob(ct.Id);\n}}"
-
-
-def manual_switch_instructions(switch: KillSwitch, fm_config_record: str) -> str:
-    """How to throw a switch by hand, with the same statements the bot sends when it can."""
-    mechanism = switch.mechanism
-    record = f"FM_Config.{fm_config_record}"
-    if isinstance(mechanism, FmConfigChange):
-        return f"Setup → Custom Metadata → {record}: {mechanism.field} = {mechanism.value}, then FMConfig.refresh();"
-    if isinstance(mechanism, ProviderSwitch):
-        fields = ", ".join(f"{provider}: {field}" for provider, field in mechanism.provider_fields.items())
-        return (
-            f"Setup → Custom Metadata → {record}: the provider's field ({fields}) = {mechanism.value}, then "
-            "FMConfig.refresh();"
-        )
-    if isinstance(mechanism, PermissionSetRevocation):
-        return f"delete [{permission_set_assignments_soql('<user Id>', mechanism.permission_sets)}];"
-    assert isinstance(mechanism, CronAbort)
-    return abort_cron_apex(mechanism.job_name)

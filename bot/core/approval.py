@@ -1,27 +1,102 @@
 """Two-person approval: a request to change production, its decision, its one execution and its verification.
 
-The rules are enforced atomically in the store (one compare-and-set); this module names the states, the
-refusals people are told, and what exactly a request will send to the org.
+The states and the moves between them are plain data here; the store applies a move atomically (one Redis
+script compares the status and sets the new one), so two clicks or two workers can never both win. The rule
+that matters most is in the table: once anything may have reached the org (SENDING and after), no move leads
+back to APPROVED, so nothing is ever sent twice for one approval.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
-from bot.core.playbook import CronAbort, FmConfigChange, KillSwitch, PermissionSetRevocation, ProviderSwitch
-
 
 class RequestStatus(StrEnum):
-    PENDING = "pending"
-    APPROVED = "approved"
+    PENDING = "pending"  # waiting for a second person
+    APPROVED = "approved"  # decided; the execution is queued
     DENIED = "denied"
     EXPIRED = "expired"
-    EXECUTING = "executing"
-    EXECUTED = "executed"
-    FAILED = "failed"
+    CANCELLED = "cancelled"  # the incident was resolved before anything was sent
+    PREPARING = "preparing"  # the execution reads the values before the change; nothing is sent yet
+    SENDING = "sending"  # the change is on its way: from here on it is never sent again
+    UNKNOWN = "unknown"  # sent without an answer: reading the org back settles it
+    APPLIED = "applied"  # the org took it; the finishing steps (such as the refresh) come next
+    EXECUTED = "executed"  # done; see the verification
+    FAILED = "failed"  # the org refused it, or reading back showed it did not apply: nothing changed
+    DRY_RUN = "dry run"  # a drill: nothing was sent
+    GUIDED = "guided"  # a person changes it in Setup; the bot reads the org until it shows the change
+
+    @property
+    def decided(self) -> bool:
+        return self is not RequestStatus.PENDING
+
+    @property
+    def sent(self) -> bool:
+        """Something may have reached the org: the request can never go back to approved."""
+        return self in SENT
+
+
+SENT = frozenset({RequestStatus.SENDING, RequestStatus.UNKNOWN, RequestStatus.APPLIED, RequestStatus.EXECUTED})
+
+
+class Verification(StrEnum):
+    PENDING = "pending"  # not read back yet (or the read-back failed and is retried)
+    VERIFIED = "verified"
+    NOT_VERIFIED = "not verified"
+    NOT_CHECKED = "not checked"  # nothing the bot can read back (anonymous Apex)
+
+
+class Move(StrEnum):
+    APPROVE = "approve"
+    DENY = "deny"
+    EXPIRE = "expire"
+    CANCEL = "cancel"
+    PREPARE = "prepare"
+    RELEASE = "release"
+    ABANDON = "abandon"  # the state before the change could not be read: nothing was sent
+    SEND = "send"
+    NO_ANSWER = "no answer"
+    REFUSED = "refused"
+    APPLIED = "applied"
+    NOT_APPLIED = "not applied"
+    FINISHED = "finished"
+    DRY_RUN = "dry run"
+    GUIDE = "guide"
+    SEEN = "seen"  # a guided change showed in the org
+
+
+_S = RequestStatus
+# Each move: the statuses it may start from, and the status it leads to.
+MOVES: dict[Move, tuple[frozenset[RequestStatus], RequestStatus]] = {
+    Move.APPROVE: (frozenset({_S.PENDING}), _S.APPROVED),
+    Move.DENY: (frozenset({_S.PENDING}), _S.DENIED),
+    Move.EXPIRE: (frozenset({_S.PENDING}), _S.EXPIRED),
+    Move.CANCEL: (frozenset({_S.PENDING, _S.APPROVED, _S.PREPARING, _S.GUIDED}), _S.CANCELLED),
+    Move.PREPARE: (frozenset({_S.APPROVED, _S.PREPARING}), _S.PREPARING),
+    Move.RELEASE: (frozenset({_S.PREPARING}), _S.APPROVED),
+    Move.ABANDON: (frozenset({_S.PREPARING}), _S.FAILED),
+    Move.SEND: (frozenset({_S.PREPARING}), _S.SENDING),
+    Move.NO_ANSWER: (frozenset({_S.SENDING}), _S.UNKNOWN),
+    Move.REFUSED: (frozenset({_S.SENDING}), _S.FAILED),
+    Move.APPLIED: (frozenset({_S.SENDING, _S.UNKNOWN}), _S.APPLIED),
+    Move.NOT_APPLIED: (frozenset({_S.UNKNOWN}), _S.FAILED),
+    Move.FINISHED: (frozenset({_S.APPLIED}), _S.EXECUTED),
+    Move.DRY_RUN: (frozenset({_S.PREPARING}), _S.DRY_RUN),
+    Move.GUIDE: (frozenset({_S.PREPARING}), _S.GUIDED),
+    Move.SEEN: (frozenset({_S.GUIDED}), _S.EXECUTED),
+}
+
+
+def allowed_from(move: Move) -> frozenset[RequestStatus]:
+    return MOVES[move][0]
+
+
+def leads_to(move: Move) -> RequestStatus:
+    return MOVES[move][1]
 
 
 class Refusal(StrEnum):
@@ -40,6 +115,10 @@ class Action(StrEnum):
     REVERT = "revert"
 
 
+# A value as the org has it: a checkbox is a bool, a number a float, text a str, an empty field None.
+Value = bool | float | str | None
+
+
 class ApprovalRequest(BaseModel):
     """What is asked. Its decision and execution live beside it in the store, changed only atomically."""
 
@@ -47,15 +126,14 @@ class ApprovalRequest(BaseModel):
     id: str
     incident: int
     title: str
+    mechanism: str  # the mechanism that executes it (fm_config, permission_sets, cron_abort, apex…)
     switch: str | None = None  # a kill-switch key, or None for a destructive step
     scope: str | None = None  # the playbook step that asked, if any
     step: str | None = None
-    target: dict[str, str] = {}
+    target: dict[str, str] = {}  # what the form named: a user Id, a named credential, a value
+    change: dict[str, Any] = {}  # what the mechanism sends, as it needs it (typed values, the Apex…)
     action: Action = Action.APPLY
     reverts: str | None = None
-    changes: dict[str, str] = {}  # FM_Config field → value to set
-    restore: dict[str, str] = {}  # permission set name → id, re-assigned by a revert
-    apex: str | None = None
     plan: list[str]  # exactly what will be sent to the org, in order
     requester: str
     reason: str
@@ -63,6 +141,8 @@ class ApprovalRequest(BaseModel):
     expires_at: datetime
     drill: bool = False
     revertible: bool = False
+    guided: bool = False  # a person makes the change in Setup; the bot verifies it
+    approvers_from_channel: bool = False  # no approver policy is set: the incident channel's other members
 
 
 class Outcome(BaseModel):
@@ -74,40 +154,38 @@ class Outcome(BaseModel):
     decided_at: datetime | None = None
     result: str = ""
     error: str = ""
-    verified: bool | None = None
+    verification: Verification = Verification.PENDING
     observed: str = ""
-    prior: dict[str, str | None] = {}
+    prior: dict[str, Any] = {}
     reverted_by: str | None = None
+    attempts: int = 0
+
+    @property
+    def revertible_now(self) -> bool:
+        """Executed (or applied), with the prior state kept, and no revert asked yet."""
+        return self.status in (RequestStatus.EXECUTED, RequestStatus.APPLIED) and not self.reverted_by
 
 
-def fm_config_changes(switch: KillSwitch, target: dict[str, str]) -> dict[str, str]:
-    """The FM_Config fields a switch sets, or {} when it is not an FM_Config switch."""
-    mechanism = switch.mechanism
-    if isinstance(mechanism, FmConfigChange):
-        return {mechanism.field: mechanism.value}
-    if isinstance(mechanism, ProviderSwitch):
-        return {mechanism.provider_fields[target["provider"]]: mechanism.value}
-    return {}
+def approvers_for(
+    requester: str,
+    users: frozenset[str],
+    group: str | None,
+    group_members: frozenset[str] | None,
+    channel_members: frozenset[str],
+) -> tuple[frozenset[str], str | None]:
+    """Who may approve (never the requester), fixed when the request is made; or why nobody may.
 
-
-def is_revertible(switch: KillSwitch | None) -> bool:
-    """FM_Config values and permission set assignments can be put back; an aborted job cannot be rescheduled."""
-    return switch is not None and not isinstance(switch.mechanism, CronAbort)
-
-
-def fm_config_fields(switch: KillSwitch) -> list[str]:
-    """The FM_Config fields a switch can change (all providers' for the provider switch)."""
-    mechanism = switch.mechanism
-    if isinstance(mechanism, FmConfigChange):
-        return [mechanism.field]
-    if isinstance(mechanism, ProviderSwitch):
-        return list(mechanism.provider_fields.values())
-    return []
-
-
-def needs_user(switch: KillSwitch) -> bool:
-    return isinstance(switch.mechanism, PermissionSetRevocation)
-
-
-def needs_provider(switch: KillSwitch) -> bool:
-    return isinstance(switch.mechanism, ProviderSwitch)
+    A configured policy (APPROVERS and/or APPROVERS_USERGROUP) is the only source when it is set: a group that
+    is empty right now, or that Slack would not list, gives nobody; it never falls back to the channel.
+    Without a policy: the incident channel's other members. `group_members` is None when Slack refused.
+    """
+    if users or group:
+        if group and group_members is None:
+            return frozenset(), f"the approvers group {group} (APPROVERS_USERGROUP) could not be read from Slack"
+        approvers = (users | (group_members or frozenset())) - {requester}
+        if not approvers:
+            configured = f"the approvers group {group}" if group else "APPROVERS"
+            return frozenset(), f"{configured} names nobody but you right now"
+        return approvers, None
+    approvers = channel_members - {requester}
+    return approvers, None if approvers else "nobody else is in the incident channel yet"

@@ -23,9 +23,12 @@ class AuditKind(StrEnum):
     EXECUTED = "executed"
     DRY_RUN = "dry run"
     FAILED = "failed"
+    UNKNOWN = "outcome unknown"
+    GUIDED = "waiting for a person"
     VERIFIED = "verified"
     UNVERIFIED = "unverified"
     REVERT_REQUESTED = "revert requested"
+    CANCELLED = "cancelled"
 
 
 class AuditEntry(BaseModel):

@@ -24,7 +24,18 @@ class IncidentStatus(StrEnum):
 
     @property
     def is_open(self) -> bool:
-        return self not in (IncidentStatus.DECLARING, IncidentStatus.RESOLVED)
+        return self not in CLOSED_STATUSES
+
+
+# An incident nothing may change: not yet declared, or resolved. The one definition; the stores' scripts get it.
+CLOSED_STATUSES = frozenset({IncidentStatus.DECLARING, IncidentStatus.RESOLVED})
+# The severities after which the runbook wants a post-mortem, and a root cause to resolve.
+POSTMORTEM_SEVERITIES = frozenset({Severity.SEV1, Severity.SEV2})
+ROOT_CAUSE_REQUIRED = "SEV-1 and SEV-2 need the root cause, in one sentence."
+
+
+def needs_postmortem(severity: Severity) -> bool:
+    return severity in POSTMORTEM_SEVERITIES
 
 
 class Declaration(BaseModel):
@@ -93,7 +104,6 @@ class Incident(BaseModel):
     commander: str
     channel_id: str | None = None
     channel_name: str | None = None
-    header_ts: str | None = None
     # milestones
     first_signal_at: datetime | None = None
     acknowledged_at: datetime | None = None
@@ -108,8 +118,6 @@ class Incident(BaseModel):
     root_cause: str = ""
     customer_impact: str = ""
     lessons: str = ""
-    postmortem_canvas: str | None = None
-    postmortem_file: str | None = None
 
     @classmethod
     def from_declaration(cls, number: int, declaration: Declaration, at: datetime) -> Incident:
@@ -127,6 +135,11 @@ class Incident(BaseModel):
     @property
     def is_open(self) -> bool:
         return self.status.is_open
+
+    @property
+    def closed_sentence(self) -> str:
+        """What a person is told who tries to change an incident that is no longer open."""
+        return f"{self.reference} is {self.status.value}; nothing more changes for it."
 
 
 def slugify(text: str) -> str:

@@ -1,13 +1,22 @@
-"""The post-mortem draft as data: the runbook's eight sections, filled from the incident, its timeline, the
-audit trail, the Salesforce snapshot and the action items. The template in `playbooks/` renders it."""
+"""The post-mortem draft: the runbook's eight sections as data, filled from the incident, its timeline, the audit
+trail, the Salesforce snapshot and the action items, and rendered to Markdown by the template in `playbooks/`.
+
+The template runs in jinja2's sandbox (whoever edits `playbooks/` cannot reach the process that holds the
+secrets), and people's text goes through the `md` filter: it cannot open a block, a heading, a link or a
+table cell of its own in the draft.
+"""
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from jinja2 import StrictUndefined, Template
+from jinja2.sandbox import SandboxedEnvironment
 from pydantic import BaseModel, ConfigDict
 
 from bot.core.audit import AuditEntry, AuditKind
@@ -230,3 +239,32 @@ def build(
         actions=actions,
         lessons=incident.lessons,
     )
+
+
+_INLINE = re.compile(r"([\\`\[\]<>|])")  # code, links and images, HTML, table cells
+_LINE_START = re.compile(r"^(\d*)([#>+.)-])")  # a heading, a quote, a list item (`-`, `+`, `1.`, `1)`)
+
+
+def markdown_text(text: object) -> str:
+    """People's text made inert in Markdown: one line; what would make code, a link, an image, HTML or a new
+    table cell is escaped, and so is what would start a heading, a quote or a list."""
+    one_line = _INLINE.sub(r"\\\1", " ".join(str(text).split()))
+    return _LINE_START.sub(r"\1\\\2", one_line)
+
+
+def compile_template(source: str) -> Template:
+    environment = SandboxedEnvironment(
+        undefined=StrictUndefined, autoescape=False, trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True
+    )
+    environment.filters["md"] = markdown_text
+    environment.filters["cell"] = markdown_text
+    return environment.from_string(source)
+
+
+def render_postmortem(template: Template, postmortem: PostMortem, mention: Callable[[str], str]) -> str:
+    """The draft in Markdown; `mention` writes a person as the destination wants (a canvas, a plain file)."""
+
+    def who(user: str | None) -> str:
+        return mention(user) if user else "the bot"
+
+    return template.render(pm=postmortem, who=who)

@@ -9,7 +9,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
-from bot.core.playbook import Step
+from bot.core.playbook import StepBase
 
 
 class StepStatus(StrEnum):
@@ -63,13 +63,19 @@ PENDING = StepState()
 
 
 class StepResult(BaseModel):
-    """What a query step returned, kept with the incident (the post-mortem reads the snapshot from it)."""
+    """What a step's run returned, kept with the incident (the post-mortem reads the snapshot from it).
+
+    `rows` are the first rows shown in the channel; `fetched` counts the rows fetched for the CSV (all of
+    them up to the export limit) and `total` what the org says matched.
+    """
 
     model_config = ConfigDict(frozen=True)
     at: datetime
     statement: str
     rows: list[dict[str, Any]]
     total: int
+    fetched: int = 0
+    dry_run: bool = False
 
 
 def state_key(scope: str, step_id: str) -> str:
@@ -95,18 +101,18 @@ def allowed_from(action: StepAction) -> frozenset[StepStatus]:
     return TRANSITIONS[action][0]
 
 
-def visible(steps: tuple[Step, ...], scope: str, states: dict[str, StepState]) -> Iterator[tuple[int, Step]]:
+def visible(steps: tuple[StepBase, ...], scope: str, states: dict[str, StepState]) -> Iterator[tuple[int, StepBase]]:
     """The steps a responder sees, with their depth: a decision reveals only the branch that was chosen."""
     for step in steps:
         yield 0, step
         chosen = states.get(state_key(scope, step.id), PENDING).choice
-        for choice in step.choices:
-            if choice.id == chosen:
-                for depth, inner in visible(choice.steps, scope, states):
+        for branch in step.branches():
+            if branch.id == chosen:
+                for depth, inner in visible(branch.steps, scope, states):
                     yield depth + 1, inner
 
 
-def complete(steps: tuple[Step, ...], scope: str, states: dict[str, StepState]) -> bool:
+def complete(steps: tuple[StepBase, ...], scope: str, states: dict[str, StepState]) -> bool:
     return all(
         states.get(state_key(scope, step.id), PENDING).status.settled for _, step in visible(steps, scope, states)
     )

@@ -10,11 +10,33 @@ from bot.core.commands import USAGE
 from bot.core.incident import Incident
 from bot.core.response import Countdown, countdown
 from bot.core.severity import Severity, SeverityLevel
+from bot.render.actions import ActionId, Ref, SeverityRef, element_action, encode
 from bot.render.mrkdwn import channel, clock_time, duration, escape, plain, user
 
 Blocks = list[dict[str, Any]]
 MESSAGE_BLOCK_LIMIT = 50
 SECTION_TEXT_LIMIT = 3000
+
+
+def button(
+    text: str,
+    action: ActionId,
+    value: Ref,
+    style: str | None = None,
+    url: str | None = None,
+    suffix: str = "",
+) -> dict[str, Any]:
+    element: dict[str, Any] = {
+        "type": "button",
+        "text": {"type": "plain_text", "text": plain(text, 75)},
+        "action_id": element_action(action, suffix),
+        "value": encode(action, value),
+    }
+    if style:
+        element["style"] = style
+    if url:
+        element["url"] = url
+    return element
 
 
 def section(text: str) -> dict[str, Any]:
@@ -76,23 +98,18 @@ def incident_header(
 def _header_controls(incident: Incident) -> list[dict[str, Any]]:
     controls: list[dict[str, Any]] = []
     if incident.acknowledged_at is None:
-        controls.append(
-            {
-                "type": "button",
-                "text": {"type": "plain_text", "text": "Acknowledge"},
-                "style": "primary",
-                "action_id": "incident.ack",
-                "value": str(incident.number),
-            }
-        )
+        controls.append(button("Acknowledge", ActionId.INCIDENT_ACK, Ref(incident=incident.number), "primary"))
     options = [
-        {"text": {"type": "plain_text", "text": severity.label}, "value": f"{incident.number}:{severity.value}"}
+        {
+            "text": {"type": "plain_text", "text": severity.label},
+            "value": encode(ActionId.INCIDENT_SEVERITY, SeverityRef(incident=incident.number, severity=severity.value)),
+        }
         for severity in Severity
     ]
     controls.append(
         {
             "type": "static_select",
-            "action_id": "incident.severity",
+            "action_id": element_action(ActionId.INCIDENT_SEVERITY, "menu"),
             "placeholder": {"type": "plain_text", "text": "Change severity"},
             "options": options,
             "initial_option": options[incident.severity.value - 1],

@@ -7,10 +7,10 @@ from typing import Any
 
 from bot.core.commands import OpenDeclareForm
 from bot.core.incident import SUMMARY_MAX, TITLE_MAX, Incident
-from bot.core.playbook import Step
+from bot.core.playbook import StepBase
 from bot.core.response import UpdateStatus
 from bot.core.severity import SeverityMatrix
-from bot.render.mrkdwn import escape, plain
+from bot.render.mrkdwn import code, escape, plain
 
 DECLARE_CALLBACK = "incident.declare"
 SKIP_CALLBACK = "step.skip"
@@ -21,7 +21,7 @@ UPDATE_MAX = 2000
 ROOT_CAUSE_MAX = 300
 NARRATIVE_MAX = 3000
 PREVIEW_LIMIT = 2900
-REASON_MAX = 300
+REASON_MAX = 500  # a reason to skip a step, to request or revert a change
 
 _FLAG_OPTIONS = (
     ("llm_related", "LLM / provider related"),
@@ -31,7 +31,7 @@ _FLAG_OPTIONS = (
 )
 
 
-def _text(text: str) -> dict[str, Any]:
+def text_object(text: str) -> dict[str, Any]:
     return {"type": "plain_text", "text": text}
 
 
@@ -40,13 +40,13 @@ def declare_modal(
 ) -> dict[str, Any]:
     severity_options = [
         {
-            "text": _text(level.level.label),
-            "description": _text(plain(f"{level.definition} ({level.response_target.describe()})", 75)),
+            "text": text_object(level.level.label),
+            "description": text_object(plain(f"{level.definition} ({level.response_target.describe()})", 75)),
             "value": str(level.level.value),
         }
         for level in matrix.severities
     ]
-    flag_options = [{"text": _text(label), "value": value} for value, label in _FLAG_OPTIONS]
+    flag_options = [{"text": text_object(label), "value": value} for value, label in _FLAG_OPTIONS]
     preset = {name for name in ("private", "drill", "llm_related") if getattr(prefill, name)}
     if exfiltration:
         preset.add("exfiltration_suspected")
@@ -60,23 +60,23 @@ def declare_modal(
     return {
         "type": "modal",
         "callback_id": DECLARE_CALLBACK,
-        "title": _text("Declare an incident"),
-        "submit": _text("Declare"),
-        "close": _text("Cancel"),
+        "title": text_object("Declare an incident"),
+        "submit": text_object("Declare"),
+        "close": text_object("Cancel"),
         "private_metadata": json.dumps(metadata),
         "blocks": [
-            {"type": "input", "block_id": "title", "label": _text("Title"), "element": title_input},
+            {"type": "input", "block_id": "title", "label": text_object("Title"), "element": title_input},
             {
                 "type": "input",
                 "block_id": "severity",
-                "label": _text("Severity"),
+                "label": text_object("Severity"),
                 "element": {"type": "radio_buttons", "action_id": "value", "options": severity_options},
             },
             {
                 "type": "input",
                 "block_id": "summary",
                 "optional": True,
-                "label": _text("Summary"),
+                "label": text_object("Summary"),
                 "element": {
                     "type": "plain_text_input",
                     "action_id": "value",
@@ -88,7 +88,7 @@ def declare_modal(
                 "type": "input",
                 "block_id": "flags",
                 "optional": True,
-                "label": _text("This incident is"),
+                "label": text_object("This incident is"),
                 "element": flags,
             },
         ],
@@ -99,32 +99,32 @@ def skip_modal(step_title: str, metadata: dict[str, Any]) -> dict[str, Any]:
     return {
         "type": "modal",
         "callback_id": SKIP_CALLBACK,
-        "title": _text("Skip a step"),
-        "submit": _text("Skip"),
-        "close": _text("Cancel"),
+        "title": text_object("Skip a step"),
+        "submit": text_object("Skip"),
+        "close": text_object("Cancel"),
         "private_metadata": json.dumps(metadata),
         "blocks": [
             {"type": "section", "text": {"type": "mrkdwn", "text": f"Skipping *{escape(step_title)}*"}},
             {
                 "type": "input",
                 "block_id": "reason",
-                "label": _text("Why skip it?"),
+                "label": text_object("Why skip it?"),
                 "element": {"type": "plain_text_input", "action_id": "value", "max_length": REASON_MAX},
             },
         ],
     }
 
 
-def run_modal(step: Step, preview: str | None, remembered: dict[str, str], metadata: dict[str, Any]) -> dict[str, Any]:
+def run_modal(
+    step: StepBase, preview: str | None, remembered: dict[str, str], metadata: dict[str, Any]
+) -> dict[str, Any]:
     """Asks for a step's parameters and, for a change, shows exactly what will run before it does."""
     blocks: list[dict[str, Any]] = [
         {"type": "section", "text": {"type": "mrkdwn", "text": f"*{escape(step.title)}*"}},
     ]
     if preview:
         blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": "This changes the org. It will run:"}})
-        blocks.append(
-            {"type": "section", "text": {"type": "mrkdwn", "text": f"```{escape(plain(preview, PREVIEW_LIMIT))}```"}}
-        )
+        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": code(plain(preview, PREVIEW_LIMIT))}})
     for parameter in step.parameters:
         element: dict[str, Any] = {"type": "plain_text_input", "action_id": "value", "max_length": 255}
         initial = remembered.get(parameter.name, parameter.default)
@@ -133,42 +133,41 @@ def run_modal(step: Step, preview: str | None, remembered: dict[str, str], metad
         block: dict[str, Any] = {
             "type": "input",
             "block_id": parameter.name,
-            "label": _text(plain(parameter.label, 2000)),
+            "label": text_object(plain(parameter.label, 2000)),
             "element": element,
         }
         if parameter.help:
-            block["hint"] = _text(parameter.help)
+            block["hint"] = text_object(parameter.help)
         blocks.append(block)
     return {
         "type": "modal",
         "callback_id": RUN_CALLBACK,
-        "title": _text("Run a step"),
-        "submit": _text("Run"),
-        "close": _text("Cancel"),
+        "title": text_object("Run a step"),
+        "submit": text_object("Run"),
+        "close": text_object("Cancel"),
         "private_metadata": json.dumps(metadata),
         "blocks": blocks,
     }
 
 
-def resolve_modal(incident: Incident, metadata: dict[str, Any]) -> dict[str, Any]:
+def resolve_modal(incident: Incident, required: bool, metadata: dict[str, Any]) -> dict[str, Any]:
     """Root cause (one sentence, required for SEV-1 and SEV-2), customer impact, lessons learned."""
-    required = bool(metadata.get("root_cause_required"))
 
     def text_input(block_id: str, label: str, limit: int, multiline: bool, optional: bool) -> dict[str, Any]:
         return {
             "type": "input",
             "block_id": block_id,
             "optional": optional,
-            "label": _text(label),
+            "label": text_object(label),
             "element": {"type": "plain_text_input", "action_id": "value", "max_length": limit, "multiline": multiline},
         }
 
     return {
         "type": "modal",
         "callback_id": RESOLVE_CALLBACK,
-        "title": _text(plain(f"Resolve {incident.reference}", 24)),
-        "submit": _text("Resolve"),
-        "close": _text("Cancel"),
+        "title": text_object(plain(f"Resolve {incident.reference}", 24)),
+        "submit": text_object("Resolve"),
+        "close": text_object("Cancel"),
         "private_metadata": json.dumps(metadata),
         "blocks": [
             text_input("root_cause", "Root cause, in one sentence", ROOT_CAUSE_MAX, False, not required),
@@ -179,20 +178,20 @@ def resolve_modal(incident: Incident, metadata: dict[str, Any]) -> dict[str, Any
 
 
 def update_modal(incident: Incident, metadata: dict[str, Any]) -> dict[str, Any]:
-    options = [{"text": _text(status.value.capitalize()), "value": status.value} for status in UpdateStatus]
+    options = [{"text": text_object(status.value.capitalize()), "value": status.value} for status in UpdateStatus]
     current = next((o for o in options if o["value"] == incident.status.value), options[0])
     return {
         "type": "modal",
         "callback_id": UPDATE_CALLBACK,
-        "title": _text(plain(f"Update {incident.reference}", 24)),
-        "submit": _text("Post"),
-        "close": _text("Cancel"),
+        "title": text_object(plain(f"Update {incident.reference}", 24)),
+        "submit": text_object("Post"),
+        "close": text_object("Cancel"),
         "private_metadata": json.dumps(metadata),
         "blocks": [
             {
                 "type": "input",
                 "block_id": "status",
-                "label": _text("Status"),
+                "label": text_object("Status"),
                 "element": {
                     "type": "radio_buttons",
                     "action_id": "value",
@@ -203,7 +202,7 @@ def update_modal(incident: Incident, metadata: dict[str, Any]) -> dict[str, Any]
             {
                 "type": "input",
                 "block_id": "text",
-                "label": _text("What people need to know"),
+                "label": text_object("What people need to know"),
                 "element": {
                     "type": "plain_text_input",
                     "action_id": "value",

@@ -11,6 +11,12 @@ def escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
+def code(text: str) -> str:
+    """A code block that text cannot break out of: escaped, and its backticks (which would close the block,
+    as Slack has no escape for them) shown as a look-alike."""
+    return "```" + escape(text).replace("`", "\u02cb") + "```"
+
+
 def user(user_id: str) -> str:
     return f"<@{user_id}>"
 

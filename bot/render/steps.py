@@ -1,17 +1,32 @@
-"""Block Kit for the walkthrough: the first-five-minutes checklist, playbook phases and the playbook picker."""
+"""Block Kit for the walkthrough: the first-five-minutes checklist, playbook phases and the playbook picker.
+
+Every button is built from the action codec (`bot/render/actions.py`); what a step offers (Run, a link, the
+exact statement to run by hand) is its kind's display (`bot/kinds`).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from bot.core.incident import Incident
-from bot.core.playbook import FIRST_FIVE, Checklist, Phase, Playbook, Risk, Step, StepKind
+from bot.core.playbook import FIRST_FIVE, Checklist, Phase, Playbook, Risk, StepBase
 from bot.core.walkthrough import PENDING, StepState, StepStatus, state_key, visible
-from bot.render.blocks import Blocks, context, section
-from bot.render.mrkdwn import escape, plain, user
+from bot.kinds.base import StepDisplay
+from bot.render.actions import (
+    ActionId,
+    ChoiceRef,
+    PhaseRef,
+    PlaybookRef,
+    Ref,
+    SeverityRef,
+    StepRef,
+    element_action,
+    encode,
+)
+from bot.render.blocks import Blocks, button, context, section
+from bot.render.mrkdwn import code, escape, plain, user
 
 ICONS = {
     StepStatus.PENDING: ":white_large_square:",
@@ -27,37 +42,7 @@ RISK_TAGS = {
     Risk.DESTRUCTIVE: " `destructive: two-person approval`",
 }
 CODE_LIMIT = 2800
-
-
-@dataclass(frozen=True)
-class StepPresentation:
-    """How a step's work can be done right now: by the bot (run_label), by hand (manual), or by link (url)."""
-
-    run_label: str | None = None
-    manual: str | None = None
-    missing: str | None = None
-    url: str | None = None
-
-
-Present = Callable[[Step], StepPresentation]
-
-
-def value(incident: Incident, scope: str, step_id: str) -> str:
-    return f"{incident.number}:{scope}:{step_id}"
-
-
-def button(text: str, action_id: str, value: str, style: str | None = None, url: str | None = None) -> dict[str, Any]:
-    element: dict[str, Any] = {
-        "type": "button",
-        "text": {"type": "plain_text", "text": plain(text, 75)},
-        "action_id": action_id,
-        "value": value,
-    }
-    if style:
-        element["style"] = style
-    if url:
-        element["url"] = url
-    return element
+Display = Callable[[StepBase], StepDisplay]
 
 
 def state_line(state: StepState, timezone: ZoneInfo) -> str:
@@ -78,10 +63,10 @@ def state_line(state: StepState, timezone: ZoneInfo) -> str:
 def step_blocks(
     incident: Incident,
     scope: str,
-    step: Step,
+    step: StepBase,
     depth: int,
     state: StepState,
-    presentation: StepPresentation,
+    display: StepDisplay,
     timezone: ZoneInfo,
 ) -> Blocks:
     indent = "      " * depth + ("↳ " if depth else "")
@@ -89,7 +74,7 @@ def step_blocks(
     if step.detail and not state.status.settled:
         lines.append(step.detail)
     if state.choice:
-        chosen = next((c.label for c in step.choices if c.id == state.choice), state.choice)
+        chosen = next((b.label for b in step.branches() if b.id == state.choice), state.choice)
         lines.append(f"Chosen: *{escape(chosen)}*")
     status_text = state_line(state, timezone)
     if status_text:
@@ -97,37 +82,42 @@ def step_blocks(
     blocks: Blocks = [section("\n".join(lines))]
     if state.status.settled or state.status is StepStatus.RUNNING:
         return blocks
-    if presentation.manual:
-        blocks.append(section(f"```{escape(plain(presentation.manual, CODE_LIMIT))}```"))
-    if presentation.missing:
-        blocks.append(context(presentation.missing))
+    if display.manual:
+        blocks.append(section(code(plain(display.manual, CODE_LIMIT))))
+    if display.missing:
+        blocks.append(context(display.missing))
     blocks.append(
-        {
-            "type": "actions",
-            "block_id": f"step:{step.id}",
-            "elements": _buttons(incident, scope, step, state, presentation),
-        }
+        {"type": "actions", "block_id": f"step:{step.id}", "elements": _buttons(incident, scope, step, state, display)}
     )
     return blocks
 
 
 def _buttons(
-    incident: Incident, scope: str, step: Step, state: StepState, presentation: StepPresentation
+    incident: Incident, scope: str, step: StepBase, state: StepState, display: StepDisplay
 ) -> list[dict[str, Any]]:
-    target = value(incident, scope, step.id)
-    if step.kind is StepKind.DECISION:
-        return [button(choice.label, f"step.choose.{choice.id}", target) for choice in step.choices]
+    target = StepRef(incident=incident.number, scope=scope, step=step.id)
+    branches = step.branches()
+    if branches:
+        return [
+            button(
+                branch.label,
+                ActionId.STEP_CHOOSE,
+                ChoiceRef(incident=incident.number, scope=scope, step=step.id, choice=branch.id),
+                suffix=branch.id,
+            )
+            for branch in branches
+        ]
     elements = []
-    if presentation.run_label:
-        label = "Retry" if state.status is StepStatus.FAILED else presentation.run_label
+    if display.run_label:
+        label = "Retry" if state.status is StepStatus.FAILED else display.run_label
         style = "danger" if step.risk is Risk.DESTRUCTIVE else "primary"
-        elements.append(button(label, "step.run", target, style=style))
-    if presentation.url:
-        elements.append(button("Open", "step.link", target, url=presentation.url))
+        elements.append(button(label, ActionId.STEP_RUN, target, style=style))
+    if display.url:
+        elements.append(button("Open", ActionId.STEP_LINK, target, url=display.url))
     elements += [
-        button("Done", "step.done", target, style=None if presentation.run_label else "primary"),
-        button("Skip…", "step.skip", target),
-        button("N/A", "step.na", target),
+        button("Done", ActionId.STEP_DONE, target, style=None if display.run_label else "primary"),
+        button("Skip…", ActionId.STEP_SKIP, target),
+        button("N/A", ActionId.STEP_NOT_APPLICABLE, target),
     ]
     return elements
 
@@ -135,32 +125,32 @@ def _buttons(
 def steps_blocks(
     incident: Incident,
     scope: str,
-    steps: tuple[Step, ...],
+    steps: tuple[StepBase, ...],
     states: dict[str, StepState],
-    present: Present,
+    display: Display,
     timezone: ZoneInfo,
 ) -> Blocks:
     blocks: Blocks = []
     for depth, step in visible(steps, scope, states):
         state = states.get(state_key(scope, step.id), PENDING)
-        blocks += step_blocks(incident, scope, step, depth, state, present(step), timezone)
+        blocks += step_blocks(incident, scope, step, depth, state, display(step), timezone)
     return blocks
 
 
 def checklist_message(
-    incident: Incident, checklist: Checklist, states: dict[str, StepState], present: Present, timezone: ZoneInfo
+    incident: Incident, checklist: Checklist[Any], states: dict[str, StepState], display: Display, timezone: ZoneInfo
 ) -> tuple[str, Blocks]:
     head = section(f":stopwatch: *{escape(checklist.title)}* for {incident.reference}")
-    blocks = [head, *steps_blocks(incident, FIRST_FIVE, checklist.steps, states, present, timezone)]
+    blocks = [head, *steps_blocks(incident, FIRST_FIVE, checklist.steps, states, display, timezone)]
     return f"{checklist.title} for {incident.reference}", blocks
 
 
 def phase_message(
     incident: Incident,
-    playbook: Playbook,
-    phase: Phase,
+    playbook: Playbook[Any],
+    phase: Phase[Any],
     states: dict[str, StepState],
-    present: Present,
+    display: Display,
     timezone: ZoneInfo,
     next_posted: bool,
 ) -> tuple[str, Blocks]:
@@ -172,27 +162,22 @@ def phase_message(
     ]
     if position == 1 and playbook.symptoms:
         blocks.append(context("Symptoms: " + " · ".join(playbook.symptoms)))
-    blocks += steps_blocks(incident, playbook.key, phase.steps, states, present, timezone)
+    blocks += steps_blocks(incident, playbook.key, phase.steps, states, display, timezone)
     following = playbook.next_phase(phase.name)
     if following is not None and not next_posted:
+        value = PhaseRef(incident=incident.number, playbook=playbook.key, phase=following.name)
         blocks.append(
             {
                 "type": "actions",
                 "block_id": f"phase:{phase.name.value}",
-                "elements": [
-                    button(
-                        f"Next phase: {following.name.value.capitalize()}",
-                        "phase.next",
-                        f"{incident.number}:{playbook.key}:{following.name.value}",
-                    )
-                ],
+                "elements": [button(f"Next phase: {following.name.value.capitalize()}", ActionId.PHASE_NEXT, value)],
             }
         )
     return f"{title}: {phase.name.value}", blocks
 
 
 def picker_message(
-    incident: Incident, playbooks: tuple[Playbook, ...], suggested: list[Playbook], running: list[str]
+    incident: Incident, playbooks: tuple[Playbook[Any], ...], suggested: list[Playbook[Any]], running: list[str]
 ) -> tuple[str, Blocks]:
     lines = [":mag: *Pick the playbook that matches* (more than one can run)."]
     if suggested:
@@ -203,13 +188,19 @@ def picker_message(
     options = [
         {
             "text": {"type": "plain_text", "text": plain(f"{p.number}. {p.title}", 75)},
-            "value": f"{incident.number}:{p.key}",
+            "value": encode(ActionId.PLAYBOOK_PICK, PlaybookRef(incident=incident.number, playbook=p.key)),
         }
         for p in playbooks
         if p.key not in running
     ]
     elements: list[dict[str, Any]] = [
-        button(f"Start {p.number}. {p.title}", f"playbook.pick.{p.key}", f"{incident.number}:{p.key}", "primary")
+        button(
+            f"Start {p.number}. {p.title}",
+            ActionId.PLAYBOOK_PICK,
+            PlaybookRef(incident=incident.number, playbook=p.key),
+            "primary",
+            suffix=p.key,
+        )
         for p in suggested
         if p.key not in running
     ]
@@ -217,7 +208,7 @@ def picker_message(
         elements.append(
             {
                 "type": "static_select",
-                "action_id": "playbook.pick",
+                "action_id": element_action(ActionId.PLAYBOOK_PICK, "menu"),
                 "placeholder": {"type": "plain_text", "text": "Choose a playbook"},
                 "options": options,
             }
@@ -228,18 +219,21 @@ def picker_message(
     return "Pick a playbook", blocks
 
 
-def security_suggestion(incident: Incident) -> tuple[str, Blocks] | None:
+def security_suggestion(incident: Incident, raise_to_sev1: bool, suggest_private: bool) -> tuple[str, Blocks] | None:
     """For a playbook that suspects exfiltration: SEV-1 by the matrix, and a private channel to investigate in."""
     lines, elements = [], []
-    if incident.severity.value > 1:
+    if raise_to_sev1:
         lines.append(
             f"Data exfiltration suspected is *SEV-1* in the severity matrix; {incident.reference} is "
             f"{incident.severity.label}."
         )
-        elements.append(button("Raise to SEV-1", "incident.severity", f"{incident.number}:1", "danger"))
-    if not incident.private:
+        value = SeverityRef(incident=incident.number, severity=1)
+        elements.append(button("Raise to SEV-1", ActionId.INCIDENT_SEVERITY, value, "danger"))
+    if suggest_private:
         lines.append("Keep the investigation of a suspect out of public view: declare a private incident for it.")
-        elements.append(button("Declare a private incident", "incident.declare_private", str(incident.number)))
+        elements.append(
+            button("Declare a private incident", ActionId.INCIDENT_DECLARE_PRIVATE, Ref(incident=incident.number))
+        )
     if not lines:
         return None
     return "Suspected exfiltration", [

@@ -1,90 +1,89 @@
-"""Kill switches on screen: the panel, the request form, the request card and the revert form."""
+"""Kill switches on screen: the panel, the request form, the request card (in the channel, and in approvers'
+direct messages) and the revert form."""
 
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from bot.core.approval import Action, ApprovalRequest, Outcome, RequestStatus, needs_provider, needs_user
-from bot.core.playbook import KillSwitch, ProviderSwitch
-from bot.render.blocks import Blocks, context, section
-from bot.render.mrkdwn import escape, plain, user
-from bot.render.steps import button
+from bot.core.approval import Action, ApprovalRequest, Outcome, RequestStatus, Verification
+from bot.core.incident import Incident
+from bot.mechanisms.base import FormField
+from bot.render.actions import ActionId, RequestRef, SwitchRef
+from bot.render.blocks import Blocks, button, context, section
+from bot.render.modals import REASON_MAX, text_object
+from bot.render.mrkdwn import code, escape, plain, user
 
 REQUEST_CALLBACK = "switch.request"
 REVERT_CALLBACK = "switch.revert"
-REASON_MAX = 500
 PLAN_LIMIT = 2700
 
 
-def _text(text: str) -> dict[str, Any]:
-    return {"type": "plain_text", "text": text}
-
-
-def panel(number: int, switches: tuple[KillSwitch, ...], states: dict[str, str], drill: bool) -> tuple[str, Blocks]:
-    """The runbook's switches in priority order, each with its effect, its state where readable, and Request."""
+def panel(incident: Incident, lines: list[tuple[str, str, str, str]], drill: bool) -> tuple[str, Blocks]:
+    """The runbook's switches in priority order: (key, title, effect, state) each, and a Request button."""
     head = ":rotating_light: *Kill switches*, in the runbook's priority order. Each needs a second person to approve."
     if drill:
         head += "\n:test_tube: Drill: approvals work, executions are dry runs."
     blocks: Blocks = [section(head)]
-    for index, switch in enumerate(switches, 1):
+    for index, (key, title, effect, state) in enumerate(lines, 1):
         blocks.append(
             {
                 "type": "section",
-                "block_id": f"switch:{switch.key}",
+                "block_id": f"switch:{key}",
                 "text": {
                     "type": "mrkdwn",
-                    "text": f"*{index}. {escape(switch.title)}*\n{escape(switch.effect)}\n"
-                    f"_{escape(states.get(switch.key, 'state unknown'))}_",
+                    "text": f"*{index}. {escape(title)}*\n{escape(effect)}\n_{escape(state)}_",
                 },
-                "accessory": button("Request…", "switch.open", f"{number}:{switch.key}", "danger"),
+                "accessory": button(
+                    "Request…", ActionId.SWITCH_OPEN, SwitchRef(incident=incident.number, switch=key), "danger"
+                ),
             }
         )
     return "Kill switches", blocks
 
 
-def request_form(
-    switch: KillSwitch | None, title: str, metadata: dict[str, Any], remembered_user: str | None
-) -> dict[str, Any]:
-    blocks: Blocks = [section(f"*{escape(title)}*" + (f"\n{escape(switch.effect)}" if switch else ""))]
-    if switch is not None and needs_user(switch):
-        element: dict[str, Any] = {"type": "plain_text_input", "action_id": "value", "max_length": 18}
-        if remembered_user:
-            element["initial_value"] = remembered_user
-        blocks.append(
-            {
-                "type": "input",
-                "block_id": "user_id",
-                "label": _text("Salesforce user Id to lock out"),
-                "element": element,
-                "hint": _text("15 or 18 characters, starting with 005"),
-            }
-        )
-    if switch is not None and needs_provider(switch) and isinstance(switch.mechanism, ProviderSwitch):
-        options = [{"text": _text(p), "value": p} for p in switch.mechanism.provider_fields]
-        blocks.append(
-            {
-                "type": "input",
-                "block_id": "provider",
-                "label": _text("Provider to take out"),
-                "element": {"type": "static_select", "action_id": "value", "options": options},
-            }
-        )
+def _input(field: FormField) -> dict[str, Any]:
+    element: dict[str, Any]
+    if field.options:
+        options = [{"text": text_object(plain(label, 75)), "value": value} for value, label in field.options]
+        element = {"type": "static_select", "action_id": "value", "options": options}
+        initial = next((o for o in options if o["value"] == field.initial), None)
+        if initial is not None:
+            element["initial_option"] = initial
+    else:
+        element = {"type": "plain_text_input", "action_id": "value", "max_length": 18}
+        if field.initial:
+            element["initial_value"] = field.initial
+    block: dict[str, Any] = {
+        "type": "input",
+        "block_id": field.name,
+        "label": text_object(field.label),
+        "element": element,
+    }
+    if field.hint:
+        block["hint"] = text_object(field.hint)
+    return block
+
+
+def request_form(title: str, effect: str, fields: list[FormField], metadata: dict[str, Any]) -> dict[str, Any]:
+    blocks: Blocks = [section(f"*{escape(title)}*" + (f"\n{escape(effect)}" if effect else ""))]
+    blocks += [_input(field) for field in fields]
     blocks.append(
         {
             "type": "input",
             "block_id": "reason",
-            "label": _text("Why? (shown to the approvers)"),
+            "label": text_object("Why? (shown to the approvers)"),
             "element": {"type": "plain_text_input", "action_id": "value", "multiline": True, "max_length": REASON_MAX},
         }
     )
     return {
         "type": "modal",
         "callback_id": REQUEST_CALLBACK,
-        "title": _text("Request approval"),
-        "submit": _text("Request"),
-        "close": _text("Cancel"),
+        "title": text_object("Request approval"),
+        "submit": text_object("Request"),
+        "close": text_object("Cancel"),
         "private_metadata": json.dumps(metadata),
         "blocks": blocks,
     }
@@ -94,16 +93,16 @@ def revert_form(request: ApprovalRequest, metadata: dict[str, Any]) -> dict[str,
     return {
         "type": "modal",
         "callback_id": REVERT_CALLBACK,
-        "title": _text("Request a revert"),
-        "submit": _text("Request"),
-        "close": _text("Cancel"),
+        "title": text_object("Request a revert"),
+        "submit": text_object("Request"),
+        "close": text_object("Cancel"),
         "private_metadata": json.dumps(metadata),
         "blocks": [
             section(f"Revert *{escape(request.title)}*: a second person approves this too."),
             {
                 "type": "input",
                 "block_id": "reason",
-                "label": _text("Why revert now?"),
+                "label": text_object("Why revert now?"),
                 "element": {
                     "type": "plain_text_input",
                     "action_id": "value",
@@ -115,7 +114,7 @@ def revert_form(request: ApprovalRequest, metadata: dict[str, Any]) -> dict[str,
     }
 
 
-def _when(moment: Any, timezone: ZoneInfo) -> str:
+def _when(moment: datetime | None, timezone: ZoneInfo) -> str:
     return moment.astimezone(timezone).strftime("%H:%M %Z") if moment else "?"
 
 
@@ -130,12 +129,9 @@ def card(request: ApprovalRequest, outcome: Outcome, approvers: str, timezone: Z
         f"*Target* {target}",
     ]
     blocks: Blocks = [section("\n".join(lines))]
-    plan = "\n".join(request.plan)
-    blocks.append(
-        section(
-            f"*{'Would send' if request.drill else 'Will send'} to the org*\n```{escape(plain(plan, PLAN_LIMIT))}```"
-        )
-    )
+    heading = "What happens" if request.guided else ("Would send" if request.drill else "Will send") + " to the org"
+    blocks.append(section(f"*{heading}*\n{code(plain(chr(10).join(request.plan), PLAN_LIMIT))}"))
+    reference = RequestRef(incident=request.incident, request=request.id)
     status = outcome.status
     if status is RequestStatus.PENDING:
         blocks.append(
@@ -146,47 +142,78 @@ def card(request: ApprovalRequest, outcome: Outcome, approvers: str, timezone: Z
                 "type": "actions",
                 "block_id": f"approval:{request.id}",
                 "elements": [
-                    button("Approve", "switch.approve", request.id, "primary"),
-                    button("Deny", "switch.deny", request.id, "danger"),
+                    button("Approve", ActionId.SWITCH_APPROVE, reference, "primary"),
+                    button("Deny", ActionId.SWITCH_DENY, reference, "danger"),
                 ],
             }
         )
         return f"{verb} waiting for approval: {escape(request.title)}", blocks
-    decision = {
-        RequestStatus.DENIED: f":no_entry: Denied by {user(outcome.decided_by or '?')} at "
-        f"{_when(outcome.decided_at, timezone)}. Nothing was sent.",
-        RequestStatus.EXPIRED: f":hourglass: Expired at {_when(request.expires_at, timezone)} without a second "
-        "person. Nothing was sent.",
-    }.get(
-        status,
-        f":white_check_mark: Approved by {user(outcome.decided_by or '?')} at {_when(outcome.decided_at, timezone)}.",
-    )
-    result = [decision]
-    if status is RequestStatus.EXECUTING:
-        result.append(":gear: Running…")
-    if status is RequestStatus.EXECUTED:
-        result.append(f":white_check_mark: *Executed*: {escape(outcome.result)}")
-    if status is RequestStatus.FAILED:
-        result.append(f":x: *Failed*: {escape(outcome.error)}")
-    if outcome.verified is True:
-        result.append(f":heavy_check_mark: *Verified*: {escape(outcome.observed)}")
-    elif outcome.verified is False:
-        result.append(f":warning: *NOT VERIFIED*: {escape(outcome.observed)}")
-    elif status is RequestStatus.EXECUTED and outcome.observed:
-        result.append(f":information_source: {escape(outcome.observed)}")
-    if outcome.prior:
-        prior = ", ".join(f"{k} was {v!r}" for k, v in outcome.prior.items())
-        result.append(f"_Prior: {escape(plain(prior, 1500))}_")
-    if outcome.reverted_by:
-        result.append(f":leftwards_arrow_with_hook: Revert requested: `{outcome.reverted_by}`")
-    blocks.append(section("\n".join(result)))
-    can_revert = request.revertible and not request.drill and status is RequestStatus.EXECUTED
-    if can_revert and not outcome.reverted_by and request.action is Action.APPLY:
+    blocks.append(section("\n".join(_what_happened(request, outcome, timezone))))
+    if request.revertible and not request.drill and outcome.revertible_now and request.action is Action.APPLY:
         blocks.append(
             {
                 "type": "actions",
                 "block_id": f"approval:{request.id}",
-                "elements": [button("Revert…", "switch.revert", request.id)],
+                "elements": [button("Revert…", ActionId.SWITCH_REVERT, reference)],
             }
         )
     return f"{verb} {status.value}: {escape(request.title)}", blocks
+
+
+def _what_happened(request: ApprovalRequest, outcome: Outcome, timezone: ZoneInfo) -> list[str]:
+    status = outcome.status
+    decided = f"{user(outcome.decided_by or '?')} at {_when(outcome.decided_at, timezone)}"
+    if status is RequestStatus.DENIED:
+        return [f":no_entry: Denied by {decided}. Nothing was sent."]
+    if status is RequestStatus.EXPIRED:
+        return [
+            f":hourglass: Expired at {_when(request.expires_at, timezone)} without a second person. Nothing was sent."
+        ]
+    lines = [f":white_check_mark: Approved by {decided}."] if outcome.decided_by else []
+    if status is RequestStatus.CANCELLED:
+        lines.append(":no_entry_sign: *Cancelled*: the incident was resolved before it was sent. Nothing was sent.")
+    elif status in (RequestStatus.APPROVED, RequestStatus.PREPARING, RequestStatus.SENDING):
+        lines.append(":gear: Running…")
+    elif status is RequestStatus.GUIDED:
+        lines.append(
+            ":raising_hand: *Your turn*: make the change in Setup as shown above; the bot is reading the org until "
+            "it shows."
+        )
+    elif status is RequestStatus.UNKNOWN:
+        lines.append(f":grey_question: *Outcome unknown*: {escape(outcome.error)}")
+    elif status is RequestStatus.APPLIED:
+        lines.append(f":white_check_mark: *Applied*: {escape(outcome.result)}")
+    elif status is RequestStatus.EXECUTED:
+        lines.append(f":white_check_mark: *Executed*: {escape(outcome.result)}")
+    elif status is RequestStatus.DRY_RUN:
+        lines.append(f":test_tube: *Dry run*: {escape(outcome.result)}")
+    elif status is RequestStatus.FAILED:
+        lines.append(f":x: *Failed*: {escape(outcome.error)}")
+    lines += _verification(status, outcome)
+    if outcome.prior:
+        prior = ", ".join(f"{k} was {v!r}" for k, v in outcome.prior.items())
+        lines.append(f"_Prior: {escape(plain(prior, 1500))}_")
+    if outcome.reverted_by:
+        lines.append(f":leftwards_arrow_with_hook: Revert requested: `{outcome.reverted_by}`")
+    return lines
+
+
+def _verification(status: RequestStatus, outcome: Outcome) -> list[str]:
+    if outcome.verification is Verification.VERIFIED:
+        return [f":heavy_check_mark: *Verified*: {escape(outcome.observed)}"]
+    if outcome.verification is Verification.NOT_VERIFIED:
+        return [f":warning: *NOT VERIFIED*: {escape(outcome.observed)}"]
+    if outcome.observed and status in (
+        RequestStatus.EXECUTED,
+        RequestStatus.APPLIED,
+        RequestStatus.UNKNOWN,
+        RequestStatus.GUIDED,
+    ):
+        return [f":information_source: {escape(outcome.observed)}"]
+    return []
+
+
+def direct_notice(incident: Incident, link: str) -> tuple[str, Blocks]:
+    """What a configured approver gets in a direct message for a private incident: a link, nothing more."""
+    text = f"An approval waits for you in a private incident ({incident.reference}): {link}"
+    return "An approval waits for you", [section(f":lock: {text}")]

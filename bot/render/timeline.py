@@ -6,9 +6,9 @@ from zoneinfo import ZoneInfo
 
 from bot.core.incident import Incident
 from bot.core.timeline import TimelineEntry
-from bot.render.blocks import Blocks, context, section
+from bot.render.actions import ActionId, PageRef
+from bot.render.blocks import Blocks, button, context, section
 from bot.render.mrkdwn import escape, plain, user
-from bot.render.steps import button
 
 PER_PAGE = 15
 
@@ -35,9 +35,9 @@ def timeline_message(
     blocks.append(section("\n".join(lines) if lines else "Nothing recorded yet."))
     elements = []
     if page > 1:
-        elements.append(button("← Earlier", "timeline.page", f"{incident.number}:page-{page - 1}"))
+        elements.append(button("← Earlier", ActionId.TIMELINE_PAGE, PageRef(incident=incident.number, page=page - 1)))
     if page < count:
-        elements.append(button("Later →", "timeline.page", f"{incident.number}:page-{page + 1}"))
+        elements.append(button("Later →", ActionId.TIMELINE_PAGE, PageRef(incident=incident.number, page=page + 1)))
     if elements:
         blocks.append({"type": "actions", "block_id": "timeline", "elements": elements})
     blocks.append(

@@ -1,16 +1,18 @@
 """The timeline, captured as it happens: the bot's own records, the kill-switch moves from the audit trail,
-and the channel messages people mark with :pushpin: or pin (kept at their post time, edited with them,
-removed when the message, the last pin or the last :pushpin: goes)."""
+and the channel messages (thread replies included) people mark with :pushpin: or pin, kept at their post time,
+edited with them, removed when the message, the last pin or the last :pushpin: goes."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from bot.adapters.redis_store import AuditStore, IncidentStore, TimelineStore
-from bot.adapters.slack_api import SlackApi
+from bot.adapters.redis_store.audit import AuditStore
+from bot.adapters.redis_store.incidents import IncidentStore
+from bot.adapters.redis_store.timeline import Capture, TimelineStore
 from bot.core.audit import AuditKind
 from bot.core.clock import Clock
 from bot.core.timeline import EntryKind, TimelineEntry
+from bot.services.ports import Workspace
 
 # Audit entries that belong on the timeline (refusals and execution starts stay in the audit trail only).
 AUDIT_ON_TIMELINE = frozenset(AuditKind) - {AuditKind.REFUSED, AuditKind.EXECUTION_STARTED}
@@ -19,12 +21,12 @@ PUSHPIN = "pushpin"
 
 class TimelineService:
     def __init__(
-        self, store: TimelineStore, audit: AuditStore, incidents: IncidentStore, slack: SlackApi, clock: Clock
+        self, store: TimelineStore, audit: AuditStore, incidents: IncidentStore, workspace: Workspace, clock: Clock
     ) -> None:
         self.store = store
         self.audit = audit
         self.incidents = incidents
-        self.slack = slack
+        self.workspace = workspace
         self.clock = clock
 
     def record(
@@ -74,15 +76,15 @@ class TimelineService:
             self.store.save_capture(incident.number, source, capture)
 
     def _capture(self, number: int, channel: str, ts: str) -> str | None:
-        message = self.slack.message(channel, ts)
+        message = self.workspace.posted_message(channel, ts)
         if message is None:
             return None
         entry = TimelineEntry(
-            at=_posted(ts),
+            at=datetime.fromtimestamp(float(ts), UTC),
             kind=EntryKind.MESSAGE,
-            text=str(message.get("text", "")),
-            actor=message.get("user"),
-            permalink=self.slack.permalink(channel, ts),
+            text=message.text,
+            actor=message.author,
+            permalink=message.permalink,
             source=f"{channel}/{ts}",
         )
         return self.store.append(number, entry)
@@ -106,11 +108,7 @@ class TimelineService:
             old = next((e for e in self.store.entries(incident.number) if e.source == source), None)
             self.store.delete(incident.number, capture.entry_id)
             if text is None or old is None:
-                self.store.save_capture(incident.number, source, type(capture)())
+                self.store.save_capture(incident.number, source, Capture())
                 return
             capture.entry_id = self.store.append(incident.number, old.model_copy(update={"text": text}))
             self.store.save_capture(incident.number, source, capture)
-
-
-def _posted(ts: str) -> datetime:
-    return datetime.fromtimestamp(float(ts), UTC)

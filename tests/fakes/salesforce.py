@@ -59,6 +59,7 @@ NOW = dt.datetime(2026, 11, 25, 14, 0, tzinfo=dt.UTC)
 PAGE_SIZE = 2000
 APEX_URL_LIMIT = 16 * 1024
 MD = "http://soap.sforce.com/2006/04/metadata"
+XSI = "http://www.w3.org/2001/XMLSchema-instance"
 
 
 def _id(prefix: str, number: int) -> str:
@@ -360,15 +361,26 @@ def seed_tooling() -> dict[str, SObject]:
     }
 
 
-FM_CONFIG_FIELDS = {
+# FM_Config's fields as a real org types them: checkboxes, a picklist and text, a number, an empty text field.
+FM_CONFIG_TYPES = {
+    "orgChatSurfacesEnabled__c": "string",
+    "orgChatDmlEnabled__c": "boolean",
+    "orgChatToolCallingEnabled__c": "boolean",
+    "defaultProvider__c": "string",
+    "pipelineMaxIterations__c": "double",
+    "orgChatNotice__c": "string",
+}
+FM_CONFIG_FIELDS: dict[str, bool | float | str | None] = {
     "orgChatSurfacesEnabled__c": "all",
-    "orgChatDmlEnabled__c": "true",
-    "orgChatToolCallingEnabled__c": "true",
-    "anthropicEnabled__c": "true",
-    "openaiEnabled__c": "true",
-    "bedrockEnabled__c": "true",
-    "azureEnabled__c": "true",
+    "orgChatDmlEnabled__c": True,
+    "orgChatToolCallingEnabled__c": True,
     "defaultProvider__c": "anthropic",
+    "pipelineMaxIterations__c": 25.0,
+    "orgChatNotice__c": None,
+}
+NAMED_CREDENTIALS = {
+    "Anthropic_API": "https://api.anthropic.com",
+    "OpenAI_API": "https://api.openai.com",
 }
 
 
@@ -388,7 +400,8 @@ class FakeSalesforce(LoopbackService):
         self.lock = threading.RLock()
         self.org = Org(seed_objects(self.now))
         self.tooling = Org(seed_tooling())
-        self.metadata: dict[str, dict[str, str | None]] = {"FM_Config.Default": dict(FM_CONFIG_FIELDS)}
+        self.metadata: dict[str, dict[str, bool | float | str | None]] = {"FM_Config.Default": dict(FM_CONFIG_FIELDS)}
+        self.callout_status = dict.fromkeys(NAMED_CREDENTIALS, "Enabled")  # what Setup shows as Enabled for Callouts
         self.valid_tokens: set[str] = set()
         self.logins = 0
         self.refreshes = 0
@@ -534,6 +547,9 @@ class FakeSalesforce(LoopbackService):
             return self._query(query["q"][0], tooling)
         if rest.startswith("query/"):
             return self._next_page(rest.split("/", 1)[1])
+        credential = re.fullmatch(r"named-credentials/named-credential-setup(?:/(\w+))?", rest)
+        if credential and verb == "GET":
+            return self._named_credentials(credential.group(1), route)
         if tooling and rest == "executeAnonymous":
             if len(path) > APEX_URL_LIMIT:
                 return 414, "text/html", b"URI Too Long"
@@ -695,6 +711,42 @@ class FakeSalesforce(LoopbackService):
                     return 204, "application/json", b""
         return 404, "application/json", [{"errorCode": "ENTITY_IS_DELETED", "message": "entity is deleted"}]
 
+    # ----- Connect REST: named credentials (calloutStatus from API 59.0; nothing in the API changes it)
+
+    def _named_credential(self, name: str, version: float) -> dict[str, Any]:
+        described: dict[str, Any] = {
+            "developerName": name,
+            "masterLabel": name.replace("_", " "),
+            "calloutUrl": NAMED_CREDENTIALS[name],
+            "type": "SecuredEndpoint",
+        }
+        if version >= 59.0:
+            described["calloutStatus"] = self.callout_status[name]
+        return described
+
+    def _named_credentials(self, name: str | None, route: str) -> tuple[int, str, Any]:
+        version = float(re.search(r"/v([\d.]+)/", route).group(1))  # type: ignore[union-attr]
+        if version < 58.0:
+            return (
+                404,
+                "application/json",
+                [{"errorCode": "NOT_FOUND", "message": "The requested resource does not exist"}],
+            )
+        if name is None:
+            return (
+                200,
+                "application/json",
+                {"namedCredentials": [self._named_credential(n, version) for n in NAMED_CREDENTIALS]},
+            )
+        if name not in NAMED_CREDENTIALS:
+            return 404, "application/json", [{"errorCode": "NOT_FOUND", "message": f"No named credential {name}"}]
+        return 200, "application/json", self._named_credential(name, version)
+
+    def set_callout_status(self, name: str, status: str) -> None:
+        """A person ticks or clears Enabled for Callouts in Setup."""
+        with self.lock:
+            self.callout_status[name] = status
+
     # ----- anonymous Apex, by the statements the runbook uses
 
     def _execute_anonymous(self, apex: str, fault: Fault | None) -> tuple[int, str, Any]:
@@ -773,10 +825,23 @@ class FakeSalesforce(LoopbackService):
                             "</statusCode></errors></result>"
                         )
                         continue
+                    refused = []
+                    updated = dict(record)
                     for value in metadata.findall(f"{{{MD}}}values"):
                         field_name = value.findtext(f"{{{MD}}}field") or ""
-                        element = value.find(f"{{{MD}}}value")
-                        record[field_name] = None if element is None else element.text
+                        typed, problem = _typed_value(field_name, value.find(f"{{{MD}}}value"))
+                        if problem:
+                            refused.append(problem)
+                        updated[field_name] = typed
+                    if refused:
+                        errors = "".join(
+                            f"<errors><message>{problem}</message><statusCode>FIELD_INTEGRITY_EXCEPTION</statusCode>"
+                            "</errors>"
+                            for problem in refused
+                        )
+                        results += f"<result><fullName>{name}</fullName><success>false</success>{errors}</result>"
+                        continue
+                    record.update(updated)
                 results += f"<result><fullName>{name}</fullName><success>true</success></result>"
             return 200, "text/xml", _soap(f"<updateMetadataResponse>{results}</updateMetadataResponse>")
         return 500, "text/xml", _soap_fault("soapenv:Client", "unsupported Metadata API call")
@@ -787,9 +852,7 @@ class FakeSalesforce(LoopbackService):
         if record is None:
             return '<records xsi:type="CustomMetadata"/>'
         values = "".join(
-            f"<values><field>{field_name}</field>"
-            + ('<value xsi:nil="true"/>' if value is None else f'<value xsi:type="xsd:string">{value}</value>')
-            + "</values>"
+            f"<values><field>{field_name}</field>{_value_xml(field_name, value)}</values>"
             for field_name, value in record.items()
         )
         label = name.split(".", 1)[1]
@@ -797,6 +860,31 @@ class FakeSalesforce(LoopbackService):
             f'<records xsi:type="CustomMetadata"><fullName>{name}</fullName><label>{label}</label>'
             f"<protected>false</protected>{values}</records>"
         )
+
+
+def _value_xml(field_name: str, value: bool | float | str | None) -> str:
+    """A custom metadata value as the Metadata API answers it: typed by its field."""
+    if value is None:
+        return '<value xsi:nil="true"/>'
+    kind = FM_CONFIG_TYPES.get(field_name, "string")
+    text = str(value).lower() if isinstance(value, bool) else str(value)
+    return f'<value xsi:type="xsd:{kind}">{text}</value>'
+
+
+def _typed_value(field_name: str, element: ET.Element | None) -> tuple[bool | float | str | None, str]:
+    """A value sent to updateMetadata, as its xsi:type says (no type: text); and why the org refuses it, if it does."""
+    kind = FM_CONFIG_TYPES.get(field_name, "string")
+    if element is None or element.get(f"{{{XSI}}}nil") == "true":
+        return None, "" if kind == "string" else f"{field_name}: a {kind} field cannot be empty"
+    sent = (element.get(f"{{{XSI}}}type") or "string").rsplit(":", 1)[-1]
+    text = element.text or ""
+    if sent != kind:
+        return None, f"{field_name}: value {text!r} of type {sent} is not valid for a {kind} field"
+    if kind == "boolean":
+        return text == "true", ""
+    if kind == "double":
+        return float(text), ""
+    return text, ""
 
 
 def _soap(inner: str) -> bytes:

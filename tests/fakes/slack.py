@@ -194,10 +194,11 @@ class FakeSlack(LoopbackService):
         with self.lock:
             self.usergroups[group_id] = list(users)
 
-    def user_message(self, channel_id: str, user: str, text: str) -> dict[str, Any]:
-        """A person posts in a channel (for events the tests then deliver to the app)."""
+    def user_message(self, channel_id: str, user: str, text: str, thread_ts: str | None = None) -> dict[str, Any]:
+        """A person posts in a channel, or in a thread there (for events the tests then deliver to the app)."""
         with self.lock:
-            return self._add_message(self.channels[channel_id], {"user": user, "text": text})
+            message = {"user": user, "text": text, **({"thread_ts": thread_ts} if thread_ts else {})}
+            return self._add_message(self.channels[channel_id], message)
 
     def open_views(self, callback_id: str) -> list[dict[str, Any]]:
         with self.lock:
@@ -483,6 +484,7 @@ class FakeSlack(LoopbackService):
         return {"channel": self._channel(args["channel"]).info()}
 
     def m_conversations_history(self, args: dict[str, Any]) -> dict[str, Any]:
+        """Top-level messages only (and thread parents), as Slack lists them."""
         channel = self._channel(args["channel"])
         if BOT_USER not in channel.members:
             raise SlackError("not_in_channel")
@@ -495,7 +497,33 @@ class FakeSlack(LoopbackService):
             value = float(ts)
             return (oldest <= value <= latest) if inclusive else (oldest < value < latest)
 
-        messages = [m for ts, m in sorted(channel.messages.items(), reverse=True) if keep(ts)]
+        messages = [
+            m
+            for ts, m in sorted(channel.messages.items(), reverse=True)
+            if keep(ts) and m.get("thread_ts") in (None, ts)
+        ]
+        return {"messages": messages[:limit], "has_more": len(messages) > limit}
+
+    def m_conversations_replies(self, args: dict[str, Any]) -> dict[str, Any]:
+        """A thread, found by its parent's ts or by one reply's own ts; history lists top-level messages only."""
+        channel = self._channel(args["channel"])
+        if BOT_USER not in channel.members:
+            raise SlackError("not_in_channel")
+        found = channel.messages.get(str(args["ts"]))
+        if found is None:
+            raise SlackError("thread_not_found")
+        parent = str(found.get("thread_ts") or found["ts"])
+        thread = [m for ts, m in sorted(channel.messages.items()) if ts == parent or m.get("thread_ts") == parent]
+        latest = float(args.get("latest") or "inf")
+        oldest = float(args.get("oldest") or 0)
+        inclusive = str(args.get("inclusive", "false")).lower() in ("true", "1")
+
+        def keep(ts: str) -> bool:
+            value = float(ts)
+            return (oldest <= value <= latest) if inclusive else (oldest < value < latest)
+
+        messages = [m for m in thread if keep(m["ts"])]
+        limit = int(args.get("limit") or 1000)
         return {"messages": messages[:limit], "has_more": len(messages) > limit}
 
     def m_chat_postMessage(self, args: dict[str, Any]) -> dict[str, Any]:
@@ -505,6 +533,8 @@ class FakeSlack(LoopbackService):
         if not args.get("text") and not args.get("blocks"):
             raise SlackError("no_text")
         message = {"user": BOT_USER, "bot_id": "B0BOT0001", "text": args.get("text", "")}
+        if args.get("thread_ts"):
+            message["thread_ts"] = str(args["thread_ts"])
         if args.get("blocks"):
             message["blocks"] = self._blocks("chat.postMessage", args["blocks"], 50)
         stored = self._add_message(channel, message)

@@ -70,7 +70,11 @@ def test_declare_by_modal_creates_channel_pins_header_and_links_back(bot: Runnin
     assert reply[-1]["response_type"] == "ephemeral"
 
     incident = bot.services.incidents.in_channel(channel.id)
-    assert incident is not None and incident.llm_related and incident.header_ts in channel.pins
+    assert (
+        incident is not None
+        and incident.llm_related
+        and bot.services.present.incidents.messages.get(incident.number, "header") in channel.pins
+    )
 
 
 def test_declare_with_arguments_skips_the_modal(bot: RunningBot) -> None:

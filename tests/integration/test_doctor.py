@@ -25,7 +25,7 @@ def test_a_healthy_deployment_passes(own_redis: OwnRedis, bot_factory: Any, fake
         "PASS  Salesforce permissions",
         "PASS  Redis",
     ]
-    assert "logged in as 005000000000001AAA (jwt); FM_Config.Default has 8 fields" in lines[1]
+    assert "logged in as 005000000000001AAA (jwt); FM_Config.Default has 6 fields" in lines[1]
 
 
 def test_each_problem_is_named_with_its_fix(bot_factory: Any, fake_org: FakeSalesforce) -> None:

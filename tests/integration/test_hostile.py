@@ -42,7 +42,7 @@ ACTIONS = [
     "step.na",
     "step.skip",
     "step.run",
-    "step.choose.one-user",
+    "step.choose:one-user",
     "playbook.pick",
     "phase.next",
     "switch.open",

@@ -25,7 +25,17 @@ from tests.fakes.salesforce import (
 )
 from tests.fakes.slack import Channel
 from tests.integration.test_salesforce import open_phase, state
-from tests.integration.test_walkthrough import ALICE, BOB, CAROL, buttons, click, declare, ephemeral_texts, text_of
+from tests.integration.test_walkthrough import (
+    ALICE,
+    BOB,
+    CAROL,
+    button,
+    buttons,
+    click,
+    declare,
+    ephemeral_texts,
+    text_of,
+)
 
 CLI = str(Path(sys.executable).parent / "incident-bot")
 
@@ -75,6 +85,7 @@ def request_revert(bot: RunningBot, channel: Channel, card: dict[str, Any], reas
 
 
 def wait_card(bot: RunningBot, channel: Channel, skip: int = 0) -> tuple[str, dict[str, Any]]:
+    """The latest request card of the channel, once the bot has recorded it as the request's card."""
     cards = bot.fake.wait_until(
         lambda: [
             m
@@ -85,7 +96,14 @@ def wait_card(bot: RunningBot, channel: Channel, skip: int = 0) -> tuple[str, di
     )
     card = cards[-1]
     approval = next(e["value"] for e in buttons(card) if e["action_id"] == "switch.approve")
+    recorded = bot.services.approvals.cards
+    bot.fake.wait_until(lambda: (channel.id, card["ts"]) in recorded(request_id(approval)))
     return approval, card
+
+
+def request_id(approval: str) -> str:
+    """The request id inside an Approve button's value."""
+    return str(json.loads(approval)["request"])
 
 
 def decide(
@@ -101,7 +119,7 @@ def approve(bot: RunningBot, channel: Channel, card: dict[str, Any], approval: s
 
 
 def audit_kinds(bot: RunningBot, number: int = 1) -> list[AuditKind]:
-    return [entry.kind for _, entry in bot.services.killswitches.audit.entries(number)]
+    return [entry.kind for entry in bot.services.approvals.audit.entries(number)]
 
 
 def test_request_approve_execute_verify(sf_bot: RunningBot, fake_org: FakeSalesforce) -> None:
@@ -319,20 +337,49 @@ def test_user_lockout_revokes_only_non_profile_assignments_and_reverts(
         if r["AssigneeId"] == SUSPECT_USER_ID and not r["PermissionSet"]["IsOwnedByProfile"]
     )
     assert restored == sorted([CHAT_USER_SET, CHAT_DML_SET])
-    assert "*Verified*: 2 assignment(s) in place" in text_of(revert_card)
+    assert "*Verified*: 2 of 2 assignment(s) in place" in text_of(revert_card)
 
 
-def test_provider_switch_asks_for_the_provider(sf_bot: RunningBot, fake_org: FakeSalesforce) -> None:
+def test_provider_switch_is_guided_and_verified_by_callout_status(sf_bot: RunningBot, fake_org: FakeSalesforce) -> None:
+    """No API changes "Enabled for Callouts": once approved, a person clears it in Setup; the bot reads
+    calloutStatus until it shows Disabled, and only then says verified (and the incident mitigated)."""
     channel = incident_channel(sf_bot)
     sf_bot.slack.command("killswitch provider-off", channel_id=channel.id)
     view = sf_bot.fake.wait_until(lambda: sf_bot.fake.open_views(REQUEST_CALLBACK))[-1]
-    assert sf_bot.slack.submit(view, {"reason": "dead"}).json()["errors"] == {"provider": "Pick the provider."}
-    sf_bot.slack.submit(view, {"reason": "Anthropic 529s", "provider": "anthropic"})
+    picker = next(b for b in view["blocks"] if b.get("block_id") == "named_credential")
+    assert [o["value"] for o in picker["element"]["options"]] == ["Anthropic_API", "OpenAI_API"]  # the org's own
+    assert sf_bot.slack.submit(view, {"reason": "dead"}).json()["errors"] == {
+        "named_credential": "Pick the Named Credential."
+    }
+    sf_bot.slack.submit(view, {"reason": "Anthropic 529s", "named_credential": "Anthropic_API"})
     approval, card = wait_card(sf_bot, channel)
+    assert "Nothing is sent by the bot: no Salesforce API can change Enabled for Callouts." in text_of(card)
+    assert "Named Credentials tab → Anthropic_API → Edit → clear Enabled for Callouts" in text_of(card)
     approve(sf_bot, channel, card, approval)
     sf_bot.run_jobs()
-    config = fake_org.metadata["FM_Config.Default"]
-    assert (config["anthropicEnabled__c"], config["openaiEnabled__c"]) == ("false", "true")
+    assert "*Your turn*" in text_of(card)
+    assert fake_org.metadata_updates == 0 and fake_org.apex == []  # nothing was sent
+
+    fake_org.set_callout_status("Anthropic_API", "Disabled")  # the person does it in Setup
+    sf_bot.clock.advance(seconds=15)
+    sf_bot.run_due_jobs()
+    assert "*Verified*: Anthropic_API calloutStatus = Disabled" in text_of(card)
+    assert "switch.revert" in text_of(card)
+    incident = sf_bot.services.incidents.in_channel(channel.id)
+    assert incident is not None and incident.mitigated_at is not None
+
+
+def test_a_guided_change_not_seen_in_time_is_not_verified(sf_bot: RunningBot, fake_org: FakeSalesforce) -> None:
+    channel = incident_channel(sf_bot)
+    approval, card = request(sf_bot, channel, "provider-off", {"named_credential": "OpenAI_API"})
+    approve(sf_bot, channel, card, approval)
+    sf_bot.run_jobs()
+    for _ in range(61):  # every 15 s for 15 minutes, nobody changes it
+        sf_bot.clock.advance(seconds=15)
+        sf_bot.run_due_jobs()
+    assert "*NOT VERIFIED*: not seen within 15 minutes: OpenAI_API calloutStatus = Enabled" in text_of(card)
+    incident = sf_bot.services.incidents.in_channel(channel.id)
+    assert incident is not None and incident.mitigated_at is None
 
 
 def test_abort_cron_is_verified_and_not_revertible(sf_bot: RunningBot, fake_org: FakeSalesforce) -> None:
@@ -376,7 +423,7 @@ def test_destructive_step_runs_after_approval_and_settles_its_step(
 ) -> None:
     channel = incident_channel(sf_bot)
     recover = open_phase(sf_bot, channel, "cache-wedge", "recover")
-    run = next(e for e in buttons(recover) if e["action_id"] == "step.run" and e["value"].endswith(":clear-cache"))
+    run = button(recover, "step.run", "clear-cache")
     assert run["text"]["text"] == "Request approval" and run["style"] == "danger"
     click(sf_bot, channel, recover, "step.run", "clear-cache")
     view = sf_bot.fake.wait_until(lambda: sf_bot.fake.open_views(REQUEST_CALLBACK))[-1]
@@ -406,7 +453,7 @@ def test_the_execution_job_is_idempotent(sf_bot: RunningBot, fake_org: FakeSales
     approval, card = request(sf_bot, channel, "org-chat-off")
     approve(sf_bot, channel, card, approval)
     sf_bot.run_jobs()
-    sf_bot.services.killswitches.execute(approval)  # the job delivered again
+    sf_bot.services.execution.execute(approval)  # the job delivered again
     assert fake_org.metadata_updates == 1
 
 

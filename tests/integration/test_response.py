@@ -30,7 +30,7 @@ def click_header(bot: RunningBot, channel: Channel, action: str, value: str, use
 
 def paged_bot(bot_factory: Any) -> RunningBot:
     bot = bot_factory(responders_usergroup=ONCALL, second_level_usergroup=LEADS)
-    bot.fake.add_usergroup(ONCALL, [BOB])
+    bot.fake.add_usergroup(ONCALL, [ALICE, BOB])
     return bot  # type: ignore[no-any-return]
 
 
@@ -64,11 +64,11 @@ def test_acknowledged_incidents_are_never_pinged(bot_factory: Any) -> None:
     bot = paged_bot(bot_factory)
     channel = declare(bot, "declare sev1 Org Chat down")
     bot.clock.advance(minutes=4)
-    click_header(bot, channel, "incident.ack", "1", BOB)  # not the commander
+    click_header(bot, channel, "incident.ack", '{"incident":1}', BOB)  # not the commander
     bot.fake.wait_until(
         lambda: any(t.startswith("Only the commander, <@U0ALICE01>, acknowledges") for t in ephemeral_texts(bot))
     )
-    click_header(bot, channel, "incident.ack", "1", ALICE)
+    click_header(bot, channel, "incident.ack", '{"incident":1}', ALICE)
     bot.fake.wait_until(lambda: "acknowledged by <@U0ALICE01> at 14:04" in text_of(header(channel)))
     assert "incident.ack" not in text_of(header(channel))  # the button goes once acknowledged
     bot.clock.advance(minutes=60)
@@ -111,7 +111,7 @@ def test_a_severity_change_moves_the_deadline_and_its_escalation(bot_factory: An
     bot.clock.advance(minutes=11)  # 14:16
     bot.run_due_jobs()
     assert len(escalations(channel)) == 1
-    click_header(bot, channel, "incident.severity", "1:2", BOB)  # the header's select
+    click_header(bot, channel, "incident.severity", '{"incident":1,"severity":2}', BOB)  # the header's select
     bot.fake.wait_until(lambda: "SEV-2: Major surface degraded" in text_of(header(channel)))
 
 
@@ -221,14 +221,16 @@ def test_playbook_4_suggests_sev1_and_a_private_incident(bot: RunningBot) -> Non
         lambda: next((m for m in channel.messages.values() if m.get("text") == "Suspected exfiltration"), None)
     )
     assert "Data exfiltration suspected is *SEV-1* in the severity matrix" in text_of(suggestion)
-    bot.slack.click("incident.declare_private", "1", channel_id=channel.id, message_ts=suggestion["ts"])
+    bot.slack.click("incident.declare_private", '{"incident":1}', channel_id=channel.id, message_ts=suggestion["ts"])
     form = bot.fake.wait_until(lambda: bot.fake.open_views("incident.declare"))[-1]
     assert form["blocks"][0]["element"]["initial_value"] == "Investigation: Anthropic 5xx on all pipelines"
     assert {o["value"] for o in form["blocks"][3]["element"]["initial_options"]} == {
         "private",
         "exfiltration_suspected",
     }
-    bot.slack.click("incident.severity", "1:1", channel_id=channel.id, message_ts=suggestion["ts"])
+    bot.slack.click(
+        "incident.severity", '{"incident":1,"severity":1}', channel_id=channel.id, message_ts=suggestion["ts"]
+    )
     bot.fake.wait_until(lambda: "SEV-1: All Org Chat" in text_of(header(channel)))
 
 

@@ -17,7 +17,7 @@ from bot.adapters.playbook_files import BUNDLED_PLAYBOOKS
 from bot.adapters.salesforce import Credentials, SalesforceError, SalesforceGateway
 from bot.core.timeline import EntryKind
 from bot.render.modals import RUN_CALLBACK
-from tests.conftest import RunningBot, jwt_settings
+from tests.conftest import RunningBot, jwt_settings, step_state
 from tests.fakes.salesforce import (
     BOT_USER_ID,
     CONSUMER_KEY,
@@ -40,7 +40,7 @@ def sf_bot(bot_factory: Any, fake_org: FakeSalesforce) -> RunningBot:
 
 
 def state(bot: RunningBot, scope: str, step: str) -> Any:
-    return bot.services.walkthrough.state(1, scope, step)
+    return step_state(bot, scope, step)
 
 
 def wait_settled(bot: RunningBot, scope: str, step: str) -> Any:
@@ -76,7 +76,9 @@ def test_snapshot_runs_on_declare_concurrently_and_is_kept_for_the_post_mortem(
     table = text_of(results_posted(sf_bot, channel, "Snapshot state: pipeline executions by status"))
     assert "Status__c  c" in table and "Failed     12" in table
     checklist = message(sf_bot, channel, "first-five")
-    assert "_Done by the bot at 14:00_" in text_of(checklist) and "Failed 12 · Succeeded 30" in text_of(checklist)
+    sf_bot.fake.wait_until(
+        lambda: "_Done by the bot at 14:00_" in text_of(checklist) and "Failed 12 · Succeeded 30" in text_of(checklist)
+    )
 
     stored = sf_bot.services.walkthrough.steps.result(1, SNAPSHOT)
     assert stored is not None and stored.rows == [{"Status__c": "Failed", "c": 12}, {"Status__c": "Succeeded", "c": 30}]
@@ -428,5 +430,10 @@ def test_login_urls_for_sandboxes_and_my_domain() -> None:
 def test_a_step_that_left_the_runbook_is_refused(sf_bot: RunningBot) -> None:
     channel = declare(sf_bot)
     checklist = message(sf_bot, channel, "first-five")
-    sf_bot.slack.click("step.run", "1:first-five:gone-step", channel_id=channel.id, message_ts=checklist["ts"])
+    sf_bot.slack.click(
+        "step.run",
+        '{"incident":1,"scope":"first-five","step":"gone-step"}',
+        channel_id=channel.id,
+        message_ts=checklist["ts"],
+    )
     sf_bot.fake.wait_until(lambda: any("no longer in the runbook" in t for t in ephemeral_texts(sf_bot)))

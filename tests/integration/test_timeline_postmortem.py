@@ -324,10 +324,10 @@ def test_resolved_incidents_refuse_changes(bot: RunningBot) -> None:
     bot.slack.submit(view, {})
     bot.fake.wait_until(lambda: any("INC-1 is resolved" in t for t in ephemeral_texts(bot)))
     bot.slack.command("resolve", channel_id=channel.id)
-    bot.fake.wait_until(lambda: "INC-1 is already resolved." in ephemeral_texts(bot))
+    bot.fake.wait_until(lambda: "INC-1 is resolved; nothing more changes for it." in ephemeral_texts(bot))
     checklist = message(bot, channel, "first-five")
     click(bot, channel, checklist, "step.done", "vendor-status")
-    bot.fake.wait_until(lambda: "INC-1 is resolved; its steps can no longer change." in ephemeral_texts(bot))
+    bot.fake.wait_until(lambda: "INC-1 is resolved; nothing more changes for it." in ephemeral_texts(bot))
 
 
 def test_cli_prints_the_draft(sf_bot: RunningBot) -> None:

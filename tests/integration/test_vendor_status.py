@@ -9,7 +9,7 @@ from typing import Any
 
 from bot.adapters.status_pages import StatusPage, StatusPages
 from bot.core.vendors import VendorState
-from tests.conftest import RunningBot
+from tests.conftest import RunningBot, step_state
 from tests.fakes.status_pages import FakeStatusPages, rss, statuspage
 from tests.integration.test_walkthrough import declare
 
@@ -40,10 +40,7 @@ def test_llm_related_declare_checks_every_vendor(bot: RunningBot, status_pages: 
     assert ":large_yellow_circle: *AWS Bedrock*: degraded, Informational message: Increased error rates" in text
     assert ":grey_question: *Azure OpenAI*: unknown, HTTP 404" in text
     state = bot.fake.wait_until(
-        lambda: (
-            bot.services.walkthrough.state(1, "first-five", "vendor-status").result
-            and bot.services.walkthrough.state(1, "first-five", "vendor-status")
-        )
+        lambda: step_state(bot, "first-five", "vendor-status").result and step_state(bot, "first-five", "vendor-status")
     )
     assert state.result == "Anthropic outage · OpenAI operational · AWS Bedrock degraded · Azure OpenAI unknown"
 

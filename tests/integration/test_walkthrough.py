@@ -6,10 +6,10 @@ import json
 import threading
 from typing import Any
 
-from bot.adapters.redis_store import POSTING
+from bot.adapters.redis_store.walkthrough import POSTING
 from bot.core.timeline import EntryKind
 from bot.render.modals import SKIP_CALLBACK
-from tests.conftest import RunningBot
+from tests.conftest import RunningBot, step_state
 from tests.fakes.slack import Channel
 from tests.integration.test_declare import ALICE, BOB, declared_channel
 
@@ -39,9 +39,16 @@ def buttons(msg: dict[str, Any]) -> list[dict[str, Any]]:
     return [e for b in msg.get("blocks", []) if b["type"] == "actions" for e in b["elements"]]
 
 
+def value_of(element: dict[str, Any]) -> dict[str, Any]:
+    """A button's value, as the action codec wrote it."""
+    return json.loads(element.get("value") or "{}")  # type: ignore[no-any-return]
+
+
 def button(msg: dict[str, Any], action_id: str, step: str | None = None) -> dict[str, Any]:
+    """The first element whose action (before any `:suffix`) or whole action id is `action_id`, for `step`."""
     for element in buttons(msg):
-        if element["action_id"] == action_id and (step is None or element.get("value", "").endswith(f":{step}")):
+        matches = action_id in (element["action_id"], element["action_id"].split(":")[0])
+        if matches and (step is None or value_of(element).get("step") == step):
             return element
     raise AssertionError(f"no {action_id} button for {step} in {json.dumps(msg['blocks'])[:2000]}")
 
@@ -50,7 +57,9 @@ def click(
     bot: RunningBot, channel: Channel, msg: dict[str, Any], action_id: str, step: str | None = None, user: str = ALICE
 ) -> Any:
     element = button(msg, action_id, step)
-    response = bot.slack.click(action_id, element["value"], user=user, channel_id=channel.id, message_ts=msg["ts"])
+    response = bot.slack.click(
+        element["action_id"], element["value"], user=user, channel_id=channel.id, message_ts=msg["ts"]
+    )
     assert response.status_code == 200
     return response
 
@@ -111,7 +120,7 @@ def test_skip_asks_for_a_reason_and_na_needs_none(bot: RunningBot) -> None:
     view = bot.fake.wait_until(lambda: bot.fake.open_views(SKIP_CALLBACK))[-1]
     assert "Confirm scope" in json.dumps(view["blocks"])
     empty = bot.slack.submit(view, {"reason": "   "})
-    assert empty.json() == {"response_action": "errors", "errors": {"reason": "Say why, in at most 300 characters."}}
+    assert empty.json() == {"response_action": "errors", "errors": {"reason": "Say why, in at most 500 characters."}}
     assert bot.slack.submit(view, {"reason": "dashboard already open <!here>"}).text == ""
     bot.fake.wait_until(lambda: "Skipped by" in text_of(checklist))
     assert "_Skipped by <@U0ALICE01> at 14:00: dashboard already open &lt;!here&gt;_" in text_of(checklist)
@@ -128,14 +137,20 @@ def test_picker_suggests_from_the_declaration_and_starts_playbooks(bot: RunningB
     channel = declare(bot, "declare --llm sev2 Anthropic 5xx on all pipelines")
     picker = message(bot, channel, "picker")
     assert "Suggested from the declaration: *1. Provider outage*, *2. Rate-limit storm*" in text_of(picker)
-    click(bot, channel, picker, "playbook.pick.provider-outage")
+    click(bot, channel, picker, "playbook.pick:provider-outage")
     discovery = message(bot, channel, "provider-outage/discovery")
     assert "Playbook 1 · Provider outage*: Discovery (1 of 4)" in text_of(discovery)
     assert "Symptoms: All LLM stages return errors" in text_of(discovery)
     bot.fake.wait_until(lambda: "Running: 1. Provider outage" in text_of(picker))
 
     # picking the same again is refused; `/incident playbook 4` starts a second one
-    bot.slack.click("playbook.pick", "1:provider-outage", user=BOB, channel_id=channel.id, message_ts=picker["ts"])
+    bot.slack.click(
+        "playbook.pick",
+        '{"incident":1,"playbook":"provider-outage"}',
+        user=BOB,
+        channel_id=channel.id,
+        message_ts=picker["ts"],
+    )
     bot.fake.wait_until(lambda: any("already running" in t for t in ephemeral_texts(bot)))
     bot.slack.command("playbook 4", channel_id=channel.id)
     assert "Suspected prompt injection" in text_of(message(bot, channel, "prompt-injection/discovery"))
@@ -161,7 +176,7 @@ def test_decisions_reveal_their_branch_and_phases_follow(bot: RunningBot) -> Non
     diagnose = message(bot, channel, "rate-limit-storm/diagnose")  # posted once discovery was complete
     bot.fake.wait_until(lambda: "Next phase" not in text_of(discovery))
     assert "Investigate the account" not in text_of(diagnose)
-    click(bot, channel, diagnose, "step.choose.one-user", "storm-source")
+    click(bot, channel, diagnose, "step.choose:one-user", "storm-source")
     bot.fake.wait_until(lambda: "Investigate the account" in text_of(diagnose))
     assert "Chosen: *One specific user*" in text_of(diagnose)
     assert "Lock the user out of Org Chat" in text_of(diagnose)
@@ -207,7 +222,7 @@ def test_concurrent_clicks_change_the_state_once(bot: RunningBot) -> None:
         thread.join()
     bot.fake.wait_until(lambda: sum("already done" in t for t in ephemeral_texts(bot)) == len(users) - 1)
     assert step_entries(bot, channel) == ["“Check vendor status (if LLM-related)” done"]
-    winner = bot.services.walkthrough.state(1, "first-five", "vendor-status").by
+    winner = step_state(bot, "first-five", "vendor-status").by
     assert winner in users and f"Done by <@{winner}>" in text_of(checklist)
 
 

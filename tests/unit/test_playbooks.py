@@ -15,10 +15,12 @@ import yaml
 from bot.adapters.playbook_files import BUNDLED_PLAYBOOKS, PlaybookDataError, load_runbook
 from bot.config import LINK_SETTINGS
 from bot.core.incident import Incident
-from bot.core.playbook import FIRST_FIVE, StepKind
+from bot.core.playbook import FIRST_FIVE
 from bot.core.severity import Severity
 from bot.core.walkthrough import StepState, StepStatus, state_key
-from bot.render.steps import StepPresentation, checklist_message, phase_message, picker_message
+from bot.kinds.base import StepDisplay
+from bot.kinds.query import QueryStep
+from bot.render.steps import checklist_message, phase_message, picker_message
 from tests.fakes.slack import FakeSlack
 
 RUNBOOK = load_runbook(BUNDLED_PLAYBOOKS, LINK_SETTINGS)
@@ -47,7 +49,7 @@ def test_every_shipped_file_validates() -> None:
 def test_runbook_queries_are_what_a_real_org_accepts() -> None:
     """No Id beside GROUP BY, no LAST_N_HOURS, no WHERE on long text areas, `_` escaped in LIKE."""
     steps = [*RUNBOOK.first_five.all_steps(), *(s for p in RUNBOOK.playbooks for s in p.all_steps())]
-    for step in (s for s in steps if s.soql):
+    for step in (s for s in steps if isinstance(s, QueryStep)):
         soql = " ".join(step.soql.split())
         if "GROUP BY" in soql:
             assert not soql.startswith("SELECT Id,"), step.id
@@ -135,7 +137,7 @@ BROKEN = [
     pytest.param(
         P1,
         _set(["phases", 0, "steps", 0, "kind"], "teleport"),
-        f"{P1}: phases[0].steps[0].kind: Input should be",
+        f"{P1}: phases[0].steps[0]: Input tag 'teleport' found using 'kind' does not match any of the expected tags",
         id="unknown-kind",
     ),
     pytest.param(
@@ -204,9 +206,9 @@ INCIDENT = Incident(
 )
 
 
-def everything_presented(step: object) -> StepPresentation:
+def everything_presented(step: object) -> StepDisplay:
     """The largest a step can render: a run button, a long manual block, a note and a link."""
-    return StepPresentation(run_label="Run query", manual="X" * 5000, missing="y" * 300, url="https://example.com")
+    return StepDisplay(run_label="Run query", manual="X" * 5000, missing="y" * 300, url="https://example.com")
 
 
 def test_every_message_stays_inside_block_kit_limits() -> None:
@@ -216,11 +218,11 @@ def test_every_message_stays_inside_block_kit_limits() -> None:
         messages = [checklist_message(INCIDENT, RUNBOOK.first_five, {}, everything_presented, timezone)]
         messages.append(picker_message(INCIDENT, RUNBOOK.playbooks, RUNBOOK.suggestions(INCIDENT), []))
         for playbook in RUNBOOK.playbooks:
-            decisions = [s for s in playbook.all_steps() if s.kind is StepKind.DECISION]
+            decisions = [s for s in playbook.all_steps() if s.branches()]
             branch_sets = [{}] + [
-                {state_key(playbook.key, d.id): StepState(status=StepStatus.DONE, choice=c.id)}
+                {state_key(playbook.key, d.id): StepState(status=StepStatus.DONE, choice=b.id)}
                 for d in decisions
-                for c in d.choices
+                for b in d.branches()
             ]
             for states in branch_sets:
                 for phase in playbook.phases:

@@ -1,0 +1,225 @@
+"""A query: SOQL the bot runs against the org (REST or Tooling API) and shows as a table, with the whole result
+as CSV in the thread; the confirm-scope query is also shown as an error-rate trend and charted by the worker.
+
+Every value reaches the SOQL through `format_soql` (the time window as explicit UTC bounds, never
+`LAST_N_HOURS`); a long text area is filtered by the bot after the query, since SOQL cannot filter it.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any, Literal
+
+from pydantic import Field, model_validator
+
+from bot.adapters.salesforce import SalesforceError
+from bot.adapters.soql import build_soql, soql_placeholders
+from bot.core.error_rate import HourPoint, error_rate
+from bot.core.playbook import StepBase, Strict, window_values
+from bot.core.walkthrough import StepResult
+from bot.kinds.base import Kind, RunContext, Shown, StepFailed, Upload, read_or_change
+from bot.render.blocks import Blocks, context, section
+from bot.render.mrkdwn import code, escape
+
+TABLE_ROWS = 20
+CELL_WIDTH = 40
+TABLE_CHARS = 2700
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")  # what a spreadsheet evaluates (OWASP CSV injection)
+
+
+class TextFilter(Strict):
+    """Filters rows in Python: long text areas cannot be filtered in SOQL's WHERE."""
+
+    field: str
+    contains: str
+
+
+class Presentation(StrEnum):
+    TABLE = "table"
+    ERROR_RATE_CHART = "error_rate_chart"
+
+
+class QueryStep(StepBase):
+    kind: Literal["query"]
+    soql: str  # built with simple_salesforce.format_soql; {since} and {until} bound the time window
+    api: Literal["rest", "tooling"] = "rest"
+    text_filter: TextFilter | None = None
+    row_limit: int | None = Field(default=None, ge=1, le=2000)  # the runbook's own LIMIT, where it sets one
+    present: Presentation = Presentation.TABLE
+
+    @model_validator(mode="after")
+    def _sound(self) -> QueryStep:
+        read_or_change(self)
+        missing = soql_placeholders(self.soql) - self.placeholders_available()
+        if missing:
+            hint = " (set window_hours for {since}/{until})" if missing & {"since", "until"} else ""
+            raise ValueError(f"soql uses {sorted(missing)} but no such parameter is defined{hint}")
+        if re.search(r"LAST_N_HOURS", self.soql, re.IGNORECASE):
+            raise ValueError("LAST_N_HOURS is not a SOQL date literal: bound the window with {since}")
+        if self.present is Presentation.ERROR_RATE_CHART and not self.window_hours:
+            raise ValueError("an error-rate chart needs window_hours")
+        return self
+
+
+class Query(Kind):
+    name = "query"
+    model = QueryStep
+    run_label = "Run query"
+    needs_org = True
+
+    def manual(self, step: StepBase, values: dict[str, object]) -> str:
+        assert isinstance(step, QueryStep)
+        flag = " --use-tooling-api" if step.api == "tooling" else ""
+        return f'sf data query{flag} --query "{build_soql(step.soql, values)}"'
+
+    def unavailable(self, step: StepBase) -> str:
+        return "Salesforce is not connected: run this by hand (`sf data query`), then mark it done."
+
+    def run(self, step: StepBase, values: dict[str, object], context: RunContext) -> StepResult:
+        assert isinstance(step, QueryStep) and context.org is not None
+        soql = build_soql(step.soql, values)
+        limit = min(step.row_limit or context.export_limit, context.export_limit)
+        wanted = step.text_filter
+        try:
+            # A text filter runs after the query, so it needs every row; a LIMIT applies after the filter.
+            answer = context.org.query(soql, tooling=step.api == "tooling", limit=None if wanted else limit)
+        except SalesforceError as error:
+            raise StepFailed(str(error)) from None
+        rows, total = answer.records, answer.total_size
+        if wanted is not None:
+            needle = wanted.contains.lower()
+            rows = [row for row in rows if needle in str(row.get(wanted.field) or "").lower()]
+            total = len(rows)
+        return StepResult(at=context.now, statement=soql, rows=rows[:limit], total=total, fetched=min(len(rows), limit))
+
+    def present(self, reference: str, step: StepBase, result: StepResult) -> Shown:
+        assert isinstance(step, QueryStep)
+        window = ""
+        bounds = window_values(step, result.at)
+        if bounds:
+            window = f"{bounds['since']:%Y-%m-%d %H:%M} to {bounds['until']:%H:%M} UTC"
+        text, blocks = result_message(step.title, result, window, step.row_limit)
+        uploads: tuple[Upload, ...] = ()
+        if result.rows:
+            title = f"{step.title} ({export_label(result, step.row_limit)})"
+            uploads = (Upload(f"{reference.lower()}-{step.id}.csv", csv_bytes(result.rows), title),)
+        replies: tuple[tuple[str, Blocks], ...] = ()
+        chart = step.present is Presentation.ERROR_RATE_CHART
+        if chart:
+            points = error_rate(result.rows, bounds["since"], bounds["until"])
+            numbers = f"Error rate per hour, failed over total (the chart follows):\n{code(error_rate_text(points))}"
+            replies = (("Error rate per hour", [section(numbers)]),)
+        return Shown(text, blocks, uploads, replies, chart)
+
+    def summary(self, step: StepBase, result: StepResult) -> str:
+        names = columns(result.rows)
+        if result.rows and len(names) == 2 and "c" in names:
+            label = next(name for name in names if name != "c")
+            return " · ".join(f"{row.get(label)} {row.get('c')}" for row in result.rows[:6])
+        return f"{result.total} row{'s' if result.total != 1 else ''}"
+
+    def describe(self, step: StepBase) -> list[str]:
+        assert isinstance(step, QueryStep)
+        api = " (Tooling API)" if step.api == "tooling" else ""
+        lines = [f"SOQL{api}: {' '.join(step.soql.split())}"]
+        if step.window_hours:
+            lines.append(f"window: the last {step.window_hours} h, as {{since}} … {{until}}")
+        if step.text_filter:
+            lines.append(f"filtered by the bot: {step.text_filter.field} contains “{step.text_filter.contains}”")
+        if step.row_limit:
+            lines.append(f"at most {step.row_limit} rows (the runbook's LIMIT)")
+        return lines
+
+
+@dataclass(frozen=True)
+class Chart:
+    points: list[HourPoint]
+    png_title: str
+    title: str
+    filename: str
+
+
+def chart_of(reference: str, step: QueryStep, result: StepResult) -> Chart:
+    """The error-rate trend of a confirm-scope result, as the worker draws it."""
+    bounds = window_values(step, result.at)
+    since, until = bounds["since"], bounds["until"]
+    return Chart(
+        error_rate(result.rows, since, until),
+        f"{reference}: {step.title}",
+        f"Error rate, {since:%Y-%m-%d %H:%M} to {until:%H:%M} UTC",
+        f"{reference.lower()}-error-rate.png",
+    )
+
+
+def columns(rows: list[dict[str, Any]]) -> list[str]:
+    names: list[str] = []
+    for row in rows:
+        names += [name for name in row if name not in names]
+    return names
+
+
+def _cell(value: Any) -> str:
+    text = "" if value is None else " ".join(str(value).split())
+    return text if len(text) <= CELL_WIDTH else text[: CELL_WIDTH - 1] + "…"
+
+
+def table(rows: list[dict[str, Any]], limit: int = TABLE_ROWS) -> str:
+    """A fixed-width table of the first rows, for a code block."""
+    names = columns(rows)
+    shown = [[_cell(row.get(name)) for name in names] for row in rows[:limit]]
+    widths = [max([len(name), *(len(r[i]) for r in shown)]) for i, name in enumerate(names)]
+    lines = ["  ".join(name.ljust(width) for name, width in zip(names, widths, strict=True))]
+    lines.append("  ".join("-" * width for width in widths))
+    lines += ["  ".join(cell.ljust(width) for cell, width in zip(r, widths, strict=True)) for r in shown]
+    text = "\n".join(line.rstrip() for line in lines)
+    return text if len(text) <= TABLE_CHARS else text[:TABLE_CHARS] + "\n…"
+
+
+def export_label(result: StepResult, row_limit: int | None) -> str:
+    """How much of the result the CSV holds, honestly: all of it, or the first N of the total."""
+    if result.fetched >= result.total:
+        return f"all {result.total} row{'s' if result.total != 1 else ''}"
+    why = " (the runbook's LIMIT)" if row_limit and result.fetched == row_limit else ""
+    return f"first {result.fetched:,} of {result.total:,} rows{why}"
+
+
+def result_message(title: str, result: StepResult, window: str, row_limit: int | None) -> tuple[str, Blocks]:
+    total = result.total
+    count = f"{total} row{'s' if total != 1 else ''}"
+    shown = f", the first {min(TABLE_ROWS, len(result.rows))} below" if len(result.rows) > TABLE_ROWS else ""
+    head = f":bar_chart: *{escape(title)}*: {count}{shown}" + (f" ({window})" if window else "")
+    blocks: Blocks = [section(head)]
+    if result.rows:
+        blocks.append(section(code(table(result.rows))))
+        blocks.append(context(f"CSV in the thread: {export_label(result, row_limit)}."))
+    return f"{title}: {count}", blocks
+
+
+def neutralised(value: Any) -> Any:
+    """A cell a spreadsheet will not evaluate: text starting with = + - @ tab or CR gets a leading quote."""
+    if isinstance(value, str) and value.startswith(FORMULA_START):
+        return "'" + value
+    return value
+
+
+def csv_bytes(rows: list[dict[str, Any]]) -> bytes:
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=columns(rows), extrasaction="ignore")
+    writer.writeheader()
+    writer.writerows({name: neutralised(value) for name, value in row.items()} for row in rows)
+    return buffer.getvalue().encode()
+
+
+def error_rate_text(points: list[HourPoint]) -> str:
+    lines = ["hour (UTC)        failed  total   rate"]
+    for point in points:
+        rate = f"{point.rate:6.1%}" if point.total else "     -"
+        lines.append(f"{point.start:%Y-%m-%d %H:00}  {point.failed:6d} {point.total:6d} {rate}")
+    return "\n".join(lines)
+
+
+KIND = Query()

@@ -1,0 +1,149 @@
+"""FM_Config switches: a Metadata API update of the custom metadata record `FM_Config.<FM_CONFIG_RECORD>`
+(custom metadata cannot be changed by DML or a REST update), then `FMConfig.refresh()` so that it takes effect.
+
+Values keep their type: a checkbox is sent and compared as a boolean, a number as a double, text as text, so a
+switch read back from a real org verifies (`str(False)` is not `'false'`). The type comes from the org: the
+value the record holds before the change.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Annotated, Any, Literal
+
+from pydantic import StringConstraints, model_validator
+
+from bot.adapters.salesforce import SalesforceError, SalesforceGateway, Value
+from bot.core.approval import Action
+from bot.mechanisms.base import FormField, Mechanism, MechanismConfig, OrgSetup, ReadBack, RequestError
+
+REFRESH_APEX = "FMConfig.refresh();"
+FieldName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z][A-Za-z0-9_]*__c$")]
+
+
+class FmConfigChange(MechanismConfig):
+    type: Literal["fm_config"]
+    field: FieldName
+    value: bool | float | str | None = None  # the value to set; None with `options`: the requester picks one
+    options: tuple[str, ...] = ()  # the values the requester may pick from (the fallback provider)
+    label: str = "Value"
+
+    @model_validator(mode="after")
+    def _value_or_options(self) -> FmConfigChange:
+        if self.value is None and not self.options:
+            raise ValueError("an fm_config change needs a value, or options for the requester to pick from")
+        return self
+
+
+def coerce(value: Value, like: Value) -> Value:
+    """`value` as the field's type, which the value it holds (`like`) tells; text stays text."""
+    if isinstance(like, bool) and isinstance(value, str) and value.lower() in ("true", "false"):
+        return value.lower() == "true"
+    if isinstance(like, float) and isinstance(value, str | int) and not isinstance(value, bool):
+        try:
+            return float(value)
+        except ValueError:
+            return value
+    return value
+
+
+def same(a: Value, b: Value) -> bool:
+    """Equal as the org means it: by type first (a checkbox false is not the text "false")."""
+    if isinstance(a, float) and isinstance(b, float):
+        return abs(a - b) < 1e-9
+    return type(a) is type(b) and a == b
+
+
+def shown(value: Value) -> str:
+    """A value as Setup shows it: true/false, a number without a trailing .0, text, or (empty)."""
+    if value is None:
+        return "(empty)"
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, float):
+        return f"{value:g}"
+    return value
+
+
+class FmConfig(Mechanism):
+    name = "fm_config"
+    config = FmConfigChange
+
+    def form(
+        self, config: Any, setup: OrgSetup, remembered: Mapping[str, str], org: SalesforceGateway | None
+    ) -> list[FormField]:
+        assert isinstance(config, FmConfigChange)
+        if not config.options:
+            return []
+        options = tuple((option, option) for option in config.options)
+        return [FormField("value", config.label, options=options, initial=remembered.get("value"))]
+
+    def change(self, config: Any, target: Mapping[str, str], setup: OrgSetup) -> dict[str, Any]:
+        assert isinstance(config, FmConfigChange)
+        value: Value = config.value
+        if config.options:
+            value = target.get("value")
+            if value not in config.options:
+                raise RequestError(f"Pick one of {', '.join(config.options)}.", field="value")
+        return {"record": f"FM_Config.{setup.fm_config_record}", "fields": {config.field: value}}
+
+    def target(self, change: Mapping[str, Any]) -> dict[str, str]:
+        return {"record": str(change["record"])} if len(change["fields"]) > 1 else {}
+
+    def plan(self, change: Mapping[str, Any], action: Action) -> list[str]:
+        record, fields = change["record"], change["fields"]
+        sets = ", ".join(f"{name} = {shown(value)}" for name, value in fields.items())
+        return [
+            f"Metadata API updateMetadata: {record}: {sets}",
+            f"Tooling API executeAnonymous: {REFRESH_APEX}",
+            f"then Metadata API readMetadata {record}, expecting {sets}",
+        ]
+
+    def prepare(self, org: SalesforceGateway, change: Mapping[str, Any]) -> dict[str, Any]:
+        values = org.read_custom_metadata(change["record"])
+        missing = [name for name in change["fields"] if name not in values]
+        if missing:
+            raise RequestError(f"{change['record']} has no field {', '.join(missing)}.")
+        return {name: values[name] for name in change["fields"]}
+
+    def apply(self, org: SalesforceGateway, change: Mapping[str, Any], prior: Mapping[str, Any]) -> str:
+        fields = {name: coerce(value, prior.get(name)) for name, value in change["fields"].items()}
+        org.update_custom_metadata(change["record"], fields)
+        return f"{change['record']}: " + ", ".join(f"{name} = {shown(value)}" for name, value in fields.items())
+
+    def finish(self, org: SalesforceGateway, change: Mapping[str, Any]) -> str:
+        org.execute_anonymous(REFRESH_APEX)
+        return "FMConfig.refresh() ran."
+
+    def read_back(self, org: SalesforceGateway, change: Mapping[str, Any], prior: Mapping[str, Any]) -> ReadBack:
+        values = org.read_custom_metadata(change["record"])
+        seen = {name: values.get(name) for name in change["fields"]}
+        wanted = {name: coerce(value, prior.get(name)) for name, value in change["fields"].items()}
+        text = "read back " + ", ".join(f"{name} = {shown(value)}" for name, value in seen.items())
+        if all(same(seen[name], wanted[name]) for name in seen):
+            return ReadBack(True, text)
+        if all(same(seen[name], prior.get(name)) for name in seen):
+            return ReadBack(False, text)
+        return ReadBack(None, text)
+
+    def revert(self, change: Mapping[str, Any], prior: Mapping[str, Any]) -> dict[str, Any]:
+        return {"record": change["record"], "fields": dict(prior)}
+
+    def state(self, org: SalesforceGateway, config: Any, setup: OrgSetup) -> str:
+        assert isinstance(config, FmConfigChange)
+        try:
+            values = org.read_custom_metadata(f"FM_Config.{setup.fm_config_record}")
+        except SalesforceError as error:
+            return f"state unknown: {error}"
+        return f"now: {config.field} = {shown(values.get(config.field))}"
+
+    def manual(self, config: Any, setup: OrgSetup) -> str:
+        assert isinstance(config, FmConfigChange)
+        value = shown(config.value) if config.options == () else f"one of {', '.join(config.options)}"
+        return (
+            f"Setup → Custom Metadata Types → FM_Config → {setup.fm_config_record}: {config.field} = {value}, then "
+            f"run {REFRESH_APEX}"
+        )
+
+
+MECHANISM = FmConfig()

@@ -1,0 +1,93 @@
+"""Kill switches in Slack: the panel, the request and revert forms, the request card in the incident channel
+(and in configured approvers' direct messages: for a private incident only a link, never what it is about),
+refusals, and the cards kept current as the request moves."""
+
+from __future__ import annotations
+
+from zoneinfo import ZoneInfo
+
+from bot.adapters.redis_store.approvals import ApprovalStore
+from bot.adapters.slack_api import SlackApi, SlackCallFailed
+from bot.core.approval import ApprovalRequest, Refusal, RequestStatus
+from bot.core.incident import Incident
+from bot.presenters.reply import Reply
+from bot.render.blocks import Blocks
+from bot.render.mrkdwn import user
+from bot.render.switches import card, direct_notice, panel, request_form, revert_form
+from bot.services.approvals import PanelLine, Refused, Requested, RequestForm
+
+DIRECT_LIMIT = 20  # approvers told in a direct message, at most
+
+
+class ApprovalPresenter:
+    def __init__(self, slack: SlackApi, approvals: ApprovalStore, timezone: ZoneInfo) -> None:
+        self.slack = slack
+        self.approvals = approvals
+        self.timezone = timezone
+
+    def panel(self, incident: Incident, lines: list[PanelLine], reply: Reply) -> None:
+        rows = [(line.key, line.title, line.effect, line.state) for line in lines]
+        reply(*panel(incident, rows, incident.drill))
+
+    def open_form(self, form: RequestForm, trigger_id: str, response_url: str) -> None:
+        metadata = {
+            "incident": form.incident.number,
+            "switch": form.switch,
+            "scope": form.scope,
+            "step": form.step,
+            "response_url": response_url,
+        }
+        self.slack.open_view(trigger_id, request_form(form.title, form.effect, form.fields, metadata))
+
+    def open_revert_form(self, request: ApprovalRequest, trigger_id: str, response_url: str) -> None:
+        metadata = {"approval": request.id, "response_url": response_url}
+        self.slack.open_view(trigger_id, revert_form(request, metadata))
+
+    def posted(self, requested: Requested) -> None:
+        """The card in the incident channel, then in each configured approver's direct messages."""
+        request, incident = requested.request, requested.incident
+        assert incident.channel_id is not None
+        text, blocks = self._card(request.id)
+        ts = self.slack.post(incident.channel_id, text, blocks)
+        self.approvals.add_card(request.id, incident.channel_id, ts)
+        if request.reverts:
+            self.refresh(request.reverts)  # the original card now says a revert is asked, and drops its button
+        if not requested.direct:
+            return
+        if incident.private:
+            notice = direct_notice(incident, self.slack.permalink(incident.channel_id, ts))
+        for approver in sorted(requested.approvers)[:DIRECT_LIMIT]:
+            if incident.private:
+                self.slack.post_direct(approver, *notice)
+            else:
+                channel, direct_ts = self.slack.post_direct(approver, text, blocks)
+                self.approvals.add_card(request.id, channel, direct_ts)
+
+    def refused(self, refused: Refused, reply: Reply) -> None:
+        if refused.refusal is Refusal.DECIDED and refused.decided_by:
+            verb = "denied" if refused.status is RequestStatus.DENIED else "approved"
+            reply(f"This request was already {verb} by {user(refused.decided_by)}.")
+            return
+        reply(refused.refusal.value)
+
+    def refresh(self, approval_id: str) -> None:
+        """Every card of a request, redrawn from what Redis holds; a card Slack refuses is left for the next."""
+        text, blocks = self._card(approval_id)
+        for channel, ts in self.approvals.cards(approval_id):
+            try:
+                self.slack.update(channel, ts, text, blocks)
+            except SlackCallFailed as failure:
+                if failure.error == "ratelimited":
+                    raise  # the job runs again later
+                continue
+
+    def _card(self, approval_id: str) -> tuple[str, Blocks]:
+        found = self.approvals.get(approval_id)
+        assert found is not None
+        request, outcome = found
+        if request.approvers_from_channel:
+            description = f"any member of this channel but {user(request.requester)}"
+        else:
+            approvers = sorted(self.approvals.approvers(approval_id) - {request.requester})
+            description = "approvers: " + ", ".join(user(u) for u in approvers[:10])
+        return card(request, outcome, description, self.timezone)

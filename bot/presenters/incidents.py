@@ -1,0 +1,94 @@
+"""Incidents in Slack: the declare on its critical path (header, checklist, then everything else at once), the
+pinned header kept current, the incident lists (status, the Home tab)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+
+from bot.adapters.redis_store.walkthrough import MessageStore
+from bot.adapters.slack_api import SlackApi
+from bot.core.clock import Clock
+from bot.core.incident import Incident
+from bot.presenters.reply import Reply
+from bot.presenters.walkthrough import WalkthroughPresenter
+from bot.render.blocks import Blocks, incident_header, incident_list
+from bot.render.home import home_view
+from bot.render.mrkdwn import channel
+from bot.services.incidents import Declared, IncidentService
+from bot.services.timers import Deadlines
+from bot.services.walkthrough import EarlyRun, RunFinished
+
+HEADER = "header"
+
+
+def together(*work: Callable[[], object]) -> None:
+    """Runs independent calls at once and waits for all; the first failure is raised once all are done."""
+    with ThreadPoolExecutor(max_workers=len(work), thread_name_prefix="declare") as pool:
+        futures = [pool.submit(call) for call in work]
+    for future in futures:
+        future.result()
+
+
+class IncidentPresenter:
+    def __init__(
+        self,
+        slack: SlackApi,
+        messages: MessageStore,
+        incidents: IncidentService,
+        deadlines: Deadlines,
+        walkthrough: WalkthroughPresenter,
+        clock: Clock,
+    ) -> None:
+        self.slack = slack
+        self.messages = messages
+        self.incidents = incidents
+        self.deadlines = deadlines
+        self.walkthrough = walkthrough
+        self.clock = clock
+        self.timezone = walkthrough.timezone
+
+    def declared(self, declared: Declared, reply: Reply, finish: Callable[[Incident, EarlyRun], RunFinished]) -> None:
+        """Header and checklist first (the critical path), then at once: the pin, the invitations, the answer to
+        the declarer, the picker, and what the early runs found."""
+        incident = declared.incident
+        if declared.duplicate:
+            reply(f"{incident.reference} was already declared from this request: {self.where(incident)}")
+            return
+        assert incident.channel_id is not None
+        channel_id, where = incident.channel_id, self.where(incident)
+        header_ts = self.slack.post(channel_id, *self.header(incident))
+        self.messages.set(incident.number, HEADER, header_ts)
+        self.walkthrough.post_checklist(incident)
+        together(
+            lambda: self.slack.pin(channel_id, header_ts),
+            lambda: self.slack.invite(channel_id, declared.responders),
+            lambda: reply(f":rotating_light: Declared {incident.reference} ({incident.severity.label}): join {where}"),
+            lambda: self.walkthrough.post_picker(incident),
+            *(lambda run=run: self.walkthrough.finished(finish(incident, run), reply) for run in declared.early),
+        )
+
+    def where(self, incident: Incident) -> str:
+        return channel(incident.channel_id) if incident.channel_id else str(incident.channel_name)
+
+    def header(self, incident: Incident) -> tuple[str, Blocks]:
+        level = self.incidents.level(incident)
+        deadline = self.deadlines.deadline(incident)
+        return incident_header(incident, level, deadline, self.timezone, self.clock.now())
+
+    def refresh_header(self, incident: Incident) -> None:
+        """The pinned header, updated in place after a change."""
+        ts = self.messages.get(incident.number, HEADER)
+        if incident.channel_id and ts:
+            self.slack.update(incident.channel_id, ts, *self.header(incident))
+
+    def status(self, channel_id: str, viewer: str, reply: Reply) -> None:
+        """The incident of this channel, or the open incidents the viewer may see when typed elsewhere."""
+        found = self.incidents.in_channel(channel_id)
+        if found is not None:
+            reply(*self.header(found))
+            return
+        reply("Open incidents", incident_list(self.incidents.open_incidents(viewer), self.clock.now()))
+
+    def home(self, viewer: str) -> None:
+        self.slack.publish_home(viewer, home_view(self.incidents.open_incidents(viewer), self.clock.now()))

@@ -1,0 +1,218 @@
+"""The walkthrough in Slack: the checklist, the picker and the playbook phases, posted once and then updated in
+place (never re-posted) until each shows the latest state; a run's result with its CSV and chart; the forms."""
+
+from __future__ import annotations
+
+from zoneinfo import ZoneInfo
+
+from bot.adapters.redis_store.walkthrough import POSTING, MessageStore, Snapshot
+from bot.adapters.scheduler import Scheduler
+from bot.adapters.slack_api import SlackApi
+from bot.core.incident import Incident
+from bot.core.playbook import FIRST_FIVE, PhaseName, StepBase
+from bot.kinds import kind_of
+from bot.kinds.base import Shown, StepDisplay
+from bot.kinds.query import QueryStep, chart_of
+from bot.presenters.reply import Reply
+from bot.render.blocks import Blocks
+from bot.render.modals import run_modal, skip_modal
+from bot.render.mrkdwn import user
+from bot.render.steps import checklist_message, phase_message, picker_message, security_suggestion
+from bot.services.walkthrough import (
+    AlreadySettled,
+    AskParameters,
+    PlaybookStarted,
+    RunFinished,
+    StepChanged,
+    Told,
+    WalkthroughService,
+    phase_name,
+)
+
+PICKER = "picker"
+REFRESH_ROUNDS = 5
+CHART_JOB = "draw_chart"
+
+
+class WalkthroughPresenter:
+    def __init__(
+        self,
+        slack: SlackApi,
+        messages: MessageStore,
+        walkthrough: WalkthroughService,
+        scheduler: Scheduler,
+        timezone: ZoneInfo,
+    ) -> None:
+        self.slack = slack
+        self.messages = messages
+        self.walkthrough = walkthrough
+        self.scheduler = scheduler
+        self.timezone = timezone
+
+    # ----- posting
+
+    def post_checklist(self, incident: Incident) -> None:
+        """The first-five-minutes checklist, right after the header; once."""
+        self._post(incident, FIRST_FIVE)
+
+    def post_picker(self, incident: Incident) -> None:
+        self._post(incident, PICKER)
+
+    def post_phase(self, incident: Incident, key: str, phase: PhaseName, reply: Reply) -> None:
+        if not self._post(incident, phase_name(key, phase)):
+            reply("That phase is already posted below.")
+            return
+        playbook = self.walkthrough.started_playbook(incident.number, key)
+        self.refresh(incident, phase_name(key, playbook.previous_phase(phase).name))  # its Next button goes
+
+    def _post(self, incident: Incident, name: str) -> bool:
+        if not self.messages.claim(incident.number, name):
+            return False
+        snapshot = self.walkthrough.steps.snapshot(incident.number)
+        text, blocks = self._render(incident, name, snapshot)
+        assert incident.channel_id is not None
+        self.messages.set(incident.number, name, self.slack.post(incident.channel_id, text, blocks))
+        if self.walkthrough.steps.version(incident.number) != snapshot.version:
+            self.refresh(incident, name)  # a step changed while it was being posted
+        return True
+
+    # ----- showing what happened
+
+    def started(self, outcome: PlaybookStarted | Told, reply: Reply) -> None:
+        if isinstance(outcome, Told):
+            reply(outcome.message)
+            return
+        incident, playbook = outcome.incident, outcome.playbook
+        self._post(incident, phase_name(playbook.key, playbook.phases[0].name))
+        self.refresh(incident, PICKER)
+        suggestion = security_suggestion(incident, outcome.raise_to_sev1, outcome.suggest_private)
+        if suggestion is not None and incident.channel_id:
+            self.slack.post(incident.channel_id, *suggestion)
+
+    def show(self, outcome: StepChanged | AlreadySettled, reply: Reply) -> None:
+        """A step's change, in its message; a phase it settled brings the next phase."""
+        if isinstance(outcome, AlreadySettled):
+            reply(self.already(outcome))
+            return
+        name = self.message_of(outcome.incident, outcome.scope, outcome.step)
+        self.refresh(outcome.incident, name, outcome.snapshot)
+        if outcome.completed_phase is None:
+            return
+        playbook = self.walkthrough.started_playbook(outcome.incident.number, outcome.scope)
+        following = playbook.next_phase(outcome.completed_phase)
+        if following is not None and self._post(outcome.incident, phase_name(outcome.scope, following.name)):
+            self.refresh(outcome.incident, name)
+
+    def already(self, outcome: AlreadySettled) -> str:
+        current = outcome.current
+        when = current.at.astimezone(self.timezone).strftime("%H:%M") if current.at else "?"
+        who = user(current.by) if current.by else "the bot"
+        verb = {
+            "done": "done",
+            "skipped": "skipped",
+            "n/a": "marked N/A",
+            "running": "started",
+            "failed": "failed",
+            "pending": "reset",
+        }[current.status.value]
+        return f"“{outcome.step.title}” was already {verb} by {who} at {when}."
+
+    def finished(self, outcome: RunFinished, reply: Reply) -> None:
+        """A run's result in the channel (with its files and chart), then its step settled."""
+        change = outcome.change
+        if isinstance(change, StepChanged) and outcome.shown is not None:
+            self._publish(change.incident, change.scope, change.step, outcome.shown)
+        self.show(change, reply)
+
+    def _publish(self, incident: Incident, scope: str, step: StepBase, shown: Shown) -> None:
+        assert incident.channel_id is not None
+        channel = incident.channel_id
+        ts = self.slack.post(channel, shown.text, shown.blocks)
+        for upload in shown.uploads:
+            self.slack.upload(channel, upload.filename, upload.content, upload.title, thread_ts=ts)
+        for text, blocks in shown.replies:
+            self.slack.post(channel, text, blocks, thread_ts=ts)
+        if shown.chart:
+            self.scheduler.enqueue(
+                CHART_JOB,
+                incident.number,
+                scope,
+                step.id,
+                ts,
+                job_id=self.scheduler.job_id("chart", incident.number, scope, step.id, ts),
+            )
+
+    def chart(self, incident: Incident, scope: str, step_id: str, thread_ts: str) -> None:
+        """The worker's job: the error-rate trend as a PNG, under the numbers (matplotlib never loads on the web)."""
+        from bot.adapters.charts import error_rate_png
+
+        step = self.walkthrough.runbook_step(scope, step_id)
+        result = self.walkthrough.result(incident.number, scope, step_id)
+        if result is None or incident.channel_id is None or not isinstance(step, QueryStep):
+            return
+        chart = chart_of(incident.reference, step, result)
+        png = error_rate_png(chart.points, chart.png_title)
+        self.slack.upload(incident.channel_id, chart.filename, png, chart.title, thread_ts=thread_ts)
+
+    # ----- forms
+
+    def ask_parameters(self, ask: AskParameters, trigger_id: str, response_url: str) -> None:
+        metadata = {
+            "incident": ask.incident.number,
+            "scope": ask.scope,
+            "step": ask.step.id,
+            "response_url": response_url,
+        }
+        self.slack.open_view(trigger_id, run_modal(ask.step, ask.preview, ask.remembered, metadata))
+
+    def ask_reason_to_skip(self, number: int, scope: str, step: StepBase, trigger_id: str, response_url: str) -> None:
+        metadata = {"incident": number, "scope": scope, "step": step.id, "response_url": response_url}
+        self.slack.open_view(trigger_id, skip_modal(step.title, metadata))
+
+    # ----- keeping messages current
+
+    def message_of(self, incident: Incident, scope: str, step: StepBase) -> str:
+        if scope == FIRST_FIVE:
+            return FIRST_FIVE
+        playbook = self.walkthrough.started_playbook(incident.number, scope)
+        return phase_name(scope, playbook.phase_of(step.id).name)
+
+    def refresh(self, incident: Incident, name: str, snapshot: Snapshot | None = None) -> None:
+        """Re-renders one message in place until what it shows is the latest state (chat.update, never re-post)."""
+        assert incident.channel_id is not None
+        for _ in range(REFRESH_ROUNDS):
+            snapshot = snapshot or self.walkthrough.steps.snapshot(incident.number)
+            ts = snapshot.messages.get(name)
+            if not ts or ts == POSTING:
+                return
+            text, blocks = self._render(incident, name, snapshot)
+            self.slack.update(incident.channel_id, ts, text, blocks)
+            if self.walkthrough.steps.version(incident.number) == snapshot.version:
+                return
+            snapshot = None
+
+    def refresh_all(self, incident: Incident) -> None:
+        """Every walkthrough message of the incident, from what Redis holds (after work done in the worker)."""
+        snapshot = self.walkthrough.steps.snapshot(incident.number)
+        for name in snapshot.messages:
+            if name in (FIRST_FIVE, PICKER) or "/" in name:
+                self.refresh(incident, name, snapshot)
+
+    def _render(self, incident: Incident, name: str, snapshot: Snapshot) -> tuple[str, Blocks]:
+        runbook = self.walkthrough.runbook
+        capabilities = self.walkthrough.capabilities(incident)
+
+        def display(step: StepBase) -> StepDisplay:
+            return kind_of(step).display(step, capabilities, self.walkthrough.values(step))
+
+        if name == FIRST_FIVE:
+            return checklist_message(incident, runbook.first_five, snapshot.states, display, self.timezone)
+        if name == PICKER:
+            return picker_message(incident, runbook.playbooks, runbook.suggestions(incident), snapshot.playbooks)
+        key, _, phase = name.partition("/")
+        playbook = runbook.playbook(key)
+        assert playbook is not None
+        current = playbook.phase(PhaseName(phase))
+        following = playbook.next_phase(current.name)
+        next_posted = following is not None and phase_name(key, following.name) in snapshot.messages
+        return phase_message(incident, playbook, current, snapshot.states, display, self.timezone, next_posted)

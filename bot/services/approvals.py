@@ -1,0 +1,382 @@
+"""Two-person approval of kill switches and destructive steps: what a request asks, who may approve it, the one
+decision, expiry, and cancellation when the incident is resolved. Executing an approved request is
+`bot/services/execution.py`'s job, in the worker."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import timedelta
+
+from bot.adapters.redis_store.approvals import ApprovalStore
+from bot.adapters.redis_store.incidents import IncidentStore
+from bot.adapters.salesforce import SalesforceGateway
+from bot.adapters.scheduler import Scheduler
+from bot.core.access import Privilege
+from bot.core.approval import (
+    Action,
+    ApprovalRequest,
+    Move,
+    Outcome,
+    Refusal,
+    RequestStatus,
+    approvers_for,
+)
+from bot.core.audit import AuditKind
+from bot.core.clock import Clock
+from bot.core.incident import Incident
+from bot.kinds import kind_of
+from bot.mechanisms import MECHANISMS, KillSwitch
+from bot.mechanisms.base import FormField, OrgSetup, RequestError
+from bot.runbook import Runbook
+from bot.services.access import Access
+from bot.services.audit import AuditService
+from bot.services.errors import UserError, incident_or_refuse
+from bot.services.ports import Workspace, WorkspaceError
+from bot.services.walkthrough import WalkthroughService
+
+EXECUTE_JOB = "execute_request"
+EXPIRE_JOB = "expire_request"
+# A failed or abandoned execution job runs again after these delays (seconds); its lease has lapsed by then.
+EXECUTION_RETRIES = [30, 120, 300]
+
+
+@dataclass(frozen=True)
+class ApprovalPolicy:
+    usergroup: str | None
+    users: frozenset[str]
+    expiry: timedelta
+    lease_seconds: int
+
+    @property
+    def configured(self) -> bool:
+        return bool(self.usergroup or self.users)
+
+
+@dataclass(frozen=True)
+class PanelLine:
+    key: str
+    title: str
+    effect: str
+    state: str
+
+
+@dataclass(frozen=True)
+class RequestForm:
+    """What the request form shows and asks; `origin` says what the submission is about."""
+
+    incident: Incident
+    title: str
+    effect: str
+    fields: list[FormField]
+    switch: str | None
+    scope: str | None
+    step: str | None
+
+
+@dataclass(frozen=True)
+class Requested:
+    request: ApprovalRequest
+    incident: Incident
+    approvers: frozenset[str]
+    direct: bool  # the approvers are a configured policy: each gets the card in a direct message
+
+
+@dataclass(frozen=True)
+class Decided:
+    request: ApprovalRequest
+    approved: bool
+
+
+@dataclass(frozen=True)
+class Refused:
+    refusal: Refusal
+    decided_by: str | None = None  # for a request already decided: who decided it
+    status: RequestStatus | None = None
+
+
+class ApprovalService:
+    def __init__(
+        self,
+        incidents: IncidentStore,
+        approvals: ApprovalStore,
+        audit: AuditService,
+        walkthrough: WalkthroughService,
+        workspace: Workspace,
+        access: Access,
+        org: SalesforceGateway | None,
+        runbook: Runbook,
+        setup: OrgSetup,
+        scheduler: Scheduler,
+        clock: Clock,
+        policy: ApprovalPolicy,
+    ) -> None:
+        self.incidents = incidents
+        self.approvals = approvals
+        self.audit = audit
+        self.walkthrough = walkthrough
+        self.workspace = workspace
+        self.access = access
+        self.org = org
+        self.runbook = runbook
+        self.setup = setup
+        self.scheduler = scheduler
+        self.clock = clock
+        self.policy = policy
+        self._bot_user: str | None = None
+
+    def available(self, incident: Incident) -> bool:
+        """Approvals run when the bot can reach the org, and always in drills (their executions are dry runs)."""
+        return self.org is not None or incident.drill
+
+    def _require_available(self, incident: Incident) -> None:
+        if not self.available(incident):
+            raise UserError(
+                "Salesforce is not connected, so the bot cannot run kill switches; the panel in the first five "
+                "minutes shows how to do each by hand, with a second person checking."
+            )
+
+    # ----- what the panel and the form show
+
+    def panel(self, number: int) -> tuple[Incident, list[PanelLine]]:
+        """The runbook's switches in priority order, with what the org says of each now (never a guess)."""
+        incident = self._open(number)
+        self._require_available(incident)
+        lines = []
+        for switch in self.runbook.switches.switches:
+            if incident.drill and self.org is None:
+                state = "a drill: executions are dry runs"
+            elif self.org is None:
+                state = "state unknown: Salesforce is not connected"
+            else:
+                state = switch.uses.state(self.org, switch.mechanism, self.setup)
+            lines.append(PanelLine(switch.key, switch.title, switch.effect, state))
+        return incident, lines
+
+    def form(self, number: int, switch_key: str | None, scope: str | None, step_id: str | None) -> RequestForm:
+        incident = self._open(number)
+        self._require_available(incident)
+        remembered = self.walkthrough.steps.parameters(number)
+        if switch_key:
+            switch = self._switch(switch_key)
+            try:
+                fields = switch.uses.form(switch.mechanism, self.setup, remembered, self.org)
+            except RequestError as error:
+                raise UserError(str(error)) from None
+            return RequestForm(incident, switch.title, switch.effect, fields, switch.key, scope, step_id)
+        step = self.walkthrough.runbook_step(scope or "", step_id or "")
+        return RequestForm(incident, step.title, step.detail, [], None, scope, step_id)
+
+    def target_errors(self, switch_key: str | None, target: Mapping[str, str]) -> dict[str, str]:
+        """What is wrong with a request form's values, by field (shown under it, before anything is asked)."""
+        switch = self.runbook.switches.get(switch_key or "")
+        if switch is None:
+            return {}
+        try:
+            switch.uses.change(switch.mechanism, target, self.setup)
+        except RequestError as error:
+            return {error.field or "reason": str(error)}
+        return {}
+
+    # ----- requesting
+
+    def request(
+        self,
+        number: int,
+        requester: str,
+        reason: str,
+        switch_key: str | None,
+        scope: str | None,
+        step_id: str | None,
+        target: Mapping[str, str],
+    ) -> Requested:
+        incident = self._open(number)
+        self._require_available(incident)
+        self.access.require(incident, requester, Privilege.REQUEST)
+        if switch_key:
+            switch = self._switch(switch_key)
+            mechanism, title, revertible = switch.uses, f"{switch.title} ({switch.effect})", switch.uses.revertible
+            try:
+                change = mechanism.change(switch.mechanism, target, self.setup)
+            except RequestError as error:
+                raise UserError(str(error)) from None
+        else:
+            step = self.walkthrough.step(number, scope or "", step_id or "")
+            need = kind_of(step).approval(step, self.walkthrough.values(step))
+            if need is None or need.mechanism is None:
+                raise UserError("That request names no kill switch and no destructive step.")
+            mechanism, title, revertible, change = MECHANISMS[need.mechanism], step.title, False, need.change
+        now = self.clock.now()
+        request = ApprovalRequest(
+            id=uuid.uuid4().hex[:10],
+            incident=number,
+            title=title,
+            mechanism=mechanism.name,
+            switch=switch_key,
+            scope=scope,
+            step=step_id,
+            target=mechanism.target(change),
+            change=change,
+            plan=mechanism.plan(change, Action.APPLY),
+            requester=requester,
+            reason=reason,
+            created_at=now,
+            expires_at=now + self.policy.expiry,
+            drill=incident.drill,
+            revertible=revertible and mechanism.revertible,
+            guided=mechanism.guided,
+        )
+        return self._submit(incident, request, AuditKind.REQUESTED)
+
+    def request_revert(self, approval_id: str, requester: str, reason: str) -> Requested:
+        original, outcome = self._get(approval_id)
+        incident = self._open(original.incident)
+        self.access.require(incident, requester, Privilege.REQUEST)
+        if not original.revertible or original.drill or not outcome.revertible_now:
+            raise UserError("Only an executed, revertible kill switch can be reverted.")
+        mechanism = MECHANISMS[original.mechanism]
+        try:
+            change = mechanism.revert(original.change, outcome.prior)
+        except RequestError as error:
+            raise UserError(str(error)) from None
+        now = self.clock.now()
+        request = original.model_copy(
+            update={
+                "id": uuid.uuid4().hex[:10],
+                "title": original.title,
+                "action": Action.REVERT,
+                "reverts": original.id,
+                "change": change,
+                "target": mechanism.target(change),
+                "plan": mechanism.plan(change, Action.REVERT),
+                "requester": requester,
+                "reason": reason,
+                "created_at": now,
+                "expires_at": now + self.policy.expiry,
+                "revertible": False,
+            }
+        )
+        self.approvals.record(original.id, outcome.model_copy(update={"reverted_by": request.id}))
+        return self._submit(incident, request, AuditKind.REVERT_REQUESTED)
+
+    def _submit(self, incident: Incident, request: ApprovalRequest, kind: AuditKind) -> Requested:
+        approvers = self._approvers(incident, request.requester)
+        request = request.model_copy(update={"approvers_from_channel": not self.policy.configured})
+        self.approvals.create(request, approvers)
+        details = {
+            "title": request.title,
+            "reason": request.reason,
+            "plan": request.plan,
+            "target": request.target,
+            "approvers": sorted(approvers),
+        }
+        self.audit.record(request, kind, request.requester, f"{kind.value}: {request.title}: {request.reason}", details)
+        self.scheduler.schedule(
+            request.expires_at, EXPIRE_JOB, request.id, job_id=self.scheduler.job_id("expire", request.id)
+        )
+        return Requested(request, incident, approvers, direct=self.policy.configured)
+
+    def _approvers(self, incident: Incident, requester: str) -> frozenset[str]:
+        """Who may approve, fixed now; a policy that yields nobody refuses the request, and says why."""
+        group_members: frozenset[str] | None = None
+        channel: frozenset[str] = frozenset()
+        if self.policy.usergroup:
+            try:
+                group_members = frozenset(self.workspace.usergroup_members(self.policy.usergroup))
+            except WorkspaceError:
+                group_members = None
+        if not self.policy.configured:
+            assert incident.channel_id is not None
+            channel = frozenset(self.workspace.channel_members(incident.channel_id) - {self.bot_user()})
+        approvers, why = approvers_for(requester, self.policy.users, self.policy.usergroup, group_members, channel)
+        if why is not None:
+            raise UserError(f"Nobody can approve this request: {why}. Nothing was requested.")
+        return approvers
+
+    def bot_user(self) -> str:
+        if self._bot_user is None:
+            self._bot_user = self.workspace.bot_user_id()
+        return self._bot_user
+
+    # ----- deciding
+
+    def decide(self, approval_id: str, actor: str, approve: bool) -> Decided | Refused:
+        """One atomic decision; a refused click is audited and told why, and runs nothing."""
+        found = self.approvals.get(approval_id)
+        if found is None:
+            return Refused(Refusal.MISSING)
+        request, _ = found
+        refusal = self.approvals.decide(approval_id, request.incident, actor, approve, self.clock.now())
+        if refusal is not None:
+            current = self.approvals.get(approval_id)
+            refused = Refused(refusal)
+            if current and refusal is Refusal.DECIDED:
+                refused = Refused(refusal, current[1].decided_by, current[1].status)
+            self.audit.record(
+                request, AuditKind.REFUSED, actor, f"refused {actor}: {refusal.value}", {"refusal": refusal.name}
+            )
+            return refused
+        kind = AuditKind.APPROVED if approve else AuditKind.DENIED
+        self.audit.record(request, kind, actor, f"{kind.value} by {actor}: {request.title}")
+        self.scheduler.cancel(self.scheduler.job_id("expire", request.id))
+        if approve:
+            self.scheduler.enqueue(
+                EXECUTE_JOB,
+                request.id,
+                job_id=self.scheduler.job_id("execute", request.id),
+                retry_after=EXECUTION_RETRIES,
+                timeout=self.policy.lease_seconds,
+                execution=True,
+            )
+        return Decided(request, approve)
+
+    def expire(self, approval_id: str) -> ApprovalRequest | None:
+        """Marks a request nobody approved in time as expired; the request when it did."""
+        found = self.approvals.get(approval_id)
+        if found is None or self.clock.now() < found[0].expires_at:
+            return None
+        if not self.approvals.move(approval_id, Move.EXPIRE):
+            return None
+        self.audit.record(found[0], AuditKind.EXPIRED, None, f"expired without a second person: {found[0].title}")
+        return found[0]
+
+    def cancel_open(self, number: int, actor: str) -> list[str]:
+        """Resolving: requests pending, approved but not sent, or waiting for a person are cancelled (audited),
+        so nothing changes the org after resolve without a new request. Returns the ids cancelled."""
+        cancelled = []
+        for approval_id in self.approvals.of_incident(number):
+            found = self.approvals.get(approval_id)
+            if found is None or not self.approvals.move(approval_id, Move.CANCEL):
+                continue
+            self.audit.record(
+                found[0], AuditKind.CANCELLED, actor, f"cancelled, the incident was resolved: {found[0].title}"
+            )
+            self.scheduler.cancel(self.scheduler.job_id("expire", approval_id))
+            cancelled.append(approval_id)
+        return cancelled
+
+    # ----- helpers
+
+    def get(self, approval_id: str) -> tuple[ApprovalRequest, Outcome]:
+        return self._get(approval_id)
+
+    def cards(self, approval_id: str) -> list[tuple[str, str]]:
+        """Where the request's cards are (channel, message ts): the only places its buttons may come from."""
+        return self.approvals.cards(approval_id)
+
+    def _get(self, approval_id: str) -> tuple[ApprovalRequest, Outcome]:
+        found = self.approvals.get(approval_id)
+        if found is None:
+            raise UserError(Refusal.MISSING.value)
+        return found
+
+    def _open(self, number: int) -> Incident:
+        return incident_or_refuse(self.incidents.get(number), number, open_only=True)
+
+    def _switch(self, key: str) -> KillSwitch:
+        switch = self.runbook.switches.get(key)
+        if switch is None:
+            known = ", ".join(f"`{s.key}`" for s in self.runbook.switches.switches)
+            raise UserError(f"There is no kill switch `{key}`; the switches are {known}.")
+        return switch

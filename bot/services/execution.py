@@ -1,0 +1,289 @@
+"""Executing an approved request, in the worker: exactly once, then verified, and never sent twice.
+
+Each attempt claims the request (a lease) and is told where it stands (`ApprovalStore.claim`):
+
+    prepare   read the state before the change (nothing sent yet: a read that gets no answer is retried)
+    send      the one call to the org; from here the request never goes back to approved
+    settle    the call got no answer (a timeout, a dead worker): read the org back; applied → finish,
+              not applied → failed; never sent again
+    finish    follow-ups that are safe to repeat (FMConfig.refresh()), then read back
+    verify    read the org back: verified, or loudly not; a read-back that fails keeps the prior value and the
+              revert, says "applied, not yet verified", and is retried
+    watch     a guided change: read the org until a person's change shows, or the watch ends
+
+Nothing here talks to Slack: the cards, the step and the header are updated by their own job afterwards, so a
+Slack that fails or throttles can neither hold an approved change back nor make it run again.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Any
+
+from bot.adapters.redis_store.approvals import ApprovalStore
+from bot.adapters.salesforce import SalesforceError, SalesforceGateway, SalesforceNoAnswer
+from bot.adapters.scheduler import Scheduler
+from bot.core.approval import Action, ApprovalRequest, Move, Outcome, Verification
+from bot.core.audit import AuditKind
+from bot.core.clock import Clock
+from bot.core.walkthrough import StepAction, after, allowed_from
+from bot.mechanisms import MECHANISMS
+from bot.mechanisms.base import Mechanism, ReadBack, RequestError
+from bot.mechanisms.named_credential import WATCH_MINUTES
+from bot.services.audit import AuditService
+from bot.services.errors import UserError
+from bot.services.walkthrough import WalkthroughService
+
+logger = logging.getLogger(__name__)
+WATCH_JOB = "watch_request"
+WATCH_EVERY = timedelta(seconds=15)
+
+
+class RetryLater(Exception):
+    """This attempt stops here and the job runs again (a lease held elsewhere, an org that did not answer)."""
+
+
+class ExecutionService:
+    def __init__(
+        self,
+        approvals: ApprovalStore,
+        audit: AuditService,
+        walkthrough: WalkthroughService,
+        org: SalesforceGateway | None,
+        scheduler: Scheduler,
+        clock: Clock,
+        lease_seconds: int,
+        on_contained: Callable[[int, datetime], None],
+    ) -> None:
+        self.approvals = approvals
+        self.audit = audit
+        self.walkthrough = walkthrough
+        self.org = org
+        self.scheduler = scheduler
+        self.clock = clock
+        self.lease_seconds = lease_seconds
+        self.on_contained = on_contained
+
+    def execute(self, approval_id: str) -> None:
+        """One attempt; raises RetryLater when the job should run again."""
+        found = self.approvals.get(approval_id)
+        if found is None:
+            return
+        request, _ = found
+        task = self.approvals.claim(approval_id, request.incident, self.clock.now(), self.lease_seconds)
+        if task == "busy":
+            raise RetryLater(f"another worker holds {approval_id}")
+        if task == "cancelled":
+            self.audit.record(
+                request, AuditKind.CANCELLED, None, f"not sent, the incident was resolved: {request.title}"
+            )
+            return
+        if task == "done":
+            return
+        if task == "lost":
+            self.audit.record(request, AuditKind.UNKNOWN, None, "outcome unknown: the worker stopped while sending")
+            task = "settle"
+        try:
+            {
+                "prepare": self._prepare,
+                "settle": self._settle,
+                "finish": self._finish,
+                "verify": self._verify,
+                "watch": self._watch,
+            }[task](request)
+        finally:
+            self.approvals.release(approval_id)
+
+    # ----- the steps of an execution
+
+    def _prepare(self, request: ApprovalRequest) -> None:
+        outcome = self._outcome(request)
+        self.audit.record(request, AuditKind.EXECUTION_STARTED, None, f"execution started (attempt {outcome.attempts})")
+        self._step(request, StepAction.START)
+        if request.drill:
+            dry = outcome.model_copy(update={"result": "dry run: nothing was sent to the org", "observed": ""})
+            self.approvals.move(request.id, Move.DRY_RUN, dry)
+            self.audit.record(request, AuditKind.DRY_RUN, None, f"dry run of {request.title}", {"plan": request.plan})
+            self._step(request, StepAction.SUCCEED, result="Dry run (drill): nothing was sent.")
+            return
+        mechanism, org = self._mechanism(request), self._org()
+        try:
+            prior = outcome.prior or mechanism.prepare(org, request.change)
+        except SalesforceNoAnswer as error:
+            self.approvals.move(request.id, Move.RELEASE)  # nothing was sent: the retry may prepare again
+            raise RetryLater(str(error)) from None
+        except (SalesforceError, RequestError) as error:
+            self._failed(request, outcome, Move.ABANDON, f"{error} Nothing was sent.")
+            return
+        outcome = outcome.model_copy(update={"prior": prior})
+        self.approvals.record(request.id, outcome)  # kept before anything is sent: a revert needs it
+        if mechanism.guided:
+            waiting = outcome.model_copy(update={"result": "waiting for a person to make the change in Setup"})
+            self.approvals.move(request.id, Move.GUIDE, waiting)
+            self.audit.record(
+                request, AuditKind.GUIDED, None, f"waiting for a person: {request.title}", {"plan": request.plan}
+            )
+            self._watch_again(request)
+            return
+        if not self.approvals.move(request.id, Move.SEND):
+            return  # cancelled while preparing: nothing was sent
+        try:
+            result = mechanism.apply(org, request.change, prior)
+        except SalesforceNoAnswer as error:
+            unknown = outcome.model_copy(
+                update={"error": f"{error} Reading the org back decides; it is not sent again."}
+            )
+            self.approvals.move(request.id, Move.NO_ANSWER, unknown)
+            self.audit.record(request, AuditKind.UNKNOWN, None, f"outcome unknown: {error}")
+            self._settle(request)
+            return
+        except SalesforceError as error:
+            self._failed(request, outcome, Move.REFUSED, str(error))
+            return
+        except Exception:
+            self.approvals.move(
+                request.id, Move.NO_ANSWER, outcome.model_copy(update={"error": "the bot failed mid-call"})
+            )
+            raise
+        applied = outcome.model_copy(update={"result": result})
+        self.approvals.move(request.id, Move.APPLIED, applied)
+        self.audit.record(
+            request,
+            AuditKind.EXECUTED,
+            None,
+            f"executed {request.title}: {result}",
+            {"prior": prior, "plan": request.plan},
+        )
+        self._finish(request)
+
+    def _settle(self, request: ApprovalRequest) -> None:
+        """Sent without an answer: the org says whether it took the change. Nothing is ever sent again."""
+        outcome, mechanism = self._outcome(request), self._mechanism(request)
+        if not mechanism.can_read_back:
+            note = (
+                "Outcome unknown: Salesforce did not answer, and this Apex leaves nothing to read back. Check its "
+                "effect by hand; it will not be sent again."
+            )
+            self.approvals.record(
+                request.id, outcome.model_copy(update={"verification": Verification.NOT_CHECKED, "observed": note})
+            )
+            self._step(request, StepAction.FAIL, error="outcome unknown: check by hand")
+            return
+        seen = self._read_back(request, mechanism, outcome, "the change may or may not have been applied")
+        if seen.applied is True:
+            result = "applied: the org took it, though its answer never came"
+            self.approvals.move(request.id, Move.APPLIED, outcome.model_copy(update={"result": result, "error": ""}))
+            self.audit.record(
+                request, AuditKind.EXECUTED, None, f"executed {request.title}: {result}", {"prior": outcome.prior}
+            )
+            self._finish(request)
+        elif seen.applied is False:
+            self._failed(
+                request,
+                outcome,
+                Move.NOT_APPLIED,
+                f"not applied: the org shows the state before it ({seen.seen}); nothing was sent again",
+            )
+        else:
+            self.approvals.record(request.id, outcome.model_copy(update={"observed": f"outcome unknown: {seen.seen}"}))
+            raise RetryLater(f"{request.id}: outcome unknown")
+
+    def _finish(self, request: ApprovalRequest) -> None:
+        outcome, mechanism = self._outcome(request), self._mechanism(request)
+        try:
+            done = mechanism.finish(self._org(), request.change)
+        except SalesforceError as error:
+            pending = f"applied; the follow-up did not run yet ({error}), retrying"
+            self.approvals.record(request.id, outcome.model_copy(update={"observed": pending}))
+            raise RetryLater(str(error)) from None
+        result = f"{outcome.result}; {done}" if done else outcome.result
+        self.approvals.move(request.id, Move.FINISHED, outcome.model_copy(update={"result": result}))
+        self._verify(request)
+
+    def _verify(self, request: ApprovalRequest) -> None:
+        outcome, mechanism = self._outcome(request), self._mechanism(request)
+        if not mechanism.can_read_back:
+            note = "nothing to read back for this Apex: check its effect by hand."
+            self.approvals.record(
+                request.id, outcome.model_copy(update={"verification": Verification.NOT_CHECKED, "observed": note})
+            )
+            self._step(request, StepAction.SUCCEED, result=outcome.result)
+            return
+        seen = self._read_back(request, mechanism, outcome, "applied, not yet verified")
+        self._verified(request, outcome, seen)
+
+    def _watch(self, request: ApprovalRequest) -> None:
+        """A guided change: verified once the org shows it; not verified when the watch ends first."""
+        outcome, mechanism = self._outcome(request), self._mechanism(request)
+        seen = self._read_back(request, mechanism, outcome, "waiting for the change to show")
+        if seen.applied is True:
+            self.approvals.move(request.id, Move.SEEN, outcome.model_copy(update={"result": "changed in Setup"}))
+            self._verified(request, self._outcome(request), seen)
+        elif self.clock.now() - (outcome.decided_at or request.created_at) >= timedelta(minutes=WATCH_MINUTES):
+            self._verified(request, outcome, ReadBack(False, f"not seen within {WATCH_MINUTES} minutes: {seen.seen}"))
+        else:
+            self.approvals.record(request.id, outcome.model_copy(update={"observed": seen.seen}))
+            self._watch_again(request)
+
+    # ----- helpers
+
+    def _read_back(self, request: ApprovalRequest, mechanism: Mechanism, outcome: Outcome, meanwhile: str) -> ReadBack:
+        try:
+            return mechanism.read_back(self._org(), request.change, outcome.prior)
+        except SalesforceError as error:
+            note = f"{meanwhile}: reading the org back failed ({error}); retrying"
+            self.approvals.record(request.id, outcome.model_copy(update={"observed": note}))
+            raise RetryLater(str(error)) from None
+
+    def _verified(self, request: ApprovalRequest, outcome: Outcome, seen: ReadBack) -> None:
+        verified = seen.applied is True
+        verification = Verification.VERIFIED if verified else Verification.NOT_VERIFIED
+        self.approvals.record(
+            request.id, outcome.model_copy(update={"verification": verification, "observed": seen.seen})
+        )
+        kind = AuditKind.VERIFIED if verified else AuditKind.UNVERIFIED
+        self.audit.record(request, kind, None, f"{kind.value}: {seen.seen}", {"observed": seen.seen})
+        if verified and request.action is Action.APPLY:
+            self.on_contained(request.incident, self.clock.now())
+        if verified:
+            self._step(request, StepAction.SUCCEED, result=f"{outcome.result} {seen.seen}".strip())
+        else:
+            self._step(request, StepAction.FAIL, error=f"NOT VERIFIED: {seen.seen}")
+
+    def _failed(self, request: ApprovalRequest, outcome: Outcome, move: Move, error: str) -> None:
+        self.approvals.move(request.id, move, outcome.model_copy(update={"error": error}))
+        self.audit.record(request, AuditKind.FAILED, None, f"failed: {error}")
+        self._step(request, StepAction.FAIL, error=error)
+
+    def _watch_again(self, request: ApprovalRequest) -> None:
+        self.scheduler.schedule(
+            self.clock.now() + WATCH_EVERY, WATCH_JOB, request.id, job_id=self.scheduler.job_id("watch", request.id)
+        )
+
+    def _outcome(self, request: ApprovalRequest) -> Outcome:
+        found = self.approvals.get(request.id)
+        assert found is not None
+        return found[1]
+
+    def _mechanism(self, request: ApprovalRequest) -> Mechanism:
+        return MECHANISMS[request.mechanism]
+
+    def _org(self) -> SalesforceGateway:
+        if self.org is None:
+            raise SalesforceError("Salesforce is not connected.")
+        return self.org
+
+    def _step(self, request: ApprovalRequest, action: StepAction, **details: Any) -> None:
+        """The playbook step that asked for the request follows it (a revert leaves it as it is)."""
+        if not request.scope or not request.step or request.action is Action.REVERT:
+            return
+        step = self.walkthrough.runbook.step(request.scope, request.step)
+        if step is None:
+            return
+        state = after(action, request.requester, self.clock.now(), **details)
+        try:
+            self.walkthrough.transition(request.incident, request.scope, step, state, allowed_from(action))
+        except UserError:
+            logger.info("step %s/%s of incident %s no longer changes", request.scope, request.step, request.incident)

@@ -1,0 +1,40 @@
+"""What the use cases need from the chat workspace, as plain facts: who is in a channel or a group, a channel
+for an incident, a message someone marked. The Slack adapter implements it; the use cases never see Slack's API,
+its ids' syntax or its errors beyond `WorkspaceError`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+
+class WorkspaceError(Exception):
+    """The workspace refused or failed a call; `method` and `error` say which and why."""
+
+    def __init__(self, method: str, error: str) -> None:
+        super().__init__(f"Slack refused {method}: {error}")
+        self.method = method
+        self.error = error
+
+
+@dataclass(frozen=True)
+class PostedMessage:
+    text: str
+    author: str | None
+    permalink: str
+
+
+class Workspace(Protocol):
+    def create_channel(self, name: str, *, private: bool) -> str | None:
+        """The new channel's id, or None when the name is taken."""
+        ...
+
+    def channel_members(self, channel: str) -> set[str]: ...
+
+    def usergroup_members(self, usergroup: str) -> list[str]: ...
+
+    def bot_user_id(self) -> str: ...
+
+    def posted_message(self, channel: str, ts: str) -> PostedMessage | None:
+        """A message of a channel, a thread reply included, with its permalink; None when it is gone."""
+        ...
