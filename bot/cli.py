@@ -204,7 +204,7 @@ def doctor(settings: Settings) -> int:
     failed = 0
     for check in run_checks(settings):
         failed += not check.ok
-        print(f"{'PASS' if check.ok else 'FAIL'}  {check.name}: {check.detail}")
+        print(f"{check.label}  {check.name}: {check.detail}")
     return 1 if failed else 0
 
 

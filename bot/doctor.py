@@ -1,4 +1,5 @@
-"""`incident-bot doctor`: checks the deployment and says, per check, pass or the one-line fix."""
+"""`incident-bot doctor`: checks the deployment and says, per check, pass, or warn or fail with the one-line
+fix (a warning does not make the command fail)."""
 
 from __future__ import annotations
 
@@ -25,6 +26,11 @@ class Check:
     name: str
     ok: bool
     detail: str
+    warning: bool = False  # ok, but worth changing
+
+    @property
+    def label(self) -> str:
+        return "WARN" if self.warning else "PASS" if self.ok else "FAIL"
 
 
 def run_checks(settings: Settings) -> Iterator[Check]:
@@ -33,6 +39,7 @@ def run_checks(settings: Settings) -> Iterator[Check]:
         salesforce_login,
         salesforce_permissions,
         redis_persistence,
+        approver_policy,
     ]
     for check in checks:
         try:
@@ -126,3 +133,31 @@ def redis_persistence(settings: Settings) -> Check:
     if problems:
         return Check("Redis", False, "; ".join(problems))
     return Check("Redis", True, "append-only persistence is on and nothing is evicted")
+
+
+def approver_policy(settings: Settings) -> Check:
+    """Without a policy any other member of an incident channel approves: in a public incident, anyone who joins."""
+    if not (settings.approvers_usergroup or settings.approver_ids):
+        return Check(
+            "Approvers",
+            True,
+            "no approver policy: any other member of an incident channel may approve a kill switch (in a public "
+            "incident, anyone who joins); set APPROVERS_USERGROUP or APPROVERS",
+            warning=True,
+        )
+    members: set[str] = set(settings.approver_ids)
+    if settings.approvers_usergroup:
+        client = build_web_client(settings.bot_token, settings.slack_api_base_url)
+        try:
+            members |= set(client.usergroups_users_list(usergroup=settings.approvers_usergroup)["users"])
+        except (SlackApiError, OSError) as error:
+            return Check("Approvers", False, slack_problem(settings, error))
+    if len(members) < 2:
+        return Check(
+            "Approvers",
+            True,
+            f"the approver policy names {len(members)} person right now: requests are refused when nobody but the "
+            "requester may approve; add people to APPROVERS_USERGROUP or APPROVERS",
+            warning=True,
+        )
+    return Check("Approvers", True, f"{len(members)} people may approve kill switches")

@@ -29,10 +29,17 @@ from tests.fakes.slack import BOT_TOKEN, FakeSlack
 from tests.fakes.status_pages import FakeStatusPages
 from tests.slack_sim import SIGNING_SECRET, SlackSim
 
-# The machine's Redis, in a database of the tests' own; every key a test writes starts with TEST_PREFIX and is
-# removed after it (RQ's keys included), and the session ends by checking that none is left.
+# The machine's Redis, in a database of the tests' own; every key a test writes is under a key prefix of its own
+# (`new_prefix`), removed after it (RQ's keys included), and the session ends by checking none of its is left.
+# Two sessions at once (two checkouts, say) never touch each other's keys.
 MACHINE_REDIS = "redis://127.0.0.1:6379/13"
-TEST_PREFIX = "test-"
+SESSION_PREFIXES: set[str] = set()
+
+
+def new_prefix(kind: str = "test") -> str:
+    prefix = f"{kind}-{uuid.uuid4().hex[:12]}"
+    SESSION_PREFIXES.add(prefix)
+    return prefix
 
 
 class ManualClock:
@@ -110,8 +117,10 @@ def redis_url() -> Iterator[str]:
     with redis_answering_at(os.environ.get("TEST_REDIS_URL", MACHINE_REDIS)) as url:
         yield url
         client = redis.Redis.from_url(url, decode_responses=True)
-        delete_prefix(client, TEST_PREFIX)
-        left = [key for pattern in (f"{TEST_PREFIX}*", f"rq:*{TEST_PREFIX}*") for key in client.scan_iter(pattern)]
+        left = []
+        for prefix in SESSION_PREFIXES:
+            delete_prefix(client, prefix)
+            left += [key for pattern in (f"{prefix}*", f"rq:*{prefix}*") for key in client.scan_iter(pattern)]
         assert not left, f"the tests left keys in {url}: {left[:5]}"
 
 
@@ -224,7 +233,7 @@ def settings_for(fake: FakeSlack, pages: FakeStatusPages, **overrides: Any) -> S
         "slack_signing_secret": SIGNING_SECRET,
         "slack_api_base_url": fake.base_url,
         **pages.settings(),
-        "key_prefix": f"{TEST_PREFIX}{uuid.uuid4().hex[:12]}",
+        "key_prefix": new_prefix(),
         **overrides,
     }
     return Settings(_env_file=None, **values)  # type: ignore[call-arg]
@@ -255,15 +264,16 @@ class RunningBot:
         worker.work(burst=True)
         return len(scheduler.queue.failed_job_registry) + len(scheduler.executions.failed_job_registry)
 
-    def run_due_jobs(self) -> int:
-        """What RQ's scheduler does when the test clock says so: queue the scheduled jobs now due, then run."""
+    def run_due_jobs(self, at: float | None = None) -> int:
+        """What RQ's scheduler does when the test clock says so (or at the Unix time `at`: RQ schedules a failed
+        job's retry by the real clock): queue the scheduled jobs due then, and run them."""
         from rq.job import Job
         from rq.registry import ScheduledJobRegistry
 
         scheduler = self.services.scheduler
         for queue in (scheduler.executions, scheduler.queue):
             registry = ScheduledJobRegistry(queue=queue)
-            due = registry.get_jobs_to_schedule(int(self.clock.now().timestamp()))
+            due = registry.get_jobs_to_schedule(int(at if at is not None else self.clock.now().timestamp()))
             for job in Job.fetch_many(due, connection=queue.connection):
                 if job is not None:
                     queue.enqueue_job(job)
@@ -309,6 +319,12 @@ def bot_factory(
     yield start
     for server in servers:
         server.close()
+
+
+@pytest.fixture
+def sf_bot(bot_factory: Any, fake_org: FakeSalesforce) -> RunningBot:
+    """A bot connected to the fake org (JWT login)."""
+    return bot_factory(**jwt_settings(fake_org))  # type: ignore[no-any-return]
 
 
 @pytest.fixture

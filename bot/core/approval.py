@@ -159,6 +159,7 @@ class Outcome(BaseModel):
     prior: dict[str, Any] = {}
     reverted_by: str | None = None
     attempts: int = 0
+    sent_at: datetime | None = None  # when the change was sent (the org may still apply it a while after)
 
     @property
     def revertible_now(self) -> bool:
@@ -182,10 +183,12 @@ def approvers_for(
     if users or group:
         if group and group_members is None:
             return frozenset(), f"the approvers group {group} (APPROVERS_USERGROUP) could not be read from Slack"
-        approvers = (users | (group_members or frozenset())) - {requester}
+        named = users | (group_members or frozenset())
+        if not named:
+            return frozenset(), f"the approvers group {group} has no members right now (and APPROVERS names nobody)"
+        approvers = named - {requester}
         if not approvers:
-            configured = f"the approvers group {group}" if group else "APPROVERS"
-            return frozenset(), f"{configured} names nobody but you right now"
+            return frozenset(), "the approvers policy names nobody but you right now"
         return approvers, None
     approvers = channel_members - {requester}
     return approvers, None if approvers else "nobody else is in the incident channel yet"

@@ -39,6 +39,9 @@ from bot.services.walkthrough import WalkthroughService
 logger = logging.getLogger(__name__)
 WATCH_JOB = "watch_request"
 WATCH_EVERY = timedelta(seconds=15)
+# A write that got no answer may still be applied by the org a while later: the state before it, read sooner
+# than this after the send, does not yet mean "not applied".
+SETTLE_AFTER = timedelta(seconds=30)
 
 
 class RetryLater(Exception):
@@ -127,7 +130,8 @@ class ExecutionService:
             )
             self._watch_again(request)
             return
-        if not self.approvals.move(request.id, Move.SEND):
+        outcome = outcome.model_copy(update={"sent_at": self.clock.now()})
+        if not self.approvals.move(request.id, Move.SEND, outcome):
             return  # cancelled while preparing: nothing was sent
         try:
             result = mechanism.apply(org, request.change, prior)
@@ -179,13 +183,9 @@ class ExecutionService:
                 request, AuditKind.EXECUTED, None, f"executed {request.title}: {result}", {"prior": outcome.prior}
             )
             self._finish(request)
-        elif seen.applied is False:
-            self._failed(
-                request,
-                outcome,
-                Move.NOT_APPLIED,
-                f"not applied: the org shows the state before it ({seen.seen}); nothing was sent again",
-            )
+        elif seen.applied is False and self.clock.now() - (outcome.sent_at or request.created_at) >= SETTLE_AFTER:
+            not_applied = f"not applied: the org shows the state before it ({seen.seen}); nothing was sent again"
+            self._failed(request, outcome, Move.NOT_APPLIED, not_applied)
         else:
             self.approvals.record(request.id, outcome.model_copy(update={"observed": f"outcome unknown: {seen.seen}"}))
             raise RetryLater(f"{request.id}: outcome unknown")

@@ -7,7 +7,8 @@ Metadata API's readMetadata / updateMetadata for custom metadata. Queries go thr
 which refuses what a real org refuses. Anonymous Apex is recognised by the statements the runbook uses, and
 changes the org's state the way the real Apex would.
 
-Faults are injected per path: `timeout` (3 s), `slow` (0.5 s, then the answer), an HTTP status,
+Faults are injected per path: `timeout` (answered 3 s late, the work done), `dropped` (3 s, then 504, the
+work never done), `slow_answer` (the work done at once, the answer 3 s late), `slow` (0.5 s), an HTTP status,
 `limit` (REQUEST_LIMIT_EXCEEDED), `expire` (every session becomes invalid), `refuse_login`, `apex_exception`.
 """
 
@@ -495,8 +496,11 @@ class FakeSalesforce(LoopbackService):
     def _handle(self, verb: str, path: str, headers: dict[str, str], body: bytes) -> tuple[int, str, Any]:
         fault = self._take_fault(path)
         if fault is not None:
-            if fault.kind == "timeout":
+            if fault.kind == "timeout":  # answers late: the work is done when the answer finally goes out
                 time.sleep(3)
+            elif fault.kind == "dropped":  # lost on the way: never processed, the caller hears nothing in time
+                time.sleep(3)
+                return 504, "text/html", b"<html>Gateway Timeout</html>"
             elif fault.kind == "slow":
                 time.sleep(0.5)
             elif fault.kind == "slow_answer":  # does the work, then answers late (a caller may die waiting)

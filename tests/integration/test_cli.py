@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.conftest import free_port
+from tests.conftest import free_port, new_prefix
 from tests.fakes.slack import BOT_TOKEN, FakeSlack
 from tests.slack_sim import SIGNING_SECRET, SlackSim
 
@@ -72,7 +72,7 @@ def test_run_serves_slack_over_http_under_gunicorn(fake_slack: FakeSlack, redis_
         "SLACK_SIGNING_SECRET": SIGNING_SECRET,
         "SLACK_API_BASE_URL": fake_slack.base_url,
         "REDIS_URL": redis_url,
-        "KEY_PREFIX": f"test-cli-{port}",
+        "KEY_PREFIX": new_prefix("test-cli"),
         "PORT": str(port),
         "WEB_CONCURRENCY": "1",
     }

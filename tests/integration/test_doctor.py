@@ -24,7 +24,9 @@ def test_a_healthy_deployment_passes(own_redis: OwnRedis, bot_factory: Any, fake
         "PASS  Salesforce login",
         "PASS  Salesforce permissions",
         "PASS  Redis",
+        "WARN  Approvers",
     ]
+    assert "no approver policy: any other member of an incident channel may approve" in lines[4]
     assert "logged in as 005000000000001AAA (jwt); FM_Config.Default has 6 fields" in lines[1]
 
 

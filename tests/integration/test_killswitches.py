@@ -14,7 +14,7 @@ import pytest
 from bot.core.audit import AuditKind
 from bot.core.timeline import EntryKind
 from bot.render.switches import REQUEST_CALLBACK, REVERT_CALLBACK
-from tests.conftest import RunningBot, jwt_settings
+from tests.conftest import RunningBot
 from tests.fakes.salesforce import (
     BOT_USER_ID,
     CHAT_DML_SET,
@@ -38,11 +38,6 @@ from tests.integration.test_walkthrough import (
 )
 
 CLI = str(Path(sys.executable).parent / "incident-bot")
-
-
-@pytest.fixture
-def sf_bot(bot_factory: Any, fake_org: FakeSalesforce) -> RunningBot:
-    return bot_factory(**jwt_settings(fake_org))  # type: ignore[no-any-return]
 
 
 def incident_channel(bot: RunningBot, text: str = "declare sev1 Org Chat exfiltration", members: int = 0) -> Channel:

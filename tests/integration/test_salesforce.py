@@ -34,11 +34,6 @@ from tests.integration.test_walkthrough import click, declare, ephemeral_texts, 
 SNAPSHOT = "first-five/snapshot-executions"
 
 
-@pytest.fixture
-def sf_bot(bot_factory: Any, fake_org: FakeSalesforce) -> RunningBot:
-    return bot_factory(**jwt_settings(fake_org))  # type: ignore[no-any-return]
-
-
 def state(bot: RunningBot, scope: str, step: str) -> Any:
     return step_state(bot, scope, step)
 

@@ -9,22 +9,14 @@ import time
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from bot.core.timeline import EntryKind
 from bot.render.modals import RESOLVE_CALLBACK, SKIP_CALLBACK
-from tests.conftest import RunningBot, jwt_settings
-from tests.fakes.salesforce import FakeSalesforce
+from tests.conftest import RunningBot
 from tests.fakes.slack import Channel
 from tests.integration.test_killswitches import approve, incident_channel, request
 from tests.integration.test_walkthrough import ALICE, BOB, CAROL, click, declare, ephemeral_texts, message, text_of
 
 CLI = str(Path(sys.executable).parent / "incident-bot")
-
-
-@pytest.fixture
-def sf_bot(bot_factory: Any, fake_org: FakeSalesforce) -> RunningBot:
-    return bot_factory(**jwt_settings(fake_org))  # type: ignore[no-any-return]
 
 
 def event(bot: RunningBot, body: dict[str, Any]) -> None:

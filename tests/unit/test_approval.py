@@ -1,0 +1,82 @@
+"""The approval workflow's rules as plain code: moves, approvers, typed values, the audit chain."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from bot.core.approval import MOVES, SENT, Move, RequestStatus, allowed_from, approvers_for, leads_to
+from bot.core.audit import AuditEntry, AuditKind, first_broken
+from bot.mechanisms.fm_config import coerce, same, shown
+
+AT = datetime(2026, 11, 25, 14, 0, tzinfo=UTC)
+
+
+def test_nothing_sent_ever_goes_back_to_approved_or_pending() -> None:
+    for move, (froms, to) in MOVES.items():
+        if froms & SENT:
+            assert to not in (RequestStatus.APPROVED, RequestStatus.PENDING, RequestStatus.PREPARING), move
+    assert allowed_from(Move.RELEASE) == {RequestStatus.PREPARING}
+    assert leads_to(Move.NO_ANSWER) is RequestStatus.UNKNOWN
+    assert allowed_from(Move.APPLIED) == {RequestStatus.SENDING, RequestStatus.UNKNOWN}
+    assert allowed_from(Move.CANCEL).isdisjoint(SENT)  # resolving cancels only what was not sent
+
+
+def test_a_decision_is_made_once() -> None:
+    for move in (Move.APPROVE, Move.DENY, Move.EXPIRE):
+        assert allowed_from(move) == {RequestStatus.PENDING}
+    assert {status for status in RequestStatus if status.decided} == set(RequestStatus) - {RequestStatus.PENDING}
+
+
+@pytest.mark.parametrize(
+    ("users", "group", "members", "channel", "approvers", "why"),
+    [
+        (frozenset(), None, None, frozenset({"A", "B", "C"}), {"B", "C"}, None),
+        (frozenset(), None, None, frozenset({"A"}), set(), "nobody else is in the incident channel yet"),
+        (frozenset(), "S1", frozenset({"B"}), frozenset({"A", "C"}), {"B"}, None),
+        (frozenset(), "S1", frozenset(), frozenset({"A", "C"}), set(), "has no members right now"),
+        (frozenset(), "S1", None, frozenset({"A", "C"}), set(), "could not be read from Slack"),
+        (frozenset({"A"}), None, None, frozenset({"A", "C"}), set(), "names nobody but you"),
+        (frozenset({"D"}), "S1", frozenset(), frozenset({"A", "C"}), {"D"}, None),
+    ],
+)
+def test_a_policy_never_falls_back_to_the_channel(
+    users: frozenset[str],
+    group: str | None,
+    members: frozenset[str] | None,
+    channel: frozenset[str],
+    approvers: set[str],
+    why: str | None,
+) -> None:
+    found, reason = approvers_for("A", users, group, members, channel)
+    assert found == approvers
+    assert (reason is None) is (why is None)
+    if why is not None:
+        assert reason is not None and why in reason
+
+
+def test_values_compare_by_the_fields_type() -> None:
+    assert coerce("false", True) is False and coerce("TRUE", False) is True
+    assert coerce("25", 10.0) == 25.0 and coerce("n/a", 10.0) == "n/a"
+    assert coerce("none", "all") == "none" and coerce(False, None) is False
+    assert same(False, False) and not same(False, "false") and not same(0.0, False)
+    assert same(25.0, 25.000000000001) and not same(None, "")
+    assert [shown(v) for v in (False, 25.0, 2.5, "all", None)] == ["false", "25", "2.5", "all", "(empty)"]
+
+
+def entry(kind: AuditKind, summary: str) -> AuditEntry:
+    return AuditEntry(at=AT, kind=kind, actor="U1", request="r1", summary=summary)
+
+
+def test_the_audit_chain_names_the_first_broken_entry() -> None:
+    chain, previous = [], "0" * 64
+    for kind in (AuditKind.REQUESTED, AuditKind.APPROVED, AuditKind.EXECUTED):
+        sealed = entry(kind, kind.value).sealed(previous)
+        chain.append(sealed)
+        previous = sealed.hash
+    assert first_broken(chain) is None
+    edited = [chain[0], chain[1].model_copy(update={"summary": "approved by someone else"}), chain[2]]
+    assert first_broken(edited) == (2, "its content does not match its hash (it was edited)")
+    assert first_broken([chain[0], chain[2]])[0] == 2  # type: ignore[index]
+    assert first_broken([chain[1], chain[0], chain[2]])[0] == 1  # type: ignore[index]
