@@ -91,6 +91,7 @@ def bot_env(
         "SLACK_API_BASE_URL": slack.base_url,
         "REDIS_URL": url,
         "KEY_PREFIX": f"bench-{uuid.uuid4().hex[:8]}",
+        "HOST": "127.0.0.1",
         "PORT": str(port),
         "WEB_CONCURRENCY": "2",
         "LOG_LEVEL": "WARNING",

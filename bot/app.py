@@ -25,6 +25,7 @@ from bot.adapters.scheduler import Scheduler
 from bot.adapters.slack_api import SlackApi, build_web_client
 from bot.adapters.status_pages import StatusPage, StatusPages
 from bot.config import Settings
+from bot.core.audit import Seal
 from bot.core.clock import Clock, SystemClock
 from bot.core.severity import BusinessCalendar, Severity
 from bot.jobs import Handler, job_class
@@ -75,6 +76,7 @@ class Services:
     runbook: Runbook
     timezone: ZoneInfo
     timeline: TimelineService
+    audit: AuditService
     walkthrough: WalkthroughService
     incidents: IncidentService
     approvals: ApprovalService
@@ -109,7 +111,7 @@ def build_services(settings: Settings, client: WebClient, clock: Clock | None = 
     steps = WalkthroughStore(redis.data, prefix)
     approval_store = ApprovalStore(redis.data, prefix)
     messages = MessageStore(redis.data, prefix)
-    audit_store = AuditStore(redis.data, prefix)
+    audit_store = AuditStore(redis.data, prefix, Seal(settings.audit_key))
     deadlines = Deadlines(runbook.severities, calendar)
     timers = ResponseTimers(
         scheduler,
@@ -120,7 +122,7 @@ def build_services(settings: Settings, client: WebClient, clock: Clock | None = 
         },
     )
     access = Access(slack, settings.responders_usergroup)
-    audit = AuditService(audit_store, clock)
+    audit = AuditService(audit_store, approval_store, incident_store, clock)
     timeline = TimelineService(TimelineStore(redis.data, prefix), audit_store, incident_store, slack, clock)
     walkthrough = WalkthroughService(
         incidents=incident_store,
@@ -200,7 +202,7 @@ def build_services(settings: Settings, client: WebClient, clock: Clock | None = 
     )
     walkthrough_presenter = WalkthroughPresenter(slack, messages, walkthrough, scheduler, timezone)
     incident_presenter = IncidentPresenter(slack, messages, incidents, deadlines, walkthrough_presenter, clock)
-    approval_presenter = ApprovalPresenter(slack, approval_store, timezone)
+    approval_presenter = ApprovalPresenter(slack, approval_store, audit_store, timezone)
     lifecycle_presenter = LifecyclePresenter(slack, messages, lifecycle, incident_presenter, approval_presenter)
     present = Presenters(
         walkthrough=walkthrough_presenter,
@@ -254,6 +256,7 @@ def build_services(settings: Settings, client: WebClient, clock: Clock | None = 
         runbook=runbook,
         timezone=timezone,
         timeline=timeline,
+        audit=audit,
         walkthrough=walkthrough,
         incidents=incidents,
         approvals=approvals,

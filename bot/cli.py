@@ -10,6 +10,7 @@ from pathlib import Path
 
 from bot.adapters.playbook_files import BUNDLED_PLAYBOOKS
 from bot.config import ENV_FILE_VARIABLE, LINK_SETTINGS, Settings, SettingsError, load_settings
+from bot.core.audit import SHORT, AuditHead
 from bot.logs import configure as configure_logs
 
 
@@ -20,13 +21,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     env_file = getattr(args, "env_file", None)
     try:
         settings = load_settings(env_file)
-        configure_logs("CRITICAL" if args.command == "doctor" else settings.log_level)
+        configure_logs("CRITICAL" if args.command == "doctor" else settings.log_level, settings.secret_values)
         if args.command == "run":
             return run(settings, env_file)
         if args.command == "worker":
             return work(settings)
         if args.command == "audit":
-            return verify_audit(settings, args.incident)
+            return verify_audit(settings, args.incident, args.expect)
         if args.command == "postmortem":
             return print_postmortem(settings, args.incident)
         return doctor(settings)
@@ -90,11 +91,19 @@ def parser() -> argparse.ArgumentParser:
     verify = audit_commands.add_parser(
         "verify",
         parents=[env_file],
-        help="check the hash chain",
-        description="Recompute an incident's audit hash chain and name the "
-        "first entry that was edited, removed or reordered. Exits 1 when the chain is broken.",
+        help="check the sealed chain and its head",
+        description="Check an incident's audit trail: every entry's seal, their order, the signed head, and "
+        "that every kill-switch request has its entries. Names the first entry missing, edited, inserted or "
+        "reordered. Exits 0 when intact, 1 when not, 2 when there is no such incident.",
     )
     verify.add_argument("incident", type=int, help="the incident number")
+    verify.add_argument(
+        "--expect",
+        type=expected_head,
+        metavar="COUNT:HASH",
+        help="the audit head a kill-switch card or the post-mortem showed (such as 7:3f9a1c0e): the trail must "
+        "still hold those entries",
+    )
     postmortem = commands.add_parser(
         "postmortem",
         parents=[env_file],
@@ -112,6 +121,13 @@ def parser() -> argparse.ArgumentParser:
         "check with a pass or a one-line fix; exits 1 when any fails.",
     )
     return main_parser
+
+
+def expected_head(text: str) -> AuditHead:
+    try:
+        return AuditHead.parse(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
 
 
 def playbooks_command(args: argparse.Namespace) -> int:
@@ -153,31 +169,35 @@ def run(settings: Settings, env_file: Path | None) -> int:
     os.execv(sys.executable, gunicorn)  # noqa: S606 (a fixed command: the same server the Procfile starts)
 
 
-def verify_audit(settings: Settings, incident: int) -> int:
-    from bot.adapters.redis_connection import open_redis
-    from bot.adapters.redis_store.audit import AuditStore
-    from bot.core.audit import first_broken
+def verify_audit(settings: Settings, incident: int, expected: AuditHead | None) -> int:
+    """0 when the trail is intact, 1 when something was removed, edited, inserted or reordered, 2 when there is
+    no such incident."""
+    from slack_sdk import WebClient
 
-    connections = open_redis(settings)
+    from bot.app import build_services
+    from bot.services.errors import UserError
+
+    services = build_services(settings, WebClient())  # reads Redis only: no Slack call is made
     try:
-        entries = AuditStore(connections.data, settings.key_prefix).entries(incident)
+        trail, problems = services.audit.check(incident, expected)
+    except UserError as error:
+        print(error, file=sys.stderr)
+        return 2
     finally:
-        connections.close()
-    if not entries:
-        print(f"Incident {incident} has no audit entries.")
+        services.close()
+    for problem in problems:
+        print(f"Broken: incident {incident}: {problem}.", file=sys.stderr)
+    if problems:
+        return 1
+    if not trail.entries:
+        print(f"OK: incident {incident} has no audit entries (no kill switch was requested).")
         return 0
-    broken = first_broken([entry for _, entry in entries])
-    if broken is None:
-        print(f"OK: incident {incident} has {len(entries)} audit entries and the chain is intact.")
-        return 0
-    position, why = broken
-    entry_id, entry = entries[position - 1]
+    last = trail.entries[-1]
     print(
-        f"Broken: entry {position} of {len(entries)} (stream id {entry_id}, {entry.kind.value} at "
-        f"{entry.at:%Y-%m-%d %H:%M:%S} UTC): {why}.",
-        file=sys.stderr,
+        f"OK: incident {incident} has {len(trail.entries)} audit entries sealed with {last.algorithm}; "
+        f"head {len(trail.entries)}:{last.hash[:SHORT]} signed and intact."
     )
-    return 1
+    return 0
 
 
 def print_postmortem(settings: Settings, incident: int) -> int:

@@ -7,7 +7,8 @@ import re
 import sys
 from datetime import time
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, get_args
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import AfterValidator, Field, SecretStr, ValidationError, field_validator, model_validator
@@ -16,6 +17,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 import playbooks
 
 SLACK_API_DEFAULT = "https://slack.com/api/"
+MIN_KEY_LENGTH = 32
+MIN_MASKED = 4  # shorter "secrets" would mask ordinary words
 BUNDLED_PLAYBOOKS = Path(playbooks.__file__).parent
 
 
@@ -82,6 +85,8 @@ class Settings(BaseSettings):
     approvers: str = Field(default="", pattern=r"^([UW][A-Z0-9]+(,\s*[UW][A-Z0-9]+)*)?$")
     approval_expiry_minutes: int = Field(default=15, ge=1, le=24 * 60)
     execution_lease_seconds: int = Field(default=120, ge=10, le=3600)
+    # The audit trail's HMAC key (`openssl rand -hex 32`); without it the trail's seals are plain SHA-256
+    audit_signing_key: SecretStr | None = None
 
     # Vendor status pages (Statuspage v2 summary.json for Anthropic and OpenAI, RSS feeds for AWS and Azure)
     anthropic_status_url: str = "https://status.anthropic.com/api/v2/summary.json"
@@ -91,6 +96,9 @@ class Settings(BaseSettings):
     status_timeout_seconds: float = Field(default=5.0, gt=0, le=60)
 
     # Processes
+    # Every interface, as a platform's router (Heroku, a container) reaches the web process; 127.0.0.1 on a laptop
+    # whose tunnel (ngrok, cloudflared) connects to localhost
+    host: str = Field(default="0.0.0.0", pattern=r"^[0-9A-Za-z.:\[\]-]+$")  # noqa: S104
     port: int = Field(default=3000, ge=1, le=65535)
     web_concurrency: int = Field(default=2, ge=1, le=64)
     log_level: str = Field(default="INFO", pattern=r"^(?i:debug|info|warning|error|critical)$")
@@ -126,6 +134,13 @@ class Settings(BaseSettings):
             self.salesforce_access_token,
         ]
         return "partial" if any(given) else None
+
+    @field_validator("audit_signing_key")
+    @classmethod
+    def _signing_key(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value()) < MIN_KEY_LENGTH:
+            raise ValueError(f"must be at least {MIN_KEY_LENGTH} characters (make one with `openssl rand -hex 32`)")
+        return value
 
     @field_validator("slack_api_base_url")
     @classmethod
@@ -176,6 +191,19 @@ class Settings(BaseSettings):
         return {provider.strip(): name.strip() for provider, name in pairs}
 
     @property
+    def audit_key(self) -> bytes | None:
+        return self.audit_signing_key.get_secret_value().encode() if self.audit_signing_key else None
+
+    @property
+    def secret_values(self) -> list[str]:
+        """Every configured secret as it could appear in text (and a Redis URL's password on its own): what the
+        logs mask."""
+        values = [getattr(self, name).get_secret_value() for name in SECRET_SETTINGS if getattr(self, name)]
+        if self.redis_url and (password := urlsplit(self.redis_url.get_secret_value()).password):
+            values.append(password)
+        return [value for value in values if len(value) >= MIN_MASKED]
+
+    @property
     def approver_ids(self) -> frozenset[str]:
         return frozenset(part.strip() for part in self.approvers.split(",") if part.strip())
 
@@ -193,6 +221,11 @@ class Settings(BaseSettings):
 
 
 LINK_SETTINGS = tuple(name for name in Settings.model_fields if name.endswith("_runbook_url"))
+SECRET_SETTINGS = tuple(
+    name
+    for name, field in Settings.model_fields.items()
+    if SecretStr in (field.annotation, *get_args(field.annotation))
+)
 _DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 

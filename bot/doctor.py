@@ -40,6 +40,7 @@ def run_checks(settings: Settings) -> Iterator[Check]:
         salesforce_permissions,
         redis_persistence,
         approver_policy,
+        audit_signing,
     ]
     for check in checks:
         try:
@@ -133,6 +134,18 @@ def redis_persistence(settings: Settings) -> Check:
     if problems:
         return Check("Redis", False, "; ".join(problems))
     return Check("Redis", True, "append-only persistence is on and nothing is evicted")
+
+
+def audit_signing(settings: Settings) -> Check:
+    if settings.audit_signing_key is None:
+        return Check(
+            "Audit trail",
+            True,
+            "AUDIT_SIGNING_KEY is not set: the audit trail is sealed with plain SHA-256, which anyone who can write "
+            "to Redis can recompute; set it (`openssl rand -hex 32`) in every process",
+            warning=True,
+        )
+    return Check("Audit trail", True, "entries and head are sealed with HMAC-SHA256 (AUDIT_SIGNING_KEY)")
 
 
 def approver_policy(settings: Settings) -> Check:

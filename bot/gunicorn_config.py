@@ -23,13 +23,13 @@ except SettingsError as error:
     print(error, file=sys.stderr)
     raise SystemExit(2) from None
 
-bind = f"0.0.0.0:{_settings.port}"
+bind = f"{_settings.host}:{_settings.port}"
 workers = _settings.web_concurrency
 worker_class = "gthread"
 threads = 16
 accesslog = "-"
 control_socket_disable = True  # no ~/.gunicorn/gunicorn.ctl shared by every gunicorn of the machine
-logconfig_dict = gunicorn_logging(_settings.log_level)
+logconfig_dict = gunicorn_logging(_settings.log_level, _settings.secret_values)
 _embedded = None if _settings.redis_url else EmbeddedRedis(_settings.data_dir)
 
 

@@ -1,50 +1,72 @@
-"""Structured logs: one JSON line per event, with anything that looks like a Slack or OAuth secret masked."""
+"""Structured logs: one JSON line per event. Every configured secret is masked wherever it appears, and so is
+anything shaped like a Slack or OAuth token; a request that fails Slack's signature check is logged without
+its body (which can hold people's text and a response_url, a capability to post for half an hour)."""
 
 from __future__ import annotations
 
 import json
 import logging
 import re
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
-SECRET = re.compile(r"(xox[abposr]-[A-Za-z0-9-]+|xapp-[A-Za-z0-9-]+|Bearer\s+\S+|00D[A-Za-z0-9]{12,15}![A-Za-z0-9._]+)")
+SHAPES = (  # Slack tokens, bearer headers, Salesforce sessions, response_urls
+    r"xox[abposr]-[A-Za-z0-9-]+|xapp-[A-Za-z0-9-]+|Bearer\s+[^\s\"',}]+|00D[A-Za-z0-9]{12,15}![A-Za-z0-9._]+"
+    r"|https://hooks\.slack\.com/[^\s\"'<>]+"
+)
 STANDARD = set(vars(logging.makeLogRecord({})).keys()) | {"message", "asctime"}
-
-
-def mask(text: str) -> str:
-    return SECRET.sub("[secret]", text)
+SIGNATURE_LOGGER = "slack_bolt.RequestVerification"
+SIGNATURE_REFUSED = "A request failed Slack's signature check and was refused with 401 (its body is not logged)."
 
 
 class JsonFormatter(logging.Formatter):
+    def __init__(self, secrets: Iterable[str] = ()) -> None:
+        super().__init__()
+        longest_first = sorted(set(secrets), key=len, reverse=True)
+        self._secret = re.compile("|".join([*(re.escape(secret) for secret in longest_first), SHAPES]))
+
+    def mask(self, value: Any) -> Any:
+        """The value with every secret in its text replaced, however deep in it."""
+        if isinstance(value, str):
+            return self._secret.sub("[secret]", value)
+        if isinstance(value, dict):
+            return {self.mask(str(key)): self.mask(item) for key, item in value.items()}
+        if isinstance(value, list | tuple | set):
+            return [self.mask(item) for item in value]
+        if value is None or isinstance(value, bool | int | float):
+            return value
+        return self.mask(str(value))
+
     def format(self, record: logging.LogRecord) -> str:
+        message = SIGNATURE_REFUSED if record.name == SIGNATURE_LOGGER else record.getMessage()
         line = {
             "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
             "level": record.levelname.lower(),
             "logger": record.name,
-            "message": mask(record.getMessage()),
+            "message": message,
         }
         line.update({k: v for k, v in vars(record).items() if k not in STANDARD and not k.startswith("_")})
         if record.exc_info:
-            line["error"] = mask(self.formatException(record.exc_info))
-        return json.dumps(line, default=str)
+            line["error"] = self.formatException(record.exc_info)
+        return json.dumps(self.mask(line), ensure_ascii=False)
 
 
-def configure(level: str = "INFO") -> None:
+def configure(level: str = "INFO", secrets: Iterable[str] = ()) -> None:
     handler = logging.StreamHandler()
-    handler.setFormatter(JsonFormatter())
+    handler.setFormatter(JsonFormatter(secrets))
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
 
 
-def gunicorn_logging(level: str) -> dict[str, Any]:
+def gunicorn_logging(level: str, secrets: Iterable[str] = ()) -> dict[str, Any]:
     """gunicorn's logging, in the same JSON lines at LOG_LEVEL."""
     level = level.upper()
     return {
         "version": 1,
         "disable_existing_loggers": False,
-        "formatters": {"json": {"()": "bot.logs.JsonFormatter"}},
+        "formatters": {"json": {"()": "bot.logs.JsonFormatter", "secrets": list(secrets)}},
         "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "json"}},
         "root": {"handlers": ["console"], "level": level},
         "loggers": {

@@ -5,6 +5,10 @@ Served by gunicorn (`bot/gunicorn_config.py`): the Procfile's `web:` and `incide
 
 from __future__ import annotations
 
+import io
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
+
 from flask import Flask, Response, request
 from slack_bolt import App
 from slack_bolt.adapter.flask import SlackRequestHandler
@@ -12,12 +16,47 @@ from slack_bolt.adapter.flask import SlackRequestHandler
 from bot.app import Services, create_app
 from bot.config import process_settings
 
+if TYPE_CHECKING:
+    from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
+
 EVENTS_PATH = "/slack/events"
 SERVICES = "incident_bot_services"
+# Larger than anything Slack sends (its biggest payload, a view submission, carries a view of at most 100 blocks:
+# a few hundred kilobytes encoded). A larger body is refused with 413 before the signature check would read it.
+MAX_BODY_BYTES = 1024 * 1024
+TOO_LARGE = b"request body too large\n"
+
+
+class BodyLimit:
+    """WSGI middleware: refuses a body over `limit` bytes with 413, from its Content-Length unread, or, sent
+    chunked, once `limit` bytes have been read; a body within it is passed on whole."""
+
+    def __init__(self, app: WSGIApplication, limit: int) -> None:
+        self.app = app
+        self.limit = limit
+
+    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        declared = environ.get("CONTENT_LENGTH")
+        if declared and declared.isdigit():
+            if int(declared) > self.limit:
+                return self._refuse(start_response)
+        elif environ.get("wsgi.input_terminated"):  # chunked: read at most one byte past the limit
+            body = environ["wsgi.input"].read(self.limit + 1)
+            if len(body) > self.limit:
+                return self._refuse(start_response)
+            environ["wsgi.input"], environ["CONTENT_LENGTH"] = io.BytesIO(body), str(len(body))
+        return self.app(environ, start_response)
+
+    @staticmethod
+    def _refuse(start_response: StartResponse) -> list[bytes]:
+        headers = [("Content-Type", "text/plain"), ("Content-Length", str(len(TOO_LARGE))), ("Connection", "close")]
+        start_response("413 Content Too Large", headers)
+        return [TOO_LARGE]
 
 
 def wsgi_app(app: App, services: Services) -> Flask:
     flask_app = Flask("incident-bot")
+    flask_app.wsgi_app = BodyLimit(flask_app.wsgi_app, MAX_BODY_BYTES)  # type: ignore[method-assign]
     flask_app.extensions[SERVICES] = services
     handler = SlackRequestHandler(app)
 

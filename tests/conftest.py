@@ -252,6 +252,14 @@ class RunningBot:
     clock: ManualClock
     slack: SlackSim
 
+    def wait_quiet(self) -> None:
+        """Until the work the bot does after its acks is done: nothing queued or running in its listener pool
+        (read from ThreadPoolExecutor's internals, which have no public way to ask)."""
+        pool = self.services.listeners
+        self.fake.wait_until(
+            lambda: pool._work_queue.empty() and pool._idle_semaphore._value >= len(pool._threads)  # type: ignore[attr-defined]
+        )
+
     def run_jobs(self) -> int:
         """Runs the queued background jobs here, as the worker would (the clock stays the test's): approved
         executions first, then the rest, until none is left. Returns how many jobs have failed so far."""

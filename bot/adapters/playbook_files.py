@@ -13,12 +13,13 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import yaml
-from jinja2 import TemplateSyntaxError
+from jinja2 import TemplateError, TemplateSyntaxError
+from jinja2.exceptions import SecurityError
 from pydantic import BaseModel, ValidationError
 
 from bot.config import BUNDLED_PLAYBOOKS
 from bot.core.playbook import Checklist, Playbook, StepBase, located_steps
-from bot.core.postmortem import compile_template
+from bot.core.postmortem import compile_template, render_postmortem, specimen
 from bot.core.severity import SeverityMatrix
 from bot.kinds import KINDS, Step
 from bot.kinds.kill_switch import KillSwitchStep
@@ -134,14 +135,20 @@ def _cross_check(step: StepBase, switches: KillSwitchCatalogue | None, url_setti
 
 
 def _template(path: Path, problems: _Problems) -> str | None:
-    """The post-mortem template's source, once jinja2 has compiled it."""
+    """The post-mortem template's source, once jinja2 has compiled it and rendered a specimen draft with it."""
     try:
         source = path.read_text(encoding="utf-8")
-        compile_template(source)
+        render_postmortem(compile_template(source), specimen(), str)
     except FileNotFoundError:
         problems.lines.append(f"{path}: file not found")
         return None
     except TemplateSyntaxError as error:
         problems.lines.append(f"{path}: line {error.lineno}: {error.message}")
+        return None
+    except SecurityError as error:
+        problems.lines.append(f"{path}: the sandbox refuses it: {error}")
+        return None
+    except TemplateError as error:
+        problems.lines.append(f"{path}: {error} (the draft has no such name)")
         return None
     return source

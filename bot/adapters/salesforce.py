@@ -20,7 +20,7 @@ import threading
 import time
 import xml.etree.ElementTree as ET
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import quote, urlparse
@@ -70,22 +70,24 @@ Value = bool | float | str | None  # a custom metadata value as the org types it
 
 @dataclass(frozen=True)
 class Credentials:
+    """How to log in; its secrets stay out of its repr (and so out of tracebacks and logs)."""
+
     mode: str  # jwt, password or token
     domain: str
     api_version: str
     username: str | None = None
     consumer_key: str | None = None
-    consumer_secret: str | None = None
-    private_key: str | None = None
-    password: str | None = None
-    security_token: str | None = None
+    consumer_secret: str | None = field(default=None, repr=False)
+    private_key: str | None = field(default=None, repr=False)
+    password: str | None = field(default=None, repr=False)
+    security_token: str | None = field(default=None, repr=False)
     instance_url: str | None = None
-    access_token: str | None = None
+    access_token: str | None = field(default=None, repr=False)
 
 
 @dataclass(frozen=True)
 class Session:
-    access_token: str
+    access_token: str = field(repr=False)
     instance_url: str
     user_id: str | None
 
@@ -334,11 +336,11 @@ class SalesforceGateway:
         def update(sf: Salesforce) -> None:
             record = self._read_record(sf, full_name)
             values = {value.field: value for value in record.values}
-            missing = [field for field in changes if field not in values]
+            missing = [name for name in changes if name not in values]
             if missing:
                 raise SalesforceRefused(f"{full_name} has no field {', '.join(missing)}.")
-            for field, value in values.items():  # every value is sent back, each with its own type
-                value.value = _typed(changes[field] if field in changes else _metadata_value(value.value))
+            for name, value in values.items():  # every value is sent back, each with its own type
+                value.value = _typed(changes[name] if name in changes else _metadata_value(value.value))
             api = self._metadata_api(sf)
             results = api._service.updateMetadata([record], _soapheaders=[api._session_header])
             refused = [

@@ -1,9 +1,22 @@
-"""The audit trail: append-only entries, each carrying the hash of the one before, so an edit shows."""
+"""The audit trail: append-only entries, numbered and sealed in a chain, under a signed head.
+
+Each entry carries its position and the seal of the one before; its own seal is an HMAC-SHA256 (keyed with
+AUDIT_SIGNING_KEY) of its canonical JSON and its incident's number, so an entry edited, inserted, reordered or
+moved to another incident shows, and a chain rebuilt without the key does not verify. The head (the entry
+count and the last seal) is signed the same way, so trimming the tail shows too, unless the head of that
+earlier moment was kept. Against that, the head is also anchored outside Redis: each kill-switch card and the
+post-mortem draft show it, and `audit verify --expect COUNT:HASH` checks the trail against what Slack showed.
+
+Without a key the seals are plain SHA-256: they catch accidents, not someone who can write to Redis (the
+doctor says so).
+"""
 
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
+from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
@@ -11,6 +24,9 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict
 
 GENESIS = "0" * 64
+KEYED = "hmac-sha256"
+UNKEYED = "sha256"
+SHORT = 8  # hex characters of a seal shown in Slack and the post-mortem
 
 
 class AuditKind(StrEnum):
@@ -39,27 +55,158 @@ class AuditEntry(BaseModel):
     request: str
     summary: str
     details: dict[str, Any] = {}
+    position: int = 0  # 1-based, set when sealed
     previous: str = GENESIS
+    algorithm: str = ""
     hash: str = ""
 
-    def sealed(self, previous: str) -> AuditEntry:
-        body = self.model_copy(update={"previous": previous, "hash": ""})
-        return body.model_copy(update={"hash": entry_hash(body)})
+
+@dataclass(frozen=True)
+class AuditHead:
+    """How long the trail is and how it ends: what Slack shows, and what Redis keeps signed."""
+
+    count: int
+    hash: str
+
+    @property
+    def short(self) -> str:
+        return f"{self.count}:{self.hash[:SHORT]}"
+
+    @classmethod
+    def parse(cls, text: str) -> AuditHead:
+        """`COUNT:HASH` as Slack shows it (the hash may be shortened to its first characters)."""
+        count, _, digest = text.strip().partition(":")
+        if not count.isdigit() or not digest or any(c not in "0123456789abcdef" for c in digest.lower()):
+            raise ValueError(f"expected COUNT:HASH as a card shows it (such as 7:3f9a1c0e), not {text!r}")
+        return cls(int(count), digest.lower())
 
 
-def entry_hash(entry: AuditEntry) -> str:
-    """SHA-256 of the entry's canonical JSON (its own hash left out), which includes the previous hash."""
-    content = entry.model_dump(mode="json", exclude={"hash"})
-    return hashlib.sha256(json.dumps(content, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+EMPTY = AuditHead(0, GENESIS)
 
 
-def first_broken(entries: list[AuditEntry]) -> tuple[int, str] | None:
-    """The position (1-based) of the first entry that was changed, removed or reordered, and why; None if intact."""
-    previous = GENESIS
-    for position, entry in enumerate(entries, 1):
-        if entry.previous != previous:
-            return position, "it does not follow the entry before it (one was removed, inserted or reordered)"
-        if entry_hash(entry) != entry.hash:
-            return position, "its content does not match its hash (it was edited)"
-        previous = entry.hash
+class Seal:
+    """Seals entries and heads: HMAC-SHA256 with the key, or plain SHA-256 without one."""
+
+    def __init__(self, key: bytes | None) -> None:
+        self._key = key
+
+    @property
+    def algorithm(self) -> str:
+        return KEYED if self._key else UNKEYED
+
+    def entry(self, incident: int, entry: AuditEntry, head: AuditHead) -> AuditEntry:
+        """The next entry after `head`, sealed."""
+        body = entry.model_copy(
+            update={"position": head.count + 1, "previous": head.hash, "algorithm": self.algorithm, "hash": ""}
+        )
+        return body.model_copy(update={"hash": self._digest(self.algorithm, _canonical(incident, body))})
+
+    def head(self, incident: int, head: AuditHead) -> str:
+        return self._digest(self.algorithm, _head_text(incident, head))
+
+    def entry_holds(self, incident: int, entry: AuditEntry) -> bool:
+        return hmac.compare_digest(self._digest(entry.algorithm, _canonical(incident, entry)), entry.hash)
+
+    def head_holds(self, incident: int, head: AuditHead, signature: str) -> bool:
+        return hmac.compare_digest(self.head(incident, head), signature)
+
+    def _digest(self, algorithm: str, content: bytes) -> str:
+        if algorithm == KEYED and self._key:
+            return hmac.new(self._key, content, hashlib.sha256).hexdigest()
+        if algorithm == UNKEYED:
+            return hashlib.sha256(content).hexdigest()
+        return ""  # an algorithm this process cannot check: never equal to a seal
+
+
+def _canonical(incident: int, entry: AuditEntry) -> bytes:
+    content = {"incident": incident, **entry.model_dump(mode="json", exclude={"hash"})}
+    return json.dumps(content, sort_keys=True, separators=(",", ":")).encode()
+
+
+def _head_text(incident: int, head: AuditHead) -> bytes:
+    return f"audit-head\n{incident}\n{head.count}\n{head.hash}".encode()
+
+
+@dataclass(frozen=True)
+class SignedHead:
+    head: AuditHead
+    signature: str
+
+
+@dataclass(frozen=True)
+class Trail:
+    """What Redis holds for one incident's audit trail, and what else says it should hold."""
+
+    incident: int
+    entries: list[AuditEntry]
+    head: SignedHead | None
+    requests: set[str]  # requests the approvals store knows: each was audited when it was made
+    expected: AuditHead | None = None  # a head Slack showed
+
+
+def problems(trail: Trail, seal: Seal) -> list[str]:
+    """Everything wrong with the trail, first problem first; empty when it is intact."""
+    found = _chain_problem(trail, seal)
+    if found is None:
+        found = _head_problem(trail, seal)
+    if found is None:
+        found = _anchor_problem(trail)
+    found_list = [found] if found else []
+    audited = {entry.request for entry in trail.entries if entry.kind is AuditKind.REQUESTED}
+    missing = sorted(trail.requests - audited)
+    if missing:
+        found_list.append(f"request {', '.join(missing)} has no “requested” entry (its entries were removed)")
+    return found_list
+
+
+def _chain_problem(trail: Trail, seal: Seal) -> str | None:
+    entries, incident = trail.entries, trail.incident
+    previous, expected = GENESIS, 1
+    for index, entry in enumerate(entries):
+        if entry.algorithm != seal.algorithm:
+            return (
+                f"entry {entry.position} is sealed with {entry.algorithm or 'nothing'} where this bot seals with "
+                f"{seal.algorithm} (re-sealed, or AUDIT_SIGNING_KEY differs from the bot's)"
+            )
+        if not seal.entry_holds(incident, entry):
+            following = entries[index + 1] if index + 1 < len(entries) else None
+            if following is not None and following.previous == previous:
+                return f"an entry was inserted after entry {expected - 1} (it is not part of the chain)"
+            return f"entry {expected} was edited or forged (its content does not match its seal)"
+        if entry.position == expected and entry.previous == previous:
+            previous, expected = entry.hash, expected + 1
+            continue
+        later = {other.position for other in entries[index + 1 :]}
+        if entry.position > expected and expected not in later:
+            gap = f"entry {expected}" if entry.position == expected + 1 else f"entries {expected}–{entry.position - 1}"
+            return f"{gap} {'is' if entry.position == expected + 1 else 'are'} missing"
+        return f"entry {entry.position} is out of order (found where entry {expected} belongs)"
+    return None
+
+
+def _head_problem(trail: Trail, seal: Seal) -> str | None:
+    last = AuditHead(len(trail.entries), trail.entries[-1].hash) if trail.entries else EMPTY
+    if trail.head is None:
+        return "the signed head is missing (deleted)" if trail.entries else None
+    head = trail.head.head
+    if not seal.head_holds(trail.incident, head, trail.head.signature):
+        return "the head's signature does not hold (the head was rewritten)"
+    if head.count > last.count:
+        gone = head.count - last.count
+        missing = "the last entry is" if gone == 1 else f"the last {gone} entries are"
+        return f"{missing} missing (the head says {head.count})"
+    if head != last:
+        return f"the head says {head.count} entries ending {head.hash[:SHORT]}, the trail has {last.short}"
+    return None
+
+
+def _anchor_problem(trail: Trail) -> str | None:
+    expected = trail.expected
+    if expected is None:
+        return None
+    if expected.count > len(trail.entries):
+        return f"Slack showed {expected.count} entries, the trail has {len(trail.entries)}"
+    seal = trail.entries[expected.count - 1].hash if expected.count else GENESIS
+    if not seal.startswith(expected.hash):
+        return f"entry {expected.count} is not the one Slack showed ({expected.hash} there, {seal[:SHORT]} here)"
     return None

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -19,7 +19,7 @@ from jinja2 import StrictUndefined, Template
 from jinja2.sandbox import SandboxedEnvironment
 from pydantic import BaseModel, ConfigDict
 
-from bot.core.audit import AuditEntry, AuditKind
+from bot.core.audit import EMPTY, AuditEntry, AuditHead, AuditKind
 from bot.core.incident import Incident
 from bot.core.milestones import Milestone, durations, moment
 from bot.core.severity import SeverityLevel
@@ -100,6 +100,7 @@ class CustomerImpact:
 
 @dataclass(frozen=True)
 class PostMortem:
+    number: int
     reference: str
     title: str
     severity: str
@@ -115,6 +116,7 @@ class PostMortem:
     root_cause: str
     detection: str
     mitigation: list[MitigationRow]
+    audit_head: str  # COUNT:HASH of the audit trail the draft was written from
     impact: CustomerImpact
     actions: list[ActionItem]
     lessons: str
@@ -210,6 +212,7 @@ def build(
         + f". Time to detect: {_span(spans.to_detect)}."
     )
     return PostMortem(
+        number=incident.number,
         reference=incident.reference,
         title=incident.title,
         severity=incident.severity.label,
@@ -235,6 +238,7 @@ def build(
         root_cause=incident.root_cause,
         detection=detection,
         mitigation=mitigation(audit, timezone),
+        audit_head=AuditHead(len(audit), audit[-1].hash).short if audit else EMPTY.short,
         impact=customer_impact,
         actions=actions,
         lessons=incident.lessons,
@@ -268,3 +272,31 @@ def render_postmortem(template: Template, postmortem: PostMortem, mention: Calla
         return mention(user) if user else "the bot"
 
     return template.render(pm=postmortem, who=who)
+
+
+def specimen() -> PostMortem:
+    """A draft with every field and list filled: what `playbooks check` renders a template with, so a name the
+    template misspells, or an attribute the sandbox refuses, shows before an incident needs the draft."""
+    words, at = "specimen text", datetime(2026, 1, 1, tzinfo=UTC)
+    return PostMortem(
+        number=1,
+        reference="INC-1",
+        title=words,
+        severity="SEV-1",
+        definition=words,
+        commander="U1",
+        declared_by="U1",
+        summary=words,
+        timezone="UTC",
+        status="resolved",
+        drill=True,
+        milestones=Milestones(*(["2026-01-01 00:00"] * 5 + ["1 min"] * 4)),
+        timeline=[TimelineRow("00", "00:00", "U1", "note", words, "https://example.invalid/")],
+        root_cause=words,
+        detection=words,
+        mitigation=[MitigationRow(words, words, "U1", "00:00", "approved", "U2", "00:01", "executed", words, words)],
+        audit_head=EMPTY.short,
+        impact=CustomerImpact(words, 1, 2, words, ["U1"]),
+        actions=[ActionItem(text=words, owner="U1", due=at.date(), added_by="U1", added_at=at)],
+        lessons=words,
+    )

@@ -7,6 +7,7 @@ from __future__ import annotations
 from zoneinfo import ZoneInfo
 
 from bot.adapters.redis_store.approvals import ApprovalStore
+from bot.adapters.redis_store.audit import AuditStore
 from bot.adapters.slack_api import SlackApi, SlackCallFailed
 from bot.core.approval import ApprovalRequest, Refusal, RequestStatus
 from bot.core.incident import Incident
@@ -20,9 +21,10 @@ DIRECT_LIMIT = 20  # approvers told in a direct message, at most
 
 
 class ApprovalPresenter:
-    def __init__(self, slack: SlackApi, approvals: ApprovalStore, timezone: ZoneInfo) -> None:
+    def __init__(self, slack: SlackApi, approvals: ApprovalStore, audit: AuditStore, timezone: ZoneInfo) -> None:
         self.slack = slack
         self.approvals = approvals
+        self.audit = audit
         self.timezone = timezone
 
     def panel(self, incident: Incident, lines: list[PanelLine], reply: Reply) -> None:
@@ -90,4 +92,4 @@ class ApprovalPresenter:
         else:
             approvers = sorted(self.approvals.approvers(approval_id) - {request.requester})
             description = "approvers: " + ", ".join(user(u) for u in approvers[:10])
-        return card(request, outcome, description, self.timezone)
+        return card(request, outcome, description, self.audit.head(request.incident), self.timezone)

@@ -9,6 +9,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from bot.core.approval import Action, ApprovalRequest, Outcome, RequestStatus, Verification
+from bot.core.audit import AuditHead
 from bot.core.incident import Incident
 from bot.mechanisms.base import FormField
 from bot.render.actions import ActionId, RequestRef, SwitchRef
@@ -118,8 +119,11 @@ def _when(moment: datetime | None, timezone: ZoneInfo) -> str:
     return moment.astimezone(timezone).strftime("%H:%M %Z") if moment else "?"
 
 
-def card(request: ApprovalRequest, outcome: Outcome, approvers: str, timezone: ZoneInfo) -> tuple[str, Blocks]:
-    """The request card: who asks and why, the target, exactly what will be sent, then what happened."""
+def card(
+    request: ApprovalRequest, outcome: Outcome, approvers: str, audit: AuditHead, timezone: ZoneInfo
+) -> tuple[str, Blocks]:
+    """The request card: who asks and why, the target, exactly what will be sent, then what happened, and the
+    audit trail's head as it stood (an anchor outside Redis)."""
     verb = "Revert" if request.action is Action.REVERT else "Request"
     drill = " :test_tube: *DRILL: dry run*" if request.drill else ""
     target = ", ".join(f"{k.replace('_', ' ')} `{escape(v)}`" for k, v in request.target.items()) or "org-wide"
@@ -147,6 +151,7 @@ def card(request: ApprovalRequest, outcome: Outcome, approvers: str, timezone: Z
                 ],
             }
         )
+        blocks.append(audit_anchor(request.incident, audit))
         return f"{verb} waiting for approval: {escape(request.title)}", blocks
     blocks.append(section("\n".join(_what_happened(request, outcome, timezone))))
     if request.revertible and not request.drill and outcome.revertible_now and request.action is Action.APPLY:
@@ -157,7 +162,15 @@ def card(request: ApprovalRequest, outcome: Outcome, approvers: str, timezone: Z
                 "elements": [button("Revert…", ActionId.SWITCH_REVERT, reference)],
             }
         )
+    blocks.append(audit_anchor(request.incident, audit))
     return f"{verb} {status.value}: {escape(request.title)}", blocks
+
+
+def audit_anchor(incident: int, audit: AuditHead) -> dict[str, Any]:
+    return context(
+        f"Audit trail: {audit.count} entr{'y' if audit.count == 1 else 'ies'}, head `{audit.short}` "
+        f"(check: `incident-bot audit verify {incident} --expect {audit.short}`)"
+    )
 
 
 def _what_happened(request: ApprovalRequest, outcome: Outcome, timezone: ZoneInfo) -> list[str]:

@@ -45,7 +45,7 @@ class TimelineService:
         """The timeline in time order, with the kill-switch moves read from the audit trail."""
         switches = [
             TimelineEntry(at=entry.at, kind=EntryKind.SWITCH, text=entry.summary, actor=entry.actor)
-            for _, entry in self.audit.entries(number)
+            for entry in self.audit.entries(number)
             if entry.kind in AUDIT_ON_TIMELINE
         ]
         return sorted([*self.store.entries(number), *switches], key=lambda entry: entry.at)

@@ -14,7 +14,7 @@ from bot.render.actions import VALUE_TYPES, ActionId
 from bot.render.switches import REQUEST_CALLBACK
 from handlers.actions import LISTENERS
 from tests.conftest import RunningBot, jwt_settings
-from tests.fakes.salesforce import FakeSalesforce
+from tests.fakes.salesforce import SUSPECT_USER_ID, FakeSalesforce
 from tests.integration.test_killswitches import approve, incident_channel, request, request_id
 from tests.integration.test_salesforce import open_phase
 from tests.integration.test_walkthrough import ALICE, BOB, click, declare, ephemeral_texts, message, text_of
@@ -66,6 +66,26 @@ def test_configured_approvers_get_the_card_directly_and_only_they_may_approve(
     assert any("switch.approve" in json.dumps(m.get("blocks", [])) for m in direct.messages.values())
     bot.slack.click("switch.approve", approval, user="U0CAROL01", channel_id=channel.id, message_ts=card["ts"])
     told(bot, "You are not one of the approvers for this request.")
+
+
+def test_a_private_incidents_approvers_get_only_a_link(bot_factory: Any, fake_org: FakeSalesforce) -> None:
+    """Configured approvers may not be in a private incident's channel: they learn that an approval waits, and
+    where; never what the incident or the change is about."""
+    bot = bot_factory(approvers_usergroup=APPROVERS, **jwt_settings(fake_org))
+    bot.fake.add_usergroup(APPROVERS, [BOB, "U0DAVE001"])
+    channel = incident_channel(bot, "declare --private sev1 Acme's data leaked to Globex")
+    assert channel.is_private
+    _, card = request(bot, channel, "user-lockout", {"user_id": SUSPECT_USER_ID})
+    assert "scope unclear" in text_of(card) and SUSPECT_USER_ID in text_of(card)  # the channel's card says it all
+    for approver in (BOB, "U0DAVE001"):
+        direct = bot.fake.wait_until(lambda approver=approver: bot.fake.channels.get(approver))
+        (notice,) = direct.messages.values()
+        said = json.dumps(notice)
+        link = f"https://fake.slack.com/archives/{channel.id}/p{card['ts'].replace('.', '')}"
+        assert notice["text"] == "An approval waits for you"
+        assert f"An approval waits for you in a private incident (INC-1): {link}" in text_of(notice)
+        for secret in ("Acme", "Globex", "scope unclear", SUSPECT_USER_ID, "lockout", "PermissionSet", "switch."):
+            assert secret not in said
 
 
 def test_drills_never_send_a_change_step_to_the_org(bot_factory: Any, fake_org: FakeSalesforce) -> None:

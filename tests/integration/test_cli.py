@@ -73,6 +73,7 @@ def test_run_serves_slack_over_http_under_gunicorn(fake_slack: FakeSlack, redis_
         "SLACK_API_BASE_URL": fake_slack.base_url,
         "REDIS_URL": redis_url,
         "KEY_PREFIX": new_prefix("test-cli"),
+        "HOST": "127.0.0.1",
         "PORT": str(port),
         "WEB_CONCURRENCY": "1",
     }
@@ -102,3 +103,5 @@ def test_run_serves_slack_over_http_under_gunicorn(fake_slack: FakeSlack, redis_
     finally:
         os.killpg(process.pid, signal.SIGTERM)
         process.wait(timeout=30)
+    assert process.stdout is not None
+    assert f"Listening at: http://127.0.0.1:{port}" in process.stdout.read().decode()  # HOST: loopback only

@@ -25,8 +25,14 @@ def test_a_healthy_deployment_passes(own_redis: OwnRedis, bot_factory: Any, fake
         "PASS  Salesforce permissions",
         "PASS  Redis",
         "WARN  Approvers",
+        "WARN  Audit trail",
     ]
     assert "no approver policy: any other member of an incident channel may approve" in lines[4]
+    assert "AUDIT_SIGNING_KEY is not set: the audit trail is sealed with plain SHA-256" in lines[5]
+    keyed = doctor({**worker_env(bot, fake_org), "AUDIT_SIGNING_KEY": "k" * 32})
+    assert keyed.stdout.splitlines()[5] == (
+        "PASS  Audit trail: entries and head are sealed with HMAC-SHA256 (AUDIT_SIGNING_KEY)"
+    )
     assert "logged in as 005000000000001AAA (jwt); FM_Config.Default has 6 fields" in lines[1]
 
 

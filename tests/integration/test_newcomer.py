@@ -14,6 +14,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import IO
 
 import pytest
 import requests
@@ -88,6 +89,14 @@ def test_socket_mode_with_a_wrong_app_token_is_one_sentence(fake_slack: FakeSlac
     )
 
 
+def test_a_short_audit_signing_key_is_one_sentence(tmp_path: Path) -> None:
+    env = {"AUDIT_SIGNING_KEY": "password1", "DATA_DIR": str(tmp_path / "var")}
+    assert one_sentence(run_cli("audit", "verify", "1", env=env, cwd=tmp_path)) == (
+        "Cannot start: AUDIT_SIGNING_KEY must be at least 32 characters (make one with `openssl rand -hex 32`) (set "
+        "it in .env or the environment)."
+    )
+
+
 def test_the_example_env_file_copied_unchanged_names_what_to_fill_in(tmp_path: Path) -> None:
     shutil.copy(ROOT / ".env.example", tmp_path / ".env")
     assert one_sentence(run_cli("run", env={}, cwd=tmp_path)) == (
@@ -102,14 +111,17 @@ def test_an_env_file_that_does_not_exist_is_named(tmp_path: Path) -> None:
 
 
 @contextmanager
-def serving(args: list[str], env: dict[str, str], cwd: Path, port: int) -> Iterator[subprocess.Popen[bytes]]:
-    """`incident-bot ARGS` until /healthz answers on `port`; stopped with Ctrl-C (SIGINT to its group) after."""
+def serving(
+    args: list[str], env: dict[str, str], cwd: Path, port: int, output: IO[bytes] | None = None
+) -> Iterator[subprocess.Popen[bytes]]:
+    """`incident-bot ARGS` on loopback until /healthz answers on `port`; stopped with Ctrl-C (SIGINT to its
+    group) after. Its output goes to `output` (both streams), or nowhere."""
     process = subprocess.Popen(
         [CLI, *args],
-        env={"PATH": os.environ["PATH"], **env},
+        env={"PATH": os.environ["PATH"], "HOST": "127.0.0.1", **env},
         cwd=cwd,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        stdout=output or subprocess.DEVNULL,
+        stderr=output or subprocess.DEVNULL,
         start_new_session=True,
     )
     try:
@@ -191,7 +203,7 @@ def test_a_clean_stop_leaves_no_process_or_folder_behind(fake_slack: FakeSlack, 
 def test_read_only_commands_need_no_slack(tmp_path: Path) -> None:
     env = {"DATA_DIR": str(tmp_path / "var")}
     verify = run_cli("audit", "verify", "7", env=env, cwd=tmp_path)
-    assert (verify.returncode, verify.stdout) == (0, "Incident 7 has no audit entries.\n")
+    assert (verify.returncode, verify.stderr) == (2, "There is no incident 7.\n")
     postmortem = run_cli("postmortem", "7", env=env, cwd=tmp_path)
     assert (postmortem.returncode, postmortem.stderr) == (2, "There is no incident 7.\n")
     assert run_cli("playbooks", "check", env=env, cwd=tmp_path).returncode == 0

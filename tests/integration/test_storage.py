@@ -72,13 +72,13 @@ def test_the_embedded_redis_stops_with_its_last_user(tmp_path: Path) -> None:
     cli = str(Path(sys.executable).parent / "incident-bot")
     env = {"PATH": os.environ["PATH"], "DATA_DIR": str(tmp_path / "var")}
     verify = subprocess.run([cli, "audit", "verify", "1"], env=env, capture_output=True, text=True, timeout=60)
-    assert verify.returncode == 0, verify.stderr
+    assert (verify.returncode, verify.stderr) == (2, "There is no incident 1.\n")  # it read the running server
     assert server_pids((tmp_path / "var").resolve()) == pids and first.data.get("test-kept") == "1"
     first.close()
     assert server_pids((tmp_path / "var").resolve()) == []
     # alone, the command starts the server, reads, and stops it again; its data stays on disk
     verify = subprocess.run([cli, "audit", "verify", "1"], env=env, capture_output=True, text=True, timeout=60)
-    assert verify.returncode == 0, verify.stderr
+    assert (verify.returncode, verify.stderr) == (2, "There is no incident 1.\n")
     assert server_pids((tmp_path / "var").resolve()) == []
     again = open_redis(settings)
     assert again.data.get("test-kept") == "1"

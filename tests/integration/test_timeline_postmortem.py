@@ -254,6 +254,11 @@ def test_resolve_writes_the_post_mortem_section_by_section(sf_bot: RunningBot) -
         "scope unclear, stop the bleeding | approved by ![](@U0BOB0001) at 2026-11-25 14:08 | executed"
     ) in mitigation
     assert "| verified: read back orgChatSurfacesEnabled__c = none |" in mitigation
+    head = sf_bot.services.audit.head(1).short
+    assert (
+        f"Written from the audit trail at head `{head}`: `incident-bot audit verify 1 --expect {head}` checks that it "
+        "still holds these entries."
+    ) in mitigation
     recovery = markdown.split("## 5. Recovery")[1].split("## 6.")[0]
     assert "- Mitigated: 2026-11-25 14:08 (time to mitigate: 16 min)" in recovery  # the verified containment
     assert "- Resolved, normal service: 2026-11-25 14:40 (time to resolve: 48 min)" in recovery

@@ -246,3 +246,37 @@ def test_suggestions_follow_the_declaration() -> None:
     assert RUNBOOK.suggestions(quiet) == []
     assert RUNBOOK.step(FIRST_FIVE, "vendor-status") is not None
     assert RUNBOOK.playbook("4") is RUNBOOK.playbook("prompt-injection")
+
+
+@pytest.mark.parametrize(
+    ("template", "expected"),
+    [
+        pytest.param(
+            "{{ pm.__class__.__init__.__globals__['os'].environ }}",
+            "postmortem.md.j2: the sandbox refuses it: access to attribute '__init__' of 'StrictUndefined' object is "
+            "unsafe.",
+            id="reaching-the-environment",
+        ),
+        pytest.param(
+            "{{ ''.__class__.__mro__[1].__subclasses__() }}",
+            "postmortem.md.j2: the sandbox refuses it: access to attribute '__class__' of 'str' object is unsafe.",
+            id="walking-to-subprocess",
+        ),
+        pytest.param(
+            "# {{ pm.titel }}",
+            "postmortem.md.j2: 'bot.core.postmortem.PostMortem object' has no attribute 'titel' (the draft has no such "
+            "name)",
+            id="a-misspelt-name",
+        ),
+    ],
+)
+def test_the_postmortem_template_runs_sandboxed_and_is_checked_whole(
+    tmp_path: Path, template: str, expected: str
+) -> None:
+    """Whoever edits playbooks/ cannot run code in the process that holds every secret; a name the draft does
+    not have shows at `playbooks check`, not at the end of an incident."""
+    directory = copy_bundled(tmp_path)
+    (directory / "postmortem.md.j2").write_text(template)
+    with pytest.raises(PlaybookDataError) as caught:
+        load_runbook(directory, LINK_SETTINGS)
+    assert str(caught.value).endswith(f"{directory}/{expected}")
