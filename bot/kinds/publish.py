@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import model_validator
 
-from bot.adapters.salesforce import SalesforceError
+from bot.adapters.salesforce.errors import SalesforceError
 from bot.core.playbook import Risk, StepBase
 from bot.core.walkthrough import StepResult
 from bot.kinds.base import Kind, RunContext, StepFailed, read_or_change

@@ -16,7 +16,7 @@ from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
-from bot.adapters.salesforce import SalesforceError
+from bot.adapters.salesforce.errors import SalesforceError
 from bot.adapters.soql import build_soql, soql_placeholders
 from bot.core.error_rate import HourPoint, error_rate
 from bot.core.playbook import StepBase, Strict, window_values

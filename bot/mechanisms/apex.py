@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Literal
 
-from bot.adapters.salesforce import SalesforceGateway
+from bot.adapters.salesforce.gateway import SalesforceGateway
 from bot.core.approval import Action
 from bot.mechanisms.base import Mechanism, MechanismConfig, OrgSetup
 

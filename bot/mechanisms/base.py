@@ -20,7 +20,7 @@ from bot.core.approval import Action
 from bot.core.playbook import Strict
 
 if TYPE_CHECKING:
-    from bot.adapters.salesforce import SalesforceGateway
+    from bot.adapters.salesforce.gateway import SalesforceGateway
 
 
 class MechanismConfig(Strict):

@@ -6,7 +6,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Literal
 
-from bot.adapters.salesforce import SalesforceError, SalesforceGateway
+from bot.adapters.salesforce.errors import SalesforceError
+from bot.adapters.salesforce.gateway import SalesforceGateway
 from bot.adapters.soql import abort_cron_apex, cron_soql
 from bot.core.approval import Action
 from bot.mechanisms.base import Mechanism, MechanismConfig, OrgSetup, ReadBack

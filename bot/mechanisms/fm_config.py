@@ -13,7 +13,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import StringConstraints, model_validator
 
-from bot.adapters.salesforce import SalesforceError, SalesforceGateway, Value
+from bot.adapters.salesforce.errors import SalesforceError
+from bot.adapters.salesforce.gateway import SalesforceGateway, Value
 from bot.core.approval import Action
 from bot.mechanisms.base import FormField, Mechanism, MechanismConfig, OrgSetup, ReadBack, RequestError
 

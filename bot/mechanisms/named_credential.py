@@ -14,7 +14,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Literal
 
-from bot.adapters.salesforce import SalesforceError, SalesforceGateway
+from bot.adapters.salesforce.errors import SalesforceError
+from bot.adapters.salesforce.gateway import SalesforceGateway
 from bot.core.approval import Action
 from bot.mechanisms.base import FormField, Mechanism, MechanismConfig, OrgSetup, ReadBack, RequestError
 

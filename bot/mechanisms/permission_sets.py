@@ -9,7 +9,7 @@ from typing import Any, Literal
 
 from pydantic import Field
 
-from bot.adapters.salesforce import SalesforceGateway
+from bot.adapters.salesforce.gateway import SalesforceGateway
 from bot.adapters.soql import permission_set_assignments_soql
 from bot.core.approval import Action
 from bot.core.salesforce_id import USER_PREFIX, parse_id

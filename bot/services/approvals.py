@@ -11,7 +11,7 @@ from datetime import timedelta
 
 from bot.adapters.redis_store.approvals import ApprovalStore
 from bot.adapters.redis_store.incidents import IncidentStore
-from bot.adapters.salesforce import SalesforceGateway
+from bot.adapters.salesforce.gateway import SalesforceGateway
 from bot.adapters.scheduler import Scheduler
 from bot.core.access import Privilege
 from bot.core.approval import (

@@ -23,7 +23,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from bot.adapters.redis_store.approvals import ApprovalStore
-from bot.adapters.salesforce import SalesforceError, SalesforceGateway, SalesforceNoAnswer
+from bot.adapters.salesforce.errors import SalesforceError, SalesforceNoAnswer
+from bot.adapters.salesforce.gateway import SalesforceGateway
 from bot.adapters.scheduler import Scheduler
 from bot.core.approval import Action, ApprovalRequest, Move, Outcome, Verification
 from bot.core.audit import AuditKind

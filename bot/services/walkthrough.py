@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from bot.adapters.redis_store.incidents import IncidentStore
 from bot.adapters.redis_store.walkthrough import Snapshot, WalkthroughStore
-from bot.adapters.salesforce import SalesforceGateway
+from bot.adapters.salesforce.gateway import SalesforceGateway
 from bot.adapters.status_pages import StatusPages
 from bot.core.access import Privilege
 from bot.core.clock import Clock

@@ -14,7 +14,9 @@ from typing import Any
 import pytest
 
 from bot.adapters.playbook_files import BUNDLED_PLAYBOOKS
-from bot.adapters.salesforce import Credentials, SalesforceError, SalesforceGateway
+from bot.adapters.salesforce.errors import SalesforceError
+from bot.adapters.salesforce.gateway import SalesforceGateway
+from bot.adapters.salesforce.login import Credentials
 from bot.core.timeline import EntryKind
 from bot.render.modals import RUN_CALLBACK
 from tests.conftest import RunningBot, jwt_settings, step_state
@@ -412,7 +414,7 @@ def test_expired_credentials_that_cannot_be_renewed(bot_factory: Any, fake_org: 
 
 
 def test_login_urls_for_sandboxes_and_my_domain() -> None:
-    from bot.adapters.salesforce import jwt_audience, login_url
+    from bot.adapters.salesforce.login import jwt_audience, login_url
 
     assert login_url("login") == "https://login.salesforce.com"
     assert login_url("test") == "https://test.salesforce.com"

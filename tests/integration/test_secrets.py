@@ -162,7 +162,7 @@ def test_no_secret_reaches_a_log_a_message_redis_or_the_postmortem(
 
 
 def test_credentials_and_sessions_do_not_print_their_secrets() -> None:
-    from bot.adapters.salesforce import Credentials, Session
+    from bot.adapters.salesforce.login import Credentials, Session
 
     credentials = Credentials(
         mode="password",
