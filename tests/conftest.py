@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import socket
 import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -14,7 +15,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import pytest
 import redis
@@ -61,6 +62,36 @@ class ManualClock:
     def set(self, moment: datetime) -> None:
         with self._lock:
             self._now = moment
+
+
+CLI = str(Path(sys.executable).parent / "incident-bot")
+
+
+def run_cli(
+    *args: str, env: dict[str, str] | None = None, cwd: Path | None = None, timeout: float = 60
+) -> subprocess.CompletedProcess[str]:
+    """`incident-bot ARGS` to its end, with PATH and `env` as its whole environment."""
+    return subprocess.run(
+        [CLI, *args],
+        env={"PATH": os.environ["PATH"], **(env or {})},
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+def spawn(*args: str, env: dict[str, str], cwd: Path | None = None, output: IO[bytes] | None = None) -> Any:
+    """`incident-bot ARGS` started in a session of its own (stopped, with its children, by signalling its group),
+    bound to loopback, with PATH and `env` as its environment; its output to `output`, or nowhere."""
+    return subprocess.Popen(
+        [CLI, *args],
+        env={"PATH": os.environ["PATH"], "HOST": "127.0.0.1", **env},
+        cwd=cwd,
+        stdout=output or subprocess.DEVNULL,
+        stderr=output or subprocess.DEVNULL,
+        start_new_session=True,
+    )
 
 
 def free_port() -> int:

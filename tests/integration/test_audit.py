@@ -13,9 +13,9 @@ import pytest
 import redis
 
 from bot.core.audit import AuditEntry, AuditHead, Seal
-from tests.conftest import RunningBot, jwt_settings
+from tests.conftest import RunningBot, jwt_settings, run_cli
 from tests.fakes.salesforce import FakeSalesforce
-from tests.integration.test_killswitches import CLI, approve, incident_channel, request
+from tests.integration.test_killswitches import approve, incident_channel, request
 from tests.integration.test_walkthrough import text_of
 
 KEY = "audit-key-for-tests-0123456789abcdef"
@@ -151,13 +151,11 @@ def test_a_trim_to_a_head_kept_from_earlier_disagrees_with_the_card(keyed_bot: R
 def verify(bot: RunningBot, *args: str, key: str | None = KEY) -> subprocess.CompletedProcess[str]:
     settings = bot.services.settings
     env = {
-        "PATH": "/usr/bin:/bin",
         "REDIS_URL": settings.redis_url.get_secret_value() if settings.redis_url else "",
         "KEY_PREFIX": settings.key_prefix,
         **({"AUDIT_SIGNING_KEY": key} if key else {}),
     }
-    command = [CLI, "audit", "verify", *args]
-    return subprocess.run(command, env=env, capture_output=True, text=True, timeout=60)
+    return run_cli("audit", "verify", *args, env=env)
 
 
 def test_the_command_exits_0_intact_1_broken_2_unknown(keyed_bot: RunningBot) -> None:

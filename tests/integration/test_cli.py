@@ -4,25 +4,15 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 import requests
 
-from tests.conftest import free_port, new_prefix
+from tests.conftest import free_port, new_prefix, run_cli, spawn
 from tests.fakes.slack import BOT_TOKEN, FakeSlack
 from tests.slack_sim import SIGNING_SECRET, SlackSim
-
-CLI = str(Path(sys.executable).parent / "incident-bot")
-
-
-def run_cli(*args: str, env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [CLI, *args], env={"PATH": os.environ["PATH"], **env}, cwd=cwd, capture_output=True, text=True, timeout=60
-    )
 
 
 @pytest.mark.parametrize("command", ["run", "worker"])
@@ -77,14 +67,8 @@ def test_run_serves_slack_over_http_under_gunicorn(fake_slack: FakeSlack, redis_
         "PORT": str(port),
         "WEB_CONCURRENCY": "1",
     }
-    process = subprocess.Popen(
-        [CLI, "run"],
-        env={"PATH": os.environ["PATH"], **env},
-        cwd=tmp_path,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
+    log = (tmp_path / "run.log").open("w+b")
+    process = spawn("run", env=env, cwd=tmp_path, output=log)
     try:
         base = f"http://127.0.0.1:{port}"
         deadline = time.monotonic() + 30
@@ -103,5 +87,5 @@ def test_run_serves_slack_over_http_under_gunicorn(fake_slack: FakeSlack, redis_
     finally:
         os.killpg(process.pid, signal.SIGTERM)
         process.wait(timeout=30)
-    assert process.stdout is not None
-    assert f"Listening at: http://127.0.0.1:{port}" in process.stdout.read().decode()  # HOST: loopback only
+    log.seek(0)
+    assert f"Listening at: http://127.0.0.1:{port}" in log.read().decode()  # HOST: loopback only

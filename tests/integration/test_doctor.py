@@ -5,13 +5,13 @@ from __future__ import annotations
 import subprocess
 from typing import Any
 
-from tests.conftest import OwnRedis
+from tests.conftest import OwnRedis, run_cli
 from tests.fakes.salesforce import BOT_PROFILE_SET, FakeSalesforce
-from tests.integration.test_faults import CLI, worker_env
+from tests.integration.test_faults import worker_env
 
 
 def doctor(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([CLI, "doctor"], env=env, capture_output=True, text=True, timeout=120)
+    return run_cli("doctor", env=env, timeout=120)
 
 
 def test_a_healthy_deployment_passes(own_redis: OwnRedis, bot_factory: Any, fake_org: FakeSalesforce) -> None:

@@ -6,15 +6,14 @@ Each goes through signed HTTP (the clicks) and the fake org over HTTPS, which an
 
 from __future__ import annotations
 
-import subprocess
 import time
 from typing import Any
 
 from bot.core.approval import RequestStatus, Verification
 from bot.core.audit import AuditKind
-from tests.conftest import RunningBot
+from tests.conftest import RunningBot, spawn
 from tests.fakes.salesforce import FakeSalesforce
-from tests.integration.test_faults import CLI, kill_session, worker_env
+from tests.integration.test_faults import kill_session, worker_env
 from tests.integration.test_killswitches import (
     approve,
     audit_kinds,
@@ -181,13 +180,7 @@ def test_an_approved_change_reaches_the_org_while_slack_throttles(sf_bot: Runnin
     approve(sf_bot, channel, card, approval)
     sf_bot.wait_quiet()  # the 429s are for the worker's jobs: nothing of the web process waits them out
     sf_bot.fake.inject("chat.update", status=429, retry_after=30, times=1000)
-    worker = subprocess.Popen(
-        [CLI, "worker"],
-        env=worker_env(sf_bot, fake_org),
-        start_new_session=True,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    worker = spawn("worker", env=worker_env(sf_bot, fake_org))
     try:  # within 20 s, while the other jobs wait out Slack's 30 s: the wait is the assertion
         sf_bot.fake.wait_until(lambda: fake_org.metadata_updates == 1 and fake_org.refreshes == 1, timeout=20)
     finally:

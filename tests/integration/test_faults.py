@@ -10,8 +10,6 @@ import logging
 import os
 import re
 import signal
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -25,14 +23,13 @@ from rq.registry import StartedJobRegistry
 from bot.core.approval import RequestStatus, Verification
 from bot.core.audit import AuditKind
 from bot.logs import JsonFormatter
-from tests.conftest import OwnRedis, RunningBot, jwt_settings
+from tests.conftest import OwnRedis, RunningBot, jwt_settings, spawn
 from tests.fakes.salesforce import FakeSalesforce
 from tests.fakes.slack import BOT_TOKEN
 from tests.integration.test_killswitches import approve, incident_channel, request, request_id
 from tests.integration.test_walkthrough import ALICE, declare, ephemeral_texts, message, text_of
 from tests.slack_sim import SIGNING_SECRET
 
-CLI = str(Path(sys.executable).parent / "incident-bot")
 NO_DATABASE = ":warning: The bot cannot reach its database right now, so nothing was changed. Try again shortly."
 
 
@@ -122,13 +119,7 @@ def test_a_worker_killed_mid_execution_runs_it_again_without_a_double_execution(
     fake_org.inject(r"/Soap/m/", "slow_answer", skip=2)
     approve(bot, channel, card, approval)
 
-    worker = subprocess.Popen(
-        [CLI, "worker"],
-        env=worker_env(bot, fake_org),
-        start_new_session=True,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    worker = spawn("worker", env=worker_env(bot, fake_org))
     try:
         bot.fake.wait_until(lambda: fake_org.metadata_updates == 1, timeout=30)
         assert bot.services.approvals.get(request_id(approval))[1].status is RequestStatus.SENDING

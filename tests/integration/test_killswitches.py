@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import json
-import sys
 import threading
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -35,8 +33,6 @@ from tests.integration.test_walkthrough import (
     ephemeral_texts,
     text_of,
 )
-
-CLI = str(Path(sys.executable).parent / "incident-bot")
 
 
 def incident_channel(bot: RunningBot, text: str = "declare sev1 Org Chat exfiltration", members: int = 0) -> Channel:

@@ -8,7 +8,6 @@ import os
 import shutil
 import signal
 import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Iterator
@@ -19,20 +18,13 @@ from typing import IO
 import pytest
 import requests
 
-from tests.conftest import free_port
+from tests.conftest import free_port, run_cli, spawn
 from tests.fakes.slack import APP_TOKEN, BOT_TOKEN, FakeSlack
 from tests.fakes.socket_mode import FakeSocketMode
 from tests.integration.test_storage import server_pids
 from tests.slack_sim import SIGNING_SECRET, SlackSim
 
-CLI = str(Path(sys.executable).parent / "incident-bot")
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def run_cli(*args: str, env: dict[str, str], cwd: Path, timeout: float = 60) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [CLI, *args], env={"PATH": os.environ["PATH"], **env}, cwd=cwd, capture_output=True, text=True, timeout=timeout
-    )
 
 
 def one_sentence(result: subprocess.CompletedProcess[str], code: int = 2) -> str:
@@ -116,14 +108,7 @@ def serving(
 ) -> Iterator[subprocess.Popen[bytes]]:
     """`incident-bot ARGS` on loopback until /healthz answers on `port`; stopped with Ctrl-C (SIGINT to its
     group) after. Its output goes to `output` (both streams), or nowhere."""
-    process = subprocess.Popen(
-        [CLI, *args],
-        env={"PATH": os.environ["PATH"], "HOST": "127.0.0.1", **env},
-        cwd=cwd,
-        stdout=output or subprocess.DEVNULL,
-        stderr=output or subprocess.DEVNULL,
-        start_new_session=True,
-    )
+    process = spawn(*args, env=env, cwd=cwd, output=output)
     try:
         wait_healthy(port)
         yield process
@@ -177,14 +162,7 @@ def test_a_clean_stop_leaves_no_process_or_folder_behind(fake_slack: FakeSlack, 
     }
     temp_before = set(Path(tempfile.gettempdir()).iterdir())
     data_dir = (tmp_path / "var").resolve()
-    worker = subprocess.Popen(
-        [CLI, "worker"],
-        env={"PATH": os.environ["PATH"], **env},
-        cwd=tmp_path,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
+    worker = spawn("worker", env=env, cwd=tmp_path)
     try:
         with serving(["run"], env, tmp_path, port) as web:
             fake_slack.wait_until(lambda: len(server_pids(data_dir)) == 1 and worker.poll() is None)  # one, shared
@@ -237,14 +215,7 @@ def test_socket_mode_on_a_laptop_runs_the_declare_flow(fake_slack: FakeSlack, tm
         "DATA_DIR": str(tmp_path / "var"),
     }
     sim = SlackSim("unused", fake_slack)
-    process = subprocess.Popen(
-        [CLI, "run"],
-        env={"PATH": os.environ["PATH"], **env},
-        cwd=tmp_path,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
+    process = spawn("run", env=env, cwd=tmp_path)
     try:
         socket_mode.wait_connected()
         command = sim.command_body("declare sev2 Tried on a laptop", "U0ALICE01", "C0GENERAL")

@@ -6,8 +6,6 @@ session, reaches a log line, a Slack message, Redis (the audit trail included) o
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,11 +15,11 @@ import requests
 from bot.logs import SIGNATURE_REFUSED
 from bot.render.switches import REQUEST_CALLBACK
 from bot.web import EVENTS_PATH, MAX_BODY_BYTES
-from tests.conftest import delete_prefix, free_port, new_prefix
+from tests.conftest import delete_prefix, free_port, new_prefix, spawn
 from tests.fakes.salesforce import CONSUMER_KEY, CONSUMER_SECRET, PASSWORD, SECURITY_TOKEN, USERNAME, FakeSalesforce
 from tests.fakes.slack import BOT_TOKEN, FakeSlack
 from tests.fakes.status_pages import FakeStatusPages
-from tests.integration.test_faults import CLI, kill_session
+from tests.integration.test_faults import kill_session
 from tests.integration.test_newcomer import serving, stop
 from tests.integration.test_walkthrough import ALICE, BOB, CAROL, buttons, text_of
 from tests.slack_sim import SIGNING_SECRET, SlackSim
@@ -80,14 +78,7 @@ def test_no_secret_reaches_a_log_a_message_redis_or_the_postmortem(
     slack = SlackSim(url, fake_slack)
     log_file = tmp_path / "run.log"
     with log_file.open("wb") as log:
-        worker = subprocess.Popen(
-            [CLI, "worker"],
-            env={"PATH": os.environ["PATH"], **env},
-            cwd=tmp_path,
-            stdout=log,
-            stderr=log,
-            start_new_session=True,
-        )
+        worker = spawn("worker", env=env, cwd=tmp_path, output=log)
         try:
             with serving(["run"], env, tmp_path, port, output=log):
                 slack.command("declare sev1 Org Chat exfiltration")

@@ -3,20 +3,15 @@
 from __future__ import annotations
 
 import re
-import subprocess
-import sys
 import time
-from pathlib import Path
 from typing import Any
 
 from bot.core.timeline import EntryKind
 from bot.render.modals import RESOLVE_CALLBACK, SKIP_CALLBACK
-from tests.conftest import RunningBot
+from tests.conftest import RunningBot, run_cli
 from tests.fakes.slack import Channel
 from tests.integration.test_killswitches import approve, incident_channel, request
 from tests.integration.test_walkthrough import ALICE, BOB, CAROL, click, declare, ephemeral_texts, message, text_of
-
-CLI = str(Path(sys.executable).parent / "incident-bot")
 
 
 def event(bot: RunningBot, body: dict[str, Any]) -> None:
@@ -332,15 +327,14 @@ def test_cli_prints_the_draft(sf_bot: RunningBot) -> None:
     sf_bot.fake.wait_until(lambda: sf_bot.fake.canvases)
     settings = sf_bot.services.settings
     env = {
-        "PATH": "/usr/bin:/bin",
         "REDIS_URL": settings.redis_url.get_secret_value() if settings.redis_url else "",
         "KEY_PREFIX": settings.key_prefix,
     }
-    printed = subprocess.run([CLI, "postmortem", "1"], env=env, capture_output=True, text=True, timeout=60)
+    printed = run_cli("postmortem", "1", env=env)
     assert printed.returncode == 0
     assert printed.stdout.startswith("# Post-mortem: INC-1 Org Chat leaks data")
     assert "| T+00 | 13:52 | @U0ALICE01 | First signal |" in printed.stdout
-    missing = subprocess.run([CLI, "postmortem", "99"], env=env, capture_output=True, text=True, timeout=60)
+    missing = run_cli("postmortem", "99", env=env)
     assert (missing.returncode, missing.stderr) == (2, "There is no incident 99.\n")
 
 

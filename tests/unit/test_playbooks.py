@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import shutil
-import subprocess
-import sys
 from datetime import UTC, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -21,10 +19,10 @@ from bot.core.walkthrough import StepState, StepStatus, state_key
 from bot.kinds.base import StepDisplay
 from bot.kinds.query import QueryStep
 from bot.render.steps import checklist_message, phase_message, picker_message
+from tests.conftest import run_cli
 from tests.fakes.slack import FakeSlack
 
 RUNBOOK = load_runbook(BUNDLED_PLAYBOOKS, LINK_SETTINGS)
-CLI = str(Path(sys.executable).parent / "incident-bot")
 
 
 def test_every_shipped_file_validates() -> None:
@@ -178,17 +176,17 @@ def test_invalid_yaml_is_reported_with_its_file(tmp_path: Path) -> None:
 
 
 def test_cli_check_and_show(tmp_path: Path) -> None:
-    ok = subprocess.run([CLI, "playbooks", "check"], capture_output=True, text=True, timeout=60)
+    ok = run_cli("playbooks", "check")
     assert (ok.returncode, ok.stdout) == (0, "OK: 7 playbooks, 6 kill switches, 4 severities, 45 steps\n")
     directory = copy_bundled(tmp_path)
     edit(directory / P1, _set(["phases", 1, "steps", 1, "switch"], "provider-gone"))
-    broken = subprocess.run([CLI, "playbooks", "check", str(directory)], capture_output=True, text=True, timeout=60)
+    broken = run_cli("playbooks", "check", str(directory))
     assert broken.returncode == 1
     assert broken.stderr.startswith(f"{directory / P1}: phases[1].steps[1].switch: no kill switch `provider-gone`")
-    shown = subprocess.run([CLI, "playbooks", "show", "rate-limit-storm"], capture_output=True, text=True, timeout=60)
+    shown = run_cli("playbooks", "show", "rate-limit-storm")
     assert shown.returncode == 0
     assert "▸ One specific user" in shown.stdout and "DIAGNOSE" in shown.stdout
-    unknown = subprocess.run([CLI, "playbooks", "show", "nope"], capture_output=True, text=True, timeout=60)
+    unknown = run_cli("playbooks", "show", "nope")
     assert unknown.returncode == 2 and unknown.stderr.startswith("There is no playbook `nope`")
 
 
