@@ -42,6 +42,16 @@ def reason_error(reason: str) -> str | None:
     return REASON_ERROR if not reason or len(reason) > REASON_MAX else None
 
 
+def accepted(ack: Ack, errors: dict[str, str]) -> bool:
+    """Acks a form: with its errors under their fields (the form stays open with what was typed), or closing it
+    when there are none. True when it closed and the use case may run."""
+    if errors:
+        ack(response_action="errors", errors=errors)
+        return False
+    ack()
+    return True
+
+
 def register(app: App, services: Services) -> None:
     def reply_for(body: dict[str, Any], view: dict[str, Any]) -> Any:
         return reply_to(services.slack, body["user"]["id"], read_metadata(view).get("response_url"))
@@ -60,7 +70,7 @@ def register(app: App, services: Services) -> None:
                 **{flag: flag in flags for flag in ("llm_related", "exfiltration_suspected", "private", "drill")},
             )
         except InvalidDeclaration as invalid:
-            ack(response_action="errors", errors=invalid.problems)
+            accepted(ack, invalid.problems)
             return
         ack()
         reply = reply_for(body, view)
@@ -71,10 +81,8 @@ def register(app: App, services: Services) -> None:
     @app.view(SKIP_CALLBACK)
     def skip_submitted(ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
         reason = one_line(submitted_values(view).get("reason"))
-        if error := reason_error(reason):
-            ack(response_action="errors", errors={"reason": error})
+        if not accepted(ack, {"reason": error} if (error := reason_error(reason)) else {}):
             return
-        ack()
         metadata = read_metadata(view)
         reply = reply_for(body, view)
         with answering(reply):
@@ -100,10 +108,8 @@ def register(app: App, services: Services) -> None:
                 parameters[parameter.name] = parse_parameter(parameter, values.get(parameter.name) or "")
             except ValueError as error:
                 errors[parameter.name] = str(error)
-        if errors:
-            ack(response_action="errors", errors=errors)
+        if not accepted(ack, errors):
             return
-        ack()
         reply = reply_for(body, view)
         with answering(reply):
             number, scope, step_id = int(metadata["incident"]), str(metadata["scope"]), str(metadata["step"])
@@ -115,16 +121,13 @@ def register(app: App, services: Services) -> None:
         metadata = read_metadata(view)
         root_cause = one_line(values.get("root_cause"))
         incident = services.incidents.store.get(int(metadata.get("incident") or 0))
+        errors = {}
         if incident is not None and needs_postmortem(incident.severity) and not root_cause:
-            ack(response_action="errors", errors={"root_cause": ROOT_CAUSE_REQUIRED})
+            errors["root_cause"] = ROOT_CAUSE_REQUIRED
+        elif len(root_cause) > ROOT_CAUSE_MAX:
+            errors["root_cause"] = f"Keep it to one sentence ({ROOT_CAUSE_MAX} characters)."
+        if not accepted(ack, errors):
             return
-        if len(root_cause) > ROOT_CAUSE_MAX:
-            ack(
-                response_action="errors",
-                errors={"root_cause": f"Keep it to one sentence ({ROOT_CAUSE_MAX} characters)."},
-            )
-            return
-        ack()
         reply = reply_for(body, view)
         with answering(reply):
             resolved = services.lifecycle.resolve(
@@ -146,10 +149,8 @@ def register(app: App, services: Services) -> None:
             errors["text"] = f"Write the update, in at most {UPDATE_MAX} characters."
         if values.get("status") not in {status.value for status in UpdateStatus}:
             errors["status"] = "Pick the status."
-        if errors:
-            ack(response_action="errors", errors=errors)
+        if not accepted(ack, errors):
             return
-        ack()
         metadata = read_metadata(view)
         reply = reply_for(body, view)
         with answering(reply):
@@ -167,10 +168,8 @@ def register(app: App, services: Services) -> None:
         errors = services.approvals.target_errors(metadata.get("switch"), target)
         if error := reason_error(reason):
             errors["reason"] = error
-        if errors:
-            ack(response_action="errors", errors=errors)
+        if not accepted(ack, errors):
             return
-        ack()
         reply = reply_for(body, view)
         with answering(reply):
             requested = services.approvals.request(
@@ -187,10 +186,8 @@ def register(app: App, services: Services) -> None:
     @app.view(REVERT_CALLBACK)
     def revert_submitted(ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
         reason = one_line(submitted_values(view).get("reason"))
-        if error := reason_error(reason):
-            ack(response_action="errors", errors={"reason": error})
+        if not accepted(ack, {"reason": error} if (error := reason_error(reason)) else {}):
             return
-        ack()
         reply = reply_for(body, view)
         with answering(reply):
             requested = services.approvals.request_revert(
