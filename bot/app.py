@@ -136,6 +136,7 @@ def build_services(settings: Settings, client: WebClient, clock: Clock | None = 
         link_urls=settings.link_urls,
         setup=setup,
         access=access,
+        approvals=approval_store,
     )
     incidents = IncidentService(
         store=incident_store,

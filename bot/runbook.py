@@ -10,6 +10,7 @@ from bot.core.playbook import FIRST_FIVE, Checklist, Playbook, StepBase
 from bot.core.severity import SeverityMatrix
 from bot.kinds import Step
 from bot.mechanisms import KillSwitchCatalogue
+from bot.mechanisms.base import OrgSetup
 
 
 @dataclass(frozen=True)
@@ -37,3 +38,21 @@ class Runbook:
         """Playbooks whose signals the declaration raised (LLM-related, exfiltration suspected)."""
         raised = {signal for signal in ("llm_related", "exfiltration_suspected") if getattr(incident, signal)}
         return [p for p in self.playbooks if raised & set(p.suggested_when)]
+
+
+class RunbookSwitches:
+    """How to throw each kill switch by hand, for the steps that show it when the bot cannot."""
+
+    def __init__(self, runbook: Runbook, setup: OrgSetup) -> None:
+        self.runbook = runbook
+        self.setup = setup
+
+    def manual(self, key: str | None) -> str:
+        catalogue = self.runbook.switches
+        switches = [catalogue.get(key)] if key else list(catalogue.switches)
+        lines = []
+        for index, switch in enumerate((s for s in switches if s), 1):
+            lines.append(
+                f"{index}. {switch.title} ({switch.effect}):\n   {switch.uses.manual(switch.mechanism, self.setup)}"
+            )
+        return "\n".join(lines)

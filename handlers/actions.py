@@ -26,7 +26,7 @@ from bot.render.actions import (
 )
 from bot.render.modals import declare_modal
 from bot.services.approvals import Refused
-from bot.services.walkthrough import AskApproval, AskParameters, RunStarted
+from bot.services.walkthrough_outcomes import AskApproval, AskParameters, RunStarted
 from handlers.guards import Click, clicked
 from handlers.replies import answering
 

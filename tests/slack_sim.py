@@ -175,13 +175,36 @@ class SlackSim:
         return body
 
 
+INITIAL = {  # where each input keeps the value it starts with, and where the state carries it
+    "plain_text_input": ("initial_value", "value"),
+    "number_input": ("initial_value", "value"),
+    "url_text_input": ("initial_value", "value"),
+    "email_text_input": ("initial_value", "value"),
+    "static_select": ("initial_option", "selected_option"),
+    "radio_buttons": ("initial_option", "selected_option"),
+    "checkboxes": ("initial_options", "selected_options"),
+    "users_select": ("initial_user", "selected_user"),
+    "datepicker": ("initial_date", "selected_date"),
+}
+
+
 def state_values(view: dict[str, Any], values: dict[str, Any]) -> dict[str, Any]:
-    """What Slack puts in `view.state.values` when a person fills the inputs with `values` by block id."""
+    """What Slack puts in `view.state.values` when a person fills the inputs with `values` by block id: every
+    input is there; one the person left alone holds its initial value, or nothing (null, an empty list)."""
     state: dict[str, Any] = {}
     for block in view.get("blocks", []):
-        if block.get("type") != "input" or block["block_id"] not in values:
+        if block.get("type") != "input":
             continue
         element = block["element"]
+        if element["type"] not in INITIAL:
+            raise AssertionError(f"state_values does not know {element['type']}")
+        if block["block_id"] not in values:
+            initial, key = INITIAL[element["type"]]
+            empty: Any = [] if element["type"] == "checkboxes" else None
+            state[block["block_id"]] = {
+                element["action_id"]: {"type": element["type"], key: element.get(initial, empty)}
+            }
+            continue
         value = values[block["block_id"]]
         entry: dict[str, Any] = {"type": element["type"]}
         if element["type"] in ("plain_text_input", "number_input", "url_text_input", "email_text_input"):
@@ -193,9 +216,7 @@ def state_values(view: dict[str, Any], values: dict[str, Any]) -> dict[str, Any]
             entry["selected_options"] = [o for o in element["options"] if o["value"] in value]
         elif element["type"] == "users_select":
             entry["selected_user"] = value
-        elif element["type"] == "datepicker":
-            entry["selected_date"] = value
         else:
-            raise AssertionError(f"state_values does not know {element['type']}")
+            entry["selected_date"] = value
         state[block["block_id"]] = {element["action_id"]: entry}
     return state

@@ -22,7 +22,6 @@ from bot.core.playbook import Checklist, Playbook, StepBase, located_steps
 from bot.core.postmortem import compile_template, render_postmortem, specimen
 from bot.core.severity import SeverityMatrix
 from bot.kinds import KINDS, Step
-from bot.kinds.kill_switch import KillSwitchStep
 from bot.kinds.link import LinkStep
 from bot.mechanisms import MECHANISMS, KillSwitchCatalogue
 from bot.runbook import Runbook
@@ -126,9 +125,11 @@ def load_runbook(directory: Path, url_settings: Iterable[str] = ()) -> Runbook:
 
 def _cross_check(step: StepBase, switches: KillSwitchCatalogue | None, url_settings: Iterable[str]) -> list[str]:
     """What a step names in another file or in the settings, and is not there."""
-    if isinstance(step, KillSwitchStep) and step.switch and switches and switches.get(step.switch) is None:
-        known = ", ".join(sorted(s.key for s in (*switches.switches, *switches.changes)))
-        return [f"switch: no kill switch `{step.switch}` in {SWITCHES_FILE} (known: {known})"]
+    for attribute in ("switch", "not_while"):
+        named = getattr(step, attribute, None)
+        if named and switches and switches.get(named) is None:
+            known = ", ".join(sorted(s.key for s in (*switches.switches, *switches.changes)))
+            return [f"{attribute}: no kill switch `{named}` in {SWITCHES_FILE} (known: {known})"]
     if isinstance(step, LinkStep) and step.url_setting not in set(url_settings):
         return [f"url_setting: `{step.url_setting}` is not a setting"]
     return []

@@ -6,6 +6,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import redis
+from redis.backoff import ExponentialWithJitterBackoff
+from redis.retry import Retry
 
 from bot.adapters.embedded_redis import EmbeddedRedis
 from bot.config import Settings
@@ -28,7 +30,15 @@ class RedisConnections:
             self.embedded.release()
 
 
-_TIMEOUTS: dict[str, Any] = {"socket_connect_timeout": 2, "socket_timeout": 5, "health_check_interval": 30}
+# redis-py's default retry (10 times, backing off up to 1 s) holds a call to a Redis that is down for about 4 s,
+# longer than Slack waits for an ack: three quick retries (at most about 0.35 s) ride out a blip, and then the
+# listener says the database is unreachable while Slack still listens.
+_TIMEOUTS: dict[str, Any] = {
+    "socket_connect_timeout": 2,
+    "socket_timeout": 5,
+    "health_check_interval": 30,
+    "retry": Retry(ExponentialWithJitterBackoff(base=0.05, cap=0.2), 3),
+}
 
 
 def open_redis(settings: Settings) -> RedisConnections:

@@ -8,6 +8,7 @@ back to APPROVED, so nothing is ever sent twice for one approval.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
@@ -165,6 +166,32 @@ class Outcome(BaseModel):
     def revertible_now(self) -> bool:
         """Executed (or applied), with the prior state kept, and no revert asked yet."""
         return self.status in (RequestStatus.EXECUTED, RequestStatus.APPLIED) and not self.reverted_by
+
+
+POSSIBLY_APPLIED = frozenset(
+    {
+        RequestStatus.SENDING,
+        RequestStatus.UNKNOWN,
+        RequestStatus.APPLIED,
+        RequestStatus.EXECUTED,
+        RequestStatus.GUIDED,
+    }
+)
+
+
+def in_effect(requests: Mapping[str, tuple[ApprovalRequest, Outcome]], switch: str) -> ApprovalRequest | None:
+    """A request of `switch` that may be in effect in the org: sent (or handed to a person), not a drill, and not
+    undone by a revert that ran. None when there is none."""
+    for request, outcome in requests.values():
+        if request.switch != switch or request.action is not Action.APPLY or request.drill:
+            continue
+        if outcome.status not in POSSIBLY_APPLIED:
+            continue
+        revert = requests.get(outcome.reverted_by) if outcome.reverted_by else None
+        if revert is not None and revert[1].status in (RequestStatus.EXECUTED, RequestStatus.APPLIED):
+            continue
+        return request
+    return None
 
 
 def approvers_for(

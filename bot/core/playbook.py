@@ -42,9 +42,6 @@ class PhaseName(StrEnum):
     POSTMORTEM = "post-mortem"
 
 
-PHASE_ORDER = list(PhaseName)
-
-
 class ParameterType(StrEnum):
     SALESFORCE_ID = "salesforce_id"
     SALESFORCE_USER_ID = "salesforce_user_id"
@@ -86,6 +83,12 @@ class StepBase(Strict):
     window_hours: int | None = Field(default=None, ge=1, le=24 * 30)
     # run by the bot right after the declare, when it can: always, or only for LLM / provider related incidents
     run_on_declare: Literal["never", "always", "llm_related"] = "never"
+    # a step of the same playbook that counts what this one touches: it must have run, and its count is shown
+    # in the confirmation (Playbook 1's resume)
+    counted_by: StepId | None = None
+    # a kill switch that, while in effect in the incident, makes this step refuse (no resuming into a provider
+    # that is switched off)
+    not_while: Key | None = None
 
     @model_validator(mode="after")
     def _unique_parameters(self) -> StepBase:
@@ -128,11 +131,18 @@ def located_steps(steps: tuple[StepBase, ...], path: str) -> Iterator[tuple[str,
 
 
 def _unique_ids(located: Iterator[tuple[str, StepBase]]) -> None:
+    """Step ids are unique, and a step that names another (`counted_by`) names one that is there."""
     seen: dict[str, str] = {}
+    counted: list[tuple[str, str]] = []
     for path, step in located:
         if step.id in seen:
             raise ValueError(f"step id `{step.id}` is used twice: at {seen[step.id]} and at {path}")
         seen[step.id] = path
+        if step.counted_by:
+            counted.append((path, step.counted_by))
+    for path, other in counted:
+        if other not in seen:
+            raise ValueError(f"{path}.counted_by: no step `{other}` in this playbook")
 
 
 class Checklist(Strict, Generic[S]):
@@ -166,8 +176,8 @@ class Playbook(Strict, Generic[S]):
     @model_validator(mode="after")
     def _order_and_ids(self) -> Playbook[S]:
         names = [phase.name for phase in self.phases]
-        if names != sorted(names, key=PHASE_ORDER.index) or len(set(names)) != len(names):
-            raise ValueError(f"phases must follow {' → '.join(p.value for p in PHASE_ORDER)}, each once")
+        if len(set(names)) != len(names):  # in the runbook's order for the playbook (Playbook 1 diagnoses first)
+            raise ValueError(f"each phase at most once: {', '.join(names)}")
         _unique_ids(
             located
             for i, phase in enumerate(self.phases)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
@@ -116,3 +117,37 @@ def complete(steps: tuple[StepBase, ...], scope: str, states: dict[str, StepStat
     return all(
         states.get(state_key(scope, step.id), PENDING).status.settled for _, step in visible(steps, scope, states)
     )
+
+
+@dataclass(frozen=True)
+class Preconditions:
+    """What a step waits on before it may run: a switch it must not run under, a step that counts its work."""
+
+    reference: str  # the incident's reference, INC-n
+    drill: bool  # a drill's run is a dry run: nothing is touched, so nothing waits
+    held_by: tuple[str, tuple[str, ...]] | None = None  # the switch in effect and what it holds, if any
+    counter: StepBase | None = None
+    counted: StepResult | None = None
+
+    def refusal(self, step: StepBase) -> str | None:
+        if self.drill:
+            return None
+        if self.held_by is not None:
+            switch, targets = self.held_by
+            on = f" on {', '.join(targets)}" if targets else ""
+            return (
+                f"“{switch}”{on} is in effect in {self.reference}: “{step.title}” now would send work where it was "
+                "switched off. Revert the switch from its request card when that is safe, then run this."
+            )
+        if self.counter is not None and self.counted is None:
+            return f"Run “{self.counter.title}” first: it counts what “{step.title}” will touch."
+        return None
+
+    def note(self) -> str:
+        """The count to show in the step's confirmation ("" when it names none)."""
+        if self.counter is None or self.counted is None:
+            return ""
+        return (
+            f"It will touch what “{self.counter.title}” counted: {self.counted.total} at {self.counted.at:%H:%M} UTC "
+            "(count again first if that is not recent)."
+        )

@@ -141,6 +141,10 @@ class Kind:
         """The message a run posts in the channel; None when the step's own line says it all."""
         return None
 
+    def remembers(self, step: StepBase, result: StepResult, known: Mapping[str, str]) -> dict[str, str]:
+        """Parameters the incident keeps from this result for the forms that follow (none by default)."""
+        return {}
+
     def summary(self, step: StepBase, result: StepResult) -> str:
         """One line for the step and the timeline."""
         if result.dry_run:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import io
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Literal
@@ -38,6 +39,25 @@ class TextFilter(Strict):
     contains: str
 
 
+class Remember(Strict):
+    """A parameter the incident keeps from the result, for the forms that follow: `column` of the first row (the
+    SOQL's ORDER BY says which comes first), less `strip_prefix`, skipping a row whose value is already the
+    parameter `unlike` (the fallback provider is not the dead one)."""
+
+    parameter: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    column: str
+    strip_prefix: str = ""
+    unlike: str | None = None
+
+    def value(self, rows: list[dict[str, Any]], known: Mapping[str, str]) -> str | None:
+        avoid = known.get(self.unlike) if self.unlike else None
+        for row in rows:
+            value = str(row.get(self.column) or "").removeprefix(self.strip_prefix)
+            if value and value != avoid:
+                return value
+        return None
+
+
 class Presentation(StrEnum):
     TABLE = "table"
     ERROR_RATE_CHART = "error_rate_chart"
@@ -50,6 +70,7 @@ class QueryStep(StepBase):
     text_filter: TextFilter | None = None
     row_limit: int | None = Field(default=None, ge=1, le=2000)  # the runbook's own LIMIT, where it sets one
     present: Presentation = Presentation.TABLE
+    remember: Remember | None = None
 
     @model_validator(mode="after")
     def _sound(self) -> QueryStep:
@@ -114,6 +135,11 @@ class Query(Kind):
             numbers = f"Error rate per hour, failed over total (the chart follows):\n{code(error_rate_text(points))}"
             replies = (("Error rate per hour", [section(numbers)]),)
         return Shown(text, blocks, uploads, replies, chart)
+
+    def remembers(self, step: StepBase, result: StepResult, known: Mapping[str, str]) -> dict[str, str]:
+        assert isinstance(step, QueryStep)
+        value = step.remember.value(result.rows, known) if step.remember else None
+        return {step.remember.parameter: value} if step.remember and value else {}
 
     def summary(self, step: StepBase, result: StepResult) -> str:
         names = columns(result.rows)

@@ -39,13 +39,15 @@ class OrgSetup:
 
 @dataclass(frozen=True)
 class FormField:
-    """A value a request form asks for: a Salesforce user Id, or one of a few options."""
+    """A value a request form asks for: one of a few options, or typed (a Salesforce user Id, or text up to
+    `max_length`)."""
 
     name: str
     label: str
     hint: str = ""
-    options: tuple[tuple[str, str], ...] = ()  # (value, label); empty: a typed Salesforce user Id
+    options: tuple[tuple[str, str], ...] = ()  # (value, label); empty: typed
     initial: str | None = None
+    max_length: int = 18  # a Salesforce Id
 
 
 @dataclass(frozen=True)

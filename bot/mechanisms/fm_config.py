@@ -8,6 +8,7 @@ value the record holds before the change.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Annotated, Any, Literal
 
@@ -19,20 +20,25 @@ from bot.core.approval import Action
 from bot.mechanisms.base import FormField, Mechanism, MechanismConfig, OrgSetup, ReadBack, RequestError
 
 REFRESH_APEX = "FMConfig.refresh();"
+TEXT_VALUE = r"[A-Za-z0-9_.:-]{1,80}"
 FieldName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z][A-Za-z0-9_]*__c$")]
 
 
 class FmConfigChange(MechanismConfig):
+    """A field set to `value`; without one, to what the requester picks from `options` or types (the fallback
+    provider), the form starting from the incident's remembered parameter `prefill` (found in the data)."""
+
     type: Literal["fm_config"]
     field: FieldName
-    value: bool | float | str | None = None  # the value to set; None with `options`: the requester picks one
-    options: tuple[str, ...] = ()  # the values the requester may pick from (the fallback provider)
+    value: bool | float | str | None = None
+    options: tuple[str, ...] = ()
     label: str = "Value"
+    prefill: str | None = None
 
     @model_validator(mode="after")
-    def _value_or_options(self) -> FmConfigChange:
-        if self.value is None and not self.options:
-            raise ValueError("an fm_config change needs a value, or options for the requester to pick from")
+    def _asked_or_fixed(self) -> FmConfigChange:
+        if self.value is not None and (self.options or self.prefill):
+            raise ValueError("a fixed value needs no options and no prefill")
         return self
 
 
@@ -74,18 +80,25 @@ class FmConfig(Mechanism):
         self, config: Any, setup: OrgSetup, remembered: Mapping[str, str], org: SalesforceGateway | None
     ) -> list[FormField]:
         assert isinstance(config, FmConfigChange)
-        if not config.options:
+        if config.value is not None:
             return []
+        initial = remembered.get(config.prefill) if config.prefill else None
         options = tuple((option, option) for option in config.options)
-        return [FormField("value", config.label, options=options, initial=remembered.get("value"))]
+        hint = f"What {config.field} will hold (the form starts from the incident's data where it has some)."
+        return [FormField("value", config.label, hint, options, initial, max_length=80)]
 
     def change(self, config: Any, target: Mapping[str, str], setup: OrgSetup) -> dict[str, Any]:
         assert isinstance(config, FmConfigChange)
         value: Value = config.value
-        if config.options:
-            value = target.get("value")
-            if value not in config.options:
+        if value is None:
+            value = (target.get("value") or "").strip()
+            if config.options and value not in config.options:
                 raise RequestError(f"Pick one of {', '.join(config.options)}.", field="value")
+            if not re.fullmatch(TEXT_VALUE, value):
+                raise RequestError(
+                    "Give the value as the field holds it: letters, digits and _ . : - only, at most 80.",
+                    field="value",
+                )
         return {"record": f"FM_Config.{setup.fm_config_record}", "fields": {config.field: value}}
 
     def target(self, change: Mapping[str, Any]) -> dict[str, str]:

@@ -17,7 +17,7 @@ from bot.render.home import home_view
 from bot.render.mrkdwn import channel
 from bot.services.incidents import Declared, IncidentService
 from bot.services.timers import Deadlines
-from bot.services.walkthrough import EarlyRun, RunFinished
+from bot.services.walkthrough_outcomes import EarlyRun, RunFinished
 
 HEADER = "header"
 

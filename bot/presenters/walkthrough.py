@@ -18,15 +18,14 @@ from bot.render.blocks import Blocks
 from bot.render.modals import run_modal, skip_modal
 from bot.render.mrkdwn import user
 from bot.render.steps import checklist_message, phase_message, picker_message, security_suggestion
-from bot.services.walkthrough import (
+from bot.services.walkthrough import WalkthroughService, phase_name
+from bot.services.walkthrough_outcomes import (
     AlreadySettled,
     AskParameters,
     PlaybookStarted,
     RunFinished,
     StepChanged,
     Told,
-    WalkthroughService,
-    phase_name,
 )
 
 PICKER = "picker"

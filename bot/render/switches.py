@@ -54,7 +54,7 @@ def _input(field: FormField) -> dict[str, Any]:
         if initial is not None:
             element["initial_option"] = initial
     else:
-        element = {"type": "plain_text_input", "action_id": "value", "max_length": 18}
+        element = {"type": "plain_text_input", "action_id": "value", "max_length": field.max_length}
         if field.initial:
             element["initial_value"] = field.initial
     block: dict[str, Any] = {

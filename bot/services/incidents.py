@@ -13,7 +13,8 @@ from bot.services.errors import UserError, incident_or_refuse
 from bot.services.ports import Workspace
 from bot.services.timeline import TimelineService
 from bot.services.timers import ResponseTimers
-from bot.services.walkthrough import EarlyRun, WalkthroughService
+from bot.services.walkthrough import WalkthroughService
+from bot.services.walkthrough_outcomes import EarlyRun
 
 CHANNEL_NAME_ATTEMPTS = 20
 

@@ -11,121 +11,50 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
 
+from bot.adapters.redis_store.approvals import ApprovalStore
 from bot.adapters.redis_store.incidents import IncidentStore
 from bot.adapters.redis_store.walkthrough import Snapshot, WalkthroughStore
 from bot.adapters.salesforce.gateway import SalesforceGateway
 from bot.adapters.status_pages import StatusPages
 from bot.core.access import Privilege
+from bot.core.approval import in_effect
 from bot.core.clock import Clock
 from bot.core.incident import Incident
 from bot.core.playbook import FIRST_FIVE, PhaseName, Playbook, Risk, StepBase, window_values
 from bot.core.timeline import EntryKind, TimelineEntry
-from bot.core.walkthrough import StepAction, StepResult, StepState, StepStatus, after, allowed_from, complete, state_key
+from bot.core.walkthrough import (
+    Preconditions,
+    StepAction,
+    StepResult,
+    StepState,
+    StepStatus,
+    after,
+    allowed_from,
+    complete,
+    state_key,
+)
 from bot.kinds import Step, kind_of
-from bot.kinds.base import ApprovalNeed, Capabilities, RunContext, Shown, StepFailed
+from bot.kinds.base import Capabilities, RunContext, StepFailed
 from bot.mechanisms.base import OrgSetup
-from bot.runbook import Runbook
+from bot.runbook import Runbook, RunbookSwitches
 from bot.services.access import Access
 from bot.services.errors import UserError, incident_or_refuse
 from bot.services.timeline import TimelineService
+from bot.services.walkthrough_outcomes import (
+    AlreadySettled,
+    AskApproval,
+    AskParameters,
+    EarlyRun,
+    PlaybookStarted,
+    RunFinished,
+    RunStarted,
+    StepChanged,
+    Told,
+)
 
 logger = logging.getLogger(__name__)
 FETCH_THREADS = 8
-
-
-@dataclass(frozen=True)
-class StepChanged:
-    incident: Incident
-    scope: str
-    step: StepBase
-    snapshot: Snapshot
-    completed_phase: PhaseName | None = None  # a playbook phase this change settled: its next one is due
-
-
-@dataclass(frozen=True)
-class Told:
-    """Nothing changed; the person is told why (a playbook already running, a phase already posted)."""
-
-    message: str
-
-
-@dataclass(frozen=True)
-class AlreadySettled:
-    """Nothing changed: someone else got there first (a repeat, a lost race); the person is told who, when."""
-
-    step: StepBase
-    current: StepState
-
-
-@dataclass(frozen=True)
-class PlaybookStarted:
-    incident: Incident
-    playbook: Playbook[Step]
-    raise_to_sev1: bool  # it suspects exfiltration, which the matrix calls SEV-1
-    suggest_private: bool  # and the investigation of a suspect belongs in a private incident
-
-
-@dataclass(frozen=True)
-class AskParameters:
-    """The step needs values, or is a change that asks once with exactly what will run."""
-
-    incident: Incident
-    scope: str
-    step: StepBase
-    preview: str | None
-    remembered: dict[str, str]
-
-
-@dataclass(frozen=True)
-class AskApproval:
-    incident: Incident
-    scope: str
-    step: StepBase
-    need: ApprovalNeed
-
-
-@dataclass(frozen=True)
-class RunStarted:
-    change: StepChanged
-    values: dict[str, object]
-    actor: str | None
-    fetched: Future[StepResult]
-
-
-@dataclass(frozen=True)
-class RunFinished:
-    change: StepChanged | AlreadySettled
-    shown: Shown | None  # the result's message, when the run succeeded and its kind shows one
-
-
-@dataclass(frozen=True)
-class EarlyRun:
-    """A step run on declare whose fetch started before the channel existed."""
-
-    scope: str
-    step: StepBase
-    values: dict[str, object]
-    fetched: Future[StepResult]
-
-
-class RunbookSwitches:
-    """How to throw each kill switch by hand, for the steps that show it when the bot cannot."""
-
-    def __init__(self, runbook: Runbook, setup: OrgSetup) -> None:
-        self.runbook = runbook
-        self.setup = setup
-
-    def manual(self, key: str | None) -> str:
-        catalogue = self.runbook.switches
-        switches = [catalogue.get(key)] if key else list(catalogue.switches)
-        lines = []
-        for index, switch in enumerate((s for s in switches if s), 1):
-            lines.append(
-                f"{index}. {switch.title} ({switch.effect}):\n   {switch.uses.manual(switch.mechanism, self.setup)}"
-            )
-        return "\n".join(lines)
 
 
 class WalkthroughService:
@@ -141,8 +70,10 @@ class WalkthroughService:
         link_urls: Mapping[str, str | None],
         setup: OrgSetup,
         access: Access,
+        approvals: ApprovalStore,
     ) -> None:
         self.incidents = incidents
+        self.approvals = approvals
         self.steps = steps
         self.timeline = timeline
         self.runbook = runbook
@@ -284,10 +215,30 @@ class WalkthroughService:
             self.access.require(incident, actor, Privilege.RUN_CHANGE)
         if kind.display(step, capabilities, self.values(step)).run_label is None:
             raise UserError(kind.unavailable(step))
+        counted = self._gate(incident, scope, step)
         if step.parameters or step.risk is Risk.CHANGE:
             preview = kind.manual(step, self.values(step)) if step.risk is Risk.CHANGE else None
+            if preview is not None and counted:
+                preview = f"{counted}\n\n{preview}"
             return AskParameters(incident, scope, step, preview, self.steps.parameters(number))
         return None
+
+    def _gate(self, incident: Incident, scope: str, step: StepBase) -> str:
+        """Refuses a step whose preconditions do not hold; returns the count to show in its confirmation."""
+        switch = self.runbook.switches.get(step.not_while) if step.not_while else None
+        found = in_effect(self.approvals.all_of_incident(incident.number), switch.key) if switch else None
+        counter = self.step(incident.number, scope, step.counted_by) if step.counted_by else None
+        preconditions = Preconditions(
+            incident.reference,
+            incident.drill,
+            held_by=(switch.title, tuple(found.target.values())) if switch and found else None,
+            counter=counter,
+            counted=self.steps.result(incident.number, state_key(scope, counter.id)) if counter else None,
+        )
+        refusal = preconditions.refusal(step)
+        if refusal:
+            raise UserError(refusal)
+        return preconditions.note()
 
     def start_run(
         self, number: int, scope: str, step_id: str, actor: str, parameters: dict[str, object]
@@ -300,6 +251,7 @@ class WalkthroughService:
             raise UserError(kind.unavailable(step))
         if step.risk is Risk.CHANGE:
             self.access.require(incident, actor, Privilege.RUN_CHANGE)
+        self._gate(incident, scope, step)
         self.steps.remember_parameters(number, {name: str(value) for name, value in parameters.items()})
         values = self.values(step, parameters)
         started = self.transition(
@@ -373,6 +325,8 @@ class WalkthroughService:
                 self.transition(incident.number, scope, step, failed, allowed_from(StepAction.FAIL)), None
             )
         self.steps.save_result(incident.number, state_key(scope, step.id), result)
+        if not result.dry_run and (found := kind.remembers(step, result, self.steps.parameters(incident.number))):
+            self.steps.remember_parameters(incident.number, found)
         done = after(settle, actor, self.clock.now(), result=kind.summary(step, result))
         change = self.transition(incident.number, scope, step, done, allowed_from(settle))
         shown = kind.present(incident.reference, step, result) if not result.dry_run else None

@@ -199,6 +199,19 @@ def seed_objects(now: dt.datetime = NOW) -> dict[str, SObject]:
             "Started_At__c": at(200),
         },
     ]
+    # Anthropic worked until it died (more successes than OpenAI in the hour); OpenAI works
+    stage_logs += [
+        {
+            "Id": _id("a03", next(ids)),
+            "Stage_Type__c": provider,
+            "Status__c": "Succeeded",
+            "Provider_Response__c": "HTTP 200",
+            "Error_Message__c": "",
+            "Started_At__c": at(minute),
+        }
+        for provider, minutes in (("llm_anthropic", range(30, 54, 3)), ("llm_openai", range(2, 14, 2)))
+        for minute in minutes
+    ]
     dml = [
         {
             "Id": _id("a04", next(ids)),

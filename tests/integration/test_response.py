@@ -198,7 +198,7 @@ def test_roles_are_shown_and_recorded(bot: RunningBot) -> None:
 
 def test_private_incidents_are_shown_only_to_their_members(bot: RunningBot) -> None:
     bot.slack.command("declare --private sev1 Suspected exfiltration")
-    bot.fake.wait_until(lambda: bot.fake.channel_named("inc-1-"))
+    bot.fake.wait_until(lambda: (channel := bot.fake.channel_named("inc-1-")) and ALICE in channel.members)
     bot.slack.command("declare sev3 Slow dashboard")
     bot.fake.wait_until(lambda: len(bot.services.incidents.store.open_incidents()) == 2)
     for viewer, sees_private in ((ALICE, True), (BOB, False)):

@@ -116,15 +116,21 @@ def test_confirm_scope_posts_the_numbers_then_the_chart_from_the_worker(sf_bot: 
 
 
 def open_phase(bot: RunningBot, channel: Channel, key: str, phase: str) -> dict[str, Any]:
-    """Starts the playbook and clicks Next phase until `phase` is posted."""
-    bot.slack.command(f"playbook {key}", channel_id=channel.id)
+    """Starts the playbook (unless it runs) and clicks Next phase until `phase` is posted."""
+    incident = bot.services.incidents.in_channel(channel.id)
+    assert incident is not None
+    posted = bot.services.walkthrough.steps.snapshot(incident.number).messages
+    if f"{key}/" not in " ".join(posted):
+        bot.slack.command(f"playbook {key}", channel_id=channel.id)
     playbook = bot.services.runbook.playbook(key)
     assert playbook is not None
-    for current in (p.name.value for p in playbook.phases):
+    names = [p.name.value for p in playbook.phases]
+    for current, following in zip(names, [*names[1:], None], strict=True):
         msg = message(bot, channel, f"{key}/{current}")
         if current == phase:
             return msg
-        click(bot, channel, msg, "phase.next")
+        if f"{key}/{following}" not in bot.services.walkthrough.steps.snapshot(incident.number).messages:
+            click(bot, channel, msg, "phase.next")
     raise AssertionError(f"{key} has no phase {phase}")
 
 
@@ -141,7 +147,7 @@ def submit_run_modal(bot: RunningBot, values: dict[str, str]) -> Any:
 
 def test_provider_outage_query_escapes_like_wildcards(sf_bot: RunningBot) -> None:
     channel = declare(sf_bot)
-    run_playbook_step(sf_bot, channel, "provider-outage", "discovery", "failed-llm-stages")
+    run_playbook_step(sf_bot, channel, "provider-outage", "diagnose", "failed-llm-stages")
     done = wait_settled(sf_bot, "provider-outage", "failed-llm-stages")
     assert done.result == "3 rows"
     table = text_of(results_posted(sf_bot, channel, "Recent failed LLM stages"))
@@ -195,9 +201,20 @@ def test_query_parameters_come_from_a_modal_with_a_checked_salesforce_id(sf_bot:
 
 def test_change_steps_show_exactly_what_will_run_and_ask_once(sf_bot: RunningBot, fake_org: FakeSalesforce) -> None:
     channel = declare(sf_bot)
-    run_playbook_step(sf_bot, channel, "provider-outage", "recover", "resume-failed")
+    recover = run_playbook_step(sf_bot, channel, "provider-outage", "recover", "resume-failed")
+    sf_bot.fake.wait_until(
+        lambda: (
+            "Run “Failed executions to resume” first: it counts what “Resume executions that failed in the last "
+            "hour” will touch." in ephemeral_texts(sf_bot)
+        )
+    )
+    assert not sf_bot.fake.open_views(RUN_CALLBACK)  # nothing asked before it is counted
+    click(sf_bot, channel, recover, "step.run", "count-failed")
+    assert wait_settled(sf_bot, "provider-outage", "count-failed").result == "12 rows"
+    click(sf_bot, channel, recover, "step.run", "resume-failed")
     view, response = submit_run_modal(sf_bot, {})
-    preview = json.dumps(view["blocks"])
+    preview = json.dumps(view["blocks"], ensure_ascii=False)
+    assert "It will touch what “Failed executions to resume” counted: 12 at 14:00 UTC" in preview
     assert "This changes the org. It will run:" in preview
     assert "Datetime since = Datetime.newInstanceGmt(2026, 11, 25, 13, 0, 0);" in preview
     assert "PipelineQueueable.resume(r.ExecutionId__c);" in preview

@@ -138,9 +138,9 @@ def test_picker_suggests_from_the_declaration_and_starts_playbooks(bot: RunningB
     picker = message(bot, channel, "picker")
     assert "Suggested from the declaration: *1. Provider outage*, *2. Rate-limit storm*" in text_of(picker)
     click(bot, channel, picker, "playbook.pick:provider-outage")
-    discovery = message(bot, channel, "provider-outage/discovery")
-    assert "Playbook 1 · Provider outage*: Discovery (1 of 4)" in text_of(discovery)
-    assert "Symptoms: All LLM stages return errors" in text_of(discovery)
+    diagnose = message(bot, channel, "provider-outage/diagnose")  # the runbook's order: diagnose first
+    assert "Playbook 1 · Provider outage*: Diagnose (1 of 4)" in text_of(diagnose)
+    assert "Symptoms: All LLM stages return errors" in text_of(diagnose)
     bot.fake.wait_until(lambda: "Running: 1. Provider outage" in text_of(picker))
 
     # picking the same again is refused; `/incident playbook 4` starts a second one
@@ -190,16 +190,16 @@ def test_decisions_reveal_their_branch_and_phases_follow(bot: RunningBot) -> Non
 def test_next_phase_button_posts_the_next_phase_once(bot: RunningBot) -> None:
     channel = declare(bot)
     bot.slack.command("playbook 1", channel_id=channel.id)
-    discovery = message(bot, channel, "provider-outage/discovery")
-    click(bot, channel, discovery, "phase.next")
+    diagnose = message(bot, channel, "provider-outage/diagnose")
+    click(bot, channel, diagnose, "phase.next")
     contain = message(bot, channel, "provider-outage/contain")
     assert "Set the provider fallback chain" in text_of(contain)
-    bot.fake.wait_until(lambda: "Next phase" not in text_of(discovery))
+    bot.fake.wait_until(lambda: "Next phase" not in text_of(diagnose))
     bot.slack.click(
         "phase.next",
         button(contain, "phase.next")["value"].replace("recover", "contain"),
         channel_id=channel.id,
-        message_ts=discovery["ts"],
+        message_ts=diagnose["ts"],
     )
     bot.fake.wait_until(lambda: "That phase is already posted below." in ephemeral_texts(bot))
 

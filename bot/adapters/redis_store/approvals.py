@@ -145,20 +145,16 @@ class ApprovalStore:
         pipe.execute()
 
     def get(self, approval_id: str) -> tuple[ApprovalRequest, Outcome] | None:
-        raw = cast(dict[str, str], self._redis.hgetall(self._key("approval", approval_id)))
-        if not raw:
-            return None
-        outcome = Outcome.model_validate_json(raw["outcome"])
-        decided_at = float(raw["decided_at"]) if raw.get("decided_at") else None
-        outcome = outcome.model_copy(
-            update={
-                "status": RequestStatus(raw["status"]),
-                "decided_by": raw.get("decided_by") or None,
-                "decided_at": datetime.fromtimestamp(decided_at, UTC) if decided_at else None,
-                "attempts": int(raw.get("attempts") or 0),
-            }
-        )
-        return ApprovalRequest.model_validate_json(raw["request"]), outcome
+        return _parsed(cast(dict[str, str], self._redis.hgetall(self._key("approval", approval_id))))
+
+    def all_of_incident(self, incident: int) -> dict[str, tuple[ApprovalRequest, Outcome]]:
+        """Every request of an incident with its outcome, in one round trip after the index."""
+        ids = self.of_incident(incident)
+        with self._redis.pipeline(transaction=False) as pipe:
+            for approval_id in ids:
+                pipe.hgetall(self._key("approval", approval_id))
+            found = [_parsed(raw) for raw in pipe.execute()]
+        return {approval_id: pair for approval_id, pair in zip(ids, found, strict=True) if pair is not None}
 
     def version(self, approval_id: str) -> int:
         return int(cast(str, self._redis.hget(self._key("approval", approval_id), "version")) or 0)
@@ -221,3 +217,19 @@ class ApprovalStore:
     def cards(self, approval_id: str) -> list[tuple[str, str]]:
         raw = cast(list[str], self._redis.lrange(self._key("approval", approval_id, "cards"), 0, -1))
         return [cast(tuple[str, str], tuple(card.split(" ", 1))) for card in raw]
+
+
+def _parsed(raw: dict[str, str]) -> tuple[ApprovalRequest, Outcome] | None:
+    if not raw:
+        return None
+    outcome = Outcome.model_validate_json(raw["outcome"])
+    decided_at = float(raw["decided_at"]) if raw.get("decided_at") else None
+    outcome = outcome.model_copy(
+        update={
+            "status": RequestStatus(raw["status"]),
+            "decided_by": raw.get("decided_by") or None,
+            "decided_at": datetime.fromtimestamp(decided_at, UTC) if decided_at else None,
+            "attempts": int(raw.get("attempts") or 0),
+        }
+    )
+    return ApprovalRequest.model_validate_json(raw["request"]), outcome

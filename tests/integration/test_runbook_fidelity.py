@@ -1,0 +1,114 @@
+"""The runbook, true to the letter and to a real org: Playbook 1 in its order with its lever, queries that show
+data where the runbook says what to look for, and the smaller truths; driven over HTTP against the fake org."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bot.render.switches import REQUEST_CALLBACK
+from tests.conftest import RunningBot, jwt_settings
+from tests.fakes.salesforce import FakeSalesforce
+from tests.fakes.slack import Channel
+from tests.integration.test_killswitches import approve, decide, incident_channel, request_revert, wait_card
+from tests.integration.test_salesforce import open_phase, wait_settled
+from tests.integration.test_walkthrough import CAROL, click, ephemeral_texts, text_of
+
+NAMED = "anthropic=Anthropic_API,openai=OpenAI_API"
+
+
+def form_value(view: dict[str, Any], block_id: str) -> Any:
+    element = next(b for b in view["blocks"] if b.get("block_id") == block_id)["element"]
+    return element.get("initial_value") or (element.get("initial_option") or {}).get("value")
+
+
+def diagnosed(bot: RunningBot) -> Channel:
+    """Playbook 1 started; its diagnose queries run: Anthropic failing, OpenAI working."""
+    channel = incident_channel(bot, "declare --llm sev2 Anthropic 5xx on all pipelines")
+    diagnose = open_phase(bot, channel, "provider-outage", "diagnose")
+    for step in ("failing-providers", "working-providers"):
+        click(bot, channel, diagnose, "step.run", step)
+        wait_settled(bot, "provider-outage", step)
+    return channel
+
+
+def requested_from_step(bot: RunningBot, channel: Channel, step: str, values: dict[str, str]) -> tuple[str, Any]:
+    contain = open_phase(bot, channel, "provider-outage", "contain")
+    before = len(bot.fake.open_views(REQUEST_CALLBACK))
+    click(bot, channel, contain, "step.run", step)
+    view = bot.fake.wait_until(
+        lambda: len(bot.fake.open_views(REQUEST_CALLBACK)) > before and bot.fake.open_views(REQUEST_CALLBACK)[-1]
+    )
+    return view, bot.slack.submit(view, {"reason": "Anthropic is down", **values})
+
+
+def test_the_data_names_the_dead_provider_and_the_fallback_is_a_verified_request(
+    bot_factory: Any, fake_org: FakeSalesforce
+) -> None:
+    bot = bot_factory(**jwt_settings(fake_org), provider_named_credentials=NAMED)
+    channel = diagnosed(bot)
+    assert bot.services.walkthrough.steps.parameters(1) == {"provider": "anthropic", "fallback_provider": "openai"}
+
+    view, _ = requested_from_step(bot, channel, "fallback-chain", {})
+    assert form_value(view, "value") == "openai"  # the provider that works, not the dead one (it had more earlier)
+    approval, card = wait_card(bot, channel)
+    assert "FM_Config.Default: defaultProvider__c = openai" in text_of(card)
+    approve(bot, channel, card, approval)
+    bot.run_jobs()
+    assert fake_org.metadata["FM_Config.Default"]["defaultProvider__c"] == "openai"
+    assert "*Verified*: read back defaultProvider__c = openai" in text_of(card)
+    assert "Prior: defaultProvider__c was 'anthropic'" in text_of(card)
+    assert "switch.revert" in text_of(card)  # revertible, with two people again
+
+    view, _ = requested_from_step(bot, channel, "disable-provider", {})
+    assert form_value(view, "named_credential") == "Anthropic_API"
+
+
+def test_a_typed_fallback_value_is_checked_under_its_field(bot_factory: Any, fake_org: FakeSalesforce) -> None:
+    bot = bot_factory(**jwt_settings(fake_org))
+    channel = incident_channel(bot)
+    _, answer = requested_from_step(bot, channel, "fallback-chain", {"value": "open ai; DROP"})
+    assert answer.json()["errors"] == {
+        "value": "Give the value as the field holds it: letters, digits and _ . : - only, at most 80."
+    }
+
+
+def test_resume_is_counted_first_and_refused_while_the_provider_is_switched_off(
+    bot_factory: Any, fake_org: FakeSalesforce
+) -> None:
+    bot = bot_factory(**jwt_settings(fake_org), provider_named_credentials=NAMED)
+    channel = diagnosed(bot)
+    _, _ = requested_from_step(bot, channel, "disable-provider", {"named_credential": "Anthropic_API"})
+    approval, card = wait_card(bot, channel)
+    approve(bot, channel, card, approval)
+    bot.run_jobs()
+    fake_org.set_callout_status("Anthropic_API", "Disabled")
+    bot.clock.advance(seconds=15)
+    bot.run_due_jobs()
+    assert "*Verified*" in text_of(card)
+
+    recover = open_phase(bot, channel, "provider-outage", "recover")
+    click(bot, channel, recover, "step.run", "count-failed")
+    wait_settled(bot, "provider-outage", "count-failed")
+    click(bot, channel, recover, "step.run", "resume-failed")
+    refusal = (
+        "“Deactivate a provider's Named Credential” on Anthropic_API is in effect in INC-1: “Resume executions that "
+        "failed in the last hour” now would send work where it was switched off. Revert the switch from its request "
+        "card when that is safe, then run this."
+    )
+    bot.fake.wait_until(lambda: refusal in ephemeral_texts(bot))
+    assert fake_org.apex == []
+
+    # the provider is back: the switch is reverted (two people, a person ticks the box, the bot sees it)
+    revert, revert_card = request_revert(bot, channel, card, "Anthropic is green again")
+    decide(bot, channel, revert_card, revert, CAROL)  # Bob asked for the revert: a second person approves
+    bot.fake.wait_until(lambda: "Approved by <@U0CAROL01>" in text_of(revert_card))
+    bot.run_jobs()
+    fake_org.set_callout_status("Anthropic_API", "Enabled")
+    bot.clock.advance(seconds=15)
+    bot.run_due_jobs()
+    assert "*Verified*" in text_of(revert_card)
+    click(bot, channel, recover, "step.run", "resume-failed")
+    view = bot.fake.wait_until(lambda: bot.fake.open_views("step.run"))[-1]
+    assert bot.slack.submit(view, {}).text == ""
+    wait_settled(bot, "provider-outage", "resume-failed")
+    assert len(fake_org.apex) == 1 and "PipelineQueueable.resume" in fake_org.apex[0]
