@@ -208,7 +208,7 @@ def table(rows: list[dict[str, Any]], limit: int = TABLE_ROWS) -> str:
 def export_label(result: StepResult, row_limit: int | None) -> str:
     """How much of the result the CSV holds, honestly: all of it, or the first N of the total."""
     if result.fetched >= result.total:
-        return f"all {result.total} row{'s' if result.total != 1 else ''}"
+        return f"all {result.total:,} row{'s' if result.total != 1 else ''}"
     why = " (the runbook's LIMIT)" if row_limit and result.fetched == row_limit else ""
     return f"first {result.fetched:,} of {result.total:,} rows{why}"
 

@@ -412,8 +412,8 @@ class FakeSalesforce(LoopbackService):
         self.private_key_file.write_bytes(private_key_pem(app_key))
         self.public_key = app_key.public_key()
         self.lock = threading.RLock()
-        self.org = Org(seed_objects(self.now))
-        self.tooling = Org(seed_tooling())
+        self.org = Org(seed_objects(self.now), self.now)
+        self.tooling = Org(seed_tooling(), self.now)
         self.metadata: dict[str, dict[str, bool | float | str | None]] = {"FM_Config.Default": dict(FM_CONFIG_FIELDS)}
         self.callout_status = dict.fromkeys(NAMED_CREDENTIALS, "Enabled")  # what Setup shows as Enabled for Callouts
         self.valid_tokens: set[str] = set()
@@ -422,7 +422,7 @@ class FakeSalesforce(LoopbackService):
         self.apex: list[str] = []
         self.cache_keys = ["thread:1", "thread:2", "tool:weather"]
         self.events: list[dict[str, Any]] = []
-        self.query_locators: dict[str, list[dict[str, Any]]] = {}
+        self.query_locators: dict[str, tuple[list[dict[str, Any]], int]] = {}
         self.metadata_updates = 0
         self.query_latency = 0.0  # seconds added to every REST and Tooling query (benchmarks)
         self.in_flight = 0
@@ -659,22 +659,25 @@ class FakeSalesforce(LoopbackService):
             return 400, "application/json", [{"message": error.message, "errorCode": error.code}]
         if len(records) > PAGE_SIZE:
             locator = f"01g{next(self._ids):015d}"
-            self.query_locators[locator] = records[PAGE_SIZE:]
-            return (
-                200,
-                "application/json",
-                {
-                    "totalSize": total,
-                    "done": False,
-                    "records": records[:PAGE_SIZE],
-                    "nextRecordsUrl": f"/services/data/v62.0/query/{locator}-2000",
-                },
-            )
+            self.query_locators[locator] = (records, total)
+            return 200, "application/json", self._page(locator, 0)
         return 200, "application/json", {"totalSize": total, "done": True, "records": records}
 
+    def _page(self, locator: str, offset: int) -> dict[str, Any]:
+        """One page of 2,000 records, as a real org serves them: the same totalSize on each, a nextRecordsUrl
+        (locator-offset) until the last."""
+        records, total = self.query_locators[locator]
+        page = records[offset : offset + PAGE_SIZE]
+        answer: dict[str, Any] = {"totalSize": total, "done": offset + PAGE_SIZE >= len(records), "records": page}
+        if not answer["done"]:
+            answer["nextRecordsUrl"] = f"/services/data/v62.0/query/{locator}-{offset + PAGE_SIZE}"
+        return answer
+
     def _next_page(self, locator: str) -> tuple[int, str, Any]:
-        rest = self.query_locators.pop(locator.split("-")[0], [])
-        return 200, "application/json", {"totalSize": len(rest), "done": True, "records": rest}
+        name, _, offset = locator.partition("-")
+        if name not in self.query_locators or not offset.isdigit():
+            return 400, "application/json", [{"message": "invalid query locator", "errorCode": "INVALID_QUERY_LOCATOR"}]
+        return 200, "application/json", self._page(name, int(offset))
 
     def _create(self, sobject: str, fields: dict[str, Any]) -> tuple[int, str, Any]:
         if sobject == "FlowMasonRun__e":

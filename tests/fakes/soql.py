@@ -2,7 +2,7 @@
 
 It evaluates SELECT … FROM … [WHERE a AND b …] [GROUP BY …] [ORDER BY …] [LIMIT n] over in-memory rows,
 with COUNT(), COUNT(field), DAY_ONLY() and HOUR_IN_DAY(), relationship fields (`PermissionSet.Name`),
-datetime literals, IN lists and LIKE with `%`, `_` and backslash escapes. It refuses what a real org refuses
+datetime literals, `LAST_N_DAYS:n` (today and the n days before, UTC), IN lists and LIKE with `%`, `_` and backslash escapes. It refuses what a real org refuses
 and the runbook notes list: a field in SELECT that is neither grouped nor aggregated (`Id` beside GROUP BY),
 `LAST_N_HOURS`, a long text area in WHERE or GROUP BY, unknown objects and fields.
 """
@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 
@@ -20,6 +20,17 @@ class SoqlError(Exception):
         super().__init__(message)
         self.code = code
         self.message = message
+
+
+@dataclass(frozen=True)
+class LastNDays:
+    """`LAST_N_DAYS:n`: from midnight n days before today up to the end of today (the org's time zone, UTC here)."""
+
+    days: int
+
+    def bounds(self, now: datetime) -> tuple[datetime, datetime]:
+        today = datetime.combine(now.astimezone(UTC).date(), time(), UTC)
+        return today - timedelta(days=self.days), today + timedelta(days=1)
 
 
 @dataclass
@@ -145,6 +156,8 @@ class Parser:
             return datetime.fromisoformat(value.replace("Z", "+00:00"))
         if kind == "number":
             return float(value) if "." in value else int(value)
+        if kind == "literal" and re.fullmatch(r"LAST_N_DAYS:\d+", value, re.IGNORECASE):
+            return LastNDays(int(value.split(":")[1]))
         if kind == "literal":
             raise SoqlError("MALFORMED_QUERY", f"unexpected token: '{value}'")
         if kind == "word" and value.lower() in ("true", "false"):
@@ -271,6 +284,8 @@ def compare(value: Any, op: str, target: Any) -> bool:
         return like(str(target), str(value or ""))
     if op == "IN":
         return value in target
+    if op == "WITHIN":
+        return value is not None and target[0] <= value < target[1]
     if op in ("=", "!="):
         equal = (str(value).lower() == str(target).lower()) if isinstance(value, str) else value == target
         return equal if op == "=" else not equal
@@ -292,8 +307,9 @@ def output(value: Any) -> Any:
 class Org:
     """The objects of the fake org and the queries over them."""
 
-    def __init__(self, objects: dict[str, SObject]) -> None:
+    def __init__(self, objects: dict[str, SObject], now: datetime) -> None:
         self.objects = objects
+        self.now = now
 
     def _check_field(self, sobject: SObject, expression: Expr) -> str:
         if expression.field is None:
@@ -327,6 +343,11 @@ class Org:
         for expression in query.group_by:
             if self._check_field(sobject, expression) == "textarea":
                 raise SoqlError("INVALID_FIELD", f"field '{expression.field}' can not be grouped in a query call")
+        for index, condition in enumerate(query.where):
+            if isinstance(condition.value, LastNDays):
+                if condition.op != "=":
+                    raise SoqlError("MALFORMED_QUERY", "this fake org compares date literals with = only")
+                query.where[index] = Condition(condition.expr, "WITHIN", condition.value.bounds(self.now))
         rows = [r for r in sobject.rows if all(compare(evaluate(c.expr, r), c.op, c.value) for c in query.where)]
         aggregate = bool(query.group_by) or any(e.function == "COUNT" for e, _ in query.select)
         if len(query.select) == 1 and query.select[0][0].function == "COUNT" and not query.select[0][0].field:

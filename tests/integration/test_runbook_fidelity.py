@@ -3,6 +3,9 @@ data where the runbook says what to look for, and the smaller truths; driven ove
 
 from __future__ import annotations
 
+import csv
+import io
+from datetime import timedelta
 from typing import Any
 
 from bot.render.switches import REQUEST_CALLBACK
@@ -112,3 +115,39 @@ def test_resume_is_counted_first_and_refused_while_the_provider_is_switched_off(
     assert bot.slack.submit(view, {}).text == ""
     wait_settled(bot, "provider-outage", "resume-failed")
     assert len(fake_org.apex) == 1 and "PipelineQueueable.resume" in fake_org.apex[0]
+
+
+def test_the_forensic_query_exports_every_actor_up_to_the_limit_and_says_where_it_cut(
+    bot_factory: Any, fake_org: FakeSalesforce
+) -> None:
+    bot = bot_factory(**jwt_settings(fake_org))
+    rows = fake_org.rows("FM_Org_Chat_Dml_Audit__c")
+    for index in range(12_431):  # seven days of DML by 40 actors, one row every 48 seconds
+        rows.append(
+            {
+                "Id": f"a0D{index:015d}",
+                "Actor_Id__c": f"005{index % 40:012d}",
+                "Operation__c": "update",
+                "Sobject_Type__c": "Contact",
+                "Record_Count__c": 1,
+                "Diff_Json__c": '{"Email": ["a@x.test", "b@x.test"]}',
+                "Filter_Used__c": "Id = '003…'",
+                "CreatedDate": fake_org.now - timedelta(seconds=48 * index),
+            }
+        )
+    channel = incident_channel(bot, "declare --private sev1 DML nobody asked for")
+    recover = open_phase(bot, channel, "prompt-injection", "recover")
+    click(bot, channel, recover, "step.choose:dml-not-legitimate", "finding")
+    bot.fake.wait_until(lambda: "Forensic query to bound the damage" in text_of(recover))
+    click(bot, channel, recover, "step.run", "bound-damage")
+    done = wait_settled(bot, "prompt-injection", "bound-damage")
+
+    in_week = sum(1 for r in rows if r["CreatedDate"] >= fake_org.now.replace(hour=0, minute=0) - timedelta(days=7))
+    assert in_week > 10_000 and done.result == f"{in_week} rows"
+    exported = bot.fake.wait_until(lambda: [f for f in bot.fake.files.values() if "bound-damage" in f["name"]])[0]
+    table = list(csv.DictReader(io.StringIO(exported["content"].decode())))
+    assert len(table) == 10_000 and exported["title"].endswith(f"(first 10,000 of {in_week:,} rows)")
+    assert {f"005{n:012d}" for n in range(40)} <= {r["Actor_Id__c"] for r in table}  # every actor, not one suspect
+    assert table[0]["Diff_Json__c"] == '{"Email": ["a@x.test", "b@x.test"]}'
+    pages = [path for _, path in fake_org.calls_to(r"/query/01g")]
+    assert len(pages) == 4  # 2,000 a page: the first page and four more make 10,000; the rest is not fetched
