@@ -60,6 +60,7 @@ class Settings(BaseSettings):
     # Runbook
     playbooks_dir: Path = BUNDLED_PLAYBOOKS
     inventory_harvester_runbook_url: str | None = Field(default=None, pattern=r"^https?://")
+    telemetry_dashboard_url: str | None = Field(default=None, pattern=r"^https?://")
     fm_config_record: str = Field(default="Default", pattern=r"^[A-Za-z][A-Za-z0-9_]*$")
     # Which Named Credential serves which provider (the provider kill switch): `anthropic=Anthropic_API,…`
     provider_named_credentials: str = Field(
@@ -220,7 +221,7 @@ class Settings(BaseSettings):
         return _parse_days(self.business_days)
 
 
-LINK_SETTINGS = tuple(name for name in Settings.model_fields if name.endswith("_runbook_url"))
+LINK_SETTINGS = tuple(name for name in Settings.model_fields if name.endswith(("_runbook_url", "_dashboard_url")))
 SECRET_SETTINGS = tuple(
     name
     for name, field in Settings.model_fields.items()

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
+from bot.core.error_rate import HourPoint
 from bot.core.playbook import Risk, StepBase
 from bot.core.walkthrough import StepResult
 from bot.render.blocks import Blocks
@@ -74,13 +75,23 @@ class Upload:
 
 @dataclass(frozen=True)
 class Shown:
-    """A run's result as a message, with files and replies for its thread, and whether the worker charts it."""
+    """A run's result as a message, with files for its thread, and whether the worker charts it there."""
 
     text: str
     blocks: Blocks
     uploads: tuple[Upload, ...] = ()
-    replies: tuple[tuple[str, Blocks], ...] = ()
     chart: bool = False
+
+
+@dataclass(frozen=True)
+class Chart:
+    """What the worker draws for a result: each series' hourly points, and a line to compare them with."""
+
+    series: dict[str, list[HourPoint]]
+    png_title: str
+    title: str
+    filename: str
+    threshold_percent: float | None = None
 
 
 @dataclass(frozen=True)
@@ -139,6 +150,10 @@ class Kind:
 
     def present(self, reference: str, step: StepBase, result: StepResult) -> Shown | None:
         """The message a run posts in the channel; None when the step's own line says it all."""
+        return None
+
+    def chart(self, reference: str, step: StepBase, result: StepResult) -> Chart | None:
+        """What the worker draws after `present` asked for a chart; None for the kinds that draw nothing."""
         return None
 
     def remembers(self, step: StepBase, result: StepResult, known: Mapping[str, str]) -> dict[str, str]:

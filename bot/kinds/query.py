@@ -1,5 +1,5 @@
 """A query: SOQL the bot runs against the org (REST or Tooling API) and shows as a table, with the whole result
-as CSV in the thread; the confirm-scope query is also shown as an error-rate trend and charted by the worker.
+(up to the export limit) as CSV in the thread.
 
 Every value reaches the SOQL through `format_soql` (the time window as explicit UTC bounds, never
 `LAST_N_HOURS`); a long text area is filtered by the bot after the query, since SOQL cannot filter it.
@@ -11,15 +11,12 @@ import csv
 import io
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
-from enum import StrEnum
 from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
 from bot.adapters.salesforce.errors import SalesforceError
 from bot.adapters.soql import build_soql, soql_placeholders
-from bot.core.error_rate import HourPoint, error_rate
 from bot.core.playbook import StepBase, Strict, window_values
 from bot.core.walkthrough import StepResult
 from bot.kinds.base import Kind, RunContext, Shown, StepFailed, Upload, read_or_change
@@ -58,18 +55,12 @@ class Remember(Strict):
         return None
 
 
-class Presentation(StrEnum):
-    TABLE = "table"
-    ERROR_RATE_CHART = "error_rate_chart"
-
-
 class QueryStep(StepBase):
     kind: Literal["query"]
     soql: str  # built with simple_salesforce.format_soql; {since} and {until} bound the time window
     api: Literal["rest", "tooling"] = "rest"
     text_filter: TextFilter | None = None
     row_limit: int | None = Field(default=None, ge=1, le=2000)  # the runbook's own LIMIT, where it sets one
-    present: Presentation = Presentation.TABLE
     remember: Remember | None = None
 
     @model_validator(mode="after")
@@ -81,8 +72,6 @@ class QueryStep(StepBase):
             raise ValueError(f"soql uses {sorted(missing)} but no such parameter is defined{hint}")
         if re.search(r"LAST_N_HOURS", self.soql, re.IGNORECASE):
             raise ValueError("LAST_N_HOURS is not a SOQL date literal: bound the window with {since}")
-        if self.present is Presentation.ERROR_RATE_CHART and not self.window_hours:
-            raise ValueError("an error-rate chart needs window_hours")
         return self
 
 
@@ -128,13 +117,7 @@ class Query(Kind):
         if result.rows:
             title = f"{step.title} ({export_label(result, step.row_limit)})"
             uploads = (Upload(f"{reference.lower()}-{step.id}.csv", csv_bytes(result.rows), title),)
-        replies: tuple[tuple[str, Blocks], ...] = ()
-        chart = step.present is Presentation.ERROR_RATE_CHART
-        if chart:
-            points = error_rate(result.rows, bounds["since"], bounds["until"])
-            numbers = f"Error rate per hour, failed over total (the chart follows):\n{code(error_rate_text(points))}"
-            replies = (("Error rate per hour", [section(numbers)]),)
-        return Shown(text, blocks, uploads, replies, chart)
+        return Shown(text, blocks, uploads)
 
     def remembers(self, step: StepBase, result: StepResult, known: Mapping[str, str]) -> dict[str, str]:
         assert isinstance(step, QueryStep)
@@ -159,26 +142,6 @@ class Query(Kind):
         if step.row_limit:
             lines.append(f"at most {step.row_limit} rows (the runbook's LIMIT)")
         return lines
-
-
-@dataclass(frozen=True)
-class Chart:
-    points: list[HourPoint]
-    png_title: str
-    title: str
-    filename: str
-
-
-def chart_of(reference: str, step: QueryStep, result: StepResult) -> Chart:
-    """The error-rate trend of a confirm-scope result, as the worker draws it."""
-    bounds = window_values(step, result.at)
-    since, until = bounds["since"], bounds["until"]
-    return Chart(
-        error_rate(result.rows, since, until),
-        f"{reference}: {step.title}",
-        f"Error rate, {since:%Y-%m-%d %H:%M} to {until:%H:%M} UTC",
-        f"{reference.lower()}-error-rate.png",
-    )
 
 
 def columns(rows: list[dict[str, Any]]) -> list[str]:
@@ -238,14 +201,6 @@ def csv_bytes(rows: list[dict[str, Any]]) -> bytes:
     writer.writeheader()
     writer.writerows({name: neutralised(value) for name, value in row.items()} for row in rows)
     return buffer.getvalue().encode()
-
-
-def error_rate_text(points: list[HourPoint]) -> str:
-    lines = ["hour (UTC)        failed  total   rate"]
-    for point in points:
-        rate = f"{point.rate:6.1%}" if point.total else "     -"
-        lines.append(f"{point.start:%Y-%m-%d %H:00}  {point.failed:6d} {point.total:6d} {rate}")
-    return "\n".join(lines)
 
 
 KIND = Query()

@@ -12,7 +12,6 @@ from bot.core.incident import Incident
 from bot.core.playbook import FIRST_FIVE, PhaseName, StepBase
 from bot.kinds import kind_of
 from bot.kinds.base import Shown, StepDisplay
-from bot.kinds.query import QueryStep, chart_of
 from bot.presenters.reply import Reply
 from bot.render.blocks import Blocks
 from bot.render.modals import run_modal, skip_modal
@@ -129,8 +128,6 @@ class WalkthroughPresenter:
         ts = self.slack.post(channel, shown.text, shown.blocks)
         for upload in shown.uploads:
             self.slack.upload(channel, upload.filename, upload.content, upload.title, thread_ts=ts)
-        for text, blocks in shown.replies:
-            self.slack.post(channel, text, blocks, thread_ts=ts)
         if shown.chart:
             self.scheduler.enqueue(
                 CHART_JOB,
@@ -147,10 +144,10 @@ class WalkthroughPresenter:
 
         step = self.walkthrough.runbook_step(scope, step_id)
         result = self.walkthrough.result(incident.number, scope, step_id)
-        if result is None or incident.channel_id is None or not isinstance(step, QueryStep):
+        chart = kind_of(step).chart(incident.reference, step, result) if result else None
+        if chart is None or incident.channel_id is None:
             return
-        chart = chart_of(incident.reference, step, result)
-        png = error_rate_png(chart.points, chart.png_title)
+        png = error_rate_png(chart)
         self.slack.upload(incident.channel_id, chart.filename, png, chart.title, thread_ts=thread_ts)
 
     # ----- forms

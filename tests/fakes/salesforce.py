@@ -149,6 +149,27 @@ def seed_objects(now: dt.datetime = NOW) -> dict[str, SObject]:
             "CreatedDate": at(7 * 60),
         },
     ]
+    for minute in (62, 70, 85, 100):  # Org Chat failing in the hour before the last: 4 errors in 5 turns
+        audits.append(
+            {
+                "Id": _id("a02", next(ids)),
+                "Action__c": "org_chat_turn_error",
+                "Actor_Id__c": OTHER_USER_ID,
+                "Error_Code__c": "PROVIDER_5XX",
+                "Detail__c": "Anthropic 529",
+                "CreatedDate": at(minute),
+            }
+        )
+    audits.append(
+        {
+            "Id": _id("a02", next(ids)),
+            "Action__c": "org_chat_turn",
+            "Actor_Id__c": OTHER_USER_ID,
+            "Error_Code__c": None,
+            "Detail__c": "SELECT Name FROM Account LIMIT 5",
+            "CreatedDate": at(110),
+        }
+    )
     for index in range(20):
         audits.append(
             {

@@ -2,7 +2,8 @@
 
 It evaluates SELECT … FROM … [WHERE a AND b …] [GROUP BY …] [ORDER BY …] [LIMIT n] over in-memory rows,
 with COUNT(), COUNT(field), DAY_ONLY() and HOUR_IN_DAY(), relationship fields (`PermissionSet.Name`),
-datetime literals, `LAST_N_DAYS:n` (today and the n days before, UTC), IN lists and LIKE with `%`, `_` and backslash escapes. It refuses what a real org refuses
+datetime literals, `LAST_N_DAYS:n` (today and the n days before, UTC), IN lists and LIKE with `%`, `_` and
+backslash escapes. It refuses what a real org refuses
 and the runbook notes list: a field in SELECT that is neither grouped nor aggregated (`Id` beside GROUP BY),
 `LAST_N_HOURS`, a long text area in WHERE or GROUP BY, unknown objects and fields.
 """

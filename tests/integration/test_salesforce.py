@@ -93,26 +93,37 @@ def test_without_salesforce_nothing_runs_on_declare(bot: RunningBot) -> None:
     assert state(bot, "first-five", "snapshot-executions").status.value == "pending"
 
 
-def test_confirm_scope_posts_the_numbers_then_the_chart_from_the_worker(sf_bot: RunningBot) -> None:
+def test_confirm_scope_posts_both_trends_then_the_chart_from_the_worker(sf_bot: RunningBot) -> None:
     channel = declare(sf_bot)
     checklist = message(sf_bot, channel, "first-five")
     click(sf_bot, channel, checklist, "step.run", "confirm-scope")
-    wait_settled(sf_bot, "first-five", "confirm-scope")
-    results = results_posted(sf_bot, channel, "Confirm scope")
-    numbers = sf_bot.fake.wait_until(
-        lambda: [
-            m
-            for m in channel.messages.values()
-            if m.get("thread_ts") == results["ts"] or "Error rate per hour" in m.get("text", "")
-        ]
+    done = wait_settled(sf_bot, "first-five", "confirm-scope")
+    # the last hour of each: pipelines failing at 28.6%, Org Chat quiet again after an hour of errors
+    assert done.result == "Pipeline executions 12/42 (28.6%) · Org Chat turns 0/3 (0.0%) in the last hour"
+    text = text_of(results_posted(sf_bot, channel, "Confirm scope"))
+    assert "the line is 10%" in text
+    pipelines, org_chat = text.split("*Pipeline executions*")[1].split("*Org Chat turns*")
+    assert (
+        "2026-11-25 13:00      12     42  28.6%" in pipelines and "2026-11-25 08:00       1     41   2.4%" in pipelines
     )
-    text = text_of(numbers[0])
-    assert "2026-11-25 13:00      12     42  28.6%" in text and "2026-11-25 08:00       1     41   2.4%" in text
+    assert "2026-11-25 12:00       4      5  80.0%" in org_chat and "2026-11-25 08:00       0      0      -" in org_chat
+    exported = sf_bot.fake.wait_until(
+        lambda: next(
+            (f for f in sf_bot.fake.files.values() if f["name"] == "inc-1-confirm-scope.csv" and f["title"]), None
+        )
+    )
+    assert exported["content"].decode().splitlines()[0] == "series,hour,failed,total"
     assert not [f for f in sf_bot.fake.files.values() if f["name"].endswith(".png")]  # drawn off the request path
     assert sf_bot.run_jobs() == 0
     png = next(f for f in sf_bot.fake.files.values() if f["name"] == "inc-1-error-rate.png")
     assert png["content"].startswith(b"\x89PNG\r\n\x1a\n") and len(png["content"]) > 5000
     assert png["channels"] == [channel.id]
+
+
+def test_the_telemetry_dashboard_is_a_link_when_its_url_is_set(bot_factory: Any) -> None:
+    bot = bot_factory(telemetry_dashboard_url="https://grafana.example.test/d/flowmason")
+    checklist = message(bot, declare(bot), "first-five")
+    assert "https://grafana.example.test/d/flowmason" in json.dumps(checklist["blocks"])
 
 
 def open_phase(bot: RunningBot, channel: Channel, key: str, phase: str) -> dict[str, Any]:
@@ -279,6 +290,7 @@ def test_faults_fail_the_step_with_a_sentence_and_a_retry(
     checklist = message(sf_bot, channel, "first-five")
     click(sf_bot, channel, checklist, "step.run", "confirm-scope")
     failed = wait_settled(sf_bot, "first-five", "confirm-scope")
+    sentence = f"Pipeline executions: {sentence}"  # the series whose query failed
     assert (failed.status.value, failed.error) == ("failed", sentence)
     sf_bot.fake.wait_until(lambda: "Retry" in text_of(checklist))
     assert f"Failed at 14:00: {sentence}" in text_of(checklist)
@@ -425,7 +437,7 @@ def test_expired_credentials_that_cannot_be_renewed(bot_factory: Any, fake_org: 
     click(bot, channel, message(bot, channel, "first-five"), "step.run", "confirm-scope")
     failed = wait_settled(bot, "first-five", "confirm-scope")
     assert failed.error == (
-        "The Salesforce access token has expired and cannot be renewed: set a new SALESFORCE_ACCESS_TOKEN, "
+        "Pipeline executions: The Salesforce access token has expired and cannot be renewed: set a new SALESFORCE_ACCESS_TOKEN, "
         "or use JWT or password login."
     )
 

@@ -139,7 +139,7 @@ def test_picker_suggests_from_the_declaration_and_starts_playbooks(bot: RunningB
     assert "Suggested from the declaration: *1. Provider outage*, *2. Rate-limit storm*" in text_of(picker)
     click(bot, channel, picker, "playbook.pick:provider-outage")
     diagnose = message(bot, channel, "provider-outage/diagnose")  # the runbook's order: diagnose first
-    assert "Playbook 1 · Provider outage*: Diagnose (1 of 4)" in text_of(diagnose)
+    assert "Playbook 1 · Provider outage*: Diagnose (1 of 3)" in text_of(diagnose)
     assert "Symptoms: All LLM stages return errors" in text_of(diagnose)
     bot.fake.wait_until(lambda: "Running: 1. Provider outage" in text_of(picker))
 

@@ -37,6 +37,7 @@ def test_every_shipped_file_validates() -> None:
     ]
     assert [s.id for s in RUNBOOK.first_five.steps] == [
         "confirm-scope",
+        "telemetry-dashboard",
         "snapshot-executions",
         "snapshot-audit",
         "vendor-status",
@@ -129,7 +130,7 @@ BROKEN = [
     pytest.param(
         P1,
         _set(["phases", 1, "name"], "diagnose"),
-        f"{P1}: each phase at most once: diagnose, diagnose, recover, post-mortem",
+        f"{P1}: each phase at most once: diagnose, diagnose, recover",
         id="phase-twice",
     ),
     pytest.param(
@@ -177,7 +178,7 @@ def test_invalid_yaml_is_reported_with_its_file(tmp_path: Path) -> None:
 
 def test_cli_check_and_show(tmp_path: Path) -> None:
     ok = run_cli("playbooks", "check")
-    assert (ok.returncode, ok.stdout) == (0, "OK: 7 playbooks, 6 kill switches, 4 severities, 48 steps\n")
+    assert (ok.returncode, ok.stdout) == (0, "OK: 7 playbooks, 6 kill switches, 4 severities, 49 steps\n")
     directory = copy_bundled(tmp_path)
     edit(directory / P1, _set(["phases", 1, "steps", 1, "switch"], "provider-gone"))
     broken = run_cli("playbooks", "check", str(directory))
