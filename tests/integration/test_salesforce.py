@@ -437,8 +437,8 @@ def test_expired_credentials_that_cannot_be_renewed(bot_factory: Any, fake_org: 
     click(bot, channel, message(bot, channel, "first-five"), "step.run", "confirm-scope")
     failed = wait_settled(bot, "first-five", "confirm-scope")
     assert failed.error == (
-        "Pipeline executions: The Salesforce access token has expired and cannot be renewed: set a new SALESFORCE_ACCESS_TOKEN, "
-        "or use JWT or password login."
+        "Pipeline executions: The Salesforce access token has expired and cannot be renewed: set a new "
+        "SALESFORCE_ACCESS_TOKEN, or use JWT or password login."
     )
 
 
