@@ -272,14 +272,21 @@ def build_services(settings: Settings, client: WebClient, clock: Clock | None = 
 
 
 def status_pages(settings: Settings) -> StatusPages:
+    """Every vendor's page; AWS Bedrock once per region of BEDROCK_REGIONS, which has no default: which regions
+    the org calls is the operator's to say."""
+    bedrock = [
+        StatusPage(f"AWS Bedrock {region}", "aws_rss", f"{settings.aws_status_feeds_url}bedrock-{region}.rss")
+        for region in settings.regions
+    ]
     return StatusPages(
         [
             StatusPage("Anthropic", "statuspage", settings.anthropic_status_url),
             StatusPage("OpenAI", "statuspage", settings.openai_status_url),
-            StatusPage("AWS Bedrock", "aws_rss", settings.bedrock_status_url),
+            *bedrock,
             StatusPage("Azure OpenAI", "azure_rss", settings.azure_status_url),
         ],
         settings.status_timeout_seconds,
+        unchecked={} if bedrock else {"AWS Bedrock": "not checked: set BEDROCK_REGIONS to the regions your org calls"},
     )
 
 

@@ -92,7 +92,9 @@ class Settings(BaseSettings):
     # Vendor status pages (Statuspage v2 summary.json for Anthropic and OpenAI, RSS feeds for AWS and Azure)
     anthropic_status_url: str = "https://status.anthropic.com/api/v2/summary.json"
     openai_status_url: str = "https://status.openai.com/api/v2/summary.json"
-    bedrock_status_url: str = "https://status.aws.amazon.com/rss/bedrock-us-east-1.rss"
+    # AWS publishes one Bedrock feed per region (`bedrock-<region>.rss`): the regions your org calls, comma-separated
+    bedrock_regions: str = Field(default="", pattern=r"^\s*([a-z]{2}(-[a-z]+)+-\d+\s*(,\s*|$))*$")
+    aws_status_feeds_url: str = Field(default="https://status.aws.amazon.com/rss/", pattern=r"^https?://.*/$")
     azure_status_url: str = "https://azure.status.microsoft/en-us/status/feed/"
     status_timeout_seconds: float = Field(default=5.0, gt=0, le=60)
 
@@ -172,6 +174,11 @@ class Settings(BaseSettings):
     def _days(cls, value: str) -> str:
         _parse_days(value)
         return value
+
+    @property
+    def regions(self) -> list[str]:
+        """The Bedrock regions BEDROCK_REGIONS names, in its order."""
+        return [region.strip() for region in self.bedrock_regions.split(",") if region.strip()]
 
     @property
     def link_urls(self) -> dict[str, str | None]:

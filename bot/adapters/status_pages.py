@@ -1,6 +1,7 @@
 """Vendor status pages: Statuspage v2 `summary.json` (Anthropic, OpenAI) and RSS feeds (AWS Bedrock, Azure).
 
-A page that cannot be reached or read is `unknown`, never `operational`.
+A page that cannot be reached or read is `unknown`, never `operational`; a feed with no recent item is only
+"no incident in the feed", with the feed's scope (a feed has no "all is well" entry).
 """
 
 from __future__ import annotations
@@ -27,14 +28,16 @@ class StatusPage:
 
 
 class StatusPages:
-    def __init__(self, pages: list[StatusPage], timeout: float) -> None:
+    def __init__(self, pages: list[StatusPage], timeout: float, unchecked: dict[str, str] | None = None) -> None:
         self.pages = pages
         self.timeout = timeout
+        self.unchecked = unchecked or {}  # vendor → why it is not checked (a setting left empty)
         self.http = requests.Session()
 
     def check_all(self, now: datetime) -> list[VendorReport]:
         with ThreadPoolExecutor(max_workers=len(self.pages) or 1) as pool:
-            return list(pool.map(lambda page: self.check(page, now), self.pages))
+            reports = list(pool.map(lambda page: self.check(page, now), self.pages))
+        return reports + [VendorReport(vendor, VendorState.UNKNOWN, why, "") for vendor, why in self.unchecked.items()]
 
     def check(self, page: StatusPage, now: datetime) -> VendorReport:
         try:
@@ -86,10 +89,12 @@ def _feed(content: bytes, now: datetime, kind: str) -> tuple[VendorState, str]:
         published = parsedate_to_datetime(item.findtext("pubDate") or "")
         items.append((published, title, description))
     recent = [i for i in sorted(items, reverse=True) if now - i[0] <= RECENT]
+    scope = "this region's Bedrock feed"
     if kind == "azure_rss":
         recent = [i for i in recent if "openai" in f"{i[1]} {i[2]}".lower()]
+        scope = "Azure's feed, items that name OpenAI"
     if not recent:
-        return VendorState.OPERATIONAL, "no recent incident in the feed"
+        return VendorState.QUIET, f"nothing in the last {RECENT.total_seconds() / 3600:g} h ({scope})"
     latest = recent[0][1]
     if kind == "aws_rss" and ("operating normally" in latest.lower() or "[resolved]" in latest.lower()):
         return VendorState.OPERATIONAL, latest

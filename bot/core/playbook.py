@@ -80,7 +80,7 @@ class StepBase(Strict):
     risk: Risk = Risk.READ
     parameters: tuple[Parameter, ...] = ()
     # a time window ({since}, {until}) for the kinds that query or act on recent data
-    window_hours: int | None = Field(default=None, ge=1, le=24 * 30)
+    window_hours: int | None = Field(default=None, ge=1, le=24 * 31)  # up to a month and a day
     # run by the bot right after the declare, when it can: always, or only for LLM / provider related incidents
     run_on_declare: Literal["never", "always", "llm_related"] = "never"
     # a step of the same playbook that counts what this one touches: it must have run, and its count is shown

@@ -11,9 +11,10 @@ import csv
 import io
 import re
 from collections.abc import Mapping
+from datetime import datetime, timedelta
 from typing import Any, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from bot.adapters.salesforce.errors import SalesforceError
 from bot.adapters.soql import build_soql, soql_placeholders
@@ -30,10 +31,61 @@ FORMULA_START = ("=", "+", "-", "@", "\t", "\r")  # what a spreadsheet evaluates
 
 
 class TextFilter(Strict):
-    """Filters rows in Python: long text areas cannot be filtered in SOQL's WHERE."""
+    """Filters rows in Python: long text areas cannot be filtered in SOQL's WHERE. A row stays when `field`
+    contains the text, or asks for a SOQL `LIMIT` of at least `limit_at_least` rows."""
 
     field: str
-    contains: str
+    contains: str | None = None
+    limit_at_least: int | None = Field(default=None, ge=1)
+
+    @model_validator(mode="after")
+    def _one(self) -> TextFilter:
+        if (self.contains is None) == (self.limit_at_least is None):
+            raise ValueError("give contains or limit_at_least")
+        return self
+
+    def keeps(self, row: dict[str, Any]) -> bool:
+        text = str(row.get(self.field) or "")
+        if self.contains is not None:
+            return self.contains.lower() in text.lower()
+        limits = [int(n) for n in re.findall(r"\bLIMIT\s+(\d+)", text, re.IGNORECASE)]
+        return any(n >= (self.limit_at_least or 0) for n in limits)
+
+    def describe(self) -> str:
+        wanted = f"contains “{self.contains}”" if self.contains is not None else f"asks LIMIT ≥ {self.limit_at_least}"
+        return f"filtered by the bot: {self.field} {wanted}"
+
+
+class FirstSeen(Strict):
+    """Rows become what each `key` (an actor) did in the last `recent_hours` and never in the rest of the window:
+    the value `pattern` captures from `field` (the SObject after FROM), with its first time and how often."""
+
+    key: str
+    field: str
+    pattern: str
+    recent_hours: int = Field(ge=1)
+
+    @field_validator("pattern")
+    @classmethod
+    def _one_group(cls, value: str) -> str:
+        if re.compile(value).groups != 1:
+            raise ValueError("the pattern captures exactly one group")
+        return value
+
+    def rows(self, rows: list[dict[str, Any]], at: str, now: datetime) -> list[dict[str, Any]]:
+        since = now - timedelta(hours=self.recent_hours)
+        before: set[tuple[str, str]] = set()
+        recent: dict[tuple[str, str], dict[str, Any]] = {}
+        for row in sorted(rows, key=lambda r: str(r.get(at) or "")):
+            when = datetime.fromisoformat(str(row.get(at)).replace("+0000", "+00:00"))
+            for value in re.findall(self.pattern, str(row.get(self.field) or ""), re.IGNORECASE):
+                pair = (str(row.get(self.key) or ""), value)
+                if when < since:
+                    before.add(pair)
+                elif pair not in before:
+                    seen = recent.setdefault(pair, {self.key: pair[0], "first_seen": row.get(at), "value": value})
+                    seen["times"] = seen.get("times", 0) + 1
+        return [r for pair, r in recent.items() if pair not in before]
 
 
 class Remember(Strict):
@@ -60,6 +112,7 @@ class QueryStep(StepBase):
     soql: str  # built with simple_salesforce.format_soql; {since} and {until} bound the time window
     api: Literal["rest", "tooling"] = "rest"
     text_filter: TextFilter | None = None
+    first_seen: FirstSeen | None = None  # needs CreatedDate in SELECT and a window longer than recent_hours
     row_limit: int | None = Field(default=None, ge=1, le=2000)  # the runbook's own LIMIT, where it sets one
     remember: Remember | None = None
 
@@ -72,6 +125,12 @@ class QueryStep(StepBase):
             raise ValueError(f"soql uses {sorted(missing)} but no such parameter is defined{hint}")
         if re.search(r"LAST_N_HOURS", self.soql, re.IGNORECASE):
             raise ValueError("LAST_N_HOURS is not a SOQL date literal: bound the window with {since}")
+        if self.first_seen and (
+            not self.window_hours
+            or self.window_hours <= self.first_seen.recent_hours
+            or not re.search(r"\bCreatedDate\b.*\bFROM\b", self.soql, re.IGNORECASE | re.DOTALL)
+        ):
+            raise ValueError("first_seen needs CreatedDate in SELECT and window_hours longer than recent_hours")
         return self
 
 
@@ -94,15 +153,18 @@ class Query(Kind):
         soql = build_soql(step.soql, values)
         limit = min(step.row_limit or context.export_limit, context.export_limit)
         wanted = step.text_filter
+        every_row = wanted is not None or step.first_seen is not None
         try:
-            # A text filter runs after the query, so it needs every row; a LIMIT applies after the filter.
-            answer = context.org.query(soql, tooling=step.api == "tooling", limit=None if wanted else limit)
+            # A filter of the bot's runs after the query, so it needs every row; a LIMIT applies after the filter.
+            answer = context.org.query(soql, tooling=step.api == "tooling", limit=None if every_row else limit)
         except SalesforceError as error:
             raise StepFailed(str(error)) from None
         rows, total = answer.records, answer.total_size
         if wanted is not None:
-            needle = wanted.contains.lower()
-            rows = [row for row in rows if needle in str(row.get(wanted.field) or "").lower()]
+            rows = [row for row in rows if wanted.keeps(row)]
+            total = len(rows)
+        if step.first_seen is not None:
+            rows = step.first_seen.rows(rows, "CreatedDate", context.now)
             total = len(rows)
         return StepResult(at=context.now, statement=soql, rows=rows[:limit], total=total, fetched=min(len(rows), limit))
 
@@ -138,7 +200,12 @@ class Query(Kind):
         if step.window_hours:
             lines.append(f"window: the last {step.window_hours} h, as {{since}} … {{until}}")
         if step.text_filter:
-            lines.append(f"filtered by the bot: {step.text_filter.field} contains “{step.text_filter.contains}”")
+            lines.append(step.text_filter.describe())
+        if step.first_seen:
+            lines.append(
+                f"kept: {step.first_seen.field} values new to their {step.first_seen.key} in the last "
+                f"{step.first_seen.recent_hours} h"
+            )
         if step.row_limit:
             lines.append(f"at most {step.row_limit} rows (the runbook's LIMIT)")
         return lines

@@ -53,7 +53,8 @@ class VendorStatus(Kind):
     def present(self, reference: str, step: StepBase, result: StepResult) -> Shown:
         reports = [VendorReport.from_row(row) for row in result.rows]
         lines = [
-            f"{ICONS[r.state]} *{escape(r.provider)}*: {r.state.value}, {escape(r.summary)} (<{r.url}|status page>)"
+            f"{ICONS[r.state]} *{escape(r.provider)}*: {r.state.value}, {escape(r.summary)}"
+            + (f" (<{r.url}|status page>)" if r.url else "")
             for r in reports
         ]
         return Shown("Vendor status", [section(":satellite_antenna: *Vendor status*\n" + "\n".join(lines))])

@@ -149,6 +149,27 @@ def seed_objects(now: dt.datetime = NOW) -> dict[str, SObject]:
             "CreatedDate": at(7 * 60),
         },
     ]
+    audits.append(  # the suspect's history: Opportunity queried before, so only Contact is new in the last 6 h
+        {
+            "Id": _id("a02", next(ids)),
+            "Action__c": "org_chat_turn",
+            "Actor_Id__c": SUSPECT_USER_ID,
+            "Error_Code__c": None,
+            "Detail__c": "SELECT Name FROM Opportunity LIMIT 10",
+            "CreatedDate": at(60 * 24 * 10),
+        }
+    )
+    for minute in (15, 16, 17):  # the validator refusing the suspect's DML three times
+        audits.append(
+            {
+                "Id": _id("a02", next(ids)),
+                "Action__c": "org_chat_turn_error",
+                "Actor_Id__c": SUSPECT_USER_ID,
+                "Error_Code__c": "SOQL_VALIDATOR_REJECTED",
+                "Detail__c": "UPDATE Contact SET Email = null",
+                "CreatedDate": at(minute),
+            }
+        )
     for minute in (62, 70, 85, 100):  # Org Chat failing in the hour before the last: 4 errors in 5 turns
         audits.append(
             {
@@ -178,6 +199,7 @@ def seed_objects(now: dt.datetime = NOW) -> dict[str, SObject]:
                 "Actor_Id__c": SUSPECT_USER_ID,
                 "Error_Code__c": "VENDOR_RATE_LIMIT",
                 "Detail__c": "429",
+                "Pipeline_Id__c": "PL-ENRICH-LEADS",  # looping
                 "CreatedDate": at(index * 2 + 1),
             }
         )
@@ -189,6 +211,7 @@ def seed_objects(now: dt.datetime = NOW) -> dict[str, SObject]:
                 "Actor_Id__c": OTHER_USER_ID,
                 "Error_Code__c": "VENDOR_RATE_LIMIT",
                 "Detail__c": "429",
+                "Pipeline_Id__c": "PL-SUMMARISE-CASES",
                 "CreatedDate": at(index * 5 + 1),
             }
         )
@@ -254,6 +277,19 @@ def seed_objects(now: dt.datetime = NOW) -> dict[str, SObject]:
             "Filter_Used__c": "CreatedDate = TODAY",
             "CreatedDate": at(60 * 24 * 10),
         },
+        *(
+            {
+                "Id": _id("a04", next(ids)),
+                "Actor_Id__c": SUSPECT_USER_ID,
+                "Operation__c": "update",
+                "Sobject_Type__c": "Contact",
+                "Record_Count__c": 200,
+                "Diff_Json__c": '{"Email": "y"}',
+                "Filter_Used__c": "Id != null",
+                "CreatedDate": at(minute),
+            }
+            for minute in (40, 45)
+        ),
         {
             "Id": _id("a04", next(ids)),
             "Actor_Id__c": OTHER_USER_ID,
@@ -368,7 +404,12 @@ def seed_objects(now: dt.datetime = NOW) -> dict[str, SObject]:
             },
             dml,
         ),
-        "FM_Circuit_Queue__c": SObject("FM_Circuit_Queue__c", {"Id": "id"}, [{"Id": _id("a05", n)} for n in range(37)]),
+        "FM_Circuit_Queue__c": SObject(
+            "FM_Circuit_Queue__c",
+            {"Id": "id", "CreatedDate": "datetime"},
+            # climbing: 3 rows from 5 hours ago, 8 from 2 hours ago, 26 in the last hour
+            [{"Id": _id("a05", n), "CreatedDate": at(300 if n < 3 else 125 if n < 11 else 2 + n)} for n in range(37)],
+        ),
         "PermissionSetAssignment": SObject(
             "PermissionSetAssignment",
             {"Id": "id", "AssigneeId": "reference", "PermissionSetId": "reference", "PermissionSet": "reference"},

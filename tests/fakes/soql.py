@@ -407,7 +407,13 @@ class Org:
             if expression.function == "COUNT":
                 results.sort(key=lambda r: len(r["__members"]), reverse=descending)
             else:
-                results.sort(key=lambda r, e=expression: str(evaluate(e, r["__members"][0])), reverse=descending)
+                results.sort(  # by the value itself: hour 9 before hour 11, nulls last as Salesforce puts them
+                    key=lambda r, e=expression: (
+                        evaluate(e, r["__members"][0]) is None,
+                        evaluate(e, r["__members"][0]),
+                    ),
+                    reverse=descending,
+                )
         for record in results:
             del record["__members"]
         if query.limit is not None:

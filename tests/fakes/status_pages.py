@@ -76,7 +76,8 @@ class FakeStatusPages(LoopbackService):
         return {
             "anthropic_status_url": self.url("/anthropic/api/v2/summary.json"),
             "openai_status_url": self.url("/openai/api/v2/summary.json"),
-            "bedrock_status_url": self.url("/aws/rss/bedrock-us-east-1.rss"),
+            "aws_status_feeds_url": self.url("/aws/rss/"),
+            "bedrock_regions": "us-east-1",
             "azure_status_url": self.url("/azure/status/feed/"),
         }
 

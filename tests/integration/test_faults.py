@@ -92,7 +92,13 @@ def worker_env(bot: RunningBot, org: FakeSalesforce) -> dict[str, str]:
         "LOG_LEVEL": "WARNING",
     }
     env.update({k.upper(): str(v) for k, v in jwt_settings(org).items()})
-    for name in ("anthropic_status_url", "openai_status_url", "bedrock_status_url", "azure_status_url"):
+    for name in (
+        "anthropic_status_url",
+        "openai_status_url",
+        "aws_status_feeds_url",
+        "bedrock_regions",
+        "azure_status_url",
+    ):
         env[name.upper()] = getattr(settings, name)
     return env
 

@@ -10,7 +10,7 @@ from typing import Any
 
 from bot.render.switches import REQUEST_CALLBACK
 from tests.conftest import RunningBot, jwt_settings
-from tests.fakes.salesforce import FakeSalesforce
+from tests.fakes.salesforce import SUSPECT_USER_ID, FakeSalesforce
 from tests.fakes.slack import Channel
 from tests.integration.test_killswitches import approve, decide, incident_channel, request_revert, wait_card
 from tests.integration.test_salesforce import open_phase, wait_settled
@@ -144,10 +144,65 @@ def test_the_forensic_query_exports_every_actor_up_to_the_limit_and_says_where_i
 
     in_week = sum(1 for r in rows if r["CreatedDate"] >= fake_org.now.replace(hour=0, minute=0) - timedelta(days=7))
     assert in_week > 10_000 and done.result == f"{in_week} rows"
-    exported = bot.fake.wait_until(lambda: [f for f in bot.fake.files.values() if "bound-damage" in f["name"]])[0]
+    exported = bot.fake.wait_until(
+        lambda: [f for f in bot.fake.files.values() if "bound-damage" in f["name"] and f["title"]]
+    )[0]
     table = list(csv.DictReader(io.StringIO(exported["content"].decode())))
     assert len(table) == 10_000 and exported["title"].endswith(f"(first 10,000 of {in_week:,} rows)")
     assert {f"005{n:012d}" for n in range(40)} <= {r["Actor_Id__c"] for r in table}  # every actor, not one suspect
     assert table[0]["Diff_Json__c"] == '{"Email": ["a@x.test", "b@x.test"]}'
     pages = [path for _, path in fake_org.calls_to(r"/query/01g")]
     assert len(pages) == 4  # 2,000 a page: the first page and four more make 10,000; the rest is not fetched
+
+
+def test_playbook_4_shows_the_numbers_of_its_four_indicators(bot_factory: Any, fake_org: FakeSalesforce) -> None:
+    bot = bot_factory(**jwt_settings(fake_org))
+    channel = incident_channel(bot, "declare --private sev1 Suspected exfiltration")
+    discovery = open_phase(bot, channel, "prompt-injection", "discovery")
+    results = {}
+    for step in ("limit-near-max", "new-sobjects", "rejections-by-user", "dml-by-sobject"):
+        click(bot, channel, discovery, "step.run", step)
+        assert wait_settled(bot, "prompt-injection", step).status.value == "done"
+        stored = bot.services.walkthrough.steps.result(1, f"prompt-injection/{step}")
+        assert stored is not None
+        results[step] = stored.rows
+
+    assert [r["Detail__c"] for r in results["limit-near-max"]] == [
+        "SELECT Id, Email FROM Contact LIMIT 9999",
+        "SELECT Id FROM Opportunity LIMIT 9999",
+    ]  # LIMIT 10 is not near the maximum, and the Case turn of 7 hours ago is outside the window
+    new = {(r["Actor_Id__c"], r["value"]) for r in results["new-sobjects"]}
+    assert (SUSPECT_USER_ID, "Contact") in new and (SUSPECT_USER_ID, "Opportunity") not in new  # queried 10 days ago
+    assert {
+        "Actor_Id__c": SUSPECT_USER_ID,
+        "Error_Code__c": "SOQL_VALIDATOR_REJECTED",
+        "c": 3,
+    } in results["rejections-by-user"]
+    assert results["dml-by-sobject"][0] == {
+        "Actor_Id__c": SUSPECT_USER_ID,
+        "Sobject_Type__c": "Contact",
+        "Operation__c": "update",
+        "c": 2,
+    }
+
+
+def test_the_looping_pipeline_and_the_climbing_queue_show_in_numbers(
+    bot_factory: Any, fake_org: FakeSalesforce
+) -> None:
+    bot = bot_factory(**jwt_settings(fake_org))
+    channel = incident_channel(bot, "declare --llm sev2 429 storm")
+    diagnose = open_phase(bot, channel, "rate-limit-storm", "diagnose")
+    click(bot, channel, diagnose, "step.choose:looping-pipeline", "storm-source")
+    bot.fake.wait_until(lambda: "Rate-limit errors by pipeline" in text_of(diagnose))
+    click(bot, channel, diagnose, "step.run", "rate-limit-by-pipeline")
+    assert wait_settled(bot, "rate-limit-storm", "rate-limit-by-pipeline").result == (
+        "PL-ENRICH-LEADS 20 · PL-SUMMARISE-CASES 2"
+    )
+
+    bot.slack.command("playbook circuit-breaker", channel_id=channel.id)
+    discovery = open_phase(bot, channel, "circuit-breaker", "discovery")
+    click(bot, channel, discovery, "step.run", "queue-depth")
+    wait_settled(bot, "circuit-breaker", "queue-depth")
+    stored = bot.services.walkthrough.steps.result(1, "circuit-breaker/queue-depth")
+    assert stored is not None
+    assert [(r["h"], r["c"]) for r in stored.rows] == [(9, 3), (11, 8), (13, 26)]  # climbing, hour by hour (UTC)

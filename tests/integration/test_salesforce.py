@@ -98,8 +98,8 @@ def test_confirm_scope_posts_both_trends_then_the_chart_from_the_worker(sf_bot: 
     checklist = message(sf_bot, channel, "first-five")
     click(sf_bot, channel, checklist, "step.run", "confirm-scope")
     done = wait_settled(sf_bot, "first-five", "confirm-scope")
-    # the last hour of each: pipelines failing at 28.6%, Org Chat quiet again after an hour of errors
-    assert done.result == "Pipeline executions 12/42 (28.6%) · Org Chat turns 0/3 (0.0%) in the last hour"
+    # the last hour of each: pipelines failing at 28.6%, Org Chat with the validator's three rejections
+    assert done.result == "Pipeline executions 12/42 (28.6%) · Org Chat turns 3/6 (50.0%) in the last hour"
     text = text_of(results_posted(sf_bot, channel, "Confirm scope"))
     assert "the line is 10%" in text
     pipelines, org_chat = text.split("*Pipeline executions*")[1].split("*Org Chat turns*")
@@ -202,7 +202,7 @@ def test_query_parameters_come_from_a_modal_with_a_checked_salesforce_id(sf_bot:
     assert state(sf_bot, "prompt-injection", "suspect-dml").status.value == "pending"
     assert sf_bot.slack.submit(view, {"suspect_user_id": "005000000000ABC"}).text == ""  # the 15-character form
     done = wait_settled(sf_bot, "prompt-injection", "suspect-dml")
-    assert done.result == "1 row"  # the DML of 2 days ago; the one 10 days ago is outside the window
+    assert done.result == "3 rows"  # today's two and the one of 2 days ago; 10 days ago is outside LAST_N_DAYS:7
     stored = sf_bot.services.walkthrough.steps.result(1, "prompt-injection/suspect-dml")
     assert stored is not None and f"Actor_Id__c = '{SUSPECT_USER_ID}'" in stored.statement
 

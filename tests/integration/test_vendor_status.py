@@ -7,6 +7,8 @@ from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from typing import Any
 
+import pytest
+
 from bot.adapters.status_pages import StatusPage, StatusPages
 from bot.core.vendors import VendorState
 from tests.conftest import RunningBot, step_state
@@ -37,12 +39,16 @@ def test_llm_related_declare_checks_every_vendor(bot: RunningBot, status_pages: 
     text = json.dumps(vendor["blocks"])
     assert ":red_circle: *Anthropic*: outage, Partial System Outage: Elevated errors on Claude API" in text
     assert ":large_green_circle: *OpenAI*: operational, All Systems Operational" in text
-    assert ":large_yellow_circle: *AWS Bedrock*: degraded, Informational message: Increased error rates" in text
+    assert (
+        ":large_yellow_circle: *AWS Bedrock us-east-1*: degraded, Informational message: Increased error rates" in text
+    )
     assert ":grey_question: *Azure OpenAI*: unknown, HTTP 404" in text
     state = bot.fake.wait_until(
         lambda: step_state(bot, "first-five", "vendor-status").result and step_state(bot, "first-five", "vendor-status")
     )
-    assert state.result == "Anthropic outage · OpenAI operational · AWS Bedrock degraded · Azure OpenAI unknown"
+    assert state.result == (
+        "Anthropic outage · OpenAI operational · AWS Bedrock us-east-1 degraded · Azure OpenAI unknown"
+    )
 
 
 def test_not_llm_related_does_not_check_on_declare(bot: RunningBot, status_pages: FakeStatusPages) -> None:
@@ -55,7 +61,7 @@ def pages(fake: FakeStatusPages, timeout: float = 0.5) -> StatusPages:
     return StatusPages(
         [
             StatusPage("Anthropic", "statuspage", urls["anthropic_status_url"]),
-            StatusPage("AWS Bedrock", "aws_rss", urls["bedrock_status_url"]),
+            StatusPage("AWS Bedrock us-east-1", "aws_rss", f"{urls['aws_status_feeds_url']}bedrock-us-east-1.rss"),
             StatusPage("Azure OpenAI", "azure_rss", urls["azure_status_url"]),
         ],
         timeout,
@@ -100,4 +106,24 @@ def test_feeds_old_resolved_and_unrelated_items(status_pages: FakeStatusPages) -
     )
     result: list[Any] = states(status_pages)
     assert result[1] == (VendorState.OPERATIONAL, "Service is operating normally: [RESOLVED] Increased error rates")
-    assert result[2] == (VendorState.OPERATIONAL, "no recent incident in the feed")
+    assert result[2] == (VendorState.QUIET, "nothing in the last 24 h (Azure's feed, items that name OpenAI)")
+    status_pages.set("/aws/rss/bedrock-us-east-1.rss", rss([(rfc822(60 * 30), "Informational message: old", "")]))
+    assert states(status_pages)[1] == (VendorState.QUIET, "nothing in the last 24 h (this region's Bedrock feed)")
+
+
+@pytest.mark.parametrize(
+    ("regions", "expected"),
+    [
+        ("", ":grey_question: *AWS Bedrock*: unknown, not checked: set BEDROCK_REGIONS to the regions your org calls"),
+        ("us-east-1", ":white_circle: *AWS Bedrock us-east-1*: no incident in the feed, nothing in the last 24 h"),
+    ],
+)
+def test_bedrock_is_checked_in_each_region_named_and_said_unchecked_without_one(
+    bot_factory: Any, status_pages: FakeStatusPages, regions: str, expected: str
+) -> None:
+    bot = bot_factory(bedrock_regions=regions)
+    channel = declare(bot, "declare --llm sev2 Bedrock throttling")
+    vendor = bot.fake.wait_until(
+        lambda: next((m for m in channel.messages.values() if "Vendor status" in m.get("text", "")), None)
+    )
+    assert expected in json.dumps(vendor["blocks"])

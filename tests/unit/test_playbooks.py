@@ -178,7 +178,7 @@ def test_invalid_yaml_is_reported_with_its_file(tmp_path: Path) -> None:
 
 def test_cli_check_and_show(tmp_path: Path) -> None:
     ok = run_cli("playbooks", "check")
-    assert (ok.returncode, ok.stdout) == (0, "OK: 7 playbooks, 6 kill switches, 4 severities, 49 steps\n")
+    assert (ok.returncode, ok.stdout) == (0, "OK: 7 playbooks, 6 kill switches, 4 severities, 53 steps\n")
     directory = copy_bundled(tmp_path)
     edit(directory / P1, _set(["phases", 1, "steps", 1, "switch"], "provider-gone"))
     broken = run_cli("playbooks", "check", str(directory))
