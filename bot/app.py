@@ -20,6 +20,7 @@ from bot.adapters.redis_store.audit import AuditStore
 from bot.adapters.redis_store.incidents import IncidentStore
 from bot.adapters.redis_store.timeline import TimelineStore
 from bot.adapters.redis_store.walkthrough import MessageStore, WalkthroughStore
+from bot.adapters.salesforce.errors import SalesforceError
 from bot.adapters.salesforce.gateway import SalesforceGateway
 from bot.adapters.salesforce.login import credentials_from
 from bot.adapters.scheduler import Scheduler
@@ -177,6 +178,7 @@ def build_services(settings: Settings, client: WebClient, clock: Clock | None = 
         runbook=runbook,
         clock=clock,
         timezone=timezone,
+        integration_user=lambda: integration_user(salesforce),
     )
     execution = ExecutionService(
         approvals=approval_store,
@@ -269,6 +271,17 @@ def build_services(settings: Settings, client: WebClient, clock: Clock | None = 
         jobs=job_class(handlers),
         listeners=ThreadPoolExecutor(max_workers=LISTENER_THREADS, thread_name_prefix="listener"),
     )
+
+
+def integration_user(salesforce: SalesforceGateway | None) -> str | None:
+    """The Salesforce user the bot runs as, for the post-mortem to leave out; None when it cannot be asked."""
+    if salesforce is None:
+        return None
+    try:
+        return salesforce.user_id
+    except SalesforceError:
+        logger.warning("the integration user could not be read; the post-mortem lists every user it saw")
+        return None
 
 
 def status_pages(settings: Settings) -> StatusPages:

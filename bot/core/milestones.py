@@ -72,8 +72,8 @@ class Durations:
 
 
 def durations(incident: Incident) -> Durations:
-    """Detect: first signal → declared. Acknowledge: declared → acknowledged. Mitigate and resolve: from the
-    first signal."""
+    """Detect: first signal → declared, unknown until the first signal is recorded. Acknowledge: declared →
+    acknowledged. Mitigate and resolve: from the first signal (the declaration while none is recorded)."""
     signal = moment(incident, Milestone.FIRST_SIGNAL)
     assert signal is not None
 
@@ -81,7 +81,7 @@ def durations(incident: Incident) -> Durations:
         return end - start if end else None
 
     return Durations(
-        to_detect=incident.declared_at - signal,
+        to_detect=incident.declared_at - signal if incident.first_signal_at else None,
         to_acknowledge=since(incident.declared_at, incident.acknowledged_at),
         to_mitigate=since(signal, incident.mitigated_at),
         to_resolve=since(signal, incident.resolved_at),

@@ -90,12 +90,28 @@ class Milestones:
 
 
 @dataclass(frozen=True)
+class SeenUser:
+    user_id: str
+    suspect: bool  # named as the suspect in a form or a lockout request
+
+
+@dataclass(frozen=True)
 class CustomerImpact:
     written: str
     failed_executions: int | None
     total_executions: int | None
     snapshot_window: str
-    affected_users: list[str]
+    affected_users: list[SeenUser]
+
+
+@dataclass(frozen=True)
+class StepTaken:
+    """A containment or recovery step the responders did or ran (the kill switches are in the audit rows)."""
+
+    title: str
+    by: str | None
+    at: str
+    result: str
 
 
 @dataclass(frozen=True)
@@ -114,8 +130,9 @@ class PostMortem:
     milestones: Milestones
     timeline: list[TimelineRow]
     root_cause: str
-    detection: str
+    signal_recorded: bool  # set with /incident signal; without it the time to detect is not known
     mitigation: list[MitigationRow]
+    steps_taken: list[StepTaken]
     audit_head: str  # COUNT:HASH of the audit trail the draft was written from
     impact: CustomerImpact
     actions: list[ActionItem]
@@ -127,9 +144,9 @@ def _clock(moment_: datetime | None, timezone: ZoneInfo) -> str:
     return moment_.astimezone(timezone).strftime("%Y-%m-%d %H:%M") if moment_ else "not yet"
 
 
-def _span(span: timedelta | None) -> str:
+def _span(span: timedelta | None, missing: str = "not yet") -> str:
     if span is None:
-        return "not yet"
+        return missing
     minutes = int(span.total_seconds() // 60)
     hours, minutes = divmod(minutes, 60)
     return f"{hours} h {minutes:02d} min" if hours else f"{minutes} min"
@@ -177,14 +194,23 @@ def mitigation(entries: list[AuditEntry], timezone: ZoneInfo) -> list[Mitigation
 
 
 def impact(
-    incident: Incident, snapshot: list[dict[str, Any]] | None, snapshot_window: str, results: list[list[dict[str, Any]]]
+    incident: Incident,
+    snapshot: list[dict[str, Any]] | None,
+    snapshot_window: str,
+    results: list[list[dict[str, Any]]],
+    integration_user: str | None,
+    suspects: set[str],
 ) -> CustomerImpact:
+    """The snapshot's numbers and the users the query results name: not the bot's own integration user (its test
+    publish writes audit rows too), suspects marked. Ids compare on their first 15 characters."""
     failed = total = None
     if snapshot is not None:
         failed = sum(int(row.get("c") or 0) for row in snapshot if row.get("Status__c") == "Failed")
         total = sum(int(row.get("c") or 0) for row in snapshot)
     actors = sorted({str(row["Actor_Id__c"]) for rows in results for row in rows if row.get("Actor_Id__c")})
-    return CustomerImpact(incident.customer_impact, failed, total, snapshot_window, actors)
+    bot, marked = (integration_user or "")[:15], {s[:15] for s in suspects}
+    seen = [SeenUser(actor, actor[:15] in marked) for actor in actors if not bot or actor[:15] != bot]
+    return CustomerImpact(incident.customer_impact, failed, total, snapshot_window, seen)
 
 
 def build(
@@ -194,6 +220,7 @@ def build(
     audit: list[AuditEntry],
     customer_impact: CustomerImpact,
     actions: list[ActionItem],
+    steps_taken: list[StepTaken],
     timezone: ZoneInfo,
 ) -> PostMortem:
     signal = moment(incident, Milestone.FIRST_SIGNAL)
@@ -205,12 +232,6 @@ def build(
         if end is None or e.at <= end
     ]
     spans = durations(incident)
-    detection = (
-        f"Declared by {incident.declared_by} with /incident at {_clock(incident.declared_at, timezone)}; "
-        f"first signal {_clock(signal, timezone)}"
-        + (" (set by the responders)" if incident.first_signal_at else " (taken as the declaration time)")
-        + f". Time to detect: {_span(spans.to_detect)}."
-    )
     return PostMortem(
         number=incident.number,
         reference=incident.reference,
@@ -224,20 +245,21 @@ def build(
         status=incident.status.value,
         drill=incident.drill,
         milestones=Milestones(
-            first_signal=_clock(signal, timezone),
+            first_signal=_clock(incident.first_signal_at, timezone) if incident.first_signal_at else "not recorded",
             declared=_clock(incident.declared_at, timezone),
             acknowledged=_clock(incident.acknowledged_at, timezone),
             mitigated=_clock(incident.mitigated_at, timezone),
             resolved=_clock(incident.resolved_at, timezone),
-            to_detect=_span(spans.to_detect),
+            to_detect=_span(spans.to_detect, "not recorded"),
             to_acknowledge=_span(spans.to_acknowledge),
             to_mitigate=_span(spans.to_mitigate),
             to_resolve=_span(spans.to_resolve),
         ),
         timeline=rows,
         root_cause=incident.root_cause,
-        detection=detection,
+        signal_recorded=incident.first_signal_at is not None,
         mitigation=mitigation(audit, timezone),
+        steps_taken=steps_taken,
         audit_head=AuditHead(len(audit), audit[-1].hash).short if audit else EMPTY.short,
         impact=customer_impact,
         actions=actions,
@@ -293,10 +315,11 @@ def specimen() -> PostMortem:
         milestones=Milestones(*(["2026-01-01 00:00"] * 5 + ["1 min"] * 4)),
         timeline=[TimelineRow("00", "00:00", "U1", "note", words, "https://example.invalid/")],
         root_cause=words,
-        detection=words,
+        signal_recorded=True,
         mitigation=[MitigationRow(words, words, "U1", "00:00", "approved", "U2", "00:01", "executed", words, words)],
+        steps_taken=[StepTaken(words, "U1", "00:00", words)],
         audit_head=EMPTY.short,
-        impact=CustomerImpact(words, 1, 2, words, ["U1"]),
+        impact=CustomerImpact(words, 1, 2, words, [SeenUser("005000000000001", suspect=True)]),
         actions=[ActionItem(text=words, owner="U1", due=at.date(), added_by="U1", added_at=at)],
         lessons=words,
     )

@@ -358,6 +358,11 @@ class ApprovalService:
 
     # ----- helpers
 
+    def targets(self, number: int, name: str) -> set[str]:
+        """What the incident's requests named in their form field `name` (the users a lockout targeted)."""
+        requests = self.approvals.all_of_incident(number).values()
+        return {request.target[name] for request, _ in requests if name in request.target}
+
     def get(self, approval_id: str) -> tuple[ApprovalRequest, Outcome]:
         return self._get(approval_id)
 

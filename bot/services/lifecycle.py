@@ -16,10 +16,10 @@ from bot.core.access import Privilege
 from bot.core.clock import Clock
 from bot.core.incident import ROOT_CAUSE_REQUIRED, Incident, IncidentStatus, needs_postmortem
 from bot.core.milestones import FIELDS, Milestone, MilestoneError, check_order
-from bot.core.playbook import FIRST_FIVE, window_values
-from bot.core.postmortem import ActionItem, build, compile_template, impact, render_postmortem
+from bot.core.playbook import FIRST_FIVE, PhaseName, window_values
+from bot.core.postmortem import ActionItem, StepTaken, build, compile_template, impact, render_postmortem
 from bot.core.timeline import EntryKind, TimelineEntry
-from bot.core.walkthrough import state_key
+from bot.core.walkthrough import StepStatus, state_key, visible
 from bot.runbook import Runbook
 from bot.services.access import Access
 from bot.services.approvals import ApprovalService
@@ -28,6 +28,7 @@ from bot.services.errors import UserError, incident_or_refuse
 from bot.services.timeline import TimelineService
 
 logger = logging.getLogger(__name__)
+MITIGATING = (PhaseName.CONTAIN, PhaseName.RECOVER)
 SNAPSHOT = state_key(FIRST_FIVE, "snapshot-executions")
 
 
@@ -50,6 +51,7 @@ class LifecycleService:
         runbook: Runbook,
         clock: Clock,
         timezone: ZoneInfo,
+        integration_user: Callable[[], str | None],
     ) -> None:
         self.store = incidents
         self.timeline = timeline
@@ -60,6 +62,7 @@ class LifecycleService:
         self.runbook = runbook
         self.clock = clock
         self.timezone = timezone
+        self.integration_user = integration_user  # the Salesforce user the bot runs as, when it can be known
         self.template: Template = compile_template(runbook.postmortem_template)
 
     def incident(self, number: int) -> Incident:
@@ -137,7 +140,11 @@ class LifecycleService:
                     f"{bounds['until'].astimezone(self.timezone):%H:%M}"
                 )
         results = [r.rows for r in self.steps.results(number).values()]
-        customer = impact(incident, snapshot.rows if snapshot else None, window, results)
+        suspects = self.approvals.targets(number, "user_id")
+        suspects |= {v for k, v in self.steps.parameters(number).items() if k == "suspect_user_id"}
+        customer = impact(
+            incident, snapshot.rows if snapshot else None, window, results, self.integration_user(), suspects
+        )
         draft = build(
             incident,
             self.runbook.severities[incident.severity],
@@ -145,9 +152,28 @@ class LifecycleService:
             self.audit.entries(number),
             customer,
             self.store.actions(number),
+            self.steps_taken(number),
             self.timezone,
         )
         return render_postmortem(self.template, draft, mention)
+
+    def steps_taken(self, number: int) -> list[StepTaken]:
+        """The contain and recover steps of the incident's playbooks that were done or run, in time order; kill
+        switch steps are left to the audit rows, which say what the org was sent."""
+        snapshot = self.steps.snapshot(number)
+        taken = []
+        for key in snapshot.playbooks:
+            playbook = self.runbook.playbook(key)
+            phases = [p for p in playbook.phases if p.name in MITIGATING] if playbook else []
+            for phase in phases:
+                for _, step in visible(phase.steps, key, snapshot.states):
+                    state = snapshot.state(state_key(key, step.id))
+                    if state.status is StepStatus.DONE and state.at and step.kind != "kill_switch":
+                        taken.append((state.at, StepTaken(step.title, state.by, "", state.result)))
+        taken.sort(key=lambda pair: pair[0])
+        return [
+            StepTaken(step.title, step.by, f"{at.astimezone(self.timezone):%H:%M}", step.result) for at, step in taken
+        ]
 
     def recorded(self, number: int, text: str) -> None:
         """Notes on the timeline where the draft went."""

@@ -306,6 +306,7 @@ def test_user_lockout_revokes_only_non_profile_assignments_and_reverts(
     approval, card = wait_card(sf_bot, channel)
     assert f"user id `{SUSPECT_USER_ID}`" in text_of(card)
     assert "AND PermissionSet.IsOwnedByProfile = false" in text_of(card)
+    assert "FlowMason_Org_Chat_Dml_User is revoked too, as Playbook 4 does" in text_of(card)  # the table names one
     approve(sf_bot, channel, card, approval)
     sf_bot.run_jobs()
     left = [

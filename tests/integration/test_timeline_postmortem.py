@@ -9,8 +9,10 @@ from typing import Any
 from bot.core.timeline import EntryKind
 from bot.render.modals import RESOLVE_CALLBACK, SKIP_CALLBACK
 from tests.conftest import RunningBot, run_cli
+from tests.fakes.salesforce import BOT_USER_ID, SUSPECT_USER_ID
 from tests.fakes.slack import Channel
 from tests.integration.test_killswitches import approve, incident_channel, request
+from tests.integration.test_salesforce import open_phase, submit_run_modal, wait_settled
 from tests.integration.test_walkthrough import ALICE, BOB, CAROL, click, declare, ephemeral_texts, message, text_of
 
 
@@ -344,3 +346,43 @@ def test_action_items_need_a_description_and_a_real_date(bot: RunningBot) -> Non
     assert bot.slack.command("action Fix it 2026-02-30", channel_id=channel.id).text == (
         "`2026-02-30` is not a date: use YYYY-MM-DD."
     )
+
+
+def test_the_draft_says_what_it_does_not_know_and_names_people_and_steps(sf_bot: RunningBot) -> None:
+    channel = incident_channel(sf_bot, "declare --private sev1 Suspected exfiltration")  # no first signal given
+    discovery = open_phase(sf_bot, channel, "prompt-injection", "discovery")
+    click(sf_bot, channel, discovery, "step.run", "suspect-turns")  # the suspect's turns
+    wait_settled(sf_bot, "prompt-injection", "suspect-turns")
+    diagnose = open_phase(sf_bot, channel, "prompt-injection", "diagnose")
+    click(sf_bot, channel, diagnose, "step.run", "suspect-dml")
+    submit_run_modal(sf_bot, {"suspect_user_id": SUSPECT_USER_ID})  # named as the suspect
+    wait_settled(sf_bot, "prompt-injection", "suspect-dml")
+    recover = open_phase(sf_bot, channel, "prompt-injection", "recover")
+    click(sf_bot, channel, recover, "step.choose:validator-rejected", "finding")
+    sf_bot.fake.wait_until(lambda: "User blocked, no data egress" in text_of(recover))
+    sf_bot.clock.advance(minutes=5)
+    click(sf_bot, channel, recover, "step.done", "retain-logs", user=BOB)
+    sf_bot.fake.wait_until(lambda: "Done by <@U0BOB0001>" in text_of(recover))
+    sf_bot.slack.command("playbook telemetry", channel_id=channel.id)  # the bot's own test publish
+    telemetry = open_phase(sf_bot, channel, "telemetry", "diagnose")
+    click(sf_bot, channel, telemetry, "step.run", "test-publish")
+    submit_run_modal(sf_bot, {})
+    wait_settled(sf_bot, "telemetry", "test-publish")
+    click(sf_bot, channel, telemetry, "step.run", "test-row-arrived")
+    wait_settled(sf_bot, "telemetry", "test-row-arrived")
+
+    sf_bot.slack.command("resolve", channel_id=channel.id)
+    resolve = sf_bot.fake.wait_until(lambda: sf_bot.fake.open_views(RESOLVE_CALLBACK))[-1]
+    sf_bot.slack.submit(resolve, {"root_cause": "The validator held; nothing left the org."})
+    markdown = sf_bot.fake.wait_until(lambda: next(iter(sf_bot.fake.canvases.values()), None))["markdown"]
+
+    detection = markdown.split("## 3. Detection")[1].split("## 4.")[0]
+    assert detection.startswith("\n\nDeclared by ![](@U0ALICE01) with /incident at 2026-11-25 14:00; the first signal")
+    assert "so the time to detect is not known" in detection
+    recovery = markdown.split("## 5. Recovery")[1].split("## 6.")[0]
+    assert "- First signal: not recorded" in recovery and "(time to detect: not recorded)" in recovery
+    mitigation = markdown.split("## 4. Mitigation")[1].split("## 5.")[0]
+    assert "- 14:05 User blocked, no data egress. Retain the logs: ![](@U0BOB0001)" in mitigation
+    seen = next(line for line in markdown.splitlines() if line.startswith("- Users seen"))
+    assert f"{SUSPECT_USER_ID} (suspect)" in seen
+    assert BOT_USER_ID not in seen  # the integration user's own test row is not a customer
