@@ -122,6 +122,18 @@ def test_pins_reactions_edits_and_deletes_shape_the_timeline(bot: RunningBot) ->
     bot.fake.wait_until(lambda: messages_on_timeline(bot) == [])
 
 
+def test_a_pushpin_on_a_thread_reply_captures_the_reply(bot: RunningBot) -> None:
+    channel = declare(bot)
+    parent = bot.fake.user_message(channel.id, ALICE, "Who changed FM_Config?")
+    bot.clock.advance(minutes=1)
+    reply = bot.fake.user_message(channel.id, BOB, "Me: defaultProvider to openai at 14:01", thread_ts=parent["ts"])
+    assert reply["ts"] not in [m["ts"] for m in bot.fake.m_conversations_history({"channel": channel.id})["messages"]]
+    react(bot, channel, reply["ts"], CAROL)
+    bot.fake.wait_until(lambda: messages_on_timeline(bot) == ["Me: defaultProvider to openai at 14:01"])
+    captured = next(e for e in bot.services.timeline.entries(1) if e.kind is EntryKind.MESSAGE)
+    assert (captured.actor, f"{captured.at:%H:%M}") == (BOB, "14:01")
+
+
 def test_the_bots_own_pin_of_the_header_is_not_captured(bot: RunningBot) -> None:
     channel = declare(bot)
     header = channel.messages[next(iter(channel.pins))]

@@ -176,6 +176,18 @@ def test_invalid_yaml_is_reported_with_its_file(tmp_path: Path) -> None:
         load_runbook(directory, LINK_SETTINGS)
 
 
+def test_a_file_the_bot_would_not_read_is_a_problem(tmp_path: Path) -> None:
+    directory = copy_bundled(tmp_path)
+    (directory / "playbok-8-typo.yaml").write_text((directory / P1).read_text().replace("number: 1", "number: 8"))
+    (directory / "notes.txt").write_text("a draft")
+    broken = run_cli("playbooks", "check", str(directory))
+    assert broken.returncode == 1
+    assert [line.split(": not a file the bot reads")[0] for line in broken.stderr.splitlines()] == [
+        str(directory / "notes.txt"),
+        str(directory / "playbok-8-typo.yaml"),
+    ]
+
+
 def test_cli_check_and_show(tmp_path: Path) -> None:
     ok = run_cli("playbooks", "check")
     assert (ok.returncode, ok.stdout) == (0, "OK: 7 playbooks, 6 kill switches, 4 severities, 53 steps\n")
