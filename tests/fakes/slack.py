@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import math
 import re
 import socket
 import struct
@@ -98,6 +99,31 @@ class Channel:
         }
 
 
+# Slack's tiers, per app, workspace and method: about this many calls a minute, with bursts up to as many. A
+# token bucket models "about N a minute, occasional bursts". Tier 5 (chat.postMessage) is limited per channel:
+# about one message a second with short bursts; the other Tier 5 methods are not limited here.
+TIER_PER_MINUTE = {"t1": 1, "t2": 20, "t3": 50, "t4": 100}
+POSTS_PER_SECOND = 1.0
+POST_BURST = 5
+
+
+@dataclass
+class Bucket:
+    capacity: float
+    per_second: float
+    tokens: float
+    at: float
+
+    def take(self, now: float) -> float:
+        """0 when a call may go now (and takes its token); else the seconds until one may."""
+        self.tokens = min(self.capacity, self.tokens + (now - self.at) * self.per_second)
+        self.at = now
+        if self.tokens >= 1:
+            self.tokens -= 1
+            return 0.0
+        return (1 - self.tokens) / self.per_second
+
+
 def load_specs() -> dict[str, dict[str, Any]]:
     specs = {}
     for path in (FIXTURES / "slack-api-methods").glob("*.json"):
@@ -135,6 +161,9 @@ class FakeSlack(LoopbackService):
         self.latency = 0.0  # seconds added to every Web API call (benchmarks)
         self.socket_mode_url: Callable[[], str] | None = None  # a FakeSocketMode's, for apps.connections.open
         self.reset_responses = 0  # this many posts to a response_url get their connection reset, unanswered
+        self.rate_limits = True  # each method's tier and the per-channel posting limit, answered with 429
+        self.buckets: dict[str, Bucket] = {}
+        self.rate_limited: list[Call] = []  # the calls answered with 429 for being over the limit
         self._ids = itertools.count(1)
         self._ts = itertools.count(1)
         self.serve(self._handler_class(), port)
@@ -258,6 +287,21 @@ class FakeSlack(LoopbackService):
         method = parsed.path[len("/api/") :]
         return self._api(method, parsed.query, headers, body)
 
+    def _over_limit(self, method: str, spec: dict[str, Any], args: dict[str, Any]) -> float:
+        """Seconds to wait when this call is over its tier (or its channel's posting limit); 0 when it may go."""
+        if not self.rate_limits:
+            return 0.0
+        tier = str(spec.get("rate_limits") or "")
+        if method == "chat.postMessage":
+            key, capacity, per_second = f"{method}:{args.get('channel')}", POST_BURST, POSTS_PER_SECOND
+        elif tier in TIER_PER_MINUTE:
+            key, capacity, per_second = method, TIER_PER_MINUTE[tier], TIER_PER_MINUTE[tier] / 60
+        else:
+            return 0.0
+        now = time.monotonic()
+        bucket = self.buckets.setdefault(key, Bucket(capacity, per_second, capacity, now))
+        return bucket.take(now)
+
     def _api(self, method: str, query: str, headers: dict[str, str], body: bytes) -> tuple[int, dict[str, str], Any]:
         if self.latency:
             time.sleep(self.latency)
@@ -267,6 +311,10 @@ class FakeSlack(LoopbackService):
             return 200, {}, {"ok": False, "error": "unknown_method"}
         args = self._arguments(spec, query, headers, body)
         with self.lock:
+            wait = self._over_limit(method, spec, args)
+            if wait:
+                self.rate_limited.append(Call(method, args, time.time()))
+                return 429, {"Retry-After": str(math.ceil(wait))}, {"ok": False, "error": "ratelimited"}
             self.calls.append(Call(method, args, time.time()))
             fault = self._take_fault(method)
         if fault is not None:
