@@ -7,6 +7,7 @@ import logging
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from rq.job import Job
@@ -19,6 +20,7 @@ from bot.adapters.redis_store.approvals import ApprovalStore
 from bot.adapters.redis_store.audit import AuditStore
 from bot.adapters.redis_store.incidents import IncidentStore
 from bot.adapters.redis_store.timeline import TimelineStore
+from bot.adapters.redis_store.updates import CoalescedUpdates
 from bot.adapters.redis_store.walkthrough import MessageStore, WalkthroughStore
 from bot.adapters.salesforce.errors import SalesforceError
 from bot.adapters.salesforce.gateway import SalesforceGateway
@@ -55,6 +57,7 @@ from handlers.guards import answer_failures, replay_guard
 # keeps its thread (a Salesforce call may take up to its timeout), so the pool is sized well above the requests
 # in flight: an ack must never wait for a free thread.
 LISTENER_THREADS = 128
+UPDATE_THREADS = 16  # one message's updates at a time each; the rest wait their turn in the queue
 
 logger = logging.getLogger(__name__)
 
@@ -88,11 +91,14 @@ class Services:
     present: Presenters
     jobs: type[Job]
     listeners: ThreadPoolExecutor
+    updates: CoalescedUpdates
 
     def close(self) -> None:
-        """A graceful stop: lets the work already started after an ack finish, then lets Redis go."""
+        """A graceful stop: lets the work already started after an ack finish and the message updates it asked
+        for go out, then lets Redis go."""
         self.listeners.shutdown(wait=True)
         self.walkthrough.fetches.shutdown(wait=True)
+        self.updates.close()
         self.redis.close()
 
 
@@ -204,9 +210,15 @@ def build_services(settings: Settings, client: WebClient, clock: Clock | None = 
             announcements_channel=settings.announcements_channel,
         ),
     )
-    walkthrough_presenter = WalkthroughPresenter(slack, messages, walkthrough, scheduler, timezone)
+    updates = CoalescedUpdates(
+        redis.data,
+        prefix,
+        settings.message_update_interval_seconds,
+        ThreadPoolExecutor(max_workers=UPDATE_THREADS, thread_name_prefix="slack-updates"),
+    )
+    walkthrough_presenter = WalkthroughPresenter(slack, messages, walkthrough, scheduler, updates, timezone)
     incident_presenter = IncidentPresenter(slack, messages, incidents, deadlines, walkthrough_presenter, clock)
-    approval_presenter = ApprovalPresenter(slack, approval_store, audit_store, timezone)
+    approval_presenter = ApprovalPresenter(slack, approval_store, audit_store, updates, timezone)
     lifecycle_presenter = LifecyclePresenter(slack, messages, lifecycle, incident_presenter, approval_presenter)
     present = Presenters(
         walkthrough=walkthrough_presenter,
@@ -268,9 +280,21 @@ def build_services(settings: Settings, client: WebClient, clock: Clock | None = 
         lifecycle=lifecycle,
         response=response,
         present=present,
-        jobs=job_class(handlers),
+        jobs=job_class({name: inline(handler) for name, handler in handlers.items()}),
         listeners=ThreadPoolExecutor(max_workers=LISTENER_THREADS, thread_name_prefix="listener"),
+        updates=updates,
     )
+
+
+def inline(handler: Handler) -> Handler:
+    """A job's handler that sends its message updates before it ends (a failure fails the job, which runs
+    again), instead of leaving them to threads that end with the job's process."""
+
+    def run(*args: Any, **kwargs: Any) -> Any:
+        with CoalescedUpdates.inline():
+            return handler(*args, **kwargs)
+
+    return run
 
 
 def integration_user(salesforce: SalesforceGateway | None) -> str | None:

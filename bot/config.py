@@ -86,6 +86,8 @@ class Settings(BaseSettings):
     approvers: str = Field(default="", pattern=r"^([UW][A-Z0-9]+(,\s*[UW][A-Z0-9]+)*)?$")
     approval_expiry_minutes: int = Field(default=15, ge=1, le=24 * 60)
     execution_lease_seconds: int = Field(default=120, ge=10, le=3600)
+    # How often one Slack message may be updated: changes in between are sent together (chat.update is Tier 3)
+    message_update_interval_seconds: float = Field(default=1.0, ge=0.05, le=10)
     # The audit trail's HMAC key (`openssl rand -hex 32`); without it the trail's seals are plain SHA-256
     audit_signing_key: SecretStr | None = None
 

@@ -253,6 +253,7 @@ def settings_for(fake: FakeSlack, pages: FakeStatusPages, **overrides: Any) -> S
         "slack_api_base_url": fake.base_url,
         **pages.settings(),
         "key_prefix": new_prefix(),
+        "message_update_interval_seconds": 0.2,  # the tests of coalescing set the 1 s of production
         **overrides,
     }
     return Settings(_env_file=None, **values)  # type: ignore[call-arg]
@@ -323,6 +324,7 @@ class BotServer:
         self.server.shutdown()
         self.server.server_close()
         self.services.listeners.shutdown(wait=True)
+        self.services.updates.close()  # a sender waiting out Slack's Retry-After stops; the others finish
         delete_prefix(self.services.redis.data, self.services.settings.key_prefix)
         self.services.close()
 

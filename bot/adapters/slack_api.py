@@ -1,7 +1,8 @@
 """The Slack Web API calls the bot makes, with retries and Slack's errors turned into one exception type.
 
-Rate limits (HTTP 429) are waited out per `Retry-After`; server errors (5xx) are retried a bounded number of
-times; the base URL comes from SLACK_API_BASE_URL so GovSlack and the tests' fake work too.
+Rate limits (HTTP 429) are waited out per `Retry-After`, except by message updates, which are coalesced and
+sent again later (`update(…, wait=False)` raises with the wait instead); server errors (5xx) are retried a
+bounded number of times; the base URL comes from SLACK_API_BASE_URL so GovSlack and the tests' fake work too.
 """
 
 from __future__ import annotations
@@ -22,24 +23,29 @@ SERVER_ERROR_RETRIES = 2
 TIMEOUT_SECONDS = 10
 
 
-def retry_handlers() -> list[RetryHandler]:
-    """slack_sdk's defaults (a reset connection is retried) plus rate limits and server errors."""
-    return [
-        *default_retry_handlers(),
-        RateLimitErrorRetryHandler(max_retry_count=RATE_LIMIT_RETRIES),
-        ServerErrorRetryHandler(max_retry_count=SERVER_ERROR_RETRIES),
-    ]
+def retry_handlers(wait_on_rate_limits: bool = True) -> list[RetryHandler]:
+    """slack_sdk's defaults (a reset connection is retried) plus server errors, and rate limits unless the
+    caller waits them out itself."""
+    limits = [RateLimitErrorRetryHandler(max_retry_count=RATE_LIMIT_RETRIES)] if wait_on_rate_limits else []
+    return [*default_retry_handlers(), *limits, ServerErrorRetryHandler(max_retry_count=SERVER_ERROR_RETRIES)]
 
 
-def build_web_client(token: str, base_url: str) -> WebClient:
-    return WebClient(token=token, base_url=base_url, timeout=TIMEOUT_SECONDS, retry_handlers=retry_handlers())
+def build_web_client(token: str, base_url: str, wait_on_rate_limits: bool = True) -> WebClient:
+    return WebClient(
+        token=token, base_url=base_url, timeout=TIMEOUT_SECONDS, retry_handlers=retry_handlers(wait_on_rate_limits)
+    )
 
 
 JsonBlocks = list[dict[str, Any]]  # Block Kit as the API takes it (bot/render builds them)
 
 
 class SlackCallFailed(WorkspaceError):
-    """Slack refused a call (an error code) or failed it (an HTTP status after the retries)."""
+    """Slack refused a call (an error code) or failed it (an HTTP status after the retries); `retry_after` is
+    the wait Slack asked for when it answered 429."""
+
+    def __init__(self, method: str, error: str, retry_after: float | None = None) -> None:
+        super().__init__(method, error)
+        self.retry_after = retry_after
 
 
 class SlackApi:
@@ -47,16 +53,24 @@ class SlackApi:
 
     def __init__(self, client: WebClient) -> None:
         self._client = client
+        self._no_wait = WebClient(
+            token=client.token,
+            base_url=client.base_url,
+            timeout=client.timeout,
+            retry_handlers=retry_handlers(wait_on_rate_limits=False),
+        )
 
-    def _call(self, method: str, **args: Any) -> dict[str, Any]:
+    def _call(self, method: str, *, wait: bool = True, **args: Any) -> dict[str, Any]:
         """Calls `method` through slack_sdk's typed method, which knows whether Slack takes JSON or a form."""
-        typed_method = getattr(self._client, method.replace(".", "_"))
+        typed_method = getattr(self._client if wait else self._no_wait, method.replace(".", "_"))
         try:
             response = typed_method(**{k: v for k, v in args.items() if v is not None})
         except SlackApiError as error:
             status = error.response.status_code
             reason = error.response.get("error") if status < 500 and isinstance(error.response.data, dict) else None
-            raise SlackCallFailed(method, str(reason or f"HTTP {status}")) from None
+            headers = {k.lower(): v for k, v in (error.response.headers or {}).items()}
+            retry_after = float(headers.get("retry-after", 1)) if status == 429 else None
+            raise SlackCallFailed(method, str(reason or f"HTTP {status}"), retry_after) from None
         return cast(dict[str, Any], response.data)
 
     def bot_user_id(self) -> str:
@@ -102,8 +116,9 @@ class SlackApi:
         answer = self._call("chat.postMessage", channel=user, text=text, blocks=blocks)
         return str(answer["channel"]), str(answer["ts"])
 
-    def update(self, channel: str, ts: str, text: str, blocks: JsonBlocks | None = None) -> None:
-        self._call("chat.update", channel=channel, ts=ts, text=text, blocks=blocks)
+    def update(self, channel: str, ts: str, text: str, blocks: JsonBlocks | None = None, *, wait: bool = True) -> None:
+        """Edits a message; with `wait=False` a 429 is raised at once (its `retry_after` set), not waited out."""
+        self._call("chat.update", wait=wait, channel=channel, ts=ts, text=text, blocks=blocks)
 
     def pin(self, channel: str, ts: str) -> None:
         try:

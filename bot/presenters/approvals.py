@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo
 
 from bot.adapters.redis_store.approvals import ApprovalStore
 from bot.adapters.redis_store.audit import AuditStore
+from bot.adapters.redis_store.updates import CoalescedUpdates
 from bot.adapters.slack_api import SlackApi, SlackCallFailed
 from bot.core.approval import ApprovalRequest, Refusal, RequestStatus
 from bot.core.incident import Incident
@@ -20,10 +21,21 @@ from bot.services.approvals import PanelLine, Refused, Requested, RequestForm
 DIRECT_LIMIT = 20  # approvers told in a direct message, at most
 
 
+CARD_GONE = {"message_not_found", "channel_not_found", "is_archived", "cant_update_message"}
+
+
 class ApprovalPresenter:
-    def __init__(self, slack: SlackApi, approvals: ApprovalStore, audit: AuditStore, timezone: ZoneInfo) -> None:
+    def __init__(
+        self,
+        slack: SlackApi,
+        approvals: ApprovalStore,
+        audit: AuditStore,
+        updates: CoalescedUpdates,
+        timezone: ZoneInfo,
+    ) -> None:
         self.slack = slack
         self.approvals = approvals
+        self.updates = updates
         self.audit = audit
         self.timezone = timezone
 
@@ -73,15 +85,22 @@ class ApprovalPresenter:
         reply(refused.refusal.value)
 
     def refresh(self, approval_id: str) -> None:
-        """Every card of a request, redrawn from what Redis holds; a card Slack refuses is left for the next."""
-        text, blocks = self._card(approval_id)
-        for channel, ts in self.approvals.cards(approval_id):
+        """Every card of a request, redrawn from what Redis holds when sent (changes close together as one)."""
+        self.updates.request(f"approval:{approval_id}", lambda: self._latest_cards(approval_id), self._edit_cards)
+
+    def _latest_cards(self, approval_id: str) -> tuple[str, Blocks, list[tuple[str, str]]]:
+        return (*self._card(approval_id), self.approvals.cards(approval_id))
+
+    def _edit_cards(self, cards: tuple[str, Blocks, list[tuple[str, str]]]) -> None:
+        """A card that is gone (deleted, in an archived channel) is left out; any other failure (a 429, Slack
+        failing) goes back to the sender, which sends every card again later."""
+        text, blocks, places = cards
+        for channel, ts in places:
             try:
-                self.slack.update(channel, ts, text, blocks)
+                self.slack.update(channel, ts, text, blocks, wait=False)
             except SlackCallFailed as failure:
-                if failure.error == "ratelimited":
-                    raise  # the job runs again later
-                continue
+                if failure.error not in CARD_GONE:
+                    raise
 
     def _card(self, approval_id: str) -> tuple[str, Blocks]:
         found = self.approvals.get(approval_id)

@@ -11,7 +11,7 @@ from bot.adapters.slack_api import SlackApi
 from bot.core.clock import Clock
 from bot.core.incident import Incident
 from bot.presenters.reply import Reply
-from bot.presenters.walkthrough import WalkthroughPresenter
+from bot.presenters.walkthrough import Edit, WalkthroughPresenter
 from bot.render.blocks import Blocks, incident_header, incident_list
 from bot.render.home import home_view
 from bot.render.mrkdwn import channel
@@ -77,10 +77,17 @@ class IncidentPresenter:
         return incident_header(incident, level, deadline, self.timezone, self.clock.now())
 
     def refresh_header(self, incident: Incident) -> None:
-        """The pinned header, updated in place after a change."""
-        ts = self.messages.get(incident.number, HEADER)
-        if incident.channel_id and ts:
-            self.slack.update(incident.channel_id, ts, *self.header(incident))
+        """The pinned header, updated in place after a change (changes close together are sent as one)."""
+        self.walkthrough.updates.request(
+            f"{incident.number}:{HEADER}", lambda: self._latest_header(incident.number), self.walkthrough.edit
+        )
+
+    def _latest_header(self, number: int) -> Edit | None:
+        incident = self.incidents.store.get(number)
+        ts = self.messages.get(number, HEADER)
+        return (
+            Edit(incident.channel_id, ts, *self.header(incident)) if incident and incident.channel_id and ts else None
+        )
 
     def status(self, channel_id: str, viewer: str, reply: Reply) -> None:
         """The incident of this channel, or the open incidents the viewer may see when typed elsewhere."""

@@ -3,8 +3,10 @@ place (never re-posted) until each shows the latest state; a run's result with i
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
+from bot.adapters.redis_store.updates import CoalescedUpdates
 from bot.adapters.redis_store.walkthrough import POSTING, MessageStore, Snapshot
 from bot.adapters.scheduler import Scheduler
 from bot.adapters.slack_api import SlackApi
@@ -28,7 +30,18 @@ from bot.services.walkthrough_outcomes import (
 )
 
 PICKER = "picker"
-REFRESH_ROUNDS = 5
+
+
+@dataclass(frozen=True)
+class Edit:
+    """A message as it should show now."""
+
+    channel: str
+    ts: str
+    text: str
+    blocks: Blocks
+
+
 CHART_JOB = "draw_chart"
 
 
@@ -39,9 +52,11 @@ class WalkthroughPresenter:
         messages: MessageStore,
         walkthrough: WalkthroughService,
         scheduler: Scheduler,
+        updates: CoalescedUpdates,
         timezone: ZoneInfo,
     ) -> None:
         self.slack = slack
+        self.updates = updates
         self.messages = messages
         self.walkthrough = walkthrough
         self.scheduler = scheduler
@@ -93,7 +108,7 @@ class WalkthroughPresenter:
             reply(self.already(outcome))
             return
         name = self.message_of(outcome.incident, outcome.scope, outcome.step)
-        self.refresh(outcome.incident, name, outcome.snapshot)
+        self.refresh(outcome.incident, name)
         if outcome.completed_phase is None:
             return
         playbook = self.walkthrough.started_playbook(outcome.incident.number, outcome.scope)
@@ -173,26 +188,28 @@ class WalkthroughPresenter:
         playbook = self.walkthrough.started_playbook(incident.number, scope)
         return phase_name(scope, playbook.phase_of(step.id).name)
 
-    def refresh(self, incident: Incident, name: str, snapshot: Snapshot | None = None) -> None:
-        """Re-renders one message in place until what it shows is the latest state (chat.update, never re-post)."""
-        assert incident.channel_id is not None
-        for _ in range(REFRESH_ROUNDS):
-            snapshot = snapshot or self.walkthrough.steps.snapshot(incident.number)
-            ts = snapshot.messages.get(name)
-            if not ts or ts == POSTING:
-                return
-            text, blocks = self._render(incident, name, snapshot)
-            self.slack.update(incident.channel_id, ts, text, blocks)
-            if self.walkthrough.steps.version(incident.number) == snapshot.version:
-                return
-            snapshot = None
+    def refresh(self, incident: Incident, name: str) -> None:
+        """Asks for one message to show the latest state: changes close together are sent as one chat.update
+        (never a re-post), at most about once a second, rendered from what Redis holds when it is sent."""
+        self.updates.request(f"{incident.number}:{name}", lambda: self._latest(incident.number, name), self.edit)
+
+    def _latest(self, number: int, name: str) -> Edit | None:
+        incident = self.walkthrough.incidents.get(number)
+        snapshot = self.walkthrough.steps.snapshot(number)
+        ts = snapshot.messages.get(name)
+        if incident is None or incident.channel_id is None or not ts or ts == POSTING:
+            return None
+        return Edit(incident.channel_id, ts, *self._render(incident, name, snapshot))
+
+    def edit(self, edit: Edit) -> None:
+        """Sends one coalesced update; a 429 comes back to the sender, which waits Retry-After."""
+        self.slack.update(edit.channel, edit.ts, edit.text, edit.blocks, wait=False)
 
     def refresh_all(self, incident: Incident) -> None:
         """Every walkthrough message of the incident, from what Redis holds (after work done in the worker)."""
-        snapshot = self.walkthrough.steps.snapshot(incident.number)
-        for name in snapshot.messages:
+        for name in self.walkthrough.steps.snapshot(incident.number).messages:
             if name in (FIRST_FIVE, PICKER) or "/" in name:
-                self.refresh(incident, name, snapshot)
+                self.refresh(incident, name)
 
     def _render(self, incident: Incident, name: str, snapshot: Snapshot) -> tuple[str, Blocks]:
         runbook = self.walkthrough.runbook

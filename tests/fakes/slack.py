@@ -101,10 +101,10 @@ class Channel:
 
 # Slack's tiers, per app, workspace and method: about this many calls a minute, with bursts up to as many. A
 # token bucket models "about N a minute, occasional bursts". Tier 5 (chat.postMessage) is limited per channel:
-# about one message a second with short bursts; the other Tier 5 methods are not limited here.
+# about one message a second with short bursts (ten here); the other Tier 5 methods are not limited here.
 TIER_PER_MINUTE = {"t1": 1, "t2": 20, "t3": 50, "t4": 100}
 POSTS_PER_SECOND = 1.0
-POST_BURST = 5
+POST_BURST = 10
 
 
 @dataclass

@@ -175,6 +175,9 @@ def test_every_button_is_refused_from_another_channel(bot_factory: Any, fake_org
         bot.slack.command(f"note Note {index}", channel_id=channel.id)
     bot.fake.wait_until(lambda: sum("Noted" in text for text in ephemeral_texts(bot)) == 16)
     bot.slack.command("timeline", channel_id=channel.id)  # two pages
+    bot.fake.wait_until(
+        lambda: any("timeline.page" in json.dumps(m.get("blocks", [])) for m in channel.messages.values())
+    )
     bot.slack.command("killswitch", channel_id=channel.id)  # the panel
     bot.fake.wait_until(lambda: any(r.get("text") == "Kill switches" for r in bot.fake.responses))
     approval, card = request(bot, channel, "org-chat-off")
