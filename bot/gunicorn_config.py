@@ -7,6 +7,7 @@ master also holds the embedded Redis (when REDIS_URL is unset) for its workers, 
 
 from __future__ import annotations
 
+import signal
 import sys
 from typing import Any
 
@@ -41,6 +42,13 @@ def on_starting(server: Any) -> None:
 def on_exit(server: Any) -> None:
     if _embedded is not None:
         _embedded.release()
+
+
+def post_worker_init(worker: Any) -> None:
+    """Ctrl-C in a terminal signals the whole process group: the master alone answers it (it sends the workers
+    SIGQUIT). A worker that also took the SIGINT ran its quit handler twice, the second inside the first's
+    shutdown of its thread pool, and hung on that pool's lock until the master killed it 30 s later."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def worker_exit(server: Any, worker: Any) -> None:

@@ -191,9 +191,10 @@ class WalkthroughPresenter:
     def refresh(self, incident: Incident, name: str) -> None:
         """Asks for one message to show the latest state: changes close together are sent as one chat.update
         (never a re-post), at most about once a second, rendered from what Redis holds when it is sent."""
-        self.updates.request(f"{incident.number}:{name}", lambda: self._latest(incident.number, name), self.edit)
+        self.updates.request(f"{incident.number}:{name}", lambda: self.latest(incident.number, name), self.edit)
 
-    def _latest(self, number: int, name: str) -> Edit | None:
+    def latest(self, number: int, name: str) -> Edit | None:
+        """What the message `name` should show now, from what Redis holds (None before it is posted)."""
         incident = self.walkthrough.incidents.get(number)
         snapshot = self.walkthrough.steps.snapshot(number)
         ts = snapshot.messages.get(name)
