@@ -21,6 +21,7 @@ from bot.services.ports import PostedMessage, WorkspaceError
 RATE_LIMIT_RETRIES = 5
 SERVER_ERROR_RETRIES = 2
 TIMEOUT_SECONDS = 10
+INVITE_BATCH = 100
 
 
 def retry_handlers(wait_on_rate_limits: bool = True) -> list[RetryHandler]:
@@ -86,13 +87,14 @@ class SlackApi:
             raise
 
     def invite(self, channel: str, users: list[str]) -> None:
-        if not users:
-            return
-        try:
-            self._call("conversations.invite", channel=channel, users=",".join(users), force=True)
-        except SlackCallFailed as failure:
-            if failure.error not in ("already_in_channel", "cant_invite_self"):
-                raise
+        """Invites everyone, a hundred a call (conversations.invite takes up to 100 user ids)."""
+        for start in range(0, len(users), INVITE_BATCH):
+            batch = users[start : start + INVITE_BATCH]
+            try:
+                self._call("conversations.invite", channel=channel, users=",".join(batch), force=True)
+            except SlackCallFailed as failure:
+                if failure.error not in ("already_in_channel", "cant_invite_self"):
+                    raise
 
     def channel_members(self, channel: str) -> set[str]:
         members: set[str] = set()

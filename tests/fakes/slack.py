@@ -103,6 +103,7 @@ class Channel:
 # token bucket models "about N a minute, occasional bursts". Tier 5 (chat.postMessage) is limited per channel:
 # about one message a second with short bursts (ten here); the other Tier 5 methods are not limited here.
 TIER_PER_MINUTE = {"t1": 1, "t2": 20, "t3": 50, "t4": 100}
+INVITE_LIMIT = 100
 POSTS_PER_SECOND = 1.0
 POST_BURST = 10
 
@@ -514,6 +515,9 @@ class FakeSlack(LoopbackService):
             raise SlackError("not_in_channel")
         users = args["users"] if isinstance(args["users"], list) else str(args["users"]).split(",")
         users = [u.strip() for u in users if u.strip()]
+        if len(users) > INVITE_LIMIT:  # the method's spec: "Up to 100 users may be listed."
+            self._problem(f"conversations.invite: {len(users)} users in one call; Slack takes up to {INVITE_LIMIT}")
+            raise SlackError("invalid_arguments")
         if BOT_USER in users:
             raise SlackError("cant_invite_self")
         new = [u for u in users if u not in channel.members]

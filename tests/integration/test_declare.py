@@ -235,6 +235,18 @@ def test_responders_usergroup_is_invited(bot_factory: Any) -> None:
     assert channel.members == {BOT_USER, ALICE, BOB, "U0CAROL01"}
 
 
+def test_a_responders_group_of_five_hundred_is_invited_a_hundred_at_a_time(bot_factory: Any) -> None:
+    bot = bot_factory(responders_usergroup="S0EVERYONE")
+    everyone = [f"U0PERSON{n:03d}" for n in range(500)]
+    bot.fake.add_usergroup("S0EVERYONE", everyone)
+    bot.slack.command("declare sev1 Everyone piles in")
+    channel = declared_channel(bot)
+    bot.fake.wait_until(lambda: len(channel.members) == 502)  # the bot, the declarer and the five hundred
+    invited = [len(call.args["users"].split(",")) for call in bot.fake.calls_to("conversations.invite")]
+    assert invited == [100, 100, 100, 100, 100, 1]  # the declarer first, then the group
+    assert bot.fake.rate_limited == []
+
+
 def test_status_in_the_incident_channel_and_elsewhere(bot: RunningBot) -> None:
     bot.slack.command("declare sev2 First")
     first = declared_channel(bot, "inc-1-")
