@@ -208,9 +208,13 @@ class WalkthroughPresenter:
 
     def refresh_all(self, incident: Incident) -> None:
         """Every walkthrough message of the incident, from what Redis holds (after work done in the worker)."""
-        for name in self.walkthrough.steps.snapshot(incident.number).messages:
-            if name in (FIRST_FIVE, PICKER) or "/" in name:
-                self.refresh(incident, name)
+        for name in self.names(incident.number):
+            self.refresh(incident, name)
+
+    def names(self, number: int) -> list[str]:
+        """The walkthrough messages posted in the incident: the checklist, the picker, the playbook phases."""
+        posted = self.walkthrough.steps.snapshot(number).messages
+        return [name for name in posted if name in (FIRST_FIVE, PICKER) or "/" in name]
 
     def _render(self, incident: Incident, name: str, snapshot: Snapshot) -> tuple[str, Blocks]:
         runbook = self.walkthrough.runbook

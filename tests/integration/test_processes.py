@@ -15,7 +15,6 @@ import pytest
 from bot.adapters.slack_api import build_web_client
 from bot.app import build_services
 from bot.config import Settings
-from bot.core.playbook import FIRST_FIVE
 from bot.render.switches import REQUEST_CALLBACK
 from bot.web import EVENTS_PATH
 from tests.conftest import free_port, spawn
@@ -121,7 +120,7 @@ def test_two_web_processes_and_two_workers_act_as_one(
             try:
                 incident = services.incidents.in_channel(channel.id)
                 assert incident is not None
-                names = [n for n in services.walkthrough.steps.snapshot(incident.number).messages if n == FIRST_FIVE]
+                names = services.present.walkthrough.names(incident.number)
 
                 def settled() -> bool:
                     for name in names:
