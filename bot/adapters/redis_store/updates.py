@@ -6,7 +6,8 @@ not sent again. A rate-limited send waits Slack's `Retry-After` in the sender (s
 process sends to that message sooner), never in a listener.
 
 Keys: `updates:dirty:<message>` (a mark), `updates:sender:<message>` (the sender's lock, with a lease),
-`updates:next:<message>` (when it may next be sent), `updates:shown:<message>` (a digest of what was sent).
+`updates:next:<message>` (when it may next be sent), `updates:shown:<message>` (a digest of what was sent);
+each step on them is one Lua script.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import Executor
 from contextlib import contextmanager
 from contextvars import ContextVar
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import redis
@@ -31,7 +33,26 @@ logger = logging.getLogger(__name__)
 
 SENDER_LEASE_MS = 60_000  # a sender that died lets go after this; the next change starts a new one
 KEEP_MS = 3_600_000  # how long the digest of what a message shows is kept
-_RELEASE = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end return 0"
+# KEYS: dirty, sender, next, shown. Claim: the lock, if the message is marked; returns when it may be sent.
+_CLAIM = """
+if redis.call('exists', KEYS[1]) == 0 then return false end
+if not redis.call('set', KEYS[2], ARGV[1], 'NX', 'PX', ARGV[2]) then return false end
+return redis.call('get', KEYS[3]) or '0'
+"""
+# Take the mark; returns the digest of what the message shows ('' for none), or nil when there was no mark.
+_TAKE = """
+if redis.call('del', KEYS[1]) == 0 then return false end
+return redis.call('get', KEYS[4]) or ''
+"""
+# Finish: record what was sent and when the next may go, mark it again if it is still to send, let go of the
+# lock (if still ours); returns whether the message is marked (a change came meanwhile).
+_FINISH = """
+if ARGV[2] ~= '' then redis.call('set', KEYS[4], ARGV[2], 'PX', ARGV[5]) end
+if ARGV[3] ~= '' then redis.call('set', KEYS[3], ARGV[3], 'PX', ARGV[5]) end
+if ARGV[4] == '1' then redis.call('set', KEYS[1], 1) end
+if redis.call('get', KEYS[2]) == ARGV[1] then redis.call('del', KEYS[2]) end
+return redis.call('exists', KEYS[1])
+"""
 _INLINE: ContextVar[bool] = ContextVar("inline_updates", default=False)
 Payload = TypeVar("Payload")
 
@@ -45,7 +66,9 @@ class CoalescedUpdates:
         self.interval = interval
         self.senders = senders
         self._stopping = threading.Event()
-        self._release = client.register_script(_RELEASE)
+        self._claim = client.register_script(_CLAIM)
+        self._take = client.register_script(_TAKE)
+        self._finish = client.register_script(_FINISH)
 
     @staticmethod
     @contextmanager
@@ -74,39 +97,58 @@ class CoalescedUpdates:
             self.senders.shutdown(wait=True)
 
     def _drain(self, message: str, render: Callable[[], Any], deliver: Callable[[Any], None], *, inline: bool) -> None:
-        dirty, lock = self._key("updates", "dirty", message), self._key("updates", "sender", message)
-        due, shown = self._key("updates", "next", message), self._key("updates", "shown", message)
-        while self._redis.exists(dirty):
+        """Sends while the message is marked: three round trips a send (claim, take, finish) and the render's."""
+        keys = [self._key("updates", part, message) for part in ("dirty", "sender", "next", "shown")]
+        while True:
             token = uuid.uuid4().hex
-            if not self._redis.set(lock, token, nx=True, px=SENDER_LEASE_MS):
-                return  # another sender holds it, and looks for marks again before it lets go
+            due = self._claim(keys=keys, args=[token, SENDER_LEASE_MS])
+            if due is None:
+                return  # nothing marked, or another sender holds it and looks for marks again before it lets go
+            sent = _Sent()
             try:
-                wait = float(self._redis.get(due) or 0) - time.time()  # the interval, or Slack's Retry-After
-                if wait > 0:
-                    if inline:
-                        time.sleep(wait)
-                    elif self._stopping.wait(wait):
-                        return  # the process is stopping: the mark stays for the next change or process
-                if not self._redis.delete(dirty):
-                    continue
-                payload = render()  # after the mark is taken: a change committed before it is in what is read
-                digest = hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
-                if payload is None or self._redis.get(shown) == digest:
-                    continue
-                try:
-                    deliver(payload)
-                except Exception as error:
-                    self._redis.set(dirty, 1)  # still to send
-                    retry_after = getattr(error, "retry_after", None)
-                    if retry_after is not None:  # throttled: nobody sends to it before Slack allows
-                        self._redis.set(due, time.time() + retry_after, px=int((retry_after + 60) * 1000))
-                        if not inline:
-                            continue
-                    if inline:
-                        raise
-                    logger.exception("a message update failed; the next change sends it")
-                    return
-                self._redis.set(shown, digest, px=KEEP_MS)
-                self._redis.set(due, time.time() + self.interval, px=int((self.interval + 60) * 1000))
+                sent = self._send_once(keys, float(due), render, deliver, inline)
             finally:
-                self._release(keys=[lock], args=[token])
+                marked = self._finish(keys=keys, args=[token, sent.digest, sent.due, int(sent.remark), KEEP_MS])
+            if sent.error is not None and inline:
+                raise sent.error
+            if sent.stop or not marked:
+                return
+
+    def _send_once(
+        self, keys: list[str], due: float, render: Callable[[], Any], deliver: Callable[[Any], None], inline: bool
+    ) -> _Sent:
+        wait = due - time.time()  # the interval, or Slack's Retry-After
+        if wait > 0:
+            if inline:
+                time.sleep(wait)
+            elif self._stopping.wait(wait):
+                return _Sent(stop=True)  # the process is stopping: the mark stays for the next change or process
+        shown = self._take(keys=keys)
+        if shown is None:
+            return _Sent()  # another sender took the mark meanwhile
+        payload = render()  # after the mark is taken: a change committed before it is in what is read
+        digest = hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
+        if payload is None or shown == digest:
+            return _Sent()
+        try:
+            deliver(payload)
+        except Exception as error:
+            retry_after = getattr(error, "retry_after", None)
+            if retry_after is not None:  # throttled: nobody sends to it before Slack allows
+                return _Sent(due=str(time.time() + retry_after), remark=True, error=error if inline else None)
+            if not inline:
+                logger.exception("a message update failed; the next change sends it")
+            return _Sent(remark=True, stop=True, error=error)
+        return _Sent(digest=digest, due=str(time.time() + self.interval))
+
+
+@dataclass(frozen=True)
+class _Sent:
+    """What one pass leaves in Redis: what the message now shows, when it may next be sent, whether it is still
+    to send; and whether the sender stops (the process stopping, a failure)."""
+
+    digest: str = ""
+    due: str = ""
+    remark: bool = False
+    stop: bool = False
+    error: Exception | None = None
