@@ -9,6 +9,12 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Self
 
 
+class _Server(ThreadingHTTPServer):
+    # socketserver's default backlog is 5: under a burst of connections from several processes the kernel then
+    # resets new ones, which no real service does at that load (Slack accepts them and answers 429 if need be)
+    request_queue_size = 128
+
+
 class LoopbackService:
     """A fake calls `serve()` once its state is ready; the test calls `start()` and `stop()`."""
 
@@ -16,7 +22,7 @@ class LoopbackService:
     _thread: threading.Thread
 
     def serve(self, handler: type[BaseHTTPRequestHandler], port: int = 0, tls: ssl.SSLContext | None = None) -> None:
-        self.server = ThreadingHTTPServer(("127.0.0.1", port), handler)
+        self.server = _Server(("127.0.0.1", port), handler)
         self.server.daemon_threads = True
         if tls is not None:
             self.server.socket = tls.wrap_socket(self.server.socket, server_side=True)
