@@ -142,7 +142,7 @@ def test_missing_updates_are_reminded_and_updates_are_announced(bot_factory: Any
     bot.slack.submit(view, {"status": "identified", "text": "Anthropic outage; fallback to OpenAI in progress."})
     bot.fake.wait_until(lambda: "Update posted here and in the announcements channel." in ephemeral_texts(bot))
     assert any("INC-1 update: identified" in m.get("text", "") for m in announcements.messages.values())
-    assert "Identified" in text_of(header(channel))
+    bot.fake.wait_until(lambda: "Identified" in text_of(header(channel)))  # the header's update is sent after
 
     bot.clock.advance(minutes=21)  # 15:01: the old reminder comes due, but an update came at 14:40
     bot.run_due_jobs()
