@@ -6,7 +6,19 @@ from datetime import UTC, datetime
 
 import pytest
 
-from bot.core.approval import MOVES, SENT, Move, RequestStatus, allowed_from, approvers_for, leads_to
+from bot.core.approval import (
+    MOVES,
+    SENT,
+    Action,
+    ApprovalRequest,
+    Move,
+    Outcome,
+    RequestStatus,
+    allowed_from,
+    approvers_for,
+    in_effect,
+    leads_to,
+)
 from bot.mechanisms.fm_config import coerce, same, shown
 
 AT = datetime(2026, 11, 25, 14, 0, tzinfo=UTC)
@@ -62,3 +74,64 @@ def test_values_compare_by_the_fields_type() -> None:
     assert same(False, False) and not same(False, "false") and not same(0.0, False)
     assert same(25.0, 25.000000000001) and not same(None, "")
     assert [shown(v) for v in (False, 25.0, 2.5, "all", None)] == ["false", "25", "2.5", "all", "(empty)"]
+
+
+def _request(
+    request_id: str,
+    status: RequestStatus,
+    *,
+    switch: str = "provider-off",
+    action: Action = Action.APPLY,
+    drill: bool = False,
+    reverted_by: str | None = None,
+) -> tuple[ApprovalRequest, Outcome]:
+    at = datetime(2026, 11, 25, 14, 0, tzinfo=UTC)
+    request = ApprovalRequest(
+        id=request_id,
+        incident=1,
+        title="Deactivate",
+        mechanism="named_credential",
+        switch=switch,
+        action=action,
+        plan=["…"],
+        requester="U1",
+        reason="down",
+        created_at=at,
+        expires_at=at,
+        drill=drill,
+    )
+    return request, Outcome(status=status, reverted_by=reverted_by)
+
+
+@pytest.mark.parametrize(
+    ("requests", "expected"),
+    [
+        ({"a": _request("a", RequestStatus.EXECUTED)}, "a"),
+        ({"a": _request("a", RequestStatus.GUIDED)}, "a"),  # a person is switching it off now
+        ({"a": _request("a", RequestStatus.UNKNOWN)}, "a"),  # it may have reached the org
+        ({"a": _request("a", RequestStatus.PENDING)}, None),  # nothing sent yet
+        ({"a": _request("a", RequestStatus.FAILED)}, None),
+        ({"a": _request("a", RequestStatus.EXECUTED, switch="org-chat-off")}, None),  # another switch
+        ({"a": _request("a", RequestStatus.EXECUTED, drill=True)}, None),  # a drill sends nothing
+        ({"a": _request("a", RequestStatus.EXECUTED, action=Action.REVERT)}, None),  # a revert is not the switch
+        (
+            {
+                "a": _request("a", RequestStatus.EXECUTED, reverted_by="r"),
+                "r": _request("r", RequestStatus.EXECUTED, action=Action.REVERT),
+            },
+            None,  # reverted
+        ),
+        (
+            {
+                "a": _request("a", RequestStatus.EXECUTED, reverted_by="r"),
+                "r": _request("r", RequestStatus.PENDING, action=Action.REVERT),
+            },
+            "a",  # the revert is only asked for
+        ),
+    ],
+)
+def test_a_switch_is_in_effect_until_a_revert_ran(
+    requests: dict[str, tuple[ApprovalRequest, Outcome]], expected: str | None
+) -> None:
+    found = in_effect(requests, "provider-off")
+    assert (found.id if found else None) == expected
