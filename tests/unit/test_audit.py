@@ -42,8 +42,9 @@ def test_an_intact_trail_has_no_problem_and_a_short_head_for_slack() -> None:
     assert [e.position for e in entries] == [1, 2, 3, 4, 5] and entries[1].previous == entries[0].hash
     assert head.head.short == f"5:{entries[-1].hash[:8]}"
     assert AuditHead.parse(head.head.short) == AuditHead(5, entries[-1].hash[:8])
-    with pytest.raises(ValueError, match="COUNT:HASH"):
-        AuditHead.parse("five")
+    for text in ("five", "5:", ":3f9a1c0e", "5:3f9a1c0g", "five:3f9a1c0e"):  # what a card never shows
+        with pytest.raises(ValueError, match="COUNT:HASH"):
+            AuditHead.parse(text)
 
 
 def test_an_edited_entry_is_named() -> None:
@@ -102,6 +103,8 @@ def test_a_head_kept_from_earlier_is_caught_only_by_what_slack_showed() -> None:
     assert check(entries[:3], earlier) == []
     assert check(entries[:3], earlier, expected=head.head) == ["Slack showed 5 entries, the trail has 3"]
     assert check(entries, head, expected=AuditHead(4, entries[3].hash[:8])) == []
+    assert check(entries, head, expected=head.head) == []  # the whole trail, as the last card showed it
+    assert check(entries, head, expected=EMPTY) == []  # a card shown before the first entry
     assert check(entries, head, expected=AuditHead(4, "0badc0de")) == [
         f"entry 4 is not the one Slack showed (0badc0de there, {entries[3].hash[:8]} here)"
     ]
