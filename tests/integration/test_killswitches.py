@@ -429,6 +429,22 @@ def test_destructive_step_runs_after_approval_and_settles_its_step(
     assert (settled.status.value, settled.by) == ("done", ALICE)
 
 
+def test_a_destructive_step_that_fails_in_the_org_fails_its_step(sf_bot: RunningBot, fake_org: FakeSalesforce) -> None:
+    channel = incident_channel(sf_bot)
+    recover = open_phase(sf_bot, channel, "cache-wedge", "recover")
+    click(sf_bot, channel, recover, "step.run", "clear-cache")
+    view = sf_bot.fake.wait_until(lambda: sf_bot.fake.open_views(REQUEST_CALLBACK))[-1]
+    sf_bot.slack.submit(view, {"reason": "cache wedged for 20 minutes"})
+    approval, card = wait_card(sf_bot, channel)
+    fake_org.inject(r"executeAnonymous", "apex_exception")
+    approve(sf_bot, channel, card, approval)
+    sf_bot.run_jobs()
+    assert "*Failed*:" in text_of(card) and fake_org.cache_keys  # nothing was removed
+    failed = state(sf_bot, "cache-wedge", "clear-cache")
+    assert failed.status.value == "failed" and "Too many DML statements" in failed.error
+    sf_bot.fake.wait_until(lambda: "Too many DML statements" in text_of(recover))  # the step says why
+
+
 def test_a_failed_execution_is_shown_and_audited(sf_bot: RunningBot, fake_org: FakeSalesforce) -> None:
     channel = incident_channel(sf_bot)
     approval, card = request(sf_bot, channel, "org-chat-off")
