@@ -166,9 +166,7 @@ class WalkthroughService:
         if applied.outcome == "unchanged":
             return AlreadySettled(step, applied.current)
         assert applied.incident is not None
-        return StepChanged(
-            applied.incident, scope, step, applied.snapshot, self._completed(scope, step, applied.snapshot)
-        )
+        return StepChanged(applied.incident, scope, step, self._completed(scope, step, applied.snapshot))
 
     def _completed(self, scope: str, step: StepBase, snapshot: Snapshot) -> PhaseName | None:
         if scope == FIRST_FIVE:

@@ -6,7 +6,6 @@ from __future__ import annotations
 from concurrent.futures import Future
 from dataclasses import dataclass
 
-from bot.adapters.redis_store.walkthrough import Snapshot
 from bot.core.incident import Incident
 from bot.core.playbook import PhaseName, Playbook, StepBase
 from bot.core.walkthrough import StepResult, StepState
@@ -19,7 +18,6 @@ class StepChanged:
     incident: Incident
     scope: str
     step: StepBase
-    snapshot: Snapshot
     completed_phase: PhaseName | None = None  # a playbook phase this change settled: its next one is due
 
 

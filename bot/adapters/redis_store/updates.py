@@ -58,9 +58,9 @@ Payload = TypeVar("Payload")
 
 
 class CoalescedUpdates:
-    def __init__(self, client: redis.Redis, prefix: str, interval: float, senders: Executor | None) -> None:
+    def __init__(self, client: redis.Redis, prefix: str, interval: float, senders: Executor) -> None:
         """`senders` runs the sending off the caller's thread, so a listener never waits for Slack (a 429's
-        Retry-After included); None, or code run `inline()`, sends on the caller's thread before it goes on."""
+        Retry-After included); code run `inline()` sends on its own thread before it goes on."""
         self._redis = client
         self._key = Keys(prefix)
         self.interval = interval
@@ -85,7 +85,7 @@ class CoalescedUpdates:
         """Marks `message` changed. `render` builds what it should show from what Redis holds now (None: nothing
         to show), `deliver` sends it; both may run later, once for many requests, in another thread."""
         self._redis.set(self._key("updates", "dirty", message), 1)
-        if self.senders is None or _INLINE.get():
+        if _INLINE.get():
             self._drain(message, render, deliver, inline=True)
         else:
             self.senders.submit(self._drain, message, render, deliver, inline=False)
@@ -93,8 +93,7 @@ class CoalescedUpdates:
     def close(self) -> None:
         """Stops waiting senders (their marks stay for the next change or process) and waits for the rest."""
         self._stopping.set()
-        if self.senders is not None:
-            self.senders.shutdown(wait=True)
+        self.senders.shutdown(wait=True)
 
     def _drain(self, message: str, render: Callable[[], Any], deliver: Callable[[Any], None], *, inline: bool) -> None:
         """Sends while the message is marked: three round trips a send (claim, take, finish) and the render's."""
