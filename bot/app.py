@@ -18,6 +18,7 @@ from bot.adapters.playbook_files import load_runbook
 from bot.adapters.redis_connection import RedisConnections, open_redis
 from bot.adapters.redis_store.approvals import ApprovalStore
 from bot.adapters.redis_store.audit import AuditStore
+from bot.adapters.redis_store.evidence import EvidenceStore
 from bot.adapters.redis_store.incidents import IncidentStore
 from bot.adapters.redis_store.timeline import TimelineStore
 from bot.adapters.redis_store.updates import CoalescedUpdates
@@ -35,17 +36,21 @@ from bot.core.severity import BusinessCalendar, Severity
 from bot.jobs import Handler, job_class
 from bot.mechanisms.base import OrgSetup
 from bot.presenters.approvals import ApprovalPresenter
+from bot.presenters.evidence import EvidencePresenter
 from bot.presenters.incidents import IncidentPresenter
 from bot.presenters.lifecycle import LifecyclePresenter
+from bot.presenters.related import RelatedPresenter
 from bot.presenters.response import ResponsePresenter
 from bot.presenters.walkthrough import WalkthroughPresenter
 from bot.runbook import Runbook
 from bot.services.access import Access
 from bot.services.approvals import ApprovalPolicy, ApprovalService
 from bot.services.audit import AuditService
+from bot.services.evidence import EvidenceService
 from bot.services.execution import ExecutionService
 from bot.services.incidents import IncidentService
 from bot.services.lifecycle import LifecycleService
+from bot.services.related import RelatedService
 from bot.services.response import ResponsePolicy, ResponseService
 from bot.services.timeline import TimelineService
 from bot.services.timers import Deadlines, ResponseTimers
@@ -69,6 +74,8 @@ class Presenters:
     approvals: ApprovalPresenter
     lifecycle: LifecyclePresenter
     response: ResponsePresenter
+    evidence: EvidencePresenter
+    related: RelatedPresenter
 
 
 @dataclass
@@ -83,6 +90,7 @@ class Services:
     timeline: TimelineService
     audit: AuditService
     walkthrough: WalkthroughService
+    evidence: EvidenceService
     incidents: IncidentService
     approvals: ApprovalService
     execution: ExecutionService
@@ -98,6 +106,7 @@ class Services:
         for go out, then lets Redis go."""
         self.listeners.shutdown(wait=True)
         self.walkthrough.fetches.shutdown(wait=True)
+        self.evidence.pool.shutdown(wait=True, cancel_futures=True)
         self.updates.close()
         self.redis.close()
 
@@ -145,6 +154,11 @@ def build_services(settings: Settings, client: WebClient, clock: Clock | None = 
         access=access,
         approvals=approval_store,
     )
+    evidence_store = EvidenceStore(redis.data, prefix)
+    evidence = EvidenceService(
+        evidence_store, incident_store, timeline, runbook, clock, salesforce, settings.probe_budget_seconds
+    )
+    related = RelatedService(incident_store, steps, evidence_store, approval_store, messages, slack, runbook)
     incidents = IncidentService(
         store=incident_store,
         workspace=slack,
@@ -153,6 +167,7 @@ def build_services(settings: Settings, client: WebClient, clock: Clock | None = 
         responders_usergroup=settings.responders_usergroup,
         timeline=timeline,
         walkthrough=walkthrough,
+        evidence=evidence,
         timers=timers,
     )
     approvals = ApprovalService(
@@ -179,6 +194,7 @@ def build_services(settings: Settings, client: WebClient, clock: Clock | None = 
         timeline=timeline,
         audit=audit,
         steps=steps,
+        evidence=evidence_store,
         approvals=approvals,
         access=access,
         runbook=runbook,
@@ -216,8 +232,14 @@ def build_services(settings: Settings, client: WebClient, clock: Clock | None = 
         settings.message_update_interval_seconds,
         ThreadPoolExecutor(max_workers=UPDATE_THREADS, thread_name_prefix="slack-updates"),
     )
-    walkthrough_presenter = WalkthroughPresenter(slack, messages, walkthrough, scheduler, updates, timezone)
-    incident_presenter = IncidentPresenter(slack, messages, incidents, deadlines, walkthrough_presenter, clock)
+    related_presenter = RelatedPresenter(slack, related, timezone)
+    walkthrough_presenter = WalkthroughPresenter(
+        slack, messages, walkthrough, scheduler, updates, timezone, evidence, related_presenter
+    )
+    evidence_presenter = EvidencePresenter(slack, messages, evidence, walkthrough_presenter, related_presenter)
+    incident_presenter = IncidentPresenter(
+        slack, messages, incidents, deadlines, walkthrough_presenter, evidence_presenter, clock
+    )
     approval_presenter = ApprovalPresenter(slack, approval_store, audit_store, updates, timezone)
     lifecycle_presenter = LifecyclePresenter(slack, messages, lifecycle, incident_presenter, approval_presenter)
     present = Presenters(
@@ -226,6 +248,8 @@ def build_services(settings: Settings, client: WebClient, clock: Clock | None = 
         approvals=approval_presenter,
         lifecycle=lifecycle_presenter,
         response=ResponsePresenter(slack, incident_presenter, lifecycle_presenter),
+        evidence=evidence_presenter,
+        related=related_presenter,
     )
 
     def show_request(approval_id: str) -> None:
@@ -274,6 +298,7 @@ def build_services(settings: Settings, client: WebClient, clock: Clock | None = 
         timeline=timeline,
         audit=audit,
         walkthrough=walkthrough,
+        evidence=evidence,
         incidents=incidents,
         approvals=approvals,
         execution=execution,

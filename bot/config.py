@@ -80,6 +80,8 @@ class Settings(BaseSettings):
     salesforce_access_token: SecretStr | None = None
     salesforce_api_version: str = Field(default="62.0", pattern=r"^\d{2,3}\.0$")
     salesforce_timeout_seconds: float = Field(default=20.0, gt=0, le=120)
+    # The probes on declare and `/incident probe`: a probe with no answer within the budget is "no data"
+    probe_budget_seconds: float = Field(default=30.0, gt=0, le=120)
 
     # Two-person approval: who may approve (a user group and/or users; else the incident channel's members)
     approvers_usergroup: str | None = Field(default=None, pattern=r"^S[A-Z0-9]+$")

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from bot.core.incident import Incident
-from bot.core.playbook import FIRST_FIVE, Checklist, Playbook, StepBase
+from bot.core.playbook import FIRST_FIVE, Checklist, Playbook, Probe, StepBase
 from bot.core.severity import SeverityMatrix
 from bot.kinds import Step
 from bot.mechanisms import KillSwitchCatalogue
@@ -33,6 +33,12 @@ class Runbook:
     def _playbook_steps(self, key: str) -> list[StepBase]:
         playbook = self.playbook(key)
         return list(playbook.all_steps()) if playbook else []
+
+    def probes(self) -> list[tuple[str | None, Probe[Step]]]:
+        """Every probe with the playbook it ranks (None for the first five minutes' measurements)."""
+        return [(None, probe) for probe in self.first_five.probes] + [
+            (playbook.key, probe) for playbook in self.playbooks for probe in playbook.probes
+        ]
 
     def suggestions(self, incident: Incident) -> list[Playbook[Step]]:
         """Playbooks whose signals the declaration raised (LLM-related, exfiltration suspected)."""

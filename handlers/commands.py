@@ -20,8 +20,10 @@ from bot.core.commands import (
     OpenDeclareForm,
     OpenResolveForm,
     OpenUpdateForm,
+    Probe,
     SetMilestone,
     ShowTimeline,
+    Similar,
     StartPlaybook,
     Status,
     WritePostmortem,
@@ -71,6 +73,13 @@ def run(services: Services, command: Command, parsed: object, reply: Reply) -> N
         services.slack.open_view(command["trigger_id"], declare_modal(services.runbook.severities, parsed, metadata))
     elif isinstance(parsed, Status):
         services.present.incidents.status(command["channel_id"], command["user_id"], reply)
+    elif isinstance(parsed, Similar):
+        current = services.incidents.in_channel(command["channel_id"])
+        if current is None and not parsed.text:
+            raise UserError(
+                "Say what to look for: `/incident similar Anthropic 529s` (or use it in an incident channel)."
+            )
+        services.present.related.search(command["user_id"], parsed.text, current, reply)
     else:
         in_incident[type(parsed)](services, command, here(services, command), parsed, reply)
 
@@ -170,6 +179,10 @@ def acknowledge(services: Services, command: Command, incident: Incident, parsed
     services.present.response.acknowledged(services.response.acknowledge(incident.number, command["user_id"]), reply)
 
 
+def probe(services: Services, command: Command, incident: Incident, parsed: Any, reply: Reply) -> None:
+    services.present.evidence.probe_again(incident.number, command["user_id"], reply)
+
+
 def change_severity(services: Services, command: Command, incident: Incident, parsed: Any, reply: Reply) -> None:
     changed = services.response.change_severity(incident.number, parsed.severity, command["user_id"])
     services.present.response.severity_changed(changed, reply)
@@ -188,6 +201,7 @@ def open_update_form(services: Services, command: Command, incident: Incident, p
 
 in_incident: dict[type, Callable[[Services, Command, Incident, Any, Reply], None]] = {
     Acknowledge: acknowledge,
+    Probe: probe,
     ChangeSeverity: change_severity,
     AssignRole: assign_role,
     OpenUpdateForm: open_update_form,

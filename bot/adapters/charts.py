@@ -30,7 +30,8 @@ def error_rate_png(chart: Chart) -> bytes:
                     top = max(top, rate * 1.15)
         if chart.threshold_percent:
             axis.axhline(chart.threshold_percent, color="#7f8c8d", linestyle="--", linewidth=1)
-            axis.annotate(f"{chart.threshold_percent:g}%", (0, chart.threshold_percent), va="bottom", fontsize=8)
+            label = chart.threshold_label or f"{chart.threshold_percent:g}%"
+            axis.annotate(label, (0, chart.threshold_percent), va="bottom", fontsize=8)
             top = max(top, chart.threshold_percent * 1.3)
         axis.set_ylabel("failed / total (%)")
         axis.set_xlabel("hour (UTC)")

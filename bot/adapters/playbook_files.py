@@ -111,6 +111,7 @@ def load_runbook(directory: Path, url_settings: Iterable[str] = ()) -> Runbook:
     for path, prefix, steps in documents:
         for where, step in located_steps(steps, prefix):
             problems.lines += [f"{path}: {where}.{problem}" for problem in _cross_check(step, switches, url_settings)]
+    problems.lines += _probe_ids(directory, first_five, loaded, matrix)
     template = _template(directory / POSTMORTEM_FILE, problems)
     if problems.lines or matrix is None or first_five is None or switches is None or template is None:
         raise PlaybookDataError("\n".join(problems.lines))
@@ -133,6 +134,30 @@ def _cross_check(step: StepBase, switches: KillSwitchCatalogue | None, url_setti
     if isinstance(step, LinkStep) and step.url_setting not in set(url_settings):
         return [f"url_setting: `{step.url_setting}` is not a setting"]
     return []
+
+
+def _probe_ids(
+    directory: Path,
+    first_five: Checklist[Step] | None,
+    loaded: list[tuple[Path, Playbook[Step]]],
+    matrix: SeverityMatrix | None,
+) -> list[str]:
+    """Probe ids are unique across the runbook (findings are kept by id), and the matrix names only probes that
+    are there."""
+    documents = [(directory / FIRST_FIVE_FILE, first_five.probes if first_five else ())]
+    documents += [(path, playbook.probes) for path, playbook in loaded]
+    seen: dict[str, Path] = {}
+    lines = []
+    for path, probes in documents:
+        for index, probe in enumerate(probes):
+            if probe.id in seen:
+                lines.append(f"{path}: probes[{index}].id: `{probe.id}` is also a probe of {seen[probe.id].name}")
+            seen[probe.id] = path
+    for name in sorted(matrix.probes() if matrix else ()):
+        if name not in seen:
+            known = ", ".join(sorted(seen))
+            lines.append(f"{directory / SEVERITY_FILE}: measured_when: no probe `{name}` (known: {known})")
+    return lines
 
 
 def _template(path: Path, problems: _Problems) -> str | None:

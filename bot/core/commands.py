@@ -105,6 +105,16 @@ class Acknowledge:
     pass
 
 
+@dataclass(frozen=True)
+class Probe:
+    pass
+
+
+@dataclass(frozen=True)
+class Similar:
+    text: str = ""
+
+
 Command = (
     Help
     | OpenDeclareForm
@@ -122,6 +132,8 @@ Command = (
     | AssignRole
     | OpenUpdateForm
     | Acknowledge
+    | Probe
+    | Similar
 )
 
 
@@ -142,6 +154,8 @@ USAGE: tuple[Usage, ...] = (
     Usage("/incident playbook [KEY]", "start a playbook in this incident (by key or number); alone, lists them"),
     Usage("/incident killswitch [KEY]", "the kill-switch panel, or the request form for one switch"),
     Usage("/incident ack", "the commander acknowledges: stops the escalation"),
+    Usage("/incident probe", "measures the org again: ranks the playbooks by evidence, checks the severity"),
+    Usage("/incident similar [TEXT]", "earlier incidents like this one, or like TEXT (private ones: members only)"),
     Usage("/incident sev N", "changes the severity (the response target follows)"),
     Usage("/incident lead @user", "makes someone the incident commander"),
     Usage("/incident role comms|scribe @user", "assigns the communications or scribe role"),
@@ -157,6 +171,7 @@ USAGE: tuple[Usage, ...] = (
 )
 
 NOTE_MAX = 2000
+SIMILAR_MAX = 200
 _SEVERITY_WORD = re.compile(r"sev-?\d+", re.IGNORECASE)
 _FLAGS = {"--private": "private", "--drill": "drill", "--llm": "llm_related"}
 
@@ -212,6 +227,13 @@ def parse(text: str) -> Command:
         return OpenUpdateForm()
     if verb in ("ack", "acknowledge") and not rest:
         return Acknowledge()
+    if verb == "probe" and not rest:
+        return Probe()
+    if verb == "similar":
+        similar = text.strip()[len(words[0]) :].strip()
+        if len(similar) > SIMILAR_MAX:
+            raise CommandError(f"Keep the text to {SIMILAR_MAX} characters; this one has {len(similar)}.")
+        return Similar(similar)
     if verb == "help":
         return Help()
     return Help(unknown=text.strip())

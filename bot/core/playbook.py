@@ -12,8 +12,10 @@ import re
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
-from typing import Annotated, Final, Generic, Literal, Protocol, TypeVar
+from typing import Annotated, Any, Final, Generic, Literal, Protocol, TypeVar
 
+from jinja2 import StrictUndefined, TemplateError
+from jinja2.sandbox import SandboxedEnvironment
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from bot.core.salesforce_id import USER_PREFIX, parse_id
@@ -22,6 +24,7 @@ StepId = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]{0,39}$")]
 Key = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]{0,39}$")]
 FIRST_FIVE: Final = "first-five"
 WINDOW_PLACEHOLDERS = frozenset({"since", "until"})
+_EVIDENCE = SandboxedEnvironment(undefined=StrictUndefined, autoescape=False)
 
 
 class Strict(BaseModel):
@@ -121,6 +124,99 @@ class Phase(Strict, Generic[S]):
     steps: tuple[S, ...] = Field(min_length=1)
 
 
+class CountRule(Strict):
+    """Evidence when the rows count at least `at_least`: the sum of `column` (an aggregate's COUNT alias) over the
+    rows, or the number of rows the org matched. The biggest row is `top` (its first other column)."""
+
+    type: Literal["count"]
+    at_least: int = Field(ge=1)
+    column: str | None = None
+
+
+class ShareRule(Strict):
+    """The share of `failed` among the rows grouped by `column`, counted by `count`; evidence at `at_least_percent`
+    or, without one, whenever at least `min_total` were counted (a measurement the severity matrix reads)."""
+
+    type: Literal["share"]
+    column: str
+    failed: str
+    count: str = "c"
+    at_least_percent: float | None = Field(default=None, gt=0, le=100)
+    min_total: int = Field(default=1, ge=1)
+
+
+class RiseRule(Strict):
+    """Evidence when the window counts at least `at_least` and `factor` times the window before it (the query runs
+    twice, the second time one window earlier)."""
+
+    type: Literal["rise"]
+    at_least: int = Field(ge=1)
+    factor: float = Field(gt=1)
+    column: str | None = None
+
+
+class StaleRule(Strict):
+    """Evidence when the newest row's `column` (a datetime; the query returns the newest first) is older than
+    `after_minutes`, or no row came back at all."""
+
+    type: Literal["stale"]
+    column: str
+    after_minutes: int = Field(ge=1)
+
+
+Rule = Annotated[CountRule | ShareRule | RiseRule | StaleRule, Field(discriminator="type")]
+# What each rule offers its evidence template (besides `window`, "the last hour").
+RULE_VALUES: dict[str, dict[str, object]] = {
+    "count": {"count": 412, "top": "005000000000ABC", "top_count": 380},
+    "share": {"failed": 160, "total": 421, "percent": 38},
+    "rise": {"count": 26, "previous": 8, "factor": 3.2},
+    "stale": {"minutes": 47, "last": "13:13 UTC"},
+}
+
+
+class Probe(Strict, Generic[S]):
+    """One symptom of the runbook, measured: the query (a read-only `query` step; its id and title default to the
+    probe's), the rule, and the one line said when it finds evidence (jinja2, e.g. `{{ count }} errors`)."""
+
+    id: Key
+    symptom: Annotated[str, Field(min_length=1, max_length=150)]
+    query: S
+    rule: Rule
+    evidence: Annotated[str, Field(min_length=1, max_length=300)]
+
+    @model_validator(mode="before")
+    @classmethod
+    def _query_defaults(cls, data: Any) -> Any:
+        if isinstance(data, dict) and isinstance(data.get("query"), dict):
+            query = {"kind": "query", "risk": "read", **data["query"]}
+            query.setdefault("id", data.get("id"))
+            query.setdefault("title", data.get("symptom"))
+            return {**data, "query": query}
+        return data
+
+    @model_validator(mode="after")
+    def _sound(self) -> Probe[S]:
+        if self.query.kind != "query" or self.query.risk is not Risk.READ:
+            raise ValueError("a probe's query is a read-only `query` step")
+        if self.query.parameters:
+            raise ValueError("a probe runs unattended: its query takes no parameters")
+        if self.rule.type == "rise" and not self.query.window_hours:
+            raise ValueError("a rise compares two windows: set the query's window_hours")
+        try:
+            line(self.evidence, {**RULE_VALUES[self.rule.type], "window": "the last hour"})
+        except TemplateError as error:
+            raise ValueError(f"evidence: {error} (a {self.rule.type} rule offers {_offered(self.rule.type)})") from None
+        return self
+
+
+def _offered(rule: str) -> str:
+    return ", ".join(sorted([*RULE_VALUES[rule], "window"]))
+
+
+def line(template: str, values: dict[str, object]) -> str:
+    return " ".join(_EVIDENCE.from_string(template).render(**values).split())
+
+
 def located_steps(steps: tuple[StepBase, ...], path: str) -> Iterator[tuple[str, StepBase]]:
     """Each step with its path inside the YAML document (for error messages), depth first."""
     for index, step in enumerate(steps):
@@ -151,6 +247,7 @@ class Checklist(Strict, Generic[S]):
     key: Literal["first-five"] = FIRST_FIVE
     title: str
     steps: tuple[S, ...] = Field(min_length=1)
+    probes: tuple[Probe[S], ...] = ()  # measurements of the whole incident (the severity matrix reads them)
 
     @model_validator(mode="after")
     def _ids(self) -> Checklist[S]:
@@ -171,6 +268,7 @@ class Playbook(Strict, Generic[S]):
     title: str
     symptoms: tuple[str, ...] = ()
     suggested_when: tuple[Signal, ...] = ()
+    probes: tuple[Probe[S], ...] = ()  # its symptoms, measured: they rank it in the picker
     phases: tuple[Phase[S], ...] = Field(min_length=1)
 
     @model_validator(mode="after")

@@ -20,6 +20,7 @@ from jinja2.sandbox import SandboxedEnvironment
 from pydantic import BaseModel, ConfigDict
 
 from bot.core.audit import EMPTY, AuditEntry, AuditHead, AuditKind
+from bot.core.evidence import Probed, Status
 from bot.core.incident import Incident
 from bot.core.milestones import Milestone, durations, moment
 from bot.core.severity import SeverityLevel
@@ -105,6 +106,16 @@ class CustomerImpact:
 
 
 @dataclass(frozen=True)
+class Detected:
+    """What one probe found in the org (at declare, or at the last `/incident probe`)."""
+
+    where: str  # the playbook it ranks, or "Measured" for the first five minutes' measurements
+    symptom: str
+    status: str
+    line: str
+
+
+@dataclass(frozen=True)
 class StepTaken:
     """A containment or recovery step the responders did or ran (the kill switches are in the audit rows)."""
 
@@ -133,6 +144,8 @@ class PostMortem:
     signal_recorded: bool  # set with /incident signal; without it the time to detect is not known
     mitigation: list[MitigationRow]
     steps_taken: list[StepTaken]
+    detection: list[Detected]
+    probed_at: str  # when the probes ran ("" when they never did)
     audit_head: str  # COUNT:HASH of the audit trail the draft was written from
     impact: CustomerImpact
     actions: list[ActionItem]
@@ -222,6 +235,8 @@ def build(
     actions: list[ActionItem],
     steps_taken: list[StepTaken],
     timezone: ZoneInfo,
+    probed: Probed | None = None,
+    playbook_titles: dict[str, str] | None = None,
 ) -> PostMortem:
     signal = moment(incident, Milestone.FIRST_SIGNAL)
     assert signal is not None
@@ -260,11 +275,24 @@ def build(
         signal_recorded=incident.first_signal_at is not None,
         mitigation=mitigation(audit, timezone),
         steps_taken=steps_taken,
+        detection=detected(probed, playbook_titles or {}),
+        probed_at=_clock(probed.at, timezone) if probed and probed.done else "",
         audit_head=AuditHead(len(audit), audit[-1].hash).short if audit else EMPTY.short,
         impact=customer_impact,
         actions=actions,
         lessons=incident.lessons,
     )
+
+
+def detected(probed: Probed | None, playbook_titles: dict[str, str]) -> list[Detected]:
+    """The probes' findings, evidence first (strongest first), then no data, then clear."""
+    if probed is None or not probed.done:
+        return []
+    order = {Status.EVIDENCE: 0, Status.NO_DATA: 1, Status.CLEAR: 2}
+    findings = sorted(probed.findings, key=lambda f: (order[f.status], -f.strength))
+    return [
+        Detected(playbook_titles.get(f.playbook or "", "Measured"), f.symptom, f.status.value, f.line) for f in findings
+    ]
 
 
 _INLINE = re.compile(r"([\\`\[\]<>|])")  # code, links and images, HTML, table cells
@@ -318,6 +346,8 @@ def specimen() -> PostMortem:
         signal_recorded=True,
         mitigation=[MitigationRow(words, words, "U1", "00:00", "approved", "U2", "00:01", "executed", words, words)],
         steps_taken=[StepTaken(words, "U1", "00:00", words)],
+        detection=[Detected(words, words, "evidence", words)],
+        probed_at="2026-01-01 00:00",
         audit_head=EMPTY.short,
         impact=CustomerImpact(words, 1, 2, words, [SeenUser("005000000000001", suspect=True)]),
         actions=[ActionItem(text=words, owner="U1", due=at.date(), added_by="U1", added_at=at)],

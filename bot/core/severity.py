@@ -8,7 +8,7 @@ from datetime import datetime, time, timedelta
 from enum import IntEnum
 from zoneinfo import ZoneInfo
 
-from pydantic import BaseModel, ConfigDict, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 
 class Severity(IntEnum):
@@ -82,11 +82,21 @@ class BusinessCalendar:
                 return datetime.combine(day, self.closes, tzinfo=self.timezone)
 
 
+class Measured(BaseModel):
+    """When the bot measures this severity: a probe (of `first-five-minutes.yaml` or a playbook) found evidence,
+    or its measure, a failure share, reached `at_least_percent`."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    probe: str
+    at_least_percent: float | None = Field(default=None, gt=0, le=100)
+
+
 class SeverityLevel(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
     level: Severity
     definition: str
     response_target: ResponseTarget
+    measured_when: tuple[Measured, ...] = ()  # any of them; the matrix's words as data
 
     @field_validator("response_target", mode="before")
     @classmethod
@@ -113,3 +123,20 @@ class SeverityMatrix(BaseModel):
 
     def __getitem__(self, severity: Severity) -> SeverityLevel:
         return self.severities[severity.value - 1]
+
+    def probes(self) -> set[str]:
+        """The probes the matrix reads (the loader checks they exist)."""
+        return {condition.probe for level in self.severities for condition in level.measured_when}
+
+    def line(self) -> tuple[Severity, float] | None:
+        """The share threshold a chart draws: the lowest below 100% (SEV-2's sustained errors), with its level."""
+        shares = [
+            (condition.at_least_percent, level.level)
+            for level in self.severities
+            for condition in level.measured_when
+            if condition.at_least_percent is not None and condition.at_least_percent < 100
+        ]
+        if not shares:
+            return None
+        percent, severity = min(shares)
+        return severity, percent

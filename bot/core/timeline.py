@@ -13,6 +13,7 @@ class EntryKind(StrEnum):
     PLAYBOOK = "playbook"
     STEP = "step"
     QUERY = "query"
+    EVIDENCE = "evidence"
     SWITCH = "switch"
     SEVERITY = "severity"
     STATUS = "status"

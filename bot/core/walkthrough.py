@@ -10,7 +10,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
-from bot.core.playbook import StepBase
+from bot.core.playbook import Risk, StepBase
 
 
 class StepStatus(StrEnum):
@@ -100,6 +100,12 @@ def after(
 
 def allowed_from(action: StepAction) -> frozenset[StepStatus]:
     return TRANSITIONS[action][0]
+
+
+def run_allowed_from(step: StepBase) -> frozenset[StepStatus]:
+    """A read runs again once done (its numbers are a moment's); other work runs from pending or failed only."""
+    start = allowed_from(StepAction.START)
+    return start | {StepStatus.DONE} if step.risk is Risk.READ else start
 
 
 def visible(steps: tuple[StepBase, ...], scope: str, states: dict[str, StepState]) -> Iterator[tuple[int, StepBase]]:

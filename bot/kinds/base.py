@@ -91,7 +91,8 @@ class Chart:
     png_title: str
     title: str
     filename: str
-    threshold_percent: float | None = None
+    threshold_percent: float | None = None  # the severity matrix's share (the presenter sets it from severity.yaml)
+    threshold_label: str = ""
 
 
 @dataclass(frozen=True)

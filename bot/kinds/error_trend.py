@@ -33,7 +33,6 @@ class TrendSeries(Strict):
 class ErrorTrendStep(StepBase):
     kind: Literal["error_trend"]
     series: list[TrendSeries] = Field(min_length=1, max_length=4)
-    threshold_percent: float | None = Field(default=None, gt=0, lt=100)  # a line on the chart (the matrix's 10%)
 
     @model_validator(mode="after")
     def _sound(self) -> ErrorTrendStep:
@@ -88,11 +87,12 @@ class ErrorTrend(Kind):
         assert isinstance(step, ErrorTrendStep)
         bounds = window_values(step, result.at)
         window = f"{bounds['since']:%Y-%m-%d %H:%M} to {bounds['until']:%H:%M} UTC"
-        line = f"; the line is {step.threshold_percent:g}%" if step.threshold_percent else ""
-        blocks = [section(f":bar_chart: *{escape(step.title)}*: failed over total per hour ({window}){line}")]
+        blocks = [section(f":bar_chart: *{escape(step.title)}*: failed over total per hour ({window})")]
         for label, points in _series(result).items():
             blocks.append(section(f"*{escape(label)}*\n{code(trend_table(points))}"))
-        blocks.append(context("The chart follows in the thread; the numbers are in the CSV there."))
+        blocks.append(
+            context("The chart follows in the thread, with the severity matrix's line; the CSV has the numbers.")
+        )
         upload = Upload(f"{reference.lower()}-{step.id}.csv", csv_bytes(result.rows), f"{step.title} (every hour)")
         return Shown(f"{step.title}: {self.summary(step, result)}", blocks, (upload,), chart=True)
 
@@ -104,7 +104,6 @@ class ErrorTrend(Kind):
             f"{reference}: {step.title}",
             f"Error rate, {bounds['since']:%Y-%m-%d %H:%M} to {bounds['until']:%H:%M} UTC",
             f"{reference.lower()}-error-rate.png",
-            step.threshold_percent,
         )
 
     def summary(self, step: StepBase, result: StepResult) -> str:
@@ -122,8 +121,6 @@ class ErrorTrend(Kind):
         assert isinstance(step, ErrorTrendStep)
         lines = [f"{s.label}: {' '.join(s.soql.split())} (failed when {s.column} = {s.failed})" for s in step.series]
         lines.append(f"window: the last {step.window_hours} h, per UTC hour")
-        if step.threshold_percent:
-            lines.append(f"line at {step.threshold_percent:g}%")
         return lines
 
 

@@ -10,6 +10,7 @@ from bot.adapters.redis_store.walkthrough import MessageStore
 from bot.adapters.slack_api import SlackApi
 from bot.core.clock import Clock
 from bot.core.incident import Incident
+from bot.presenters.evidence import EvidencePresenter
 from bot.presenters.reply import Reply
 from bot.presenters.walkthrough import Edit, WalkthroughPresenter
 from bot.render.blocks import Blocks, incident_header, incident_list
@@ -38,6 +39,7 @@ class IncidentPresenter:
         incidents: IncidentService,
         deadlines: Deadlines,
         walkthrough: WalkthroughPresenter,
+        evidence: EvidencePresenter,
         clock: Clock,
     ) -> None:
         self.slack = slack
@@ -45,12 +47,14 @@ class IncidentPresenter:
         self.incidents = incidents
         self.deadlines = deadlines
         self.walkthrough = walkthrough
+        self.evidence = evidence
         self.clock = clock
         self.timezone = walkthrough.timezone
 
     def declared(self, declared: Declared, reply: Reply, finish: Callable[[Incident, EarlyRun], RunFinished]) -> None:
         """Header and checklist first (the critical path), then at once: the pin, the invitations, the answer to
-        the declarer, the picker, and what the early runs found."""
+        the declarer, the picker (re-ordered when the probes answer, with incidents seen before), and what the
+        early runs found."""
         incident = declared.incident
         if declared.duplicate:
             reply(f"{incident.reference} was already declared from this request: {self.where(incident)}")
@@ -64,9 +68,13 @@ class IncidentPresenter:
             lambda: self.slack.pin(channel_id, header_ts),
             lambda: self.slack.invite(channel_id, declared.responders),
             lambda: reply(f":rotating_light: Declared {incident.reference} ({incident.severity.label}): join {where}"),
-            lambda: self.walkthrough.post_picker(incident),
+            lambda: self._picker(incident, declared),
             *(lambda run=run: self.walkthrough.finished(finish(incident, run), reply) for run in declared.early),
         )
+
+    def _picker(self, incident: Incident, declared: Declared) -> None:
+        self.walkthrough.post_picker(incident)
+        self.evidence.declared(incident, declared.probes)
 
     def where(self, incident: Incident) -> str:
         return channel(incident.channel_id) if incident.channel_id else str(incident.channel_name)

@@ -3,7 +3,7 @@ channel's canvas (or, where a workspace refuses canvases or the draft is over 1 
 
 from __future__ import annotations
 
-from bot.adapters.redis_store.walkthrough import MessageStore
+from bot.adapters.redis_store.walkthrough import CANVAS, FILE, MessageStore
 from bot.adapters.slack_api import SlackApi, SlackCallFailed
 from bot.core.incident import Incident
 from bot.presenters.approvals import ApprovalPresenter
@@ -11,8 +11,6 @@ from bot.presenters.incidents import IncidentPresenter
 from bot.render.timeline import timeline_message
 from bot.services.lifecycle import LifecycleService, Resolved
 
-CANVAS = "postmortem-canvas"
-FILE = "postmortem-file"
 # Canvas errors of workspaces that cannot have them (free plans, disabled by an admin): fall back to a file.
 NO_CANVAS = frozenset(
     {

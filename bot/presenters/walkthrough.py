@@ -3,7 +3,7 @@ place (never re-posted) until each shows the latest state; a run's result with i
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from zoneinfo import ZoneInfo
 
 from bot.adapters.redis_store.updates import CoalescedUpdates
@@ -14,11 +14,13 @@ from bot.core.incident import Incident
 from bot.core.playbook import FIRST_FIVE, PhaseName, StepBase
 from bot.kinds import kind_of
 from bot.kinds.base import Shown, StepDisplay
+from bot.presenters.related import RelatedPresenter
 from bot.presenters.reply import Reply
 from bot.render.blocks import Blocks
 from bot.render.modals import run_modal, skip_modal
 from bot.render.mrkdwn import user
 from bot.render.steps import checklist_message, phase_message, picker_message, security_suggestion
+from bot.services.evidence import EvidenceService
 from bot.services.walkthrough import WalkthroughService, phase_name
 from bot.services.walkthrough_outcomes import (
     AlreadySettled,
@@ -54,6 +56,8 @@ class WalkthroughPresenter:
         scheduler: Scheduler,
         updates: CoalescedUpdates,
         timezone: ZoneInfo,
+        evidence: EvidenceService,
+        related: RelatedPresenter,
     ) -> None:
         self.slack = slack
         self.updates = updates
@@ -61,6 +65,8 @@ class WalkthroughPresenter:
         self.walkthrough = walkthrough
         self.scheduler = scheduler
         self.timezone = timezone
+        self.evidence = evidence
+        self.related = related
 
     # ----- posting
 
@@ -101,6 +107,9 @@ class WalkthroughPresenter:
         suggestion = security_suggestion(incident, outcome.raise_to_sev1, outcome.suggest_private)
         if suggestion is not None and incident.channel_id:
             self.slack.post(incident.channel_id, *suggestion)
+        self.related.in_channel(
+            incident, playbook.key, f"earlier incidents that ran {playbook.number}. {playbook.title}"
+        )
 
     def show(self, outcome: StepChanged | AlreadySettled, reply: Reply) -> None:
         """A step's change, in its message; a phase it settled brings the next phase."""
@@ -162,6 +171,10 @@ class WalkthroughPresenter:
         chart = kind_of(step).chart(incident.reference, step, result) if result else None
         if chart is None or incident.channel_id is None:
             return
+        line = self.walkthrough.runbook.severities.line()
+        if line is not None:
+            severity, percent = line
+            chart = replace(chart, threshold_percent=percent, threshold_label=f"{severity.label}: {percent:g}%")
         png = error_rate_png(chart)
         self.slack.upload(incident.channel_id, chart.filename, png, chart.title, thread_ts=thread_ts)
 
@@ -226,7 +239,8 @@ class WalkthroughPresenter:
         if name == FIRST_FIVE:
             return checklist_message(incident, runbook.first_five, snapshot.states, display, self.timezone)
         if name == PICKER:
-            return picker_message(incident, runbook.playbooks, runbook.suggestions(incident), snapshot.playbooks)
+            probed, ranking = self.evidence.ranking(incident.number)
+            return picker_message(incident, ranking, runbook.suggestions(incident), snapshot.playbooks, probed)
         key, _, phase = name.partition("/")
         playbook = runbook.playbook(key)
         assert playbook is not None

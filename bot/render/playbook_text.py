@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.core.playbook import Checklist, Playbook, StepBase
+from bot.core.playbook import Checklist, Playbook, Probe, StepBase
 from bot.kinds import kind_of
 from bot.runbook import Runbook
 
@@ -29,12 +29,13 @@ def playbook_text(playbook: Playbook[Any] | Checklist[Any]) -> str:
         lines = [playbook.title, ""]
         for index, step in enumerate(playbook.steps, 1):
             lines += _step_lines(step, f"{index}.", "  ")
-        return "\n".join(lines)
+        return "\n".join(lines + _probe_lines(playbook.probes))
     lines = [f"Playbook {playbook.number}. {playbook.title}  [{playbook.key}]"]
     if playbook.symptoms:
         lines += ["Symptoms:", *(f"  - {symptom}" for symptom in playbook.symptoms)]
     if playbook.suggested_when:
         lines.append(f"Suggested when: {', '.join(playbook.suggested_when)}")
+    lines += _probe_lines(playbook.probes)
     for phase in playbook.phases:
         lines += ["", phase.name.value.upper()]
         for index, step in enumerate(phase.steps, 1):
@@ -46,5 +47,15 @@ def runbook_summary(runbook: Runbook) -> str:
     steps = sum(len(list(p.all_steps())) for p in runbook.playbooks) + len(list(runbook.first_five.all_steps()))
     return (
         f"OK: {len(runbook.playbooks)} playbooks, {len(runbook.switches.switches)} kill switches, "
-        f"{len(runbook.severities.severities)} severities, {steps} steps"
+        f"{len(runbook.severities.severities)} severities, {steps} steps, {len(runbook.probes())} probes"
     )
+
+
+def _probe_lines(probes: tuple[Probe[Any], ...]) -> list[str]:
+    lines = ["", "PROBES (run on declare and by /incident probe)"] if probes else []
+    for probe in probes:
+        lines.append(f"  - {probe.symptom}  [{probe.rule.type}]  ({probe.id})")
+        lines += [f"       {line}" for line in kind_of(probe.query).describe(probe.query)]
+        rule = ", ".join(f"{k}={v}" for k, v in probe.rule.model_dump(exclude={"type"}).items() if v is not None)
+        lines += [f"       rule: {probe.rule.type} {rule}", f"       evidence: {probe.evidence}"]
+    return lines

@@ -10,9 +10,10 @@ from collections.abc import Callable
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from bot.core.evidence import Probed, Ranked
 from bot.core.incident import Incident
 from bot.core.playbook import FIRST_FIVE, Checklist, Phase, Playbook, Risk, StepBase
-from bot.core.walkthrough import PENDING, StepState, StepStatus, state_key, visible
+from bot.core.walkthrough import PENDING, StepState, StepStatus, run_allowed_from, state_key, visible
 from bot.kinds.base import StepDisplay
 from bot.render.actions import (
     ActionId,
@@ -26,6 +27,7 @@ from bot.render.actions import (
     encode,
 )
 from bot.render.blocks import Blocks, button, context, section
+from bot.render.evidence import evidence_lines
 from bot.render.mrkdwn import code, escape, plain, user
 
 ICONS = {
@@ -42,6 +44,7 @@ RISK_TAGS = {
     Risk.DESTRUCTIVE: " `destructive: two-person approval`",
 }
 CODE_LIMIT = 2800
+PICKER_BUTTONS = 3
 Display = Callable[[StepBase], StepDisplay]
 
 
@@ -80,6 +83,10 @@ def step_blocks(
     if status_text:
         lines.append(status_text)
     blocks: Blocks = [section("\n".join(lines))]
+    target = StepRef(incident=incident.number, scope=scope, step=step.id)
+    if display.run_label and StepStatus.DONE in run_allowed_from(step) and state.status is StepStatus.DONE:
+        run_again = button("Run again", ActionId.STEP_RUN, target)
+        return [*blocks, {"type": "actions", "block_id": f"step:{step.id}", "elements": [run_again]}]
     if state.status.settled or state.status is StepStatus.RUNNING:
         return blocks
     if display.manual:
@@ -177,22 +184,27 @@ def phase_message(
 
 
 def picker_message(
-    incident: Incident, playbooks: tuple[Playbook[Any], ...], suggested: list[Playbook[Any]], running: list[str]
+    incident: Incident, ranking: list[Ranked], suggested: list[Playbook[Any]], running: list[str], probed: Probed | None
 ) -> tuple[str, Blocks]:
+    """The playbooks, ordered by what the probes found (the runbook's order before they answer), each with its
+    one line of evidence; the ones checked and found clear, or not answering, are said too."""
     lines = [":mag: *Pick the playbook that matches* (more than one can run)."]
     if suggested:
         lines.append("Suggested from the declaration: " + ", ".join(f"*{p.number}. {p.title}*" for p in suggested))
+    lines += evidence_lines(ranking, probed)
     if running:
-        titles = {p.key: f"{p.number}. {p.title}" for p in playbooks}
+        titles = {p.key: f"{p.number}. {p.title}" for p in ranking}
         lines.append("Running: " + ", ".join(titles.get(key, key) for key in running))
     options = [
         {
             "text": {"type": "plain_text", "text": plain(f"{p.number}. {p.title}", 75)},
             "value": encode(ActionId.PLAYBOOK_PICK, PlaybookRef(incident=incident.number, playbook=p.key)),
         }
-        for p in playbooks
+        for p in ranking
         if p.key not in running
     ]
+    pointed = [p for p in ranking if p.evidence][:PICKER_BUTTONS]
+    starts = pointed + [p for p in suggested if p.key not in {r.key for r in pointed}]
     elements: list[dict[str, Any]] = [
         button(
             f"Start {p.number}. {p.title}",
@@ -201,7 +213,7 @@ def picker_message(
             "primary",
             suffix=p.key,
         )
-        for p in suggested
+        for p in starts[:PICKER_BUTTONS]
         if p.key not in running
     ]
     if options:

@@ -10,6 +10,7 @@ from bot.core.incident import Declaration, Incident, IncidentStatus, channel_nam
 from bot.core.severity import SeverityLevel, SeverityMatrix
 from bot.core.timeline import EntryKind
 from bot.services.errors import UserError, incident_or_refuse
+from bot.services.evidence import EvidenceService, ProbeRun
 from bot.services.ports import Workspace
 from bot.services.timeline import TimelineService
 from bot.services.timers import ResponseTimers
@@ -25,6 +26,7 @@ class Declared:
     duplicate: bool
     responders: list[str] = field(default_factory=list)  # who to invite: the declarer, the responders group
     early: list[EarlyRun] = field(default_factory=list)  # work that started before the channel existed
+    probes: ProbeRun | None = None  # the probes, started before the channel existed (None without Salesforce)
 
 
 class IncidentService:
@@ -37,6 +39,7 @@ class IncidentService:
         responders_usergroup: str | None,
         timeline: TimelineService,
         walkthrough: WalkthroughService,
+        evidence: EvidenceService,
         timers: ResponseTimers,
     ) -> None:
         self.store = store
@@ -46,6 +49,7 @@ class IncidentService:
         self.responders_usergroup = responders_usergroup
         self.timeline = timeline
         self.walkthrough = walkthrough
+        self.evidence = evidence
         self.timers = timers
 
     def level(self, incident: Incident) -> SeverityLevel:
@@ -54,7 +58,8 @@ class IncidentService:
     def declare(self, declaration: Declaration, delivery_key: str) -> Declared:
         """Creates the incident and its channel, once per delivery (a retried delivery gets the first one back).
 
-        The work that runs on declare (the Salesforce snapshot, vendor status) starts before the channel exists.
+        The work that runs on declare (the Salesforce snapshot and probes, vendor status) starts before the channel
+        exists.
         """
         created, number = self.store.claim_number(delivery_key)
         if not created:
@@ -65,6 +70,7 @@ class IncidentService:
         incident = Incident.from_declaration(number, declaration, self.clock.now())
         self.store.save(incident)
         early = self.walkthrough.start_declare_runs(incident)
+        probes = self.evidence.start(incident)
         channel_id, name = self._create_channel(incident)
         incident = self.store.update(
             incident, channel_id=channel_id, channel_name=name, status=IncidentStatus.INVESTIGATING
@@ -77,7 +83,9 @@ class IncidentService:
             at=incident.declared_at,
         )
         self.timers.schedule(incident)
-        return Declared(incident, duplicate=False, responders=self._first_responders(incident), early=early)
+        return Declared(
+            incident, duplicate=False, responders=self._first_responders(incident), early=early, probes=probes
+        )
 
     def _create_channel(self, incident: Incident) -> tuple[str, str]:
         for attempt in range(1, CHANNEL_NAME_ATTEMPTS + 1):

@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 
 from jinja2 import Template
 
+from bot.adapters.redis_store.evidence import EvidenceStore
 from bot.adapters.redis_store.incidents import IncidentStore
 from bot.adapters.redis_store.walkthrough import WalkthroughStore
 from bot.core.access import Privilege
@@ -46,6 +47,7 @@ class LifecycleService:
         timeline: TimelineService,
         audit: AuditService,
         steps: WalkthroughStore,
+        evidence: EvidenceStore,
         approvals: ApprovalService,
         access: Access,
         runbook: Runbook,
@@ -54,6 +56,7 @@ class LifecycleService:
         integration_user: Callable[[], str | None],
     ) -> None:
         self.store = incidents
+        self.evidence = evidence
         self.timeline = timeline
         self.audit = audit
         self.steps = steps
@@ -154,6 +157,8 @@ class LifecycleService:
             self.store.actions(number),
             self.steps_taken(number),
             self.timezone,
+            self.evidence.get(number),
+            {p.key: f"Playbook {p.number}. {p.title}" for p in self.runbook.playbooks},
         )
         return render_postmortem(self.template, draft, mention)
 

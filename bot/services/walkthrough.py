@@ -32,6 +32,7 @@ from bot.core.walkthrough import (
     after,
     allowed_from,
     complete,
+    run_allowed_from,
     state_key,
 )
 from bot.kinds import Step, kind_of
@@ -253,7 +254,7 @@ class WalkthroughService:
         self.steps.remember_parameters(number, {name: str(value) for name, value in parameters.items()})
         values = self.values(step, parameters)
         started = self.transition(
-            number, scope, step, after(StepAction.START, actor, self.clock.now()), allowed_from(StepAction.START)
+            number, scope, step, after(StepAction.START, actor, self.clock.now()), run_allowed_from(step)
         )
         if isinstance(started, AlreadySettled):
             return started

@@ -424,6 +424,73 @@ def seed_objects(now: dt.datetime = NOW) -> dict[str, SObject]:
     }
 
 
+STORM_USER_ID = to_18("005000000000STM")
+
+
+def seed_rate_limit_storm(now: dt.datetime = NOW) -> dict[str, SObject]:
+    """A rate-limit storm and nothing else: 412 `VENDOR_RATE_LIMIT` errors in the last hour, 380 from one user;
+    38% of the hour's executions failed (160 of 421); one failed LLM stage, a quiet circuit queue, Org Chat turns
+    without huge LIMITs, audit rows up to the last minute. The rest of the org is the usual one."""
+    objects = seed_objects(now)
+    ids = itertools.count(10_000)
+
+    def at(minutes_ago: float) -> dt.datetime:
+        return now - dt.timedelta(minutes=minutes_ago)
+
+    executions = []
+    for hour, (failed, succeeded) in enumerate([(160, 261), (2, 40), (1, 41), (1, 39), (0, 40), (1, 38)]):
+        for index in range(failed + succeeded):
+            executions.append(
+                {
+                    "Id": _id("a01", next(ids)),
+                    "ExecutionId__c": f"STORM-{hour}-{index}",
+                    "Status__c": "Failed" if index < failed else "Succeeded",
+                    "LastModifiedDate": at(hour * 60 + 0.5 + (index % 59)),
+                    "CreatedDate": at(hour * 60 + 1 + (index % 59)),
+                }
+            )
+    audits = [
+        {
+            "Id": _id("a02", next(ids)),
+            "Action__c": "pipeline_run",
+            "Actor_Id__c": STORM_USER_ID if index < 380 else OTHER_USER_ID,
+            "Error_Code__c": "VENDOR_RATE_LIMIT",
+            "Detail__c": "429 Too Many Requests",
+            "Pipeline_Id__c": "PL-ENRICH-LEADS",
+            "CreatedDate": at(0.5 + (index % 58)),
+        }
+        for index in range(412)
+    ]
+    audits += [
+        {
+            "Id": _id("a02", next(ids)),
+            "Action__c": "org_chat_turn",
+            "Actor_Id__c": OTHER_USER_ID,
+            "Error_Code__c": None,
+            "Detail__c": "SELECT Name FROM Account LIMIT 10",
+            "CreatedDate": at(minute),
+        }
+        for minute in (1, 12, 30)
+    ]
+    stage_logs = [
+        {
+            "Id": _id("a03", next(ids)),
+            "Stage_Type__c": "llm_anthropic",
+            "Status__c": "Failed" if minute == 7 else "Succeeded",
+            "Provider_Response__c": "HTTP 429" if minute == 7 else "HTTP 200",
+            "Error_Message__c": "",
+            "Started_At__c": at(minute),
+        }
+        for minute in (3, 7, 11, 19)
+    ]
+    objects["PipelineExecution__c"].rows = executions
+    objects["FM_Run_Audit__c"].rows = audits
+    objects["Pipeline_Stage_Log__c"].rows = stage_logs
+    objects["FM_Org_Chat_Dml_Audit__c"].rows = []
+    objects["FM_Circuit_Queue__c"].rows = [{"Id": _id("a05", n), "CreatedDate": at(20 + n)} for n in range(2)]
+    return objects
+
+
 def seed_tooling() -> dict[str, SObject]:
     return {
         "ApexTrigger": SObject(
@@ -501,6 +568,11 @@ class FakeSalesforce(LoopbackService):
     def inject(self, path: str, kind: str, times: int = 1, skip: int = 0) -> None:
         with self.lock:
             self.faults.append(Fault(path, kind, times, skip))
+
+    def seed(self, objects: dict[str, SObject]) -> None:
+        """Another data set for the org (a scenario, say `seed_rate_limit_storm(fake.now)`)."""
+        with self.lock:
+            self.org = Org(objects, self.now)
 
     def issue_token(self) -> str:
         token = f"00D000000000001!{next(self._ids):06d}"

@@ -93,15 +93,16 @@ def test_without_salesforce_nothing_runs_on_declare(bot: RunningBot) -> None:
     assert state(bot, "first-five", "snapshot-executions").status.value == "pending"
 
 
-def test_confirm_scope_posts_both_trends_then_the_chart_from_the_worker(sf_bot: RunningBot) -> None:
+def test_confirm_scope_runs_on_declare_posts_both_trends_then_the_chart_and_a_click_runs_it_again(
+    sf_bot: RunningBot, fake_org: FakeSalesforce
+) -> None:
     channel = declare(sf_bot)
-    checklist = message(sf_bot, channel, "first-five")
-    click(sf_bot, channel, checklist, "step.run", "confirm-scope")
     done = wait_settled(sf_bot, "first-five", "confirm-scope")
-    # the last hour of each: pipelines failing at 28.6%, Org Chat with the validator's three rejections
+    # the bot's own run: the last hour of each, pipelines failing at 28.6%, Org Chat with the three rejections
+    assert (done.status.value, done.by) == ("done", None)
     assert done.result == "Pipeline executions 12/42 (28.6%) · Org Chat turns 3/6 (50.0%) in the last hour"
     text = text_of(results_posted(sf_bot, channel, "Confirm scope"))
-    assert "the line is 10%" in text
+    assert "with the severity matrix's line" in text
     pipelines, org_chat = text.split("*Pipeline executions*")[1].split("*Org Chat turns*")
     assert (
         "2026-11-25 13:00      12     42  28.6%" in pipelines and "2026-11-25 08:00       1     41   2.4%" in pipelines
@@ -118,6 +119,19 @@ def test_confirm_scope_posts_both_trends_then_the_chart_from_the_worker(sf_bot: 
     png = next(f for f in sf_bot.fake.files.values() if f["name"] == "inc-1-error-rate.png")
     assert png["content"].startswith(b"\x89PNG\r\n\x1a\n") and len(png["content"]) > 5000
     assert png["channels"] == [channel.id]
+
+    checklist = message(sf_bot, channel, "first-five")
+    sf_bot.fake.wait_until(lambda: "Run again" in text_of(checklist))
+    queries = len(fake_org.calls_to("/query"))
+    sf_bot.clock.advance(minutes=5)
+    click(sf_bot, channel, checklist, "step.run", "confirm-scope")  # Run again: the numbers are a moment's
+    again = sf_bot.fake.wait_until(
+        lambda: (
+            state(sf_bot, "first-five", "confirm-scope").by == "U0ALICE01"
+            and wait_settled(sf_bot, "first-five", "confirm-scope")
+        )
+    )
+    assert again.status.value == "done" and len(fake_org.calls_to("/query")) == queries + 2  # its two series
 
 
 def test_the_telemetry_dashboard_is_a_link_when_its_url_is_set(bot_factory: Any) -> None:

@@ -12,12 +12,14 @@ import yaml
 
 from bot.adapters.playbook_files import BUNDLED_PLAYBOOKS, PlaybookDataError, load_runbook
 from bot.config import LINK_SETTINGS
+from bot.core.evidence import Finding, Probed, Status, rank
 from bot.core.incident import Incident
 from bot.core.playbook import FIRST_FIVE
 from bot.core.severity import Severity
 from bot.core.walkthrough import StepState, StepStatus, state_key
 from bot.kinds.base import StepDisplay
 from bot.kinds.query import QueryStep
+from bot.render.evidence import rows_message
 from bot.render.steps import checklist_message, phase_message, picker_message
 from tests.conftest import run_cli
 from tests.fakes.slack import FakeSlack
@@ -190,7 +192,7 @@ def test_a_file_the_bot_would_not_read_is_a_problem(tmp_path: Path) -> None:
 
 def test_cli_check_and_show(tmp_path: Path) -> None:
     ok = run_cli("playbooks", "check")
-    assert (ok.returncode, ok.stdout) == (0, "OK: 7 playbooks, 6 kill switches, 4 severities, 53 steps\n")
+    assert (ok.returncode, ok.stdout) == (0, "OK: 7 playbooks, 6 kill switches, 4 severities, 53 steps, 7 probes\n")
     directory = copy_bundled(tmp_path)
     edit(directory / P1, _set(["phases", 1, "steps", 1, "switch"], "provider-gone"))
     broken = run_cli("playbooks", "check", str(directory))
@@ -227,7 +229,30 @@ def test_every_message_stays_inside_block_kit_limits() -> None:
     try:
         timezone = ZoneInfo("UTC")
         messages = [checklist_message(INCIDENT, RUNBOOK.first_five, {}, everything_presented, timezone)]
-        messages.append(picker_message(INCIDENT, RUNBOOK.playbooks, RUNBOOK.suggestions(INCIDENT), []))
+        messages.append(picker_message(INCIDENT, rank(RUNBOOK.playbooks, []), RUNBOOK.suggestions(INCIDENT), [], None))
+        findings = [  # every probe found evidence, with its longest line and its rows
+            Finding(
+                probe=probe.id,
+                playbook=playbook,
+                symptom=probe.symptom,
+                status=Status.EVIDENCE,
+                line="z" * 300,
+                strength=2.0,
+                statement="SELECT " + "x" * 3000,
+                rows=[{f"Column{i}": "v" * 60 for i in range(8)}] * 10,
+            )
+            for playbook, probe in RUNBOOK.probes()
+        ]
+        probed = Probed(
+            at=INCIDENT.declared_at,
+            done=True,
+            probes=len(findings),
+            findings=tuple(findings),
+            rows_link="https://x.test/p1",
+        )
+        ranking = rank(RUNBOOK.playbooks, findings)
+        messages.append(picker_message(INCIDENT, ranking, RUNBOOK.suggestions(INCIDENT), [], probed))
+        messages.append(rows_message(probed, {p.key: f"Playbook {p.number}" for p in RUNBOOK.playbooks}))
         for playbook in RUNBOOK.playbooks:
             decisions = [s for s in playbook.all_steps() if s.branches()]
             branch_sets = [{}] + [

@@ -26,6 +26,8 @@ from bot.core.timeline import TimelineEntry
 from bot.core.walkthrough import StepResult, StepState, StepStatus
 
 POSTING = "posting"  # a message being posted: claimed, its ts not known yet
+CANVAS = "postmortem-canvas"  # the post-mortem draft in the channel canvas (its id)
+FILE = "postmortem-file"  # or, where canvases are refused, as a file (its id)
 
 # One click, one round trip: checks the incident is open and the playbook started, moves the step to its new
 # state only from an allowed status (appending the timeline entry with it), and returns what the messages need.
@@ -161,6 +163,13 @@ class WalkthroughStore:
         """Records `key` as started, after the others; False when it already was."""
         return bool(self._append_once(keys=[self._key("incident", number, "playbooks")], args=[key]))
 
+    def playbooks_of(self, numbers: list[int]) -> dict[int, list[str]]:
+        """The playbooks started in each incident, in one round trip."""
+        pipe = self._redis.pipeline(transaction=False)
+        for number in numbers:
+            pipe.zrange(self._key("incident", number, "playbooks"), 0, -1)
+        return dict(zip(numbers, pipe.execute(), strict=True))
+
     def save_result(self, number: int, field: str, result: StepResult) -> None:
         self._redis.hset(self._key("incident", number, "results"), field, result.model_dump_json())
 
@@ -200,3 +209,8 @@ class MessageStore:
 
     def all(self, number: int) -> dict[str, str]:
         return cast(dict[str, str], self._redis.hgetall(self._key("incident", number, "messages")))
+
+    def postmortem(self, number: int) -> str | None:
+        """Where the incident's post-mortem draft is: "canvas", "file", or None before one is written."""
+        names = self.all(number)
+        return "canvas" if CANVAS in names else "file" if FILE in names else None

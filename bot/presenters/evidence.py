@@ -1,0 +1,54 @@
+"""What the probes found, in Slack: the picker re-ordered by evidence (an update of the picker), the rows behind it
+in the picker's thread, the severity suggestion with its button; then the incidents seen before."""
+
+from __future__ import annotations
+
+from bot.adapters.redis_store.walkthrough import MessageStore
+from bot.adapters.slack_api import SlackApi
+from bot.core.incident import Incident
+from bot.presenters.related import RelatedPresenter
+from bot.presenters.reply import Reply
+from bot.presenters.walkthrough import PICKER, WalkthroughPresenter
+from bot.render.evidence import rows_message, severity_message
+from bot.services.evidence import EvidenceService, ProbeRun, ProbesDone, suggestion_text
+
+
+class EvidencePresenter:
+    def __init__(
+        self,
+        slack: SlackApi,
+        messages: MessageStore,
+        evidence: EvidenceService,
+        walkthrough: WalkthroughPresenter,
+        related: RelatedPresenter,
+    ) -> None:
+        self.slack = slack
+        self.messages = messages
+        self.evidence = evidence
+        self.walkthrough = walkthrough
+        self.related = related
+
+    def declared(self, incident: Incident, run: ProbeRun | None) -> None:
+        """After the picker is posted: the probes' results (when they ran), then the incidents seen before."""
+        if run is not None:
+            self.show(self.evidence.finish(run))
+        self.related.in_channel(incident)
+
+    def show(self, done: ProbesDone) -> None:
+        """The rows under the picker, the picker re-ordered, and a severity suggestion when the matrix disagrees."""
+        incident = done.incident
+        channel = incident.channel_id
+        assert channel is not None
+        titles = {p.key: f"Playbook {p.number}" for p in self.evidence.runbook.playbooks}
+        picker = self.messages.get(incident.number, PICKER)
+        ts = self.slack.post(channel, *rows_message(done.probed, titles), thread_ts=picker)
+        self.evidence.rows_shown(incident.number, self.slack.permalink(channel, ts))
+        self.walkthrough.refresh(incident, PICKER)
+        if done.suggestion is not None:
+            said = suggestion_text(done.suggestion, incident)
+            self.slack.post(channel, *severity_message(incident, done.suggestion, said))
+
+    def probe_again(self, number: int, actor: str, reply: Reply) -> None:
+        """`/incident probe`."""
+        reply(":mag: Probing the org; the picker shows what comes back.")
+        self.show(self.evidence.probe_again(number, actor))

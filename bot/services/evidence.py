@@ -1,0 +1,177 @@
+"""Measuring the incident: the runbook's probes run in parallel off the request path, within a budget, on declare
+and on `/incident probe`. What they find ranks the playbooks in the picker, goes on the timeline and into the
+post-mortem, and is compared with the declared severity: a disagreement is a suggestion, never a change.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from concurrent.futures import Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass
+from datetime import datetime
+
+from bot.adapters.redis_store.evidence import EvidenceStore
+from bot.adapters.redis_store.incidents import IncidentStore
+from bot.adapters.salesforce.gateway import SalesforceGateway
+from bot.core.clock import Clock
+from bot.core.evidence import (
+    Finding,
+    Probed,
+    Ranked,
+    SeveritySuggestion,
+    Status,
+    earlier_window,
+    evaluate,
+    no_data,
+    rank,
+    suggest_severity,
+)
+from bot.core.incident import Incident
+from bot.core.playbook import Probe, window_values
+from bot.core.timeline import EntryKind
+from bot.kinds import Step, kind_of
+from bot.kinds.base import RunContext, StepFailed
+from bot.runbook import Runbook
+from bot.services.errors import UserError, incident_or_refuse
+from bot.services.timeline import TimelineService
+
+logger = logging.getLogger(__name__)
+PROBE_THREADS = 8  # the Salesforce session pools 10 connections: the probes stay inside it
+PROBE_ROWS = 2000  # one page: a probe reads an aggregate or a few rows, never an export
+
+
+@dataclass(frozen=True)
+class ProbeRun:
+    """Probes in flight for an incident, since `started` (monotonic seconds)."""
+
+    number: int
+    at: datetime
+    started: float
+    pending: tuple[tuple[str | None, Probe[Step], Future[Finding]], ...]
+
+
+@dataclass(frozen=True)
+class ProbesDone:
+    incident: Incident
+    probed: Probed
+    ranking: list[Ranked]
+    suggestion: SeveritySuggestion | None
+
+
+class EvidenceService:
+    def __init__(
+        self,
+        store: EvidenceStore,
+        incidents: IncidentStore,
+        timeline: TimelineService,
+        runbook: Runbook,
+        clock: Clock,
+        org: SalesforceGateway | None,
+        budget_seconds: float,
+    ) -> None:
+        self.store = store
+        self.incidents = incidents
+        self.timeline = timeline
+        self.runbook = runbook
+        self.clock = clock
+        self.org = org
+        self.budget_seconds = budget_seconds
+        self.pool = ThreadPoolExecutor(max_workers=PROBE_THREADS, thread_name_prefix="probe")
+
+    def start(self, incident: Incident) -> ProbeRun | None:
+        """Starts every probe at once (None when Salesforce is not connected, or the runbook has none)."""
+        probes = self.runbook.probes()
+        if self.org is None or not probes:
+            return None
+        now = self.clock.now()
+        self.store.save(incident.number, Probed(at=now, probes=len(probes)))
+        pending = tuple(
+            (playbook, probe, self.pool.submit(self._probe, playbook, probe, now)) for playbook, probe in probes
+        )
+        return ProbeRun(incident.number, now, time.monotonic(), pending)
+
+    def _probe(self, playbook: str | None, probe: Probe[Step], now: datetime) -> Finding:
+        kind = kind_of(probe.query)
+        context = RunContext(org=self.org, status_pages=None, now=now, export_limit=PROBE_ROWS)
+        bounds = window_values(probe.query, now)
+        try:
+            result = kind.run(probe.query, dict(bounds), context)
+            earlier = (
+                kind.run(probe.query, dict(earlier_window(bounds)), context) if probe.rule.type == "rise" else None
+            )
+        except StepFailed as failure:
+            return no_data(probe, playbook, f"no data: {failure}")
+        return evaluate(probe, playbook, result, earlier, now)
+
+    def finish(self, run: ProbeRun) -> ProbesDone:
+        """Waits for the probes until the budget is spent; a probe still out then is "no data", never healthy."""
+        left = max(0.0, self.budget_seconds - (time.monotonic() - run.started))
+        done, _ = wait([future for _, _, future in run.pending], timeout=left)
+        findings = []
+        for playbook, probe, future in run.pending:
+            if future not in done:
+                future.cancel()
+                findings.append(no_data(probe, playbook, f"no data: no answer within {self.budget_seconds:g} s"))
+                continue
+            try:
+                findings.append(future.result())
+            except Exception:
+                logger.exception("probe %s failed unexpectedly", probe.id)
+                findings.append(no_data(probe, playbook, "no data: the bot hit an unexpected error; see its logs"))
+        probed = Probed(at=run.at, done=True, probes=len(findings), findings=tuple(findings))
+        self.store.save(run.number, probed)
+        incident = incident_or_refuse(self.incidents.get(run.number), run.number, open_only=False)
+        self._record(incident, findings)
+        suggestion = suggest_severity(self.runbook.severities, findings, incident.severity)
+        if suggestion is not None:
+            self.timeline.record(run.number, EntryKind.SEVERITY, suggestion_text(suggestion, incident))
+        return ProbesDone(incident, probed, rank(self.runbook.playbooks, findings), suggestion)
+
+    def _record(self, incident: Incident, findings: list[Finding]) -> None:
+        """Each finding with evidence on the timeline, and one line for the rest (no evidence is news too)."""
+        titles = {p.key: f"Playbook {p.number}" for p in self.runbook.playbooks}
+        for finding in findings:
+            if finding.status is Status.EVIDENCE:
+                where = titles.get(finding.playbook or "", "Measured")
+                self.timeline.record(incident.number, EntryKind.EVIDENCE, f"{where} · {finding.line}")
+        clear = sum(f.status is Status.CLEAR for f in findings)
+        missing = sum(f.status is Status.NO_DATA for f in findings)
+        found = len(findings) - clear - missing
+        self.timeline.record(
+            incident.number,
+            EntryKind.EVIDENCE,
+            f"Probes: {len(findings)} run, {found} with evidence, {clear} found nothing, {missing} no data",
+        )
+
+    def probe_again(self, number: int, actor: str) -> ProbesDone:
+        """`/incident probe`: every probe again, now."""
+        incident = incident_or_refuse(self.incidents.get(number), number, open_only=True)
+        run = self.start(incident)
+        if run is None:
+            raise UserError("Salesforce is not connected, so the bot cannot probe the org: set it up (see README).")
+        self.timeline.record(number, EntryKind.EVIDENCE, "Probes run again", actor)
+        return self.finish(run)
+
+    def latest(self, number: int) -> Probed | None:
+        return self.store.get(number)
+
+    def ranking(self, number: int) -> tuple[Probed | None, list[Ranked]]:
+        probed = self.store.get(number)
+        return probed, rank(self.runbook.playbooks, probed.findings if probed else ())
+
+    def rows_shown(self, number: int, link: str) -> None:
+        """Where the rows of the latest run are shown in the channel (the picker links to it)."""
+        probed = self.store.get(number)
+        if probed is not None:
+            self.store.save(number, probed.model_copy(update={"rows_link": link}))
+
+
+def suggestion_text(suggestion: SeveritySuggestion, incident: Incident) -> str:
+    """`Measured: 38% of pipeline executions failed in the last hour (160 of 421), which the matrix calls SEV-2;
+    declared SEV-3.`"""
+    because = suggestion.because.line
+    return (
+        f"Measured: {because}, which the severity matrix calls {suggestion.measured.label}; "
+        f"{incident.reference} is declared {suggestion.declared.label}."
+    )

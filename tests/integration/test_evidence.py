@@ -1,0 +1,205 @@
+"""Evidence over HTTP: the probes on declare rank the picker, the severity matrix is measured, `/incident probe`
+runs them again, and earlier incidents come back as related; against the fake Slack and the fake org."""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+from bot.core.evidence import Status
+from bot.core.severity import Severity
+from bot.core.timeline import EntryKind
+from tests.conftest import RunningBot
+from tests.fakes.salesforce import STORM_USER_ID, FakeSalesforce, seed_rate_limit_storm
+from tests.fakes.slack import Channel
+from tests.integration.test_declare import ALICE, BOB
+from tests.integration.test_killswitches import approve, request
+from tests.integration.test_walkthrough import buttons, click, declare, ephemeral_texts, message, text_of
+
+STORM = "declare sev3 Enrichment pipelines failing"
+
+
+def posted(bot: RunningBot, channel: Channel, text: str) -> dict[str, Any]:
+    return bot.fake.wait_until(  # type: ignore[no-any-return]
+        lambda: next((m for m in channel.messages.values() if text in text_of(m)), None)
+    )
+
+
+def picker_text(bot: RunningBot, channel: Channel) -> str:
+    picker = message(bot, channel, "picker")
+    bot.fake.wait_until(lambda: "What the org shows" in text_of(picker))
+    return text_of(picker)
+
+
+def number_of(bot: RunningBot, channel: Channel) -> int:
+    incident = bot.services.incidents.in_channel(channel.id)
+    assert incident is not None
+    return incident.number
+
+
+def test_a_rate_limit_storm_ranks_playbook_2_first_with_its_evidence_and_measures_the_severity(
+    sf_bot: RunningBot, fake_org: FakeSalesforce
+) -> None:
+    fake_org.seed(seed_rate_limit_storm(fake_org.now))
+    started = time.monotonic()
+    channel = declare(sf_bot, STORM)
+    text = picker_text(sf_bot, channel)
+    took = time.monotonic() - started
+    probed = sf_bot.services.evidence.latest(1)
+    assert probed is not None and probed.done and probed.probes == 7
+    assert not [f for f in probed.findings if f.status is Status.NO_DATA]  # every probe answered within the budget
+    assert took < sf_bot.services.settings.probe_budget_seconds  # the ranked picker came within the budget
+
+    evidence = text.split("What the org shows")[1]
+    first = evidence.split("\\n")[1]
+    assert first == (
+        f":large_orange_diamond: *2. Rate-limit storm* · 412 `RATE_LIMIT` errors in the last hour, 380 from one "
+        f"user ({STORM_USER_ID})"
+    )
+    assert "Checked, no evidence: 1. Provider outage, 4. Suspected prompt injection / data exfil, " in evidence
+    assert "6. Circuit-breaker buffer fills, 7. Telemetry pipeline broken" in evidence
+    assert "Not probed (its symptoms are not in data the bot reads): 3. Cache wedge / stale state, 5. " in evidence
+    picker = message(sf_bot, channel, "picker")
+    starts = [e["text"]["text"] for e in buttons(picker) if e["type"] == "button"]
+    assert starts == ["Start 2. Rate-limit storm"]  # the evidence's, before the menu
+    menu = next(e for e in buttons(picker) if e["type"] == "static_select")
+    assert [o["text"]["text"][:2] for o in menu["options"]] == ["2.", "1.", "4.", "6.", "7.", "3.", "5."]
+
+    # the rows behind the evidence: a reply under the picker, linked from it
+    rows = posted(sf_bot, channel, "What each probe found")
+    assert rows["thread_ts"] == picker["ts"]
+    assert f"https://fake.slack.com/archives/{channel.id}/p{rows['ts'].replace('.', '')}|the rows>" in text
+    assert STORM_USER_ID in text_of(rows) and "380" in text_of(rows)
+
+    # the matrix's words as data: 38% failed, which is SEV-2; declared SEV-3; a button, never a change
+    said = (
+        "Measured: 38% of pipeline executions failed in the last hour (160 of 421), which the severity matrix "
+        "calls SEV-2; INC-1 is declared SEV-3."
+    )
+    suggestion = posted(sf_bot, channel, said)
+    assert sf_bot.services.incidents.get(1).severity is Severity.SEV3
+    entries = sf_bot.services.timeline.entries(1)
+    assert said in [e.text for e in entries if e.kind is EntryKind.SEVERITY]
+    found = [e.text for e in entries if e.kind is EntryKind.EVIDENCE]
+    assert f"Playbook 2 · 412 `RATE_LIMIT` errors in the last hour, 380 from one user ({STORM_USER_ID})" in found
+    assert "Probes: 7 run, 2 with evidence, 5 found nothing, 0 no data" in found
+
+    click(sf_bot, channel, suggestion, "incident.severity")
+    sf_bot.fake.wait_until(lambda: sf_bot.services.incidents.get(1).severity is Severity.SEV2)
+    chosen = [(e.text, e.actor) for e in sf_bot.services.timeline.entries(1) if e.kind is EntryKind.SEVERITY]
+    assert chosen[-1] == ("Severity SEV-3 → SEV-2", ALICE)
+
+    # into the post-mortem's Detection
+    sf_bot.slack.command("postmortem", channel_id=channel.id)
+    draft = sf_bot.fake.wait_until(lambda: next(iter(sf_bot.fake.canvases.values()), None))
+    detection = draft["markdown"].split("## 3. Detection")[1].split("## 4.")[0]
+    assert (
+        "| Playbook 2. Rate-limit storm | Vendor returns 429 repeatedly | evidence | 412 \\`RATE_LIMIT\\` errors"
+        in detection
+    )
+    assert "| Measured | Pipeline executions failing | evidence | 38% of pipeline executions failed" in detection
+
+
+def test_a_probe_that_does_not_answer_within_the_budget_is_no_data_never_healthy(
+    bot_factory: Any, fake_org: FakeSalesforce
+) -> None:
+    from tests.conftest import jwt_settings
+
+    bot = bot_factory(**{**jwt_settings(fake_org), "salesforce_timeout_seconds": 3.0}, probe_budget_seconds=1.0)
+    fake_org.inject(r"FM_Circuit_Queue__c", "timeout")  # the circuit queue's probe never answers
+    channel = declare(bot, STORM)
+    text = picker_text(bot, channel)
+    assert "No data (not healthy: the probe did not answer): 6. Circuit-breaker buffer fills" in text
+    probed = bot.services.evidence.latest(1)
+    assert probed is not None
+    missing = [f for f in probed.findings if f.status is Status.NO_DATA]
+    assert [(f.probe, f.line) for f in missing] == [("circuit-queue-rising", "no data: no answer within 1 s")]
+    assert "Probes: 7 run, 5 with evidence, 1 found nothing, 1 no data" in [
+        e.text for e in bot.services.timeline.entries(1) if e.kind is EntryKind.EVIDENCE
+    ]
+
+
+def test_probe_runs_again_and_reranks_after_the_org_changed(sf_bot: RunningBot, fake_org: FakeSalesforce) -> None:
+    channel = declare(sf_bot, STORM)  # the usual org: a little of everything
+    before = sf_bot.services.evidence.latest(1)
+    assert before is not None and "rate-limit-errors" in before.with_evidence()
+    fake_org.seed(seed_rate_limit_storm(fake_org.now))
+    queries = len(fake_org.calls_to("/query"))
+    sf_bot.slack.command("probe", user=BOB, channel_id=channel.id)
+    sf_bot.fake.wait_until(
+        lambda: ":mag: Probing the org; the picker shows what comes back." in ephemeral_texts(sf_bot)
+    )
+    picker = message(sf_bot, channel, "picker")
+    sf_bot.fake.wait_until(
+        lambda: (
+            (p := sf_bot.services.evidence.latest(1)) is not None
+            and p.rows_link != before.rows_link
+            and "412 `RATE_LIMIT` errors" in text_of(picker)
+        )
+    )
+    after = sf_bot.services.evidence.latest(1)
+    assert after is not None and after.with_evidence() == {"rate-limit-errors", "failure-share"}
+    assert len(fake_org.calls_to("/query")) == queries + 8  # seven probes, the rise reads two windows
+    assert ("Probes run again", BOB) in [(e.text, e.actor) for e in sf_bot.services.timeline.entries(1)]
+
+
+def test_without_salesforce_nothing_is_probed_and_probe_says_why(bot: RunningBot) -> None:
+    channel = declare(bot, STORM)
+    picker = message(bot, channel, "picker")
+    assert "What the org shows" not in text_of(picker) and "Probing" not in text_of(picker)
+    bot.slack.command("probe", channel_id=channel.id)
+    sentence = "Salesforce is not connected, so the bot cannot probe the org: set it up (see README)."
+    bot.fake.wait_until(lambda: sentence in ephemeral_texts(bot))
+
+
+def test_a_second_incident_of_the_same_kind_lists_the_first_as_related(
+    sf_bot: RunningBot, fake_org: FakeSalesforce
+) -> None:
+    fake_org.seed(seed_rate_limit_storm(fake_org.now))
+    first = declare(sf_bot, "declare sev2 Rate limit storm on enrichment", "inc-1-")
+    first.members.update({BOB})
+    sf_bot.slack.command("playbook 2", channel_id=first.id)
+    message(sf_bot, first, "rate-limit-storm/discovery")
+    approval, card = request(sf_bot, first, "org-chat-off")
+    approve(sf_bot, first, card, approval)
+    sf_bot.run_jobs()
+    sf_bot.clock.advance(minutes=25)
+    sf_bot.slack.command("mitigated", channel_id=first.id)
+    sf_bot.fake.wait_until(lambda: sf_bot.services.incidents.get(1).mitigated_at is not None)
+    secret = declare(sf_bot, "declare --private sev2 Rate limit storm from one account", "inc-2-")
+
+    second = declare(sf_bot, "declare sev3 Enrichment 429s again", "inc-3-")
+    seen = posted(sf_bot, second, "Seen before")
+    line = text_of(seen)
+    assert "*INC-1* SEV-2 · Rate limit storm on enrichment (2026-11-25) · mitigated in 25m" in line
+    assert "same evidence: failure-share, rate-limit-errors" in line and f"no post-mortem (<#{first.id}>)" in line
+    title = sf_bot.services.approvals.approvals.get(json.loads(approval)["request"])
+    assert title is not None and title[0].title in line  # the kill switch it used
+    assert "INC-2" not in line  # private: never in a channel message
+
+    sf_bot.slack.command("playbook rate-limit-storm", channel_id=second.id)
+    ran = posted(sf_bot, second, "Seen before: earlier incidents that ran 2. Rate-limit storm")
+    assert "*INC-1*" in text_of(ran) and "same playbook: 2. Rate-limit storm" in text_of(ran)
+
+    # on demand, to the person alone: a private incident only for the members of its channel
+    sf_bot.slack.command("similar rate limit storm", user=ALICE)
+    answer = sf_bot.fake.wait_until(
+        lambda: [r for r in sf_bot.fake.responses if "Earlier incidents" in r.get("text", "")]
+    )
+    assert "*INC-2*" in json.dumps(answer[-1]) and "*INC-1*" in json.dumps(answer[-1])
+    sf_bot.slack.command("similar rate limit storm", user="U0STRANGER")
+    sf_bot.fake.wait_until(
+        lambda: len([r for r in sf_bot.fake.responses if "Earlier incidents" in r.get("text", "")]) == 2
+    )
+    stranger = [r for r in sf_bot.fake.responses if "Earlier incidents" in r.get("text", "")][-1]
+    assert "*INC-1*" in json.dumps(stranger) and "*INC-2*" not in json.dumps(stranger)
+    assert secret.is_private
+
+
+def test_similar_outside_an_incident_needs_text(bot: RunningBot) -> None:
+    bot.slack.command("similar")
+    sentence = "Say what to look for: `/incident similar Anthropic 529s` (or use it in an incident channel)."
+    bot.fake.wait_until(lambda: sentence in ephemeral_texts(bot))
+    bot.slack.command("similar nothing like it")
+    bot.fake.wait_until(lambda: "No earlier incident looks like “nothing like it”." in ephemeral_texts(bot))
