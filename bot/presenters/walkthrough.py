@@ -91,8 +91,8 @@ class WalkthroughPresenter:
         text, blocks = self._render(incident, name, snapshot)
         assert incident.channel_id is not None
         self.messages.set(incident.number, name, self.slack.post(incident.channel_id, text, blocks))
-        if self.walkthrough.steps.version(incident.number) != snapshot.version:
-            self.refresh(incident, name)  # a step changed while it was being posted
+        if name != PICKER and self.walkthrough.steps.version(incident.number) != snapshot.version:
+            self.refresh(incident, name)  # a step changed while it was being posted (the picker shows none)
         return True
 
     # ----- showing what happened

@@ -37,7 +37,7 @@ from bot.services.errors import UserError, incident_or_refuse
 from bot.services.timeline import TimelineService
 
 logger = logging.getLogger(__name__)
-PROBE_THREADS = 8  # the Salesforce session pools 10 connections: the probes stay inside it
+PROBE_THREADS = 8
 PROBE_ROWS = 2000  # one page: a probe reads an aggregate or a few rows, never an export
 
 

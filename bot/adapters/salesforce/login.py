@@ -59,12 +59,17 @@ def jwt_audience(domain: str) -> str:
     return "https://test.salesforce.com" if sandbox else "https://login.salesforce.com"
 
 
+CONNECTIONS = 32  # kept open to the org (requests keeps 10 by default)
+
+
 class TimeoutSession(requests.Session):
     """A requests session whose every call has a timeout unless the caller gives one."""
 
     def __init__(self, timeout: float) -> None:
         super().__init__()
         self.default_timeout = timeout
+        # the probes, the declare's reads and the clicks' queries run at once: keep their connections open
+        self.mount("https://", requests.adapters.HTTPAdapter(pool_maxsize=CONNECTIONS))
 
     def request(self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any) -> requests.Response:
         kwargs.setdefault("timeout", self.default_timeout)
