@@ -44,7 +44,14 @@ class PlaybookDataError(Exception):
 
 
 def _where(loc: Iterable[Any]) -> str:
-    parts = [p for p in loc if not (isinstance(p, str) and p in TAGS)]
+    """`phases[0].steps[1].soql` from pydantic's location, without the kind tags it inserts (a probe's field
+    `query` followed by its tag `query` keeps the field)."""
+    items = list(loc)
+    parts = [
+        p
+        for i, p in enumerate(items)
+        if not (isinstance(p, str) and p in TAGS and (i + 1 >= len(items) or items[i + 1] != p))
+    ]
     return "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in parts).lstrip(".")
 
 

@@ -50,6 +50,7 @@ def test_every_shipped_file_validates() -> None:
 def test_runbook_queries_are_what_a_real_org_accepts() -> None:
     """No Id beside GROUP BY, no LAST_N_HOURS, no WHERE on long text areas, `_` escaped in LIKE."""
     steps = [*RUNBOOK.first_five.all_steps(), *(s for p in RUNBOOK.playbooks for s in p.all_steps())]
+    steps += [probe.query for _, probe in RUNBOOK.probes()]
     for step in (s for s in steps if isinstance(s, QueryStep)):
         soql = " ".join(step.soql.split())
         if "GROUP BY" in soql:
@@ -158,6 +159,32 @@ BROKEN = [
         _set(["number"], 1),
         "playbook-2-rate-limit-storm.yaml: number: `1` is also used by playbook-1-provider-outage.yaml",
         id="duplicate-number",
+    ),
+    pytest.param(
+        "playbook-2-rate-limit-storm.yaml",
+        _set(["probes", 0, "id"], "failed-llm-stages"),
+        "playbook-2-rate-limit-storm.yaml: probes[0].id: `failed-llm-stages` is also a probe of "
+        "playbook-1-provider-outage.yaml",
+        id="duplicate-probe-id",
+    ),
+    pytest.param(
+        "severity.yaml",
+        _set(["severities", 1, "measured_when", 0, "probe"], "error-share"),
+        "severity.yaml: measured_when: no probe `error-share` (known: audit-rows-stale, circuit-queue-rising,",
+        id="severity-names-no-probe",
+    ),
+    pytest.param(
+        "playbook-2-rate-limit-storm.yaml",
+        _set(["probes", 0, "query", "soql"], "SELECT COUNT() FROM FM_Run_Audit__c WHERE CreatedDate = LAST_N_HOURS:1"),
+        "playbook-2-rate-limit-storm.yaml: probes[0].query: LAST_N_HOURS is not a SOQL date literal",
+        id="probe-last-n-hours",
+    ),
+    pytest.param(
+        "playbook-2-rate-limit-storm.yaml",
+        _set(["probes", 0, "evidence"], "{{ errors }} errors"),
+        "playbook-2-rate-limit-storm.yaml: probes[0]: evidence: 'errors' is undefined (a count rule offers count, "
+        "top, top_count, window)",
+        id="probe-evidence-unknown-value",
     ),
 ]
 
