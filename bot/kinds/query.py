@@ -23,10 +23,8 @@ from bot.core.walkthrough import StepResult
 from bot.kinds.base import Kind, RunContext, Shown, StepFailed, Upload, read_or_change
 from bot.render.blocks import Blocks, context, section
 from bot.render.mrkdwn import code, escape
+from bot.render.tables import TABLE_ROWS, columns, table
 
-TABLE_ROWS = 20
-CELL_WIDTH = 40
-TABLE_CHARS = 2700
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")  # what a spreadsheet evaluates (OWASP CSV injection)
 
 
@@ -209,30 +207,6 @@ class Query(Kind):
         if step.row_limit:
             lines.append(f"at most {step.row_limit} rows (the runbook's LIMIT)")
         return lines
-
-
-def columns(rows: list[dict[str, Any]]) -> list[str]:
-    names: list[str] = []
-    for row in rows:
-        names += [name for name in row if name not in names]
-    return names
-
-
-def _cell(value: Any) -> str:
-    text = "" if value is None else " ".join(str(value).split())
-    return text if len(text) <= CELL_WIDTH else text[: CELL_WIDTH - 1] + "…"
-
-
-def table(rows: list[dict[str, Any]], limit: int = TABLE_ROWS) -> str:
-    """A fixed-width table of the first rows, for a code block."""
-    names = columns(rows)
-    shown = [[_cell(row.get(name)) for name in names] for row in rows[:limit]]
-    widths = [max([len(name), *(len(r[i]) for r in shown)]) for i, name in enumerate(names)]
-    lines = ["  ".join(name.ljust(width) for name, width in zip(names, widths, strict=True))]
-    lines.append("  ".join("-" * width for width in widths))
-    lines += ["  ".join(cell.ljust(width) for cell, width in zip(r, widths, strict=True)) for r in shown]
-    text = "\n".join(line.rstrip() for line in lines)
-    return text if len(text) <= TABLE_CHARS else text[:TABLE_CHARS] + "\n…"
 
 
 def export_label(result: StepResult, row_limit: int | None) -> str:

@@ -8,10 +8,10 @@ from zoneinfo import ZoneInfo
 from bot.core.evidence import Finding, Probed, Ranked, SeveritySuggestion, Status
 from bot.core.incident import Incident
 from bot.core.related import Match
-from bot.kinds.query import table
 from bot.render.actions import ActionId, SeverityRef
 from bot.render.blocks import Blocks, button, context, section
 from bot.render.mrkdwn import channel, code, duration, escape
+from bot.render.tables import table
 
 ROWS_SHOWN = 5
 
