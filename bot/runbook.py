@@ -34,6 +34,10 @@ class Runbook:
         playbook = self.playbook(key)
         return list(playbook.all_steps()) if playbook else []
 
+    def labels(self, *, titled: bool = False) -> dict[str, str]:
+        """Each playbook's name for people: `Playbook 2`, or titled `Playbook 2. Rate-limit storm`."""
+        return {p.key: f"Playbook {p.number}" + (f". {p.title}" if titled else "") for p in self.playbooks}
+
     def probes(self) -> list[tuple[str | None, Probe[Step]]]:
         """Every probe with the playbook it ranks (None for the first five minutes' measurements)."""
         return [(None, probe) for probe in self.first_five.probes] + [

@@ -39,9 +39,8 @@ class EvidencePresenter:
         incident = done.incident
         channel = incident.channel_id
         assert channel is not None
-        titles = {p.key: f"Playbook {p.number}" for p in self.evidence.runbook.playbooks}
         picker = self.messages.get(incident.number, PICKER)
-        ts = self.slack.post(channel, *rows_message(done.probed, titles), thread_ts=picker)
+        ts = self.slack.post(channel, *rows_message(done.probed, self.evidence.runbook.labels()), thread_ts=picker)
         self.evidence.rows_shown(incident.number, self.slack.permalink(channel, ts))
         self.walkthrough.refresh(incident, PICKER)
         if done.suggestion is not None:

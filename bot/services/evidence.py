@@ -130,7 +130,7 @@ class EvidenceService:
 
     def _record(self, incident: Incident, findings: list[Finding]) -> None:
         """Each finding with evidence on the timeline, and one line for the rest (no evidence is news too)."""
-        titles = {p.key: f"Playbook {p.number}" for p in self.runbook.playbooks}
+        titles = self.runbook.labels()
         for finding in findings:
             if finding.status is Status.EVIDENCE:
                 where = titles.get(finding.playbook or "", "Measured")

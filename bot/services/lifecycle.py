@@ -158,7 +158,7 @@ class LifecycleService:
             self.steps_taken(number),
             self.timezone,
             self.evidence.get(number),
-            {p.key: f"Playbook {p.number}. {p.title}" for p in self.runbook.playbooks},
+            self.runbook.labels(titled=True),
         )
         return render_postmortem(self.template, draft, mention)
 
