@@ -21,6 +21,7 @@ from bot.render.actions import (
     RequestRef,
     SeverityRef,
     StepRef,
+    SuggestionRef,
     SwitchRef,
     action_pattern,
 )
@@ -117,6 +118,28 @@ def severity(services: Services, click: Click, reply: Reply) -> None:
     services.present.response.severity_changed(changed, reply)
 
 
+def answer_severity(services: Services, click: Click, reply: Reply) -> None:
+    """The bot's severity suggestion answered: take the measured severity or keep the declared one; either way it
+    goes on the timeline and the suggestion says who chose what."""
+    value = click.value
+    assert isinstance(value, SuggestionRef)
+    suggested = Severity(value.suggested)
+    if value.keep:
+        incident = services.response.keep_severity(click.incident.number, suggested, click.actor)
+        answered(services, click, f"Kept {incident.severity.label}")
+        return
+    changed = services.response.change_severity(click.incident.number, suggested, click.actor)
+    services.present.response.severity_changed(changed, reply)
+    if not changed.already:
+        answered(
+            services, click, f"{'Raised' if suggested.value < changed.before.value else 'Lowered'} to {suggested.label}"
+        )
+
+
+def answered(services: Services, click: Click, answer: str) -> None:
+    services.present.evidence.answered(click.channel, click.message_ts, click.message_text, answer, click.actor)
+
+
 def declare_private(services: Services, click: Click, reply: Reply) -> None:
     incident = services.walkthrough.open_incident(click.incident.number)
     prefill = OpenDeclareForm(title=f"Investigation: {incident.title}"[:80], private=True)
@@ -174,6 +197,7 @@ LISTENERS: dict[ActionId, Listener] = {
     ActionId.PHASE_NEXT: next_phase,
     ActionId.INCIDENT_ACK: acknowledge,
     ActionId.INCIDENT_SEVERITY: severity,
+    ActionId.SEVERITY_ANSWER: answer_severity,
     ActionId.INCIDENT_DECLARE_PRIVATE: declare_private,
     ActionId.TIMELINE_PAGE: timeline_page,
     ActionId.SWITCH_OPEN: open_switch,

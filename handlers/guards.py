@@ -82,6 +82,7 @@ class Click:
     actor: str
     channel: str
     message_ts: str
+    message_text: str  # the clicked message's text, as Slack sent it with the click
     trigger_id: str
     response_url: str
 
@@ -108,6 +109,7 @@ def clicked(services: Services, body: dict[str, Any]) -> Click:
         actor=str(body["user"]["id"]),
         channel=channel,
         message_ts=message_ts,
+        message_text=str((body.get("message") or {}).get("text") or ""),
         trigger_id=str(body.get("trigger_id") or ""),
         response_url=str(body.get("response_url") or ""),
     )

@@ -9,7 +9,8 @@ from bot.core.incident import Incident
 from bot.presenters.related import RelatedPresenter
 from bot.presenters.reply import Reply
 from bot.presenters.walkthrough import PICKER, WalkthroughPresenter
-from bot.render.evidence import rows_message, severity_message
+from bot.render.evidence import rows_message, severity_answered, severity_message
+from bot.render.mrkdwn import user
 from bot.services.evidence import EvidenceService, ProbeRun, ProbesDone, suggestion_text
 
 
@@ -46,6 +47,11 @@ class EvidencePresenter:
         if done.suggestion is not None:
             said = suggestion_text(done.suggestion, incident)
             self.slack.post(channel, *severity_message(incident, done.suggestion, said))
+
+    def answered(self, channel: str, ts: str, said: str, answer: str, actor: str) -> None:
+        """The suggestion someone answered, in place: what was measured (`said`), and who chose what, when."""
+        at = self.evidence.clock.now().astimezone(self.related.timezone)
+        self.slack.update(channel, ts, *severity_answered(said, f"{answer} by {user(actor)} at {at:%H:%M}"))
 
     def probe_again(self, number: int, actor: str, reply: Reply) -> None:
         """`/incident probe`."""

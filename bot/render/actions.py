@@ -34,6 +34,7 @@ class ActionId(StrEnum):
     PHASE_NEXT = "phase.next"
     INCIDENT_ACK = "incident.ack"
     INCIDENT_SEVERITY = "incident.severity"
+    SEVERITY_ANSWER = "severity.answer"
     INCIDENT_DECLARE_PRIVATE = "incident.declare_private"
     TIMELINE_PAGE = "timeline.page"
     SWITCH_OPEN = "switch.open"
@@ -70,6 +71,13 @@ class SeverityRef(Ref):
     severity: int = Field(ge=1, le=4)
 
 
+class SuggestionRef(Ref):
+    """An answer to the bot's severity suggestion: take the measured severity, or keep the declared one."""
+
+    suggested: int = Field(ge=1, le=4)
+    keep: bool
+
+
 class PageRef(Ref):
     page: int = Field(ge=1, le=9999)
 
@@ -93,6 +101,7 @@ VALUE_TYPES: dict[ActionId, type[Ref]] = {
     ActionId.PHASE_NEXT: PhaseRef,
     ActionId.INCIDENT_ACK: Ref,
     ActionId.INCIDENT_SEVERITY: SeverityRef,
+    ActionId.SEVERITY_ANSWER: SuggestionRef,
     ActionId.INCIDENT_DECLARE_PRIVATE: Ref,
     ActionId.TIMELINE_PAGE: PageRef,
     ActionId.SWITCH_OPEN: SwitchRef,

@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 from bot.core.evidence import Finding, Probed, Ranked, SeveritySuggestion, Status
 from bot.core.incident import Incident
 from bot.core.related import Match
-from bot.render.actions import ActionId, SeverityRef
+from bot.render.actions import ActionId, SuggestionRef
 from bot.render.blocks import Blocks, button, context, section
 from bot.render.mrkdwn import channel, code, duration, escape
 from bot.render.tables import table
@@ -63,8 +63,9 @@ def _finding_blocks(finding: Finding, where: str) -> Blocks:
 
 def severity_message(incident: Incident, suggestion: SeveritySuggestion, said: str) -> tuple[str, Blocks]:
     verb = "Raise" if suggestion.raise_ else "Lower"
-    value = SeverityRef(incident=incident.number, severity=suggestion.measured.value)
-    style = "danger" if suggestion.raise_ else None
+    measured, label = suggestion.measured.value, suggestion.measured.label
+    take = SuggestionRef(incident=incident.number, suggested=measured, keep=False)
+    keep = SuggestionRef(incident=incident.number, suggested=measured, keep=True)
     return said, [
         section(
             f":straight_ruler: {escape(said)}\nThe bot does not change the severity itself; the commander decides."
@@ -72,9 +73,17 @@ def severity_message(incident: Incident, suggestion: SeveritySuggestion, said: s
         {
             "type": "actions",
             "block_id": "severity-suggestion",
-            "elements": [button(f"{verb} to {suggestion.measured.label}", ActionId.INCIDENT_SEVERITY, value, style)],
+            "elements": [
+                button(f"{verb} to {label}", ActionId.SEVERITY_ANSWER, take, "danger", suffix="take"),
+                button(f"Keep {suggestion.declared.label}", ActionId.SEVERITY_ANSWER, keep, suffix="keep"),
+            ],
         },
     ]
+
+
+def severity_answered(said: str, answer: str) -> tuple[str, Blocks]:
+    """The suggestion once someone answered it: the measurement stays, the buttons go."""
+    return said, [section(f":straight_ruler: {escape(said)}"), context(answer)]
 
 
 def related_message(matches: list[Match], heading: str, timezone: ZoneInfo) -> tuple[str, Blocks]:

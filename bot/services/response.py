@@ -179,6 +179,18 @@ class ResponseService:
         self.timers.schedule(incident)
         return SeverityChanged(incident, before, self.timers.deadlines.deadline(incident), already=False)
 
+    def keep_severity(self, number: int, suggested: Severity, actor: str) -> Incident:
+        """The answer "keep it" to the bot's severity suggestion, on the timeline like a change."""
+        incident = incident_or_refuse(self.store.get(number), number, open_only=True)
+        self.access.require(incident, actor, Privilege.SEVERITY)
+        self.timeline.record(
+            number,
+            EntryKind.SEVERITY,
+            f"Kept {incident.severity.label} (the measurement suggested {suggested.label})",
+            actor,
+        )
+        return incident
+
     def assign(self, number: int, role: Role, person: str, actor: str) -> RoleAssigned:
         incident = incident_or_refuse(self.store.get(number), number, open_only=True)
         self.access.require(incident, actor, Privilege.ROLES)

@@ -85,10 +85,13 @@ def test_a_rate_limit_storm_ranks_playbook_2_first_with_its_evidence_and_measure
     assert f"Playbook 2 · 412 `RATE_LIMIT` errors in the last hour, 380 from one user ({STORM_USER_ID})" in found
     assert "Probes: 7 run, 2 with evidence, 5 found nothing, 0 no data" in found
 
-    click(sf_bot, channel, suggestion, "incident.severity")
+    assert [e["text"]["text"] for e in buttons(suggestion)] == ["Raise to SEV-2", "Keep SEV-3"]
+    click(sf_bot, channel, suggestion, "severity.answer")
     sf_bot.fake.wait_until(lambda: sf_bot.services.incidents.get(1).severity is Severity.SEV2)
     chosen = [(e.text, e.actor) for e in sf_bot.services.timeline.entries(1) if e.kind is EntryKind.SEVERITY]
     assert chosen[-1] == ("Severity SEV-3 → SEV-2", ALICE)
+    sf_bot.fake.wait_until(lambda: "Raised to SEV-2 by <@U0ALICE01> at 14:00" in text_of(suggestion))
+    assert not buttons(suggestion) and said in text_of(suggestion)  # answered: the numbers stay, the buttons go
 
     # into the post-mortem's Detection
     sf_bot.slack.command("postmortem", channel_id=channel.id)
@@ -99,6 +102,21 @@ def test_a_rate_limit_storm_ranks_playbook_2_first_with_its_evidence_and_measure
         in detection
     )
     assert "| Measured | Pipeline executions failing | evidence | 38% of pipeline executions failed" in detection
+
+
+def test_keeping_the_declared_severity_is_an_answer_on_the_timeline(
+    sf_bot: RunningBot, fake_org: FakeSalesforce
+) -> None:
+    fake_org.seed(seed_rate_limit_storm(fake_org.now))
+    channel = declare(sf_bot, "declare sev4 Enrichment is slow")
+    suggestion = posted(sf_bot, channel, "which the severity matrix calls SEV-2; INC-1 is declared SEV-4.")
+    keep = next(e for e in buttons(suggestion) if e["text"]["text"] == "Keep SEV-4")
+    channel.members.add(BOB)
+    sf_bot.slack.click(keep["action_id"], keep["value"], user=BOB, channel_id=channel.id, message_ts=suggestion["ts"])
+    sf_bot.fake.wait_until(lambda: "Kept SEV-4 by <@U0BOB0001> at 14:00" in text_of(suggestion))
+    assert sf_bot.services.incidents.get(1).severity is Severity.SEV4
+    entries = [(e.text, e.actor) for e in sf_bot.services.timeline.entries(1) if e.kind is EntryKind.SEVERITY]
+    assert entries[-1] == ("Kept SEV-4 (the measurement suggested SEV-2)", BOB)
 
 
 def test_a_probe_that_does_not_answer_within_the_budget_is_no_data_never_healthy(
