@@ -79,7 +79,7 @@ def main() -> None:
     times = [t for t, _ in slow]
     queries = {q for _, q in slow}
     serial = probe_queries * QUERY_LATENCY
-    chain = max(2 if probe.rule.type == "rise" else 1 for _, probe in probes) * QUERY_LATENCY
+    chain = QUERY_LATENCY  # every query of every probe (a rise's two windows too) starts at once
     median = statistics.median(times)
     print(
         f"declare to ranked picker, storm seeded, {args.runs} runs each, {len(probes)} probes ({probe_queries} queries)"
@@ -91,8 +91,8 @@ def main() -> None:
         f"({', '.join(f'{t * 1000:.0f}' for t in times)}); budget 30000 ms"
     )
     print(
-        f"against the probes one after the other ({serial * 1000:.0f} ms): {median / serial:.2f}x; against the "
-        f"longest chain, a rise's two windows ({chain * 1000:.0f} ms): {median / chain:.2f}x"
+        f"against the queries one after the other ({serial * 1000:.0f} ms): {median / serial:.2f}x; against the "
+        f"critical path, one query ({chain * 1000:.0f} ms): {median / chain:.2f}x"
     )
     print(
         f"queries per declaration: {', '.join(map(str, sorted(queries)))} "

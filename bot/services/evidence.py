@@ -30,6 +30,7 @@ from bot.core.evidence import (
 from bot.core.incident import Incident
 from bot.core.playbook import Probe, window_values
 from bot.core.timeline import EntryKind
+from bot.core.walkthrough import StepResult
 from bot.kinds import Step, kind_of
 from bot.kinds.base import RunContext, StepFailed
 from bot.runbook import Runbook
@@ -42,13 +43,22 @@ PROBE_ROWS = 2000  # one page: a probe reads an aggregate or a few rows, never a
 
 
 @dataclass(frozen=True)
+class Reading:
+    """One probe's queries in flight: its window, and for a rise the window before, read at the same time."""
+
+    playbook: str | None
+    probe: Probe[Step]
+    windows: tuple[Future[StepResult], ...]
+
+
+@dataclass(frozen=True)
 class ProbeRun:
     """Probes in flight for an incident, since `started` (monotonic seconds)."""
 
     number: int
     at: datetime
     started: float
-    pending: tuple[tuple[str | None, Probe[Step], Future[Finding]], ...]
+    readings: tuple[Reading, ...]
 
 
 @dataclass(frozen=True)
@@ -86,39 +96,21 @@ class EvidenceService:
             return None
         now = self.clock.now()
         self.store.save(incident.number, Probed(at=now, probes=len(probes)))
-        pending = tuple(
-            (playbook, probe, self.pool.submit(self._probe, playbook, probe, now)) for playbook, probe in probes
-        )
-        return ProbeRun(incident.number, now, time.monotonic(), pending)
-
-    def _probe(self, playbook: str | None, probe: Probe[Step], now: datetime) -> Finding:
-        kind = kind_of(probe.query)
         context = RunContext(org=self.org, status_pages=None, now=now, export_limit=PROBE_ROWS)
-        bounds = window_values(probe.query, now)
-        try:
-            result = kind.run(probe.query, dict(bounds), context)
-            earlier = (
-                kind.run(probe.query, dict(earlier_window(bounds)), context) if probe.rule.type == "rise" else None
-            )
-        except StepFailed as failure:
-            return no_data(probe, playbook, f"no data: {failure}")
-        return evaluate(probe, playbook, result, earlier, now)
+        readings = []
+        for playbook, probe in probes:
+            bounds = window_values(probe.query, now)
+            windows = [bounds, earlier_window(bounds)] if probe.rule.type == "rise" else [bounds]
+            run = kind_of(probe.query).run
+            futures = tuple(self.pool.submit(run, probe.query, dict(window), context) for window in windows)
+            readings.append(Reading(playbook, probe, futures))
+        return ProbeRun(incident.number, now, time.monotonic(), tuple(readings))
 
     def finish(self, run: ProbeRun) -> ProbesDone:
         """Waits for the probes until the budget is spent; a probe still out then is "no data", never healthy."""
         left = max(0.0, self.budget_seconds - (time.monotonic() - run.started))
-        done, _ = wait([future for _, _, future in run.pending], timeout=left)
-        findings = []
-        for playbook, probe, future in run.pending:
-            if future not in done:
-                future.cancel()
-                findings.append(no_data(probe, playbook, f"no data: no answer within {self.budget_seconds:g} s"))
-                continue
-            try:
-                findings.append(future.result())
-            except Exception:
-                logger.exception("probe %s failed unexpectedly", probe.id)
-                findings.append(no_data(probe, playbook, "no data: the bot hit an unexpected error; see its logs"))
+        done, _ = wait([future for reading in run.readings for future in reading.windows], timeout=left)
+        findings = [self._finding(reading, done, run.at) for reading in run.readings]
         probed = Probed(at=run.at, done=True, probes=len(findings), findings=tuple(findings))
         self.store.save(run.number, probed)
         incident = incident_or_refuse(self.incidents.get(run.number), run.number, open_only=False)
@@ -127,6 +119,21 @@ class EvidenceService:
         if suggestion is not None:
             self.timeline.record(run.number, EntryKind.SEVERITY, suggestion_text(suggestion, incident))
         return ProbesDone(incident, probed, rank(self.runbook.playbooks, findings), suggestion)
+
+    def _finding(self, reading: Reading, done: set[Future[StepResult]], at: datetime) -> Finding:
+        probe, playbook = reading.probe, reading.playbook
+        if any(future not in done for future in reading.windows):
+            for future in reading.windows:
+                future.cancel()
+            return no_data(probe, playbook, f"no data: no answer within {self.budget_seconds:g} s")
+        try:
+            results = [future.result() for future in reading.windows]
+        except StepFailed as failure:
+            return no_data(probe, playbook, f"no data: {failure}")
+        except Exception:
+            logger.exception("probe %s failed unexpectedly", probe.id)
+            return no_data(probe, playbook, "no data: the bot hit an unexpected error; see its logs")
+        return evaluate(probe, playbook, results[0], results[1] if len(results) > 1 else None, at)
 
     def _record(self, incident: Incident, findings: list[Finding]) -> None:
         """Each finding with evidence on the timeline, and one line for the rest (no evidence is news too)."""
