@@ -17,15 +17,13 @@ CAROL = "U0CAROL01"
 
 
 def declare(bot: RunningBot, text: str = "declare sev2 Anthropic 5xx on all pipelines", prefix: str = "") -> Channel:
-    """Declares and waits for the channel's first messages and, with Salesforce, for the probes to answer (so a
-    fault a test injects next meets the test's own query). `prefix` names the channel among several."""
+    """Declares and waits until the declaration's work is done: the channel's messages and, with Salesforce, what
+    runs on declare and the probes (so a fault a test injects next meets the test's own query, and a Redis the
+    test stops next is not the declaration's). `prefix` names the channel among several."""
     bot.slack.command(text)
     channel = declared_channel(bot, prefix or ("drill-" if "--drill" in text else "inc-"))
     bot.fake.wait_until(lambda: len(channel.messages) >= 3)
-    if bot.services.salesforce is not None:
-        incident = bot.services.incidents.in_channel(channel.id)
-        assert incident is not None
-        bot.fake.wait_until(lambda: (probed := bot.services.evidence.latest(incident.number)) and probed.rows_link)
+    bot.wait_quiet()
     return channel
 
 
