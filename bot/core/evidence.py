@@ -257,3 +257,8 @@ class Probed(BaseModel):
 
     def with_evidence(self) -> set[str]:
         return {f.probe for f in self.findings if f.status is Status.EVIDENCE}
+
+    def in_order(self) -> list[Finding]:
+        """Evidence first (strongest first), then no data, then clear: how the rows and the draft list them."""
+        order = {Status.EVIDENCE: 0, Status.NO_DATA: 1, Status.CLEAR: 2}
+        return sorted(self.findings, key=lambda f: (order[f.status], -f.strength))

@@ -20,7 +20,7 @@ from jinja2.sandbox import SandboxedEnvironment
 from pydantic import BaseModel, ConfigDict
 
 from bot.core.audit import EMPTY, AuditEntry, AuditHead, AuditKind
-from bot.core.evidence import Probed, Status
+from bot.core.evidence import Probed
 from bot.core.incident import Incident
 from bot.core.milestones import Milestone, durations, moment
 from bot.core.severity import SeverityLevel
@@ -235,8 +235,8 @@ def build(
     actions: list[ActionItem],
     steps_taken: list[StepTaken],
     timezone: ZoneInfo,
-    probed: Probed | None = None,
-    playbook_titles: dict[str, str] | None = None,
+    probed: Probed | None,
+    playbook_titles: dict[str, str],
 ) -> PostMortem:
     signal = moment(incident, Milestone.FIRST_SIGNAL)
     assert signal is not None
@@ -275,7 +275,7 @@ def build(
         signal_recorded=incident.first_signal_at is not None,
         mitigation=mitigation(audit, timezone),
         steps_taken=steps_taken,
-        detection=detected(probed, playbook_titles or {}),
+        detection=detected(probed, playbook_titles),
         probed_at=_clock(probed.at, timezone) if probed and probed.done else "",
         audit_head=AuditHead(len(audit), audit[-1].hash).short if audit else EMPTY.short,
         impact=customer_impact,
@@ -288,8 +288,7 @@ def detected(probed: Probed | None, playbook_titles: dict[str, str]) -> list[Det
     """The probes' findings, evidence first (strongest first), then no data, then clear."""
     if probed is None or not probed.done:
         return []
-    order = {Status.EVIDENCE: 0, Status.NO_DATA: 1, Status.CLEAR: 2}
-    findings = sorted(probed.findings, key=lambda f: (order[f.status], -f.strength))
+    findings = probed.in_order()
     return [
         Detected(playbook_titles.get(f.playbook or "", "Measured"), f.symptom, f.status.value, f.line) for f in findings
     ]

@@ -45,8 +45,7 @@ def evidence_lines(ranking: list[Ranked], probed: Probed | None) -> list[str]:
 def rows_message(probed: Probed, titles: dict[str, str]) -> tuple[str, Blocks]:
     """Every probe's finding with the query it ran and its first rows, for the thread under the picker."""
     blocks: Blocks = [section(f":mag: *What each probe found* ({probed.probes} probes at {probed.at:%H:%M} UTC)")]
-    order = {Status.EVIDENCE: 0, Status.NO_DATA: 1, Status.CLEAR: 2}
-    for finding in sorted(probed.findings, key=lambda f: (order[f.status], -f.strength)):
+    for finding in probed.in_order():
         blocks += _finding_blocks(finding, titles.get(finding.playbook or "", "Measured"))
     return f"What each probe found ({probed.probes} probes)", blocks[:50]
 

@@ -65,7 +65,6 @@ class ProbeRun:
 class ProbesDone:
     incident: Incident
     probed: Probed
-    ranking: list[Ranked]
     suggestion: SeveritySuggestion | None
 
 
@@ -118,7 +117,7 @@ class EvidenceService:
         suggestion = suggest_severity(self.runbook.severities, findings, incident.severity)
         if suggestion is not None:
             self.timeline.record(run.number, EntryKind.SEVERITY, suggestion_text(suggestion, incident))
-        return ProbesDone(incident, probed, rank(self.runbook.playbooks, findings), suggestion)
+        return ProbesDone(incident, probed, suggestion)
 
     def _finding(self, reading: Reading, done: set[Future[StepResult]], at: datetime) -> Finding:
         probe, playbook = reading.probe, reading.playbook
@@ -159,9 +158,6 @@ class EvidenceService:
             raise UserError("Salesforce is not connected, so the bot cannot probe the org: set it up (see README).")
         self.timeline.record(number, EntryKind.EVIDENCE, "Probes run again", actor)
         return self.finish(run)
-
-    def latest(self, number: int) -> Probed | None:
-        return self.store.get(number)
 
     def ranking(self, number: int) -> tuple[Probed | None, list[Ranked]]:
         probed = self.store.get(number)

@@ -41,13 +41,7 @@ class RelatedService:
     def for_channel(self, incident: Incident, playbook: str | None = None) -> list[Match]:
         """Earlier incidents like `incident`, for its channel: public ones only (the channel's members are not
         those of a private incident), drills only for a drill. With `playbook`: the ones that ran it."""
-        if playbook is not None:
-            playbooks = {playbook}
-            evidence: set[str] = set()
-        else:
-            playbooks = set(self.steps.snapshot(incident.number).playbooks)
-            probed = self.evidence.get(incident.number)
-            evidence = probed.with_evidence() if probed else set()
+        playbooks, evidence = ({playbook}, set()) if playbook is not None else self._remembered(incident)
         pasts = self._pasts(incident, lambda past: not past.private and past.drill == incident.drill)
         matches = related(incident.title, playbooks, evidence, pasts, self._titles())
         if playbook is not None:
@@ -57,14 +51,9 @@ class RelatedService:
     def search(self, viewer: str, text: str, here: Incident | None) -> list[Match]:
         """`/incident similar [TEXT]`: by TEXT, or like the incident of this channel; private incidents only for
         the members of their channel."""
-        playbooks: set[str] = set()
-        evidence: set[str] = set()
-        title = text
-        if here is not None and not text:
-            title = here.title
-            playbooks = set(self.steps.snapshot(here.number).playbooks)
-            probed = self.evidence.get(here.number)
-            evidence = probed.with_evidence() if probed else set()
+        like = here if here is not None and not text else None
+        title = like.title if like else text
+        playbooks, evidence = self._remembered(like) if like else (set(), set())
 
         def visible(past: Incident) -> bool:
             return not past.private or (
@@ -73,6 +62,11 @@ class RelatedService:
 
         pasts = self._pasts(here, visible)
         return self._with_switches(related(title, playbooks, evidence, pasts, self._titles()))
+
+    def _remembered(self, incident: Incident) -> tuple[set[str], set[str]]:
+        """The playbooks an incident started and the probes that found evidence in it."""
+        probed = self.evidence.get(incident.number)
+        return set(self.steps.snapshot(incident.number).playbooks), probed.with_evidence() if probed else set()
 
     def _titles(self) -> dict[str, str]:
         return {p.key: f"{p.number}. {p.title}" for p in self.runbook.playbooks}

@@ -46,7 +46,7 @@ def test_a_rate_limit_storm_ranks_playbook_2_first_with_its_evidence_and_measure
     channel = declare(sf_bot, STORM)
     text = picker_text(sf_bot, channel)
     took = time.monotonic() - started
-    probed = sf_bot.services.evidence.latest(1)
+    probed = sf_bot.services.evidence.store.get(1)
     assert probed is not None and probed.done and probed.probes == 7
     assert not [f for f in probed.findings if f.status is Status.NO_DATA]  # every probe answered within the budget
     assert took < sf_bot.services.settings.probe_budget_seconds  # the ranked picker came within the budget
@@ -129,7 +129,7 @@ def test_a_probe_that_does_not_answer_within_the_budget_is_no_data_never_healthy
     channel = declare(bot, STORM)
     text = picker_text(bot, channel)
     assert "No data (not healthy: the probe did not answer): 6. Circuit-breaker buffer fills" in text
-    probed = bot.services.evidence.latest(1)
+    probed = bot.services.evidence.store.get(1)
     assert probed is not None
     missing = [f for f in probed.findings if f.status is Status.NO_DATA]
     assert [(f.probe, f.line) for f in missing] == [("circuit-queue-rising", "no data: no answer within 1 s")]
@@ -140,7 +140,7 @@ def test_a_probe_that_does_not_answer_within_the_budget_is_no_data_never_healthy
 
 def test_probe_runs_again_and_reranks_after_the_org_changed(sf_bot: RunningBot, fake_org: FakeSalesforce) -> None:
     channel = declare(sf_bot, STORM)  # the usual org: a little of everything
-    before = sf_bot.services.evidence.latest(1)
+    before = sf_bot.services.evidence.store.get(1)
     assert before is not None and "rate-limit-errors" in before.with_evidence()
     fake_org.seed(seed_rate_limit_storm(fake_org.now))
     queries = len(fake_org.calls_to("/query"))
@@ -151,12 +151,12 @@ def test_probe_runs_again_and_reranks_after_the_org_changed(sf_bot: RunningBot, 
     picker = message(sf_bot, channel, "picker")
     sf_bot.fake.wait_until(
         lambda: (
-            (p := sf_bot.services.evidence.latest(1)) is not None
+            (p := sf_bot.services.evidence.store.get(1)) is not None
             and p.rows_link != before.rows_link
             and "412 `RATE_LIMIT` errors" in text_of(picker)
         )
     )
-    after = sf_bot.services.evidence.latest(1)
+    after = sf_bot.services.evidence.store.get(1)
     assert after is not None and after.with_evidence() == {"rate-limit-errors", "failure-share"}
     assert len(fake_org.calls_to("/query")) == queries + 8  # seven probes, the rise reads two windows
     assert ("Probes run again", BOB) in [(e.text, e.actor) for e in sf_bot.services.timeline.entries(1)]
