@@ -126,9 +126,9 @@ def build_services(settings: Settings, client: WebClient, clock: Clock | None = 
     setup = OrgSetup(settings.fm_config_record, settings.named_credentials)
     incident_store = IncidentStore(redis.data, prefix)
     steps = WalkthroughStore(redis.data, prefix)
-    approval_store = ApprovalStore(redis.data, prefix)
+    audit_store = AuditStore(redis.data, prefix, Seal(settings.audit_key, settings.audit_keys))
+    approval_store = ApprovalStore(redis.data, prefix, audit_store)
     messages = MessageStore(redis.data, prefix)
-    audit_store = AuditStore(redis.data, prefix, Seal(settings.audit_key))
     deadlines = Deadlines(runbook.severities, calendar)
     timers = ResponseTimers(
         scheduler,

@@ -92,6 +92,9 @@ class Settings(BaseSettings):
     message_update_interval_seconds: float = Field(default=1.0, ge=0.05, le=10)
     # The audit trail's HMAC key (`openssl rand -hex 32`); without it the trail's seals are plain SHA-256
     audit_signing_key: SecretStr | None = None
+    # Named keys for rotation, newest first (`2026-12:<key>,2026-06:<key>`): the first seals, all verify;
+    # AUDIT_SIGNING_KEY stays the key of the seals made before keys were named
+    audit_signing_keys: SecretStr | None = None
 
     # Vendor status pages (Statuspage v2 summary.json for Anthropic and OpenAI, RSS feeds for AWS and Azure)
     anthropic_status_url: str = "https://status.anthropic.com/api/v2/summary.json"
@@ -147,6 +150,13 @@ class Settings(BaseSettings):
     def _signing_key(cls, value: SecretStr | None) -> SecretStr | None:
         if value is not None and len(value.get_secret_value()) < MIN_KEY_LENGTH:
             raise ValueError(f"must be at least {MIN_KEY_LENGTH} characters (make one with `openssl rand -hex 32`)")
+        return value
+
+    @field_validator("audit_signing_keys")
+    @classmethod
+    def _signing_keys(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None:
+            _named_keys(value.get_secret_value())
         return value
 
     @field_validator("slack_api_base_url")
@@ -207,10 +217,16 @@ class Settings(BaseSettings):
         return self.audit_signing_key.get_secret_value().encode() if self.audit_signing_key else None
 
     @property
+    def audit_keys(self) -> list[tuple[str, bytes]]:
+        """AUDIT_SIGNING_KEYS as (id, key), newest first."""
+        return _named_keys(self.audit_signing_keys.get_secret_value()) if self.audit_signing_keys else []
+
+    @property
     def secret_values(self) -> list[str]:
         """Every configured secret as it could appear in text (and a Redis URL's password on its own): what the
         logs mask."""
         values = [getattr(self, name).get_secret_value() for name in SECRET_SETTINGS if getattr(self, name)]
+        values += [key.decode() for _, key in self.audit_keys]
         if self.redis_url and (password := urlsplit(self.redis_url.get_secret_value()).password):
             values.append(password)
         return [value for value in values if len(value) >= MIN_MASKED]
@@ -239,6 +255,21 @@ SECRET_SETTINGS = tuple(
     if SecretStr in (field.annotation, *get_args(field.annotation))
 )
 _DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+def _named_keys(value: str) -> list[tuple[str, bytes]]:
+    keys = []
+    for part in value.split(","):
+        key_id, _, key = part.strip().partition(":")
+        if not re.fullmatch(r"[A-Za-z0-9_.-]{1,32}", key_id) or len(key) < MIN_KEY_LENGTH:
+            raise ValueError(
+                f"must be id:key pairs, newest first, each key at least {MIN_KEY_LENGTH} characters "
+                "(such as 2026-12:$(openssl rand -hex 32))"
+            )
+        keys.append((key_id, key.encode()))
+    if len({key_id for key_id, _ in keys}) < len(keys):
+        raise ValueError("names a key id twice")
+    return keys
 
 
 def _parse_hours(value: str) -> tuple[time, time]:

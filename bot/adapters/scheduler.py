@@ -64,6 +64,11 @@ class Scheduler:
         self.cancel(job_id)
         return cast(Job, self.queue.enqueue_at(when, job, *args, job_id=job_id, result_ttl=RESULT_TTL))
 
+    def pending(self, job_id: str) -> bool:
+        """A job of that id is queued, scheduled or running."""
+        existing = self._existing(job_id)
+        return existing is not None and existing.get_status() in PENDING
+
     def cancel(self, job_id: str) -> None:
         job = self._existing(job_id)
         if job is not None:

@@ -106,6 +106,10 @@ class SlackApi:
             if not cursor:
                 return members
 
+    def is_guest(self, user: str) -> bool:
+        found = self._call("users.info", user=user)["user"]
+        return bool(found.get("is_restricted") or found.get("is_ultra_restricted"))
+
     def usergroup_members(self, usergroup: str) -> list[str]:
         return list(self._call("usergroups.users.list", usergroup=usergroup)["users"])
 

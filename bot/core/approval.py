@@ -30,6 +30,7 @@ class RequestStatus(StrEnum):
     FAILED = "failed"  # the org refused it, or reading back showed it did not apply: nothing changed
     DRY_RUN = "dry run"  # a drill: nothing was sent
     GUIDED = "guided"  # a person changes it in Setup; the bot reads the org until it shows the change
+    UNCHANGED = "already in place"  # the org already showed the change before anything was sent: nothing was sent
 
     @property
     def decided(self) -> bool:
@@ -42,6 +43,12 @@ class RequestStatus(StrEnum):
 
 
 SENT = frozenset({RequestStatus.SENDING, RequestStatus.UNKNOWN, RequestStatus.APPLIED, RequestStatus.EXECUTED})
+# Waiting for its execution: what the worker's sweep sends on if its queued job was lost.
+UNSENT = frozenset({RequestStatus.APPROVED, RequestStatus.PREPARING})
+# A revert that ended without changing the org: the switch it was for may be asked to revert again.
+CHANGED_NOTHING = frozenset(
+    {RequestStatus.DENIED, RequestStatus.EXPIRED, RequestStatus.CANCELLED, RequestStatus.FAILED}
+)
 
 
 class Verification(StrEnum):
@@ -68,6 +75,7 @@ class Move(StrEnum):
     DRY_RUN = "dry run"
     GUIDE = "guide"
     SEEN = "seen"  # a guided change showed in the org
+    UNCHANGED = "unchanged"  # read before sending: the org already shows the change, so nothing is sent
 
 
 _S = RequestStatus
@@ -89,6 +97,7 @@ MOVES: dict[Move, tuple[frozenset[RequestStatus], RequestStatus]] = {
     Move.DRY_RUN: (frozenset({_S.PREPARING}), _S.DRY_RUN),
     Move.GUIDE: (frozenset({_S.PREPARING}), _S.GUIDED),
     Move.SEEN: (frozenset({_S.GUIDED}), _S.EXECUTED),
+    Move.UNCHANGED: (frozenset({_S.PREPARING}), _S.UNCHANGED),
 }
 
 
@@ -109,6 +118,8 @@ class Refusal(StrEnum):
     EXPIRED = "This request has expired; request it again if it is still needed."
     CLOSED = "The incident is resolved; nothing more runs for it."
     DECIDED = "This request was already decided."
+    GUEST = "Guests of the workspace cannot approve changes to production."
+    NOT_RESPONDER = "Only members of the responders group may approve this request."
 
 
 class Action(StrEnum):
@@ -141,6 +152,7 @@ class ApprovalRequest(BaseModel):
     created_at: datetime
     expires_at: datetime
     drill: bool = False
+    private: bool = False  # a private incident's: its words stay out of logs
     revertible: bool = False
     guided: bool = False  # a person makes the change in Setup; the bot verifies it
     approvers_from_channel: bool = False  # no approver policy is set: the incident channel's other members
@@ -158,7 +170,7 @@ class Outcome(BaseModel):
     verification: Verification = Verification.PENDING
     observed: str = ""
     prior: dict[str, Any] = {}
-    reverted_by: str | None = None
+    reverted_by: str | None = None  # the revert asked for it, unless that revert ended changing nothing
     attempts: int = 0
     sent_at: datetime | None = None  # when the change was sent (the org may still apply it a while after)
 

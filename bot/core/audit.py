@@ -8,7 +8,12 @@ earlier moment was kept. Against that, the head is also anchored outside Redis: 
 post-mortem draft show it, and `audit verify --expect COUNT:HASH` checks the trail against what Slack showed.
 
 Without a key the seals are plain SHA-256: they catch accidents, not someone who can write to Redis (the
-doctor says so).
+doctor says so). A keyed seal names its key (`key_id`), so keys can be rotated: AUDIT_SIGNING_KEYS keeps the old
+ones for verifying; AUDIT_SIGNING_KEY is the key of the seals that name none.
+
+Deleting an incident's whole trail (its stream and head) leaves nothing inside the incident to notice it, so every
+head an incident's trail reaches is also sealed into one global chain, the witness (`WITNESS`, sealed as incident
+0), written in the same atomic step: `audit verify --all` checks every incident against it.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -27,6 +33,7 @@ GENESIS = "0" * 64
 KEYED = "hmac-sha256"
 UNKEYED = "sha256"
 SHORT = 8  # hex characters of a seal shown in Slack and the post-mortem
+WITNESS = 0  # the witness chain is sealed as this incident number (incidents start at 1)
 
 
 class AuditKind(StrEnum):
@@ -45,6 +52,10 @@ class AuditKind(StrEnum):
     UNVERIFIED = "unverified"
     REVERT_REQUESTED = "revert requested"
     CANCELLED = "cancelled"
+    UNCHANGED = "already in place"  # the org already showed the change: nothing was sent
+    DONE_BY_HAND = "done by hand"  # a person says a destructive step was done outside the bot
+    CHECKED = "checked by hand"  # a person says a change without an answer did not apply, before it runs again
+    WITNESSED = "witnessed"  # an entry of the witness chain: an incident's trail reached this head
 
 
 class AuditEntry(BaseModel):
@@ -58,7 +69,18 @@ class AuditEntry(BaseModel):
     position: int = 0  # 1-based, set when sealed
     previous: str = GENESIS
     algorithm: str = ""
+    key_id: str = ""  # which key sealed it ("" for AUDIT_SIGNING_KEY)
     hash: str = ""
+
+
+@dataclass(frozen=True)
+class Audit:
+    """An entry for an incident's trail, written in the same atomic step as the change it records. A private
+    incident's entry is logged without its summary and details (people's words stay out of logs)."""
+
+    incident: int
+    entry: AuditEntry
+    private: bool = False
 
 
 @dataclass(frozen=True)
@@ -85,41 +107,61 @@ EMPTY = AuditHead(0, GENESIS)
 
 
 class Seal:
-    """Seals entries and heads: HMAC-SHA256 with the key, or plain SHA-256 without one."""
+    """Seals entries and heads: HMAC-SHA256 with the newest key, or plain SHA-256 without any; verifies with the
+    key a seal names."""
 
-    def __init__(self, key: bytes | None) -> None:
-        self._key = key
+    def __init__(self, key: bytes | None = None, keys: Sequence[tuple[str, bytes]] = ()) -> None:
+        """`keys` are (id, key), newest first (AUDIT_SIGNING_KEYS); `key` is the key of seals that name none
+        (AUDIT_SIGNING_KEY), and seals new entries when `keys` is empty."""
+        self._keys = dict(keys)
+        if key:
+            self._keys.setdefault("", key)
+        self.key_id: str | None = keys[0][0] if keys else ("" if key else None)
 
     @property
     def algorithm(self) -> str:
-        return KEYED if self._key else UNKEYED
+        return UNKEYED if self.key_id is None else KEYED
+
+    def knows(self, key_id: str) -> bool:
+        return key_id in self._keys
 
     def entry(self, incident: int, entry: AuditEntry, head: AuditHead) -> AuditEntry:
         """The next entry after `head`, sealed."""
         body = entry.model_copy(
-            update={"position": head.count + 1, "previous": head.hash, "algorithm": self.algorithm, "hash": ""}
+            update={
+                "position": head.count + 1,
+                "previous": head.hash,
+                "algorithm": self.algorithm,
+                "key_id": self.key_id or "",
+                "hash": "",
+            }
         )
-        return body.model_copy(update={"hash": self._digest(self.algorithm, _canonical(incident, body))})
+        return body.model_copy(update={"hash": self._digest(body.algorithm, body.key_id, _canonical(incident, body))})
 
     def head(self, incident: int, head: AuditHead) -> str:
-        return self._digest(self.algorithm, _head_text(incident, head))
+        return self._digest(self.algorithm, self.key_id or "", _head_text(incident, head))
 
     def entry_holds(self, incident: int, entry: AuditEntry) -> bool:
-        return hmac.compare_digest(self._digest(entry.algorithm, _canonical(incident, entry)), entry.hash)
+        return hmac.compare_digest(self._digest(entry.algorithm, entry.key_id, _canonical(incident, entry)), entry.hash)
 
-    def head_holds(self, incident: int, head: AuditHead, signature: str) -> bool:
-        return hmac.compare_digest(self.head(incident, head), signature)
+    def head_holds(self, incident: int, head: AuditHead, signature: str, key_id: str = "") -> bool:
+        algorithm = KEYED if self._keys else UNKEYED
+        return hmac.compare_digest(self._digest(algorithm, key_id, _head_text(incident, head)), signature)
 
-    def _digest(self, algorithm: str, content: bytes) -> str:
-        if algorithm == KEYED and self._key:
-            return hmac.new(self._key, content, hashlib.sha256).hexdigest()
+    def _digest(self, algorithm: str, key_id: str, content: bytes) -> str:
+        key = self._keys.get(key_id)
+        if algorithm == KEYED and key:
+            return hmac.new(key, content, hashlib.sha256).hexdigest()
         if algorithm == UNKEYED:
             return hashlib.sha256(content).hexdigest()
-        return ""  # an algorithm this process cannot check: never equal to a seal
+        return ""  # an algorithm or a key this process does not have: never equal to a seal
 
 
 def _canonical(incident: int, entry: AuditEntry) -> bytes:
-    content = {"incident": incident, **entry.model_dump(mode="json", exclude={"hash"})}
+    """What a seal covers: the entry without its seal (and without an empty key id, as seals had before keys were
+    named), and its incident's number."""
+    exclude = {"hash"} if entry.key_id else {"hash", "key_id"}
+    content = {"incident": incident, **entry.model_dump(mode="json", exclude=exclude)}
     return json.dumps(content, sort_keys=True, separators=(",", ":")).encode()
 
 
@@ -131,6 +173,7 @@ def _head_text(incident: int, head: AuditHead) -> bytes:
 class SignedHead:
     head: AuditHead
     signature: str
+    key_id: str = ""
 
 
 @dataclass(frozen=True)
@@ -141,7 +184,8 @@ class Trail:
     entries: list[AuditEntry]
     head: SignedHead | None
     requests: set[str]  # requests the approvals store knows: each was audited when it was made
-    expected: AuditHead | None = None  # a head Slack showed
+    expected: AuditHead | None = None  # a head Slack showed (or the witness saw)
+    shown_by: str = "Slack"
 
 
 def problems(trail: Trail, seal: Seal) -> list[str]:
@@ -168,6 +212,11 @@ def _chain_problem(trail: Trail, seal: Seal) -> str | None:
                 f"entry {entry.position} is sealed with {entry.algorithm or 'nothing'} where this bot seals with "
                 f"{seal.algorithm} (re-sealed, or AUDIT_SIGNING_KEY differs from the bot's)"
             )
+        if entry.algorithm == KEYED and not seal.knows(entry.key_id):
+            return (
+                f"entry {entry.position} is sealed with the key `{entry.key_id}`, which this bot does not hold (keep "
+                "retired keys in AUDIT_SIGNING_KEYS)"
+            )
         if not seal.entry_holds(incident, entry):
             following = entries[index + 1] if index + 1 < len(entries) else None
             if following is not None and following.previous == previous:
@@ -189,7 +238,7 @@ def _head_problem(trail: Trail, seal: Seal) -> str | None:
     if trail.head is None:
         return "the signed head is missing (deleted)" if trail.entries else None
     head = trail.head.head
-    if not seal.head_holds(trail.incident, head, trail.head.signature):
+    if not seal.head_holds(trail.incident, head, trail.head.signature, trail.head.key_id):
         return "the head's signature does not hold (the head was rewritten)"
     if head.count > last.count:
         gone = head.count - last.count
@@ -204,9 +253,44 @@ def _anchor_problem(trail: Trail) -> str | None:
     expected = trail.expected
     if expected is None:
         return None
+    by = trail.shown_by
     if expected.count > len(trail.entries):
-        return f"Slack showed {expected.count} entries, the trail has {len(trail.entries)}"
+        return f"{by} showed {expected.count} entries, the trail has {len(trail.entries)}"
     seal = trail.entries[expected.count - 1].hash if expected.count else GENESIS
     if not seal.startswith(expected.hash):
-        return f"entry {expected.count} is not the one Slack showed ({expected.hash} there, {seal[:SHORT]} here)"
+        return f"entry {expected.count} is not the one {by} showed ({expected.hash} there, {seal[:SHORT]} here)"
     return None
+
+
+def witness_entry(at: datetime, incident: int, head: AuditHead) -> AuditEntry:
+    """The witness chain's record that `incident`'s trail reached `head`."""
+    return AuditEntry(
+        at=at,
+        kind=AuditKind.WITNESSED,
+        actor=None,
+        request="",
+        summary=f"incident {incident}: {head.count} entries, head {head.hash}",
+        details={"incident": incident, "count": head.count, "hash": head.hash},
+    )
+
+
+def witnessed(witness: Sequence[AuditEntry]) -> dict[int, AuditHead]:
+    """The last head the witness saw of each incident's trail."""
+    seen: dict[int, AuditHead] = {}
+    for entry in witness:
+        details = entry.details
+        if entry.kind is AuditKind.WITNESSED and {"incident", "count", "hash"} <= details.keys():
+            seen[int(details["incident"])] = AuditHead(int(details["count"]), str(details["hash"]))
+    return seen
+
+
+def witness_problems(trail: Trail, seen: AuditHead | None, seal: Seal) -> list[str]:
+    """What is wrong with one incident's trail, against itself and against what the witness saw of it."""
+    anchored = Trail(trail.incident, trail.entries, trail.head, trail.requests, seen, "the witness")
+    found = problems(anchored, seal) if seen is not None else problems(trail, seal)
+    if seen is None and trail.entries:
+        found.append(f"its {len(trail.entries)} entries were never witnessed (written outside the bot)")
+    elif seen is not None and len(trail.entries) > seen.count and not found:
+        extra = len(trail.entries) - seen.count
+        found.append(f"its last {extra} entries were never witnessed (written outside the bot)")
+    return found

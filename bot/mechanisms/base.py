@@ -2,6 +2,7 @@
 same small interface. The execution service (`bot/services/execution.py`) drives every mechanism the same way:
 
     prepare()    read what is there before the change (read-only; nothing is sent yet)
+    in_place()   is that already what the change would make it? (then nothing is sent)
     apply()      the one call that changes the org (never repeated for one approval)
     finish()     follow-ups that are safe to repeat (FMConfig.refresh())
     read_back()  read the org again: did the change take? (values compared by their type)
@@ -107,6 +108,11 @@ class Mechanism:
 
     def read_back(self, org: SalesforceGateway, change: Mapping[str, Any], prior: Mapping[str, Any]) -> ReadBack:
         return ReadBack(None, "nothing to read back: check its effect by hand.")
+
+    def in_place(self, change: Mapping[str, Any], prior: Mapping[str, Any]) -> str | None:
+        """What the org shows, when the state read before the change (`prior`) is already what the change would
+        make it (then nothing is sent); None otherwise, and always for a change the bot cannot read back."""
+        return None
 
     def revert(self, change: Mapping[str, Any], prior: Mapping[str, Any]) -> dict[str, Any]:
         """The change that puts the prior state back."""

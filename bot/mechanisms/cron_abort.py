@@ -47,6 +47,9 @@ class Cron(Mechanism):
             return ReadBack(True, seen)
         return ReadBack(False if left == prior.get("scheduled") else None, seen)
 
+    def in_place(self, change: Mapping[str, Any], prior: Mapping[str, Any]) -> str | None:
+        return f"no scheduled job named {change['job_name']}" if prior.get("scheduled") == 0 else None
+
     def state(self, org: SalesforceGateway, config: Any, setup: OrgSetup) -> str:
         assert isinstance(config, CronAbort)
         try:

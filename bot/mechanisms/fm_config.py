@@ -140,6 +140,12 @@ class FmConfig(Mechanism):
             return ReadBack(False, text)
         return ReadBack(None, text)
 
+    def in_place(self, change: Mapping[str, Any], prior: Mapping[str, Any]) -> str | None:
+        fields = change["fields"]
+        if all(name in prior and same(coerce(value, prior[name]), prior[name]) for name, value in fields.items()):
+            return f"{change['record']}: " + ", ".join(f"{name} = {shown(prior[name])}" for name in fields)
+        return None
+
     def revert(self, change: Mapping[str, Any], prior: Mapping[str, Any]) -> dict[str, Any]:
         return {"record": change["record"], "fields": dict(prior)}
 

@@ -85,6 +85,11 @@ class NamedCredential(Mechanism):
             return ReadBack(True, seen)
         return ReadBack(False if status == prior.get("calloutStatus") else None, seen)
 
+    def in_place(self, change: Mapping[str, Any], prior: Mapping[str, Any]) -> str | None:
+        if prior.get("calloutStatus") == change["status"]:
+            return f"{change['developer_name']} calloutStatus = {change['status']}"
+        return None
+
     def revert(self, change: Mapping[str, Any], prior: Mapping[str, Any]) -> dict[str, Any]:
         return {"developer_name": change["developer_name"], "status": ENABLED}
 

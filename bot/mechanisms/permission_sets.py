@@ -95,6 +95,13 @@ class PermissionSets(Mechanism):
             return ReadBack(True, seen)
         return ReadBack(False if len(left) == len(prior["ids"]) else None, seen)
 
+    def in_place(self, change: Mapping[str, Any], prior: Mapping[str, Any]) -> str | None:
+        if "restore" in change:
+            there = set(prior["assignments"].values())
+            wanted = set(change["restore"].values())
+            return f"{len(wanted)} of {len(wanted)} assignment(s) in place" if wanted <= there else None
+        return "0 assignment(s) to revoke" if not prior["ids"] else None
+
     def revert(self, change: Mapping[str, Any], prior: Mapping[str, Any]) -> dict[str, Any]:
         restore = {name: set_id for name, set_id in prior["assignments"].items() if set_id}
         if not restore:

@@ -4,17 +4,22 @@ decision, expiry, and cancellation when the incident is resolved. Executing an a
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 
-from bot.adapters.redis_store.approvals import ApprovalStore
+import redis
+
+from bot.adapters.redis_store.approvals import ApprovalStore, RevertAlreadyAsked
 from bot.adapters.redis_store.incidents import IncidentStore
+from bot.adapters.salesforce.errors import SalesforceError
 from bot.adapters.salesforce.gateway import SalesforceGateway
 from bot.adapters.scheduler import Scheduler
 from bot.core.access import Privilege
 from bot.core.approval import (
+    UNSENT,
     Action,
     ApprovalRequest,
     Move,
@@ -22,13 +27,14 @@ from bot.core.approval import (
     Refusal,
     RequestStatus,
     approvers_for,
+    in_effect,
 )
 from bot.core.audit import AuditKind
 from bot.core.clock import Clock
 from bot.core.incident import Incident
 from bot.kinds import kind_of
 from bot.mechanisms import MECHANISMS, KillSwitch
-from bot.mechanisms.base import FormField, OrgSetup, RequestError
+from bot.mechanisms.base import FormField, Mechanism, OrgSetup, RequestError
 from bot.runbook import Runbook
 from bot.services.access import Access
 from bot.services.audit import AuditService
@@ -36,6 +42,7 @@ from bot.services.errors import UserError, incident_or_refuse
 from bot.services.ports import Workspace, WorkspaceError
 from bot.services.walkthrough import WalkthroughService
 
+logger = logging.getLogger(__name__)
 EXECUTE_JOB = "execute_request"
 EXPIRE_JOB = "expire_request"
 # A failed or abandoned execution job runs again after these delays (seconds); its lease has lapsed by then.
@@ -201,6 +208,9 @@ class ApprovalService:
                 change = mechanism.change(switch.mechanism, target, self.setup)
             except RequestError as error:
                 raise UserError(str(error)) from None
+            if not incident.drill:
+                self._refuse_in_effect(incident, switch_key, switch.title)
+                self._refuse_in_place(mechanism, change)
         else:
             step = self.walkthrough.step(number, scope or "", step_id or "")
             need = kind_of(step).approval(step, self.walkthrough.values(step))
@@ -224,14 +234,41 @@ class ApprovalService:
             created_at=now,
             expires_at=now + self.policy.expiry,
             drill=incident.drill,
+            private=incident.private,
             revertible=revertible and mechanism.revertible,
             guided=mechanism.guided,
         )
         return self._submit(incident, request, AuditKind.REQUESTED)
 
+    def _refuse_in_effect(self, incident: Incident, switch_key: str, title: str) -> None:
+        """A switch this incident already threw is not thrown again: its revert would restore nothing."""
+        held = in_effect(self.approvals.all_of_incident(incident.number), switch_key)
+        if held is not None:
+            raise UserError(
+                f"“{title}” is already in effect in {incident.reference}: request `{held.id}` by {{requester}} did it. "
+                "Use the Revert button on its card to undo it; nothing was requested.",
+                requester=held.requester,
+            )
+
+    def _refuse_in_place(self, mechanism: Mechanism, change: Mapping[str, object]) -> None:
+        """Read the org before asking anyone: a change it already shows is not requested (its revert would
+        "restore" the same value). When the org cannot be read now, the execution reads it again before sending."""
+        if self.org is None or not mechanism.can_read_back or mechanism.guided:
+            return
+        try:
+            seen = mechanism.in_place(change, mechanism.prepare(self.org, change))
+        except (SalesforceError, RequestError) as error:
+            logger.info("could not read the org before a request: %s", type(error).__name__)
+            return
+        if seen is not None:
+            raise UserError(f"The org already shows this change ({seen}): nothing to request, nothing was sent.")
+
     def request_revert(self, approval_id: str, requester: str, reason: str) -> Requested:
+        """A revert is asked for like any change, two people as always, and also after the incident is resolved (a
+        switch left on must still come off)."""
         original, outcome = self._get(approval_id)
-        incident = self._open(original.incident)
+        incident = incident_or_refuse(self.incidents.get(original.incident), original.incident, open_only=False)
+        self._require_available(incident)
         self.access.require(incident, requester, Privilege.REQUEST)
         if not original.revertible or original.drill or not outcome.revertible_now:
             raise UserError("Only an executed, revertible kill switch can be reverted.")
@@ -257,13 +294,13 @@ class ApprovalService:
                 "revertible": False,
             }
         )
-        self.approvals.record(original.id, outcome.model_copy(update={"reverted_by": request.id}))
         return self._submit(incident, request, AuditKind.REVERT_REQUESTED)
 
     def _submit(self, incident: Incident, request: ApprovalRequest, kind: AuditKind) -> Requested:
+        """The request and its "requested" entry in one step (a revert also marks what it reverts, in the same
+        step: a request refused before it exists leaves its switch revertible)."""
         approvers = self._approvers(incident, request.requester)
         request = request.model_copy(update={"approvers_from_channel": not self.policy.configured})
-        self.approvals.create(request, approvers)
         details = {
             "title": request.title,
             "reason": request.reason,
@@ -271,14 +308,21 @@ class ApprovalService:
             "target": request.target,
             "approvers": sorted(approvers),
         }
-        self.audit.record(request, kind, request.requester, f"{kind.value}: {request.title}: {request.reason}", details)
+        summary = f"{kind.value}: {request.title}: {request.reason}"
+        try:
+            self.approvals.create(
+                request, approvers, self.audit.entry(request, kind, request.requester, summary, details)
+            )
+        except RevertAlreadyAsked as asked:
+            raise UserError(f"A revert of this request was just asked for (`{asked}`): approve that one.") from None
         self.scheduler.schedule(
             request.expires_at, EXPIRE_JOB, request.id, job_id=self.scheduler.job_id("expire", request.id)
         )
         return Requested(request, incident, approvers, direct=self.policy.configured)
 
     def _approvers(self, incident: Incident, requester: str) -> frozenset[str]:
-        """Who may approve, fixed now; a policy that yields nobody refuses the request, and says why."""
+        """Who may approve, fixed now; a policy that yields nobody refuses the request, and says why. Without a
+        policy: the channel's other members who may act in the incident (the responders group, when set)."""
         group_members: frozenset[str] | None = None
         channel: frozenset[str] = frozenset()
         if self.policy.usergroup:
@@ -288,7 +332,7 @@ class ApprovalService:
                 group_members = None
         if not self.policy.configured:
             assert incident.channel_id is not None
-            channel = frozenset(self.workspace.channel_members(incident.channel_id) - {self.bot_user()})
+            channel = frozenset(self.access.may_act(incident) - {self.bot_user()})
         approvers, why = approvers_for(requester, self.policy.users, self.policy.usergroup, group_members, channel)
         if why is not None:
             raise UserError(f"Nobody can approve this request: {why}. Nothing was requested.")
@@ -302,59 +346,102 @@ class ApprovalService:
     # ----- deciding
 
     def decide(self, approval_id: str, actor: str, approve: bool) -> Decided | Refused:
-        """One atomic decision; a refused click is audited and told why, and runs nothing."""
+        """One atomic decision with its audit entry; a refused click is audited and told why, and runs nothing.
+
+        The decision is in Redis before the execution is queued: if queueing fails (Redis gone a moment, the
+        process dying), the worker's sweep finds the request approved and not sent, and sends it on."""
         found = self.approvals.get(approval_id)
         if found is None:
             return Refused(Refusal.MISSING)
         request, _ = found
-        refusal = self.approvals.decide(approval_id, request.incident, actor, approve, self.clock.now())
+        refusal = self._authority(request, actor, approve)
+        kind = AuditKind.APPROVED if approve else AuditKind.DENIED
+        if refusal is None:
+            audit = self.audit.entry(request, kind, actor, f"{kind.value} by {actor}: {request.title}")
+            refusal = self.approvals.decide(request, actor, approve, self.clock.now(), audit)
         if refusal is not None:
             current = self.approvals.get(approval_id)
             refused = Refused(refusal)
             if current and refusal is Refusal.DECIDED:
                 refused = Refused(refusal, current[1].decided_by, current[1].status)
             self.audit.record(
-                request, AuditKind.REFUSED, actor, f"refused {actor}: {refusal.value}", {"refusal": refusal.name}
+                self.audit.entry(
+                    request, AuditKind.REFUSED, actor, f"refused {actor}: {refusal.value}", {"refusal": refusal.name}
+                )
             )
             return refused
-        kind = AuditKind.APPROVED if approve else AuditKind.DENIED
-        self.audit.record(request, kind, actor, f"{kind.value} by {actor}: {request.title}")
-        self.scheduler.cancel(self.scheduler.job_id("expire", request.id))
-        if approve:
-            self.scheduler.enqueue(
-                EXECUTE_JOB,
-                request.id,
-                job_id=self.scheduler.job_id("execute", request.id),
-                retry_after=EXECUTION_RETRIES,
-                timeout=self.policy.lease_seconds,
-                execution=True,
-            )
+        try:
+            self.scheduler.cancel(self.scheduler.job_id("expire", request.id))
+            if approve:
+                self.send_on(request)
+        except redis.RedisError:
+            logger.warning("request %s approved; its execution will be queued by the worker's sweep", request.id)
         return Decided(request, approve)
+
+    def _authority(self, request: ApprovalRequest, actor: str, approve: bool) -> Refusal | None:
+        """Who clicks, checked as they click: never a guest, and without an approver policy someone who may act
+        in the incident now (the approvers set, fixed at request time, is checked by the decision's script)."""
+        if not approve and actor == request.requester:
+            return None  # withdrawing one's own request
+        incident = self.incidents.get(request.incident)
+        if incident is None:
+            return Refusal.MISSING
+        return self.access.approver_refusal(incident, actor, channel_rule=request.approvers_from_channel)
+
+    def send_on(self, request: ApprovalRequest) -> None:
+        """Queues the execution of an approved request (once: the job id is the request's)."""
+        self.scheduler.enqueue(
+            EXECUTE_JOB,
+            request.id,
+            job_id=self.scheduler.job_id("execute", request.id),
+            retry_after=EXECUTION_RETRIES,
+            timeout=self.policy.lease_seconds,
+            execution=True,
+        )
+
+    def sweep(self) -> list[str]:
+        """The worker's sweep: every request approved and not sent whose execution is not queued is queued again
+        (the web process that approved it may have died before it could). Returns the ids queued."""
+        queued = []
+        for request, outcome in self.approvals.unsent().values():
+            if outcome.status in UNSENT and not self.scheduler.pending(self.scheduler.job_id("execute", request.id)):
+                self.send_on(request)
+                queued.append(request.id)
+        return queued
 
     def expire(self, approval_id: str) -> ApprovalRequest | None:
         """Marks a request nobody approved in time as expired; the request when it did."""
         found = self.approvals.get(approval_id)
         if found is None or self.clock.now() < found[0].expires_at:
             return None
-        if not self.approvals.move(approval_id, Move.EXPIRE):
+        request = found[0]
+        audit = self.audit.entry(request, AuditKind.EXPIRED, None, f"expired without a second person: {request.title}")
+        if not self.approvals.move(request, Move.EXPIRE, audit=audit):
             return None
-        self.audit.record(found[0], AuditKind.EXPIRED, None, f"expired without a second person: {found[0].title}")
-        return found[0]
+        return request
 
     def cancel_open(self, number: int, actor: str) -> list[str]:
         """Resolving: requests pending, approved but not sent, or waiting for a person are cancelled (audited),
-        so nothing changes the org after resolve without a new request. Returns the ids cancelled."""
+        so nothing changes the org after resolve without a new request; a revert goes on (a switch left on must
+        still come off). Returns the ids cancelled."""
         cancelled = []
-        for approval_id in self.approvals.of_incident(number):
-            found = self.approvals.get(approval_id)
-            if found is None or not self.approvals.move(approval_id, Move.CANCEL):
+        for approval_id, (request, _) in self.approvals.all_of_incident(number).items():
+            if request.action is Action.REVERT:
                 continue
-            self.audit.record(
-                found[0], AuditKind.CANCELLED, actor, f"cancelled, the incident was resolved: {found[0].title}"
+            audit = self.audit.entry(
+                request, AuditKind.CANCELLED, actor, f"cancelled, the incident was resolved: {request.title}"
             )
+            if not self.approvals.move(request, Move.CANCEL, audit=audit):
+                continue
             self.scheduler.cancel(self.scheduler.job_id("expire", approval_id))
             cancelled.append(approval_id)
         return cancelled
+
+    def still_in_effect(self, number: int) -> list[ApprovalRequest]:
+        """The incident's kill switches that may still be in effect in the org (resolving lists them)."""
+        requests = self.approvals.all_of_incident(number)
+        keys = dict.fromkeys(request.switch for request, _ in requests.values() if request.switch)
+        return [held for key in keys if key and (held := in_effect(requests, key)) is not None]
 
     # ----- helpers
 

@@ -2,8 +2,10 @@
 
 Each attempt claims the request (a lease) and is told where it stands (`ApprovalStore.claim`):
 
-    prepare   read the state before the change (nothing sent yet: a read that gets no answer is retried)
-    send      the one call to the org; from here the request never goes back to approved
+    prepare   read the state before the change (nothing sent yet: a read that gets no answer is retried); if the
+              org already shows the change, nothing is sent and the request says so
+    send      the one call to the org; from here the request never goes back to approved (its mark is made
+              durable first where Redis can say so: WAITAOF)
     settle    the call got no answer (a timeout, a dead worker): read the org back; applied → finish,
               not applied → failed; never sent again
     finish    follow-ups that are safe to repeat (FMConfig.refresh()), then read back
@@ -11,8 +13,9 @@ Each attempt claims the request (a lease) and is told where it stands (`Approval
               revert, says "applied, not yet verified", and is retried
     watch     a guided change: read the org until a person's change shows, or the watch ends
 
-Nothing here talks to Slack: the cards, the step and the header are updated by their own job afterwards, so a
-Slack that fails or throttles can neither hold an approved change back nor make it run again.
+Each change of a request is written with its audit entry in one script, so a fault between the two cannot leave
+one without the other. Nothing here talks to Slack: the cards, the step and the header are updated by their own
+job afterwards, so a Slack that fails or throttles can neither hold an approved change back nor make it run again.
 """
 
 from __future__ import annotations
@@ -76,18 +79,16 @@ class ExecutionService:
         if found is None:
             return
         request, _ = found
-        task = self.approvals.claim(approval_id, request.incident, self.clock.now(), self.lease_seconds)
+        cancelled = self.audit.entry(
+            request, AuditKind.CANCELLED, None, f"not sent, the incident was resolved: {request.title}"
+        )
+        lost = self.audit.entry(request, AuditKind.UNKNOWN, None, "outcome unknown: the worker stopped while sending")
+        task = self.approvals.claim(request, self.clock.now(), self.lease_seconds, cancelled, lost)
         if task == "busy":
             raise RetryLater(f"another worker holds {approval_id}")
-        if task == "cancelled":
-            self.audit.record(
-                request, AuditKind.CANCELLED, None, f"not sent, the incident was resolved: {request.title}"
-            )
-            return
-        if task == "done":
+        if task in ("cancelled", "done"):
             return
         if task == "lost":
-            self.audit.record(request, AuditKind.UNKNOWN, None, "outcome unknown: the worker stopped while sending")
             task = "settle"
         try:
             {
@@ -104,44 +105,51 @@ class ExecutionService:
 
     def _prepare(self, request: ApprovalRequest) -> None:
         outcome = self._outcome(request)
-        self.audit.record(request, AuditKind.EXECUTION_STARTED, None, f"execution started (attempt {outcome.attempts})")
+        started = f"execution started (attempt {outcome.attempts})"
+        self.audit.record(self.audit.entry(request, AuditKind.EXECUTION_STARTED, None, started))
         self._step(request, StepAction.START)
         if request.drill:
             dry = outcome.model_copy(update={"result": "dry run: nothing was sent to the org", "observed": ""})
-            self.approvals.move(request.id, Move.DRY_RUN, dry)
-            self.audit.record(request, AuditKind.DRY_RUN, None, f"dry run of {request.title}", {"plan": request.plan})
+            summary = f"dry run of {request.title}"
+            audit = self.audit.entry(request, AuditKind.DRY_RUN, None, summary, {"plan": request.plan})
+            self.approvals.move(request, Move.DRY_RUN, dry, audit)
             self._step(request, StepAction.SUCCEED, result="Dry run (drill): nothing was sent.")
             return
         mechanism, org = self._mechanism(request), self._org()
         try:
             prior = outcome.prior or mechanism.prepare(org, request.change)
         except SalesforceNoAnswer as error:
-            self.approvals.move(request.id, Move.RELEASE)  # nothing was sent: the retry may prepare again
+            self.approvals.move(request, Move.RELEASE)  # nothing was sent: the retry may prepare again
             raise RetryLater(str(error)) from None
         except (SalesforceError, RequestError) as error:
             self._failed(request, outcome, Move.ABANDON, f"{error} Nothing was sent.")
             return
         outcome = outcome.model_copy(update={"prior": prior})
-        self.approvals.record(request.id, outcome)  # kept before anything is sent: a revert needs it
+        seen = mechanism.in_place(request.change, prior)
+        if seen is not None:
+            self._unchanged(request, outcome, seen)
+            return
+        self.approvals.record(request, outcome)  # kept before anything is sent: a revert needs it
         if mechanism.guided:
             waiting = outcome.model_copy(update={"result": "waiting for a person to make the change in Setup"})
-            self.approvals.move(request.id, Move.GUIDE, waiting)
-            self.audit.record(
+            audit = self.audit.entry(
                 request, AuditKind.GUIDED, None, f"waiting for a person: {request.title}", {"plan": request.plan}
             )
+            self.approvals.move(request, Move.GUIDE, waiting, audit)
             self._watch_again(request)
             return
         outcome = outcome.model_copy(update={"sent_at": self.clock.now()})
-        if not self.approvals.move(request.id, Move.SEND, outcome):
+        if not self.approvals.move(request, Move.SEND, outcome):
             return  # cancelled while preparing: nothing was sent
+        self.approvals.durable()  # the SEND mark and the prior value on disk before anything goes out
         try:
             result = mechanism.apply(org, request.change, prior)
         except SalesforceNoAnswer as error:
             unknown = outcome.model_copy(
                 update={"error": f"{error} Reading the org back decides; it is not sent again."}
             )
-            self.approvals.move(request.id, Move.NO_ANSWER, unknown)
-            self.audit.record(request, AuditKind.UNKNOWN, None, f"outcome unknown: {error}")
+            audit = self.audit.entry(request, AuditKind.UNKNOWN, None, f"outcome unknown: {error}")
+            self.approvals.move(request, Move.NO_ANSWER, unknown, audit)
             self._settle(request)
             return
         except SalesforceError as error:
@@ -149,19 +157,22 @@ class ExecutionService:
             return
         except Exception:
             self.approvals.move(
-                request.id, Move.NO_ANSWER, outcome.model_copy(update={"error": "the bot failed mid-call"})
+                request, Move.NO_ANSWER, outcome.model_copy(update={"error": "the bot failed mid-call"})
             )
             raise
         applied = outcome.model_copy(update={"result": result})
-        self.approvals.move(request.id, Move.APPLIED, applied)
-        self.audit.record(
-            request,
-            AuditKind.EXECUTED,
-            None,
-            f"executed {request.title}: {result}",
-            {"prior": prior, "plan": request.plan},
-        )
+        summary = f"executed {request.title}: {result}"
+        audit = self.audit.entry(request, AuditKind.EXECUTED, None, summary, {"prior": prior, "plan": request.plan})
+        self.approvals.move(request, Move.APPLIED, applied, audit)
         self._finish(request)
+
+    def _unchanged(self, request: ApprovalRequest, outcome: Outcome, seen: str) -> None:
+        """The org already shows the change, read just before sending: nothing is sent, and the request says so
+        (its revert would restore nothing)."""
+        result = f"already in place, nothing was sent: the org shows {seen}"
+        audit = self.audit.entry(request, AuditKind.UNCHANGED, None, result, {"prior": outcome.prior})
+        self.approvals.move(request, Move.UNCHANGED, outcome.model_copy(update={"result": result}), audit)
+        self._step(request, StepAction.SUCCEED, result=result)
 
     def _settle(self, request: ApprovalRequest) -> None:
         """Sent without an answer: the org says whether it took the change. Nothing is ever sent again."""
@@ -172,23 +183,24 @@ class ExecutionService:
                 "effect by hand; it will not be sent again."
             )
             self.approvals.record(
-                request.id, outcome.model_copy(update={"verification": Verification.NOT_CHECKED, "observed": note})
+                request, outcome.model_copy(update={"verification": Verification.NOT_CHECKED, "observed": note})
             )
             self._step(request, StepAction.FAIL, error="outcome unknown: check by hand")
             return
         seen = self._read_back(request, mechanism, outcome, "the change may or may not have been applied")
         if seen.applied is True:
             result = "applied: the org took it, though its answer never came"
-            self.approvals.move(request.id, Move.APPLIED, outcome.model_copy(update={"result": result, "error": ""}))
-            self.audit.record(
-                request, AuditKind.EXECUTED, None, f"executed {request.title}: {result}", {"prior": outcome.prior}
+            summary = f"executed {request.title}: {result}"
+            audit = self.audit.entry(request, AuditKind.EXECUTED, None, summary, {"prior": outcome.prior})
+            self.approvals.move(
+                request, Move.APPLIED, outcome.model_copy(update={"result": result, "error": ""}), audit
             )
             self._finish(request)
         elif seen.applied is False and self.clock.now() - (outcome.sent_at or request.created_at) >= SETTLE_AFTER:
             not_applied = f"not applied: the org shows the state before it ({seen.seen}); nothing was sent again"
             self._failed(request, outcome, Move.NOT_APPLIED, not_applied)
         else:
-            self.approvals.record(request.id, outcome.model_copy(update={"observed": f"outcome unknown: {seen.seen}"}))
+            self.approvals.record(request, outcome.model_copy(update={"observed": f"outcome unknown: {seen.seen}"}))
             raise RetryLater(f"{request.id}: outcome unknown")
 
     def _finish(self, request: ApprovalRequest) -> None:
@@ -197,10 +209,10 @@ class ExecutionService:
             done = mechanism.finish(self._org(), request.change)
         except SalesforceError as error:
             pending = f"applied; the follow-up did not run yet ({error}), retrying"
-            self.approvals.record(request.id, outcome.model_copy(update={"observed": pending}))
+            self.approvals.record(request, outcome.model_copy(update={"observed": pending}))
             raise RetryLater(str(error)) from None
         result = f"{outcome.result}; {done}" if done else outcome.result
-        self.approvals.move(request.id, Move.FINISHED, outcome.model_copy(update={"result": result}))
+        self.approvals.move(request, Move.FINISHED, outcome.model_copy(update={"result": result}))
         self._verify(request)
 
     def _verify(self, request: ApprovalRequest) -> None:
@@ -208,7 +220,7 @@ class ExecutionService:
         if not mechanism.can_read_back:
             note = "nothing to read back for this Apex: check its effect by hand."
             self.approvals.record(
-                request.id, outcome.model_copy(update={"verification": Verification.NOT_CHECKED, "observed": note})
+                request, outcome.model_copy(update={"verification": Verification.NOT_CHECKED, "observed": note})
             )
             self._step(request, StepAction.SUCCEED, result=outcome.result)
             return
@@ -220,12 +232,12 @@ class ExecutionService:
         outcome, mechanism = self._outcome(request), self._mechanism(request)
         seen = self._read_back(request, mechanism, outcome, "waiting for the change to show")
         if seen.applied is True:
-            self.approvals.move(request.id, Move.SEEN, outcome.model_copy(update={"result": "changed in Setup"}))
+            self.approvals.move(request, Move.SEEN, outcome.model_copy(update={"result": "changed in Setup"}))
             self._verified(request, self._outcome(request), seen)
         elif self.clock.now() - (outcome.decided_at or request.created_at) >= timedelta(minutes=WATCH_MINUTES):
             self._verified(request, outcome, ReadBack(False, f"not seen within {WATCH_MINUTES} minutes: {seen.seen}"))
         else:
-            self.approvals.record(request.id, outcome.model_copy(update={"observed": seen.seen}))
+            self.approvals.record(request, outcome.model_copy(update={"observed": seen.seen}))
             self._watch_again(request)
 
     # ----- helpers
@@ -235,17 +247,17 @@ class ExecutionService:
             return mechanism.read_back(self._org(), request.change, outcome.prior)
         except SalesforceError as error:
             note = f"{meanwhile}: reading the org back failed ({error}); retrying"
-            self.approvals.record(request.id, outcome.model_copy(update={"observed": note}))
+            self.approvals.record(request, outcome.model_copy(update={"observed": note}))
             raise RetryLater(str(error)) from None
 
     def _verified(self, request: ApprovalRequest, outcome: Outcome, seen: ReadBack) -> None:
         verified = seen.applied is True
         verification = Verification.VERIFIED if verified else Verification.NOT_VERIFIED
-        self.approvals.record(
-            request.id, outcome.model_copy(update={"verification": verification, "observed": seen.seen})
-        )
         kind = AuditKind.VERIFIED if verified else AuditKind.UNVERIFIED
-        self.audit.record(request, kind, None, f"{kind.value}: {seen.seen}", {"observed": seen.seen})
+        audit = self.audit.entry(request, kind, None, f"{kind.value}: {seen.seen}", {"observed": seen.seen})
+        self.approvals.record(
+            request, outcome.model_copy(update={"verification": verification, "observed": seen.seen}), audit
+        )
         if verified and request.action is Action.APPLY:
             self.on_contained(request.incident, self.clock.now())
         if verified:
@@ -254,8 +266,8 @@ class ExecutionService:
             self._step(request, StepAction.FAIL, error=f"NOT VERIFIED: {seen.seen}")
 
     def _failed(self, request: ApprovalRequest, outcome: Outcome, move: Move, error: str) -> None:
-        self.approvals.move(request.id, move, outcome.model_copy(update={"error": error}))
-        self.audit.record(request, AuditKind.FAILED, None, f"failed: {error}")
+        audit = self.audit.entry(request, AuditKind.FAILED, None, f"failed: {error}")
+        self.approvals.move(request, move, outcome.model_copy(update={"error": error}), audit)
         self._step(request, StepAction.FAIL, error=error)
 
     def _watch_again(self, request: ApprovalRequest) -> None:

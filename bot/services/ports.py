@@ -35,6 +35,10 @@ class Workspace(Protocol):
 
     def bot_user_id(self) -> str: ...
 
+    def is_guest(self, user: str) -> bool:
+        """A single- or multi-channel guest of the workspace."""
+        ...
+
     def posted_message(self, channel: str, ts: str) -> PostedMessage | None:
         """A message of a channel, a thread reply included, with its permalink; None when it is gone."""
         ...

@@ -157,6 +157,7 @@ class FakeSlack(LoopbackService):
         self.canvases: dict[str, dict[str, Any]] = {}
         self.canvases_allowed = True
         self.users = users or {}
+        self.guests: set[str] = set()  # users who are single- or multi-channel guests (users.info says so)
         self.used_triggers: set[str] = set()
         self.now: Callable[[], float] = time.time
         self.latency = 0.0  # seconds added to every Web API call (benchmarks)
@@ -661,6 +662,24 @@ class FakeSlack(LoopbackService):
             raise SlackError("invalid_arguments")
         self.homes[str(args["user_id"])] = view
         return {"view": {**view, "id": f"V{next(self._ids):08d}"}}
+
+    def m_users_info(self, args: dict[str, Any]) -> dict[str, Any]:
+        user = str(args["user"])
+        if not re.fullmatch(r"[UW][A-Z0-9]+", user):
+            raise SlackError("user_not_found")
+        guest = user in self.guests
+        return {
+            "user": {
+                "id": user,
+                "team_id": TEAM_ID,
+                "name": user.lower(),
+                "deleted": False,
+                "is_bot": user == BOT_USER,
+                "is_restricted": guest,
+                "is_ultra_restricted": False,
+                "profile": {"real_name": user.lower(), "display_name": user.lower()},
+            }
+        }
 
     def m_usergroups_users_list(self, args: dict[str, Any]) -> dict[str, Any]:
         users = self.usergroups.get(str(args["usergroup"]))

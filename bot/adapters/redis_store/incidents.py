@@ -95,9 +95,13 @@ class IncidentStore:
         numbers = cast(list[str], self._redis.zrange(self._key("incidents", "open"), 0, -1))
         return self._many(int(n) for n in numbers)
 
+    def last_number(self) -> int:
+        """The number of the last incident declared (0 before the first)."""
+        return int(cast(str, self._redis.get(self._key("incident", "seq"))) or 0)
+
     def recent(self, limit: int) -> list[Incident]:
         """The last `limit` incidents declared, newest first."""
-        last = int(cast(str, self._redis.get(self._key("incident", "seq"))) or 0)
+        last = self.last_number()
         return self._many(range(last, max(0, last - limit), -1))
 
     def _many(self, numbers: Iterable[int]) -> list[Incident]:
