@@ -37,7 +37,7 @@ from bot.jobs import Handler, job_class
 from bot.mechanisms.base import OrgSetup
 from bot.presenters.approvals import ApprovalPresenter
 from bot.presenters.evidence import EvidencePresenter
-from bot.presenters.incidents import IncidentPresenter
+from bot.presenters.incidents import HEADER, IncidentPresenter
 from bot.presenters.lifecycle import LifecyclePresenter
 from bot.presenters.related import RelatedPresenter
 from bot.presenters.response import ResponsePresenter
@@ -101,6 +101,36 @@ class Services:
     listeners: ThreadPoolExecutor
     updates: CoalescedUpdates
 
+    def sweep(self) -> None:
+        """The worker's sweep: an approved request whose queued execution was lost is queued again, and a message
+        update a dead sender left marked is sent. Each part on its own: one failing does not stop the other."""
+        try:
+            for approval_id in self.approvals.sweep():
+                logger.warning("request %s was approved but not queued: queued by the sweep", approval_id)
+        except Exception:
+            logger.exception("the sweep of approved requests failed; it runs again shortly")
+        try:
+            with CoalescedUpdates.inline():
+                for message in self.updates.stale():
+                    self.redraw(message)
+        except Exception:
+            logger.exception("the sweep of message updates failed; it runs again shortly")
+
+    def redraw(self, message: str) -> None:
+        """A message by the name its updates go under (`approval:<id>`, `<n>:header`, `<n>:<walkthrough name>`),
+        sent again from what Redis holds."""
+        owner, _, name = message.partition(":")
+        if owner == "approval":
+            self.present.approvals.refresh(name)
+            return
+        incident = self.incidents.store.get(int(owner)) if owner.isdigit() else None
+        if incident is None:
+            return
+        if name == HEADER:
+            self.present.incidents.refresh_header(incident)
+        else:
+            self.present.walkthrough.refresh(incident, name)
+
     def close(self) -> None:
         """A graceful stop: lets the work already started after an ack finish and the message updates it asked
         for go out, then lets Redis go."""
@@ -153,10 +183,11 @@ def build_services(settings: Settings, client: WebClient, clock: Clock | None = 
         setup=setup,
         access=access,
         approvals=approval_store,
+        audit=audit,
     )
     evidence_store = EvidenceStore(redis.data, prefix)
     evidence = EvidenceService(
-        evidence_store, incident_store, timeline, runbook, clock, salesforce, settings.probe_budget_seconds
+        evidence_store, incident_store, timeline, runbook, clock, salesforce, settings.probe_budget_seconds, access
     )
     related = RelatedService(incident_store, steps, evidence_store, approval_store, messages, slack, runbook)
     incidents = IncidentService(

@@ -27,6 +27,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "worker":
             return work(settings)
         if args.command == "audit":
+            if args.all:
+                return verify_all(settings)
             return verify_audit(settings, args.incident, args.expect)
         if args.command == "postmortem":
             return print_postmortem(settings, args.incident)
@@ -94,9 +96,13 @@ def parser() -> argparse.ArgumentParser:
         help="check the sealed chain and its head",
         description="Check an incident's audit trail: every entry's seal, their order, the signed head, and "
         "that every kill-switch request has its entries. Names the first entry missing, edited, inserted or "
-        "reordered. Exits 0 when intact, 1 when not, 2 when there is no such incident.",
+        "reordered. With --all, every incident ever declared against the witness chain, which sealed each head "
+        "their trails reached (a trail deleted whole shows there). Exits 0 when intact, 1 when not, 2 when there "
+        "is no such incident.",
     )
-    verify.add_argument("incident", type=int, help="the incident number")
+    which = verify.add_mutually_exclusive_group(required=True)
+    which.add_argument("incident", type=int, nargs="?", help="the incident number")
+    which.add_argument("--all", action="store_true", help="every incident, against the witness chain")
     verify.add_argument(
         "--expect",
         type=expected_head,
@@ -196,6 +202,31 @@ def verify_audit(settings: Settings, incident: int, expected: AuditHead | None) 
     print(
         f"OK: incident {incident} has {len(trail.entries)} audit entries sealed with {last.algorithm}; "
         f"head {len(trail.entries)}:{last.hash[:SHORT]} signed and intact."
+    )
+    return 0
+
+
+def verify_all(settings: Settings) -> int:
+    """0 when the witness chain and every incident's trail are intact and agree, 1 when not."""
+    from slack_sdk import WebClient
+
+    from bot.app import build_services
+
+    services = build_services(settings, WebClient())  # reads Redis only: no Slack call is made
+    try:
+        checked = services.audit.check_all()
+    finally:
+        services.close()
+    for problem in checked.witness:
+        print(f"Broken: the witness chain: {problem}.", file=sys.stderr)
+    for number, problems in checked.incidents.items():
+        for problem in problems:
+            print(f"Broken: incident {number}: {problem}.", file=sys.stderr)
+    if checked.witness or checked.incidents:
+        return 1
+    print(
+        f"OK: {checked.checked} incidents, {checked.entries} audit entries, each trail intact and as the witness "
+        "chain saw it."
     )
     return 0
 

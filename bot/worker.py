@@ -7,6 +7,8 @@ and the scheduler. Both stop on SIGINT or SIGTERM (RQ's warm shutdown finishes t
 from __future__ import annotations
 
 import multiprocessing
+import threading
+from collections.abc import Callable
 
 from rq import Worker
 
@@ -14,6 +16,8 @@ from bot.adapters.scheduler import executions_queue_name, queue_name
 from bot.adapters.slack_api import build_web_client
 from bot.app import build_services
 from bot.config import Settings
+
+SWEEP_SECONDS = 15.0
 
 
 def run_worker(settings: Settings) -> None:
@@ -28,9 +32,19 @@ def run_worker(settings: Settings) -> None:
 
 
 def work(settings: Settings, queues: list[str], with_scheduler: bool) -> None:
+    """An RQ worker on `queues`; the one with the scheduler also sweeps (`Services.sweep`) every SWEEP_SECONDS."""
     services = build_services(settings, build_web_client(settings.bot_token, settings.slack_api_base_url))
+    stop = threading.Event()
+    if with_scheduler:
+        threading.Thread(target=sweeping, args=(services.sweep, stop), name="sweep", daemon=True).start()
     try:
         worker = Worker(queues, connection=services.redis.jobs, job_class=services.jobs)
         worker.work(with_scheduler=with_scheduler)
     finally:
+        stop.set()
         services.close()
+
+
+def sweeping(sweep: Callable[[], None], stop: threading.Event) -> None:
+    while not stop.wait(SWEEP_SECONDS):
+        sweep()

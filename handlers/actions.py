@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 from slack_bolt import Ack, App
 
 from bot.core.commands import OpenDeclareForm
+from bot.core.playbook import Risk
 from bot.core.severity import Severity
 from bot.core.walkthrough import StepAction
 from bot.presenters.reply import Ephemeral, Reply
@@ -25,7 +26,7 @@ from bot.render.actions import (
     SwitchRef,
     action_pattern,
 )
-from bot.render.modals import declare_modal
+from bot.render.modals import CHECKED_CALLBACK, DONE_BY_HAND_CALLBACK, SKIP_CALLBACK, declare_modal
 from bot.services.approvals import Refused
 from bot.services.walkthrough_outcomes import AskApproval, AskParameters, RunStarted
 from handlers.guards import Click, clicked
@@ -41,6 +42,10 @@ def step_action(action: StepAction) -> Listener:
     def listener(services: Services, click: Click, reply: Reply) -> None:
         value = click.value
         assert isinstance(value, StepRef)
+        step = services.walkthrough.step(click.incident.number, value.scope, value.step)
+        if action is StepAction.DONE and step.risk is Risk.DESTRUCTIVE:
+            ask(DONE_BY_HAND_CALLBACK)(services, click, reply)
+            return
         choice = value.choice if isinstance(value, ChoiceRef) else None
         outcome = services.walkthrough.act(
             click.incident.number, value.scope, value.step, action, click.actor, choice=choice
@@ -50,13 +55,18 @@ def step_action(action: StepAction) -> Listener:
     return listener
 
 
-def skip(services: Services, click: Click, reply: Reply) -> None:
-    value = click.value
-    assert isinstance(value, StepRef)
-    step = services.walkthrough.step(click.incident.number, value.scope, value.step)
-    services.present.walkthrough.ask_reason_to_skip(
-        click.incident.number, value.scope, step, click.trigger_id, click.response_url
-    )
+def ask(callback: str) -> Listener:
+    """A click that opens the form asking why (skip, done by hand, checked in the org)."""
+
+    def listener(services: Services, click: Click, reply: Reply) -> None:
+        value = click.value
+        assert isinstance(value, StepRef)
+        step = services.walkthrough.step(click.incident.number, value.scope, value.step)
+        services.present.walkthrough.ask_reason(
+            callback, click.incident.number, value.scope, step, click.trigger_id, click.response_url
+        )
+
+    return listener
 
 
 def run(services: Services, click: Click, reply: Reply) -> None:
@@ -102,8 +112,7 @@ def pick(services: Services, click: Click, reply: Reply) -> None:
 def next_phase(services: Services, click: Click, reply: Reply) -> None:
     value = click.value
     assert isinstance(value, PhaseRef)
-    incident = services.walkthrough.open_incident(click.incident.number)
-    services.walkthrough.started_playbook(incident.number, value.playbook)
+    incident, _ = services.walkthrough.next_phase(click.incident.number, value.playbook, click.actor)
     services.present.walkthrough.post_phase(incident, value.playbook, value.phase, reply)
 
 
@@ -190,7 +199,8 @@ LISTENERS: dict[ActionId, Listener] = {
     ActionId.STEP_DONE: step_action(StepAction.DONE),
     ActionId.STEP_NOT_APPLICABLE: step_action(StepAction.NOT_APPLICABLE),
     ActionId.STEP_CHOOSE: step_action(StepAction.CHOOSE),
-    ActionId.STEP_SKIP: skip,
+    ActionId.STEP_SKIP: ask(SKIP_CALLBACK),
+    ActionId.STEP_CHECKED: ask(CHECKED_CALLBACK),
     ActionId.STEP_RUN: run,
     ActionId.STEP_LINK: link,
     ActionId.PLAYBOOK_PICK: pick,

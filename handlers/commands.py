@@ -144,7 +144,7 @@ def milestone(services: Services, command: Command, incident: Incident, parsed: 
         at = parse_time(parsed.time, now, lifecycle.timezone) if parsed.time else now
     except MilestoneError as error:
         raise UserError(str(error)) from None
-    updated = lifecycle.set_milestone(incident.number, Milestone(parsed.milestone), at, command["user_id"])
+    updated = lifecycle.mark(incident.number, Milestone(parsed.milestone), at, command["user_id"])
     services.present.incidents.refresh_header(updated)
     reply(
         f"{parsed.milestone.capitalize()} set to {at.astimezone(lifecycle.timezone):%Y-%m-%d %H:%M %Z} "
@@ -171,6 +171,7 @@ def add_action(services: Services, command: Command, incident: Incident, parsed:
 
 
 def write_postmortem(services: Services, command: Command, incident: Incident, parsed: Any, reply: Reply) -> None:
+    services.lifecycle.acting(incident.number, command["user_id"], open_only=False)
     where = services.present.lifecycle.publish_postmortem(incident.number)
     reply(f":memo: The post-mortem draft of {incident.reference} is written to {where}.")
 
@@ -180,7 +181,9 @@ def acknowledge(services: Services, command: Command, incident: Incident, parsed
 
 
 def probe(services: Services, command: Command, incident: Incident, parsed: Any, reply: Reply) -> None:
-    services.present.evidence.probe_again(incident.number, command["user_id"], reply)
+    run = services.evidence.probe_again(incident.number, command["user_id"])
+    reply(":mag: Probing the org; the picker shows what comes back.")
+    services.present.evidence.show(services.evidence.finish(run))
 
 
 def change_severity(services: Services, command: Command, incident: Incident, parsed: Any, reply: Reply) -> None:

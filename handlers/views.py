@@ -13,7 +13,9 @@ from bot.core.response import UpdateStatus
 from bot.core.walkthrough import StepAction
 from bot.presenters.reply import reply_to
 from bot.render.modals import (
+    CHECKED_CALLBACK,
     DECLARE_CALLBACK,
+    DONE_BY_HAND_CALLBACK,
     REASON_MAX,
     RESOLVE_CALLBACK,
     ROOT_CAUSE_MAX,
@@ -78,23 +80,30 @@ def register(app: App, services: Services) -> None:
             declared = services.incidents.declare(declaration, f"view:{view['id']}")
             services.present.incidents.declared(declared, reply, services.walkthrough.finish_declare_run)
 
-    @app.view(SKIP_CALLBACK)
-    def skip_submitted(ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
-        reason = one_line(submitted_values(view).get("reason"))
-        if not accepted(ack, {"reason": error} if (error := reason_error(reason)) else {}):
-            return
-        metadata = read_metadata(view)
-        reply = reply_for(body, view)
-        with answering(reply):
-            outcome = services.walkthrough.act(
-                int(metadata["incident"]),
-                str(metadata["scope"]),
-                str(metadata["step"]),
-                StepAction.SKIP,
-                body["user"]["id"],
-                reason=reason,
-            )
-            services.present.walkthrough.show(outcome, reply)
+    def step_reason(callback: str) -> None:
+        """A step's form that asks why: skip, done by hand, checked in the org."""
+
+        @app.view(callback)
+        def submitted(ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
+            reason = one_line(submitted_values(view).get("reason"))
+            if not accepted(ack, {"reason": error} if (error := reason_error(reason)) else {}):
+                return
+            metadata = read_metadata(view)
+            number, scope, step = int(metadata["incident"]), str(metadata["scope"]), str(metadata["step"])
+            actor = body["user"]["id"]
+            reply = reply_for(body, view)
+            with answering(reply):
+                walkthrough = services.walkthrough
+                if callback == SKIP_CALLBACK:
+                    outcome = walkthrough.act(number, scope, step, StepAction.SKIP, actor, reason=reason)
+                elif callback == DONE_BY_HAND_CALLBACK:
+                    outcome = walkthrough.done_by_hand(number, scope, step, actor, reason)
+                else:
+                    outcome = walkthrough.checked(number, scope, step, actor, reason)
+                services.present.walkthrough.show(outcome, reply)
+
+    for callback in (SKIP_CALLBACK, DONE_BY_HAND_CALLBACK, CHECKED_CALLBACK):
+        step_reason(callback)
 
     @app.view(RUN_CALLBACK)
     def run_submitted(ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:

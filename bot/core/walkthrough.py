@@ -20,6 +20,7 @@ class StepStatus(StrEnum):
     SKIPPED = "skipped"
     NOT_APPLICABLE = "n/a"
     FAILED = "failed"
+    UNKNOWN = "unknown"  # a change sent without an answer: it may or may not have run
 
     @property
     def settled(self) -> bool:
@@ -35,17 +36,22 @@ class StepAction(StrEnum):
     START = "start"
     SUCCEED = "succeed"
     FAIL = "fail"
+    NO_ANSWER = "no answer"
+    CHECKED = "checked"  # a person checked the org: a change without an answer did not run, so it may run again
 
 
-# Each action: the statuses it may start from, and the status it leads to.
+# Each action: the statuses it may start from, and the status it leads to. A change whose outcome is unknown is
+# never run again on a click: a person says it ran (Done) or checked that it did not (CHECKED, audited).
 TRANSITIONS: dict[StepAction, tuple[frozenset[StepStatus], StepStatus]] = {
-    StepAction.DONE: (frozenset({StepStatus.PENDING, StepStatus.FAILED}), StepStatus.DONE),
+    StepAction.DONE: (frozenset({StepStatus.PENDING, StepStatus.FAILED, StepStatus.UNKNOWN}), StepStatus.DONE),
     StepAction.SKIP: (frozenset({StepStatus.PENDING, StepStatus.FAILED}), StepStatus.SKIPPED),
     StepAction.NOT_APPLICABLE: (frozenset({StepStatus.PENDING, StepStatus.FAILED}), StepStatus.NOT_APPLICABLE),
     StepAction.CHOOSE: (frozenset({StepStatus.PENDING}), StepStatus.DONE),
     StepAction.START: (frozenset({StepStatus.PENDING, StepStatus.FAILED}), StepStatus.RUNNING),
     StepAction.SUCCEED: (frozenset({StepStatus.RUNNING}), StepStatus.DONE),
     StepAction.FAIL: (frozenset({StepStatus.RUNNING, StepStatus.PENDING}), StepStatus.FAILED),
+    StepAction.NO_ANSWER: (frozenset({StepStatus.RUNNING}), StepStatus.UNKNOWN),
+    StepAction.CHECKED: (frozenset({StepStatus.UNKNOWN}), StepStatus.PENDING),
 }
 
 

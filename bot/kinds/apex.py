@@ -18,7 +18,7 @@ from pydantic import model_validator
 from bot.adapters.salesforce.errors import SalesforceError
 from bot.core.playbook import Risk, StepBase
 from bot.core.walkthrough import StepResult
-from bot.kinds.base import ApprovalNeed, Capabilities, Kind, RunContext, StepDisplay, StepFailed
+from bot.kinds.base import ApprovalNeed, Capabilities, Kind, RunContext, StepDisplay, call_failed
 
 
 class ApexStep(StepBase):
@@ -96,7 +96,7 @@ class Apex(Kind):
         try:
             context.org.execute_anonymous(apex)
         except SalesforceError as error:
-            raise StepFailed(str(error)) from None
+            raise call_failed(step, error) from None
         return StepResult(at=context.now, statement=apex, rows=[], total=0)
 
     def summary(self, step: StepBase, result: StepResult) -> str:

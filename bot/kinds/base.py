@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
+from bot.adapters.salesforce.errors import SalesforceError, SalesforceNoAnswer
 from bot.core.error_rate import HourPoint
 from bot.core.playbook import Risk, StepBase
 from bot.core.walkthrough import StepResult
@@ -27,6 +28,17 @@ EXPORT_LIMIT = 10_000  # rows fetched for a query's CSV (simple-salesforce query
 
 class StepFailed(Exception):
     """A step's work failed (Salesforce refused, timed out…); the message is one sentence shown on the step."""
+
+
+class StepNoAnswer(StepFailed):
+    """A change was sent and no answer came: it may or may not have run, so it is not run again on a click."""
+
+
+def call_failed(step: StepBase, error: SalesforceError) -> StepFailed:
+    """What a failed Salesforce call makes of a step: a change that got no answer has an unknown outcome."""
+    if step.risk is Risk.CHANGE and isinstance(error, SalesforceNoAnswer):
+        return StepNoAnswer(f"{error} It may or may not have run: check the org before running it again.")
+    return StepFailed(str(error))
 
 
 class SwitchManuals(Protocol):

@@ -10,7 +10,7 @@ from pydantic import model_validator
 from bot.adapters.salesforce.errors import SalesforceError
 from bot.core.playbook import Risk, StepBase
 from bot.core.walkthrough import StepResult
-from bot.kinds.base import Kind, RunContext, StepFailed, read_or_change
+from bot.kinds.base import Kind, RunContext, call_failed, read_or_change
 
 RUNNING_USER = "$running_user_id"
 
@@ -50,7 +50,7 @@ class Publish(Kind):
             fields = {k: context.org.user_id if v == RUNNING_USER else v for k, v in step.fields.items()}
             record_id = context.org.create(step.sobject, fields)
         except SalesforceError as error:
-            raise StepFailed(str(error)) from None
+            raise call_failed(step, error) from None
         return StepResult(at=context.now, statement=f"{step.sobject} {fields}", rows=[{"id": record_id}], total=1)
 
     def summary(self, step: StepBase, result: StepResult) -> str:

@@ -7,7 +7,6 @@ from bot.adapters.redis_store.walkthrough import MessageStore
 from bot.adapters.slack_api import SlackApi
 from bot.core.incident import Incident
 from bot.presenters.related import RelatedPresenter
-from bot.presenters.reply import Reply
 from bot.presenters.walkthrough import PICKER, WalkthroughPresenter
 from bot.render.evidence import rows_message, severity_answered, severity_message
 from bot.render.mrkdwn import user
@@ -52,8 +51,3 @@ class EvidencePresenter:
         """The suggestion someone answered, in place: what was measured (`said`), and who chose what, when."""
         at = self.evidence.clock.now().astimezone(self.related.timezone)
         self.slack.update(channel, ts, *severity_answered(said, f"{answer} by {user(actor)} at {at:%H:%M}"))
-
-    def probe_again(self, number: int, actor: str, reply: Reply) -> None:
-        """`/incident probe`."""
-        reply(":mag: Probing the org; the picker shows what comes back.")
-        self.show(self.evidence.probe_again(number, actor))

@@ -17,7 +17,7 @@ from bot.kinds.base import Shown, StepDisplay
 from bot.presenters.related import RelatedPresenter
 from bot.presenters.reply import Reply
 from bot.render.blocks import Blocks
-from bot.render.modals import run_modal, skip_modal
+from bot.render.modals import reason_modal, run_modal
 from bot.render.mrkdwn import user
 from bot.render.steps import checklist_message, phase_message, picker_message, security_suggestion
 from bot.services.evidence import EvidenceService
@@ -135,7 +135,8 @@ class WalkthroughPresenter:
             "n/a": "marked N/A",
             "running": "started",
             "failed": "failed",
-            "pending": "reset",
+            "unknown": "sent without an answer",
+            "pending": "checked",
         }[current.status.value]
         return f"“{outcome.step.title}” was already {verb} by {who} at {when}."
 
@@ -189,9 +190,13 @@ class WalkthroughPresenter:
         }
         self.slack.open_view(trigger_id, run_modal(ask.step, ask.preview, ask.remembered, metadata))
 
-    def ask_reason_to_skip(self, number: int, scope: str, step: StepBase, trigger_id: str, response_url: str) -> None:
+    def ask_reason(
+        self, callback: str, number: int, scope: str, step: StepBase, trigger_id: str, response_url: str
+    ) -> None:
+        """The form that asks why: to skip a step, to mark a destructive one done by hand, to run again a change
+        that got no answer (`callback` says which)."""
         metadata = {"incident": number, "scope": scope, "step": step.id, "response_url": response_url}
-        self.slack.open_view(trigger_id, skip_modal(step.title, metadata))
+        self.slack.open_view(trigger_id, reason_modal(callback, step.title, metadata))
 
     # ----- keeping messages current
 

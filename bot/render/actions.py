@@ -30,6 +30,7 @@ class ActionId(StrEnum):
     STEP_RUN = "step.run"
     STEP_CHOOSE = "step.choose"
     STEP_LINK = "step.link"
+    STEP_CHECKED = "step.checked"
     PLAYBOOK_PICK = "playbook.pick"
     PHASE_NEXT = "phase.next"
     INCIDENT_ACK = "incident.ack"
@@ -97,6 +98,7 @@ VALUE_TYPES: dict[ActionId, type[Ref]] = {
     ActionId.STEP_RUN: StepRef,
     ActionId.STEP_CHOOSE: ChoiceRef,
     ActionId.STEP_LINK: StepRef,
+    ActionId.STEP_CHECKED: StepRef,
     ActionId.PLAYBOOK_PICK: PlaybookRef,
     ActionId.PHASE_NEXT: PhaseRef,
     ActionId.INCIDENT_ACK: Ref,

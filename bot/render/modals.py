@@ -14,6 +14,8 @@ from bot.render.mrkdwn import code, escape, plain
 
 DECLARE_CALLBACK = "incident.declare"
 SKIP_CALLBACK = "step.skip"
+DONE_BY_HAND_CALLBACK = "step.done_by_hand"
+CHECKED_CALLBACK = "step.checked"
 RUN_CALLBACK = "step.run"
 RESOLVE_CALLBACK = "incident.resolve"
 UPDATE_CALLBACK = "incident.update"
@@ -95,20 +97,43 @@ def declare_modal(
     }
 
 
-def skip_modal(step_title: str, metadata: dict[str, Any]) -> dict[str, Any]:
+# What a step asks before it changes without the bot doing the work: (title, submit, heading, question).
+REASON_FORMS = {
+    SKIP_CALLBACK: ("Skip a step", "Skip", "Skipping *{step}*", "Why skip it?"),
+    DONE_BY_HAND_CALLBACK: (
+        "Done by hand",
+        "Mark done",
+        "*{step}* changes production. Marking it done says it was done outside the bot; the audit trail keeps "
+        "who said so.",
+        "What was done, and who checked it?",
+    ),
+    CHECKED_CALLBACK: (
+        "Checked in the org",
+        "It did not run",
+        "*{step}* got no answer from Salesforce, so it may have run. Say what you checked in the org that shows "
+        "it did not; then it can run again. The audit trail keeps who checked.",
+        "What did you check?",
+    ),
+}
+
+
+def reason_modal(callback: str, step_title: str, metadata: dict[str, Any]) -> dict[str, Any]:
+    """A step's form that asks one reason: to skip it, to mark a destructive step done by hand, or to say a change
+    without an answer did not run."""
+    title, submit, heading, question = REASON_FORMS[callback]
     return {
         "type": "modal",
-        "callback_id": SKIP_CALLBACK,
-        "title": text_object("Skip a step"),
-        "submit": text_object("Skip"),
+        "callback_id": callback,
+        "title": text_object(title),
+        "submit": text_object(submit),
         "close": text_object("Cancel"),
         "private_metadata": json.dumps(metadata),
         "blocks": [
-            {"type": "section", "text": {"type": "mrkdwn", "text": f"Skipping *{escape(step_title)}*"}},
+            {"type": "section", "text": {"type": "mrkdwn", "text": heading.format(step=escape(step_title))}},
             {
                 "type": "input",
                 "block_id": "reason",
-                "label": text_object("Why skip it?"),
+                "label": text_object(question),
                 "element": {"type": "plain_text_input", "action_id": "value", "max_length": REASON_MAX},
             },
         ],

@@ -37,6 +37,7 @@ ICONS = {
     StepStatus.SKIPPED: ":fast_forward:",
     StepStatus.NOT_APPLICABLE: ":heavy_minus_sign:",
     StepStatus.FAILED: ":x:",
+    StepStatus.UNKNOWN: ":grey_question:",
 }
 RISK_TAGS = {
     Risk.READ: "",
@@ -49,16 +50,17 @@ Display = Callable[[StepBase], StepDisplay]
 
 
 def state_line(state: StepState, timezone: ZoneInfo) -> str:
-    if state.status is StepStatus.PENDING:
-        return ""
     when = state.at.astimezone(timezone).strftime("%H:%M") if state.at else ""
     who = f" by {user(state.by)}" if state.by else " by the bot"
+    if state.status is StepStatus.PENDING:  # back to pending only when a person checked a change did not run
+        return f"_Checked{who} at {when}: it did not run: {escape(state.reason)}_" if state.reason else ""
     line = {
         StepStatus.RUNNING: f"Running, started{who} at {when}",
-        StepStatus.DONE: f"Done{who} at {when}",
+        StepStatus.DONE: f"Done{who} at {when}" + (f" ({escape(state.reason)})" if state.reason else ""),
         StepStatus.SKIPPED: f"Skipped{who} at {when}: {escape(state.reason)}",
         StepStatus.NOT_APPLICABLE: f"Not applicable{who} at {when}",
         StepStatus.FAILED: f"Failed at {when}: {escape(state.error)}",
+        StepStatus.UNKNOWN: f"Outcome unknown at {when}: {escape(state.error)}",
     }[state.status]
     return f"_{line}_" + (f"\n{escape(state.result)}" if state.result else "")
 
@@ -89,6 +91,12 @@ def step_blocks(
         return [*blocks, {"type": "actions", "block_id": f"step:{step.id}", "elements": [run_again]}]
     if state.status.settled or state.status is StepStatus.RUNNING:
         return blocks
+    if state.status is StepStatus.UNKNOWN:
+        elements = [
+            button("It ran: Done", ActionId.STEP_DONE, target),
+            button("Checked: it did not run…", ActionId.STEP_CHECKED, target),
+        ]
+        return [*blocks, {"type": "actions", "block_id": f"step:{step.id}", "elements": elements}]
     if display.manual:
         blocks.append(section(code(plain(display.manual, CODE_LIMIT))))
     if display.missing:
@@ -121,8 +129,9 @@ def _buttons(
         elements.append(button(label, ActionId.STEP_RUN, target, style=style))
     if display.url:
         elements.append(button("Open", ActionId.STEP_LINK, target, url=display.url))
+    done = "Done by hand…" if step.risk is Risk.DESTRUCTIVE else "Done"
     elements += [
-        button("Done", ActionId.STEP_DONE, target, style=None if display.run_label else "primary"),
+        button(done, ActionId.STEP_DONE, target, style=None if display.run_label else "primary"),
         button("Skip…", ActionId.STEP_SKIP, target),
         button("N/A", ActionId.STEP_NOT_APPLICABLE, target),
     ]

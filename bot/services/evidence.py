@@ -14,6 +14,7 @@ from datetime import datetime
 from bot.adapters.redis_store.evidence import EvidenceStore
 from bot.adapters.redis_store.incidents import IncidentStore
 from bot.adapters.salesforce.gateway import SalesforceGateway
+from bot.core.access import Privilege
 from bot.core.clock import Clock
 from bot.core.evidence import (
     Finding,
@@ -34,12 +35,18 @@ from bot.core.walkthrough import StepResult
 from bot.kinds import Step, kind_of
 from bot.kinds.base import RunContext, StepFailed
 from bot.runbook import Runbook
+from bot.services.access import Access
 from bot.services.errors import UserError, incident_or_refuse
 from bot.services.timeline import TimelineService
 
 logger = logging.getLogger(__name__)
-PROBE_THREADS = 8
+# Threads for every incident's probes. One run per incident at a time (a run is about nine queries), so one
+# incident cannot flood the pool; this many leaves room for several incidents declared at once, and matches the
+# Salesforce session's 32 connections.
+PROBE_THREADS = 32
 PROBE_ROWS = 2000  # one page: a probe reads an aggregate or a few rows, never an export
+BOT = "the bot"  # who starts the probes of a declaration
+RUN_GRACE_SECONDS = 30  # a run's claim outlives its budget by this much, should its process die mid-run
 
 
 @dataclass(frozen=True)
@@ -78,7 +85,9 @@ class EvidenceService:
         clock: Clock,
         org: SalesforceGateway | None,
         budget_seconds: float,
+        access: Access,
     ) -> None:
+        self.access = access
         self.store = store
         self.incidents = incidents
         self.timeline = timeline
@@ -88,10 +97,13 @@ class EvidenceService:
         self.budget_seconds = budget_seconds
         self.pool = ThreadPoolExecutor(max_workers=PROBE_THREADS, thread_name_prefix="probe")
 
-    def start(self, incident: Incident) -> ProbeRun | None:
-        """Starts every probe at once (None when Salesforce is not connected, or the runbook has none)."""
+    def start(self, incident: Incident, by: str = BOT) -> ProbeRun | None:
+        """Starts every probe at once (None when Salesforce is not connected, the runbook has none, or a run is
+        already in flight for the incident); `finish` ends the run."""
         probes = self.runbook.probes()
         if self.org is None or not probes:
+            return None
+        if self.store.start_run(incident.number, by, self.budget_seconds + RUN_GRACE_SECONDS) is not None:
             return None
         now = self.clock.now()
         self.store.save(incident.number, Probed(at=now, probes=len(probes)))
@@ -106,12 +118,16 @@ class EvidenceService:
         return ProbeRun(incident.number, now, time.monotonic(), tuple(readings))
 
     def finish(self, run: ProbeRun) -> ProbesDone:
-        """Waits for the probes until the budget is spent; a probe still out then is "no data", never healthy."""
-        left = max(0.0, self.budget_seconds - (time.monotonic() - run.started))
-        done, _ = wait([future for reading in run.readings for future in reading.windows], timeout=left)
-        findings = [self._finding(reading, done, run.at) for reading in run.readings]
-        probed = Probed(at=run.at, done=True, probes=len(findings), findings=tuple(findings))
-        self.store.save(run.number, probed)
+        """Waits for the probes until the budget is spent; a probe still out then is "no data", never healthy.
+        Ends the incident's run: another may start."""
+        try:
+            left = max(0.0, self.budget_seconds - (time.monotonic() - run.started))
+            done, _ = wait([future for reading in run.readings for future in reading.windows], timeout=left)
+            findings = [self._finding(reading, done, run.at) for reading in run.readings]
+            probed = Probed(at=run.at, done=True, probes=len(findings), findings=tuple(findings))
+            self.store.save(run.number, probed)
+        finally:
+            self.store.end_run(run.number)
         incident = incident_or_refuse(self.incidents.get(run.number), run.number, open_only=False)
         self._record(incident, findings)
         suggestion = suggest_severity(self.runbook.severities, findings, incident.severity)
@@ -150,14 +166,19 @@ class EvidenceService:
             f"Probes: {len(findings)} run, {found} with evidence, {clear} found nothing, {missing} no data",
         )
 
-    def probe_again(self, number: int, actor: str) -> ProbesDone:
-        """`/incident probe`: every probe again, now."""
+    def probe_again(self, number: int, actor: str) -> ProbeRun:
+        """`/incident probe`: every probe again, now (`finish` collects them); one run per incident at a time."""
         incident = incident_or_refuse(self.incidents.get(number), number, open_only=True)
-        run = self.start(incident)
-        if run is None:
+        self.access.require(incident, actor, Privilege.ACT)
+        if self.org is None:
             raise UserError("Salesforce is not connected, so the bot cannot probe the org: set it up (see README).")
+        run = self.start(incident, actor)
+        if run is None:
+            raise UserError(
+                f"The probes of {incident.reference} are already running; the picker shows what they find."
+            )
         self.timeline.record(number, EntryKind.EVIDENCE, "Probes run again", actor)
-        return self.finish(run)
+        return run
 
     def ranking(self, number: int) -> tuple[Probed | None, list[Ranked]]:
         probed = self.store.get(number)

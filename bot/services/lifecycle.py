@@ -76,8 +76,19 @@ class LifecycleService:
 
     # ----- notes, milestones, action items
 
+    def acting(self, number: int, actor: str, *, open_only: bool = True) -> Incident:
+        """The incident, when `actor` may change it (UserError with why, otherwise)."""
+        incident = self.open_incident(number) if open_only else self.incident(number)
+        self.access.require(incident, actor, Privilege.ACT)
+        return incident
+
     def note(self, number: int, actor: str, text: str) -> None:
-        self.timeline.record(self.open_incident(number).number, EntryKind.NOTE, text, actor)
+        self.timeline.record(self.acting(number, actor).number, EntryKind.NOTE, text, actor)
+
+    def mark(self, number: int, milestone: Milestone, at: datetime, actor: str) -> Incident:
+        """A milestone a person sets (`/incident signal`, `/incident mitigated`)."""
+        self.acting(number, actor, open_only=False)
+        return self.set_milestone(number, milestone, at, actor)
 
     def set_milestone(self, number: int, milestone: Milestone, at: datetime, actor: str | None) -> Incident:
         """Sets a milestone, refusing one that would come before an earlier one (or after a later one)."""
@@ -102,7 +113,7 @@ class LifecycleService:
 
     def add_action(self, number: int, actor: str, text: str, owner: str | None, due: date | None) -> ActionItem:
         item = ActionItem(text=text, owner=owner, due=due, added_by=actor, added_at=self.clock.now())
-        self.store.add_action(self.open_incident(number).number, item)
+        self.store.add_action(self.acting(number, actor).number, item)
         self.timeline.record(number, EntryKind.NOTE, f"Action item: {text}", actor)
         return item
 

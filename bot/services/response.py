@@ -201,6 +201,7 @@ class ResponseService:
     def post_update(self, number: int, actor: str, status: UpdateStatus, text: str) -> UpdatePosted:
         """A status update: in the channel, in the announcements channel (not for private incidents)."""
         incident = incident_or_refuse(self.store.get(number), number, open_only=True)
+        self.access.require(incident, actor, Privilege.ACT)
         if status is UpdateStatus.RESOLVED and needs_postmortem(incident.severity):
             raise UserError(
                 f"Resolve a {incident.severity.label} with `/incident resolve`: it asks for the root cause."

@@ -19,6 +19,7 @@ from bot.adapters.salesforce.gateway import SalesforceGateway
 from bot.adapters.status_pages import StatusPages
 from bot.core.access import Privilege
 from bot.core.approval import in_effect
+from bot.core.audit import AuditKind
 from bot.core.clock import Clock
 from bot.core.incident import Incident
 from bot.core.playbook import FIRST_FIVE, PhaseName, Playbook, Risk, StepBase, window_values
@@ -36,10 +37,11 @@ from bot.core.walkthrough import (
     state_key,
 )
 from bot.kinds import Step, kind_of
-from bot.kinds.base import Capabilities, RunContext, StepFailed
+from bot.kinds.base import Capabilities, RunContext, StepFailed, StepNoAnswer
 from bot.mechanisms.base import OrgSetup
 from bot.runbook import Runbook, RunbookSwitches
 from bot.services.access import Access
+from bot.services.audit import AuditService
 from bot.services.errors import UserError, incident_or_refuse
 from bot.services.timeline import TimelineService
 from bot.services.walkthrough_outcomes import (
@@ -72,9 +74,11 @@ class WalkthroughService:
         setup: OrgSetup,
         access: Access,
         approvals: ApprovalStore,
+        audit: AuditService,
     ) -> None:
         self.incidents = incidents
         self.approvals = approvals
+        self.audit = audit
         self.steps = steps
         self.timeline = timeline
         self.runbook = runbook
@@ -109,6 +113,7 @@ class WalkthroughService:
 
     def start_playbook(self, number: int, key: str, actor: str) -> PlaybookStarted | Told:
         incident = self.open_incident(number)
+        self.access.require(incident, actor, Privilege.ACT)
         playbook = self.runbook.playbook(key)
         if playbook is None:
             known = ", ".join(f"`{p.key}` ({p.number})" for p in self.runbook.playbooks)
@@ -123,6 +128,12 @@ class WalkthroughService:
             raise_to_sev1=suspects and incident.severity.value > 1,
             suggest_private=suspects and not incident.private,
         )
+
+    def next_phase(self, number: int, key: str, actor: str) -> tuple[Incident, Playbook[Step]]:
+        """**Next phase**: the incident and the running playbook whose next phase `actor` asks for."""
+        incident = self.open_incident(number)
+        self.access.require(incident, actor, Privilege.ACT)
+        return incident, self.started_playbook(number, key)
 
     def started_playbook(self, number: int, key: str) -> Playbook[Step]:
         playbook = self.runbook.playbook(key)
@@ -143,12 +154,60 @@ class WalkthroughService:
         reason: str = "",
         choice: str | None = None,
     ) -> StepChanged | AlreadySettled:
-        """Applies a responder's action to a step, once: a repeat or a lost race is told who did what, when."""
+        """Applies a responder's action to a step, once: a repeat or a lost race is told who did what, when. A
+        destructive step is not marked done this way: `done_by_hand` asks why, and audits it."""
         step = self.runbook_step(scope, step_id)
+        self.access.require(self.open_incident(number), actor, Privilege.ACT)
         if action is StepAction.CHOOSE and choice not in {b.id for b in step.branches()}:
             raise UserError(f"`{choice}` is not a choice of “{step.title}”.")
+        if action is StepAction.DONE and step.risk is Risk.DESTRUCTIVE:
+            raise UserError(f"“{step.title}” changes production: say what was done by hand, and who checked it.")
         new = after(action, actor, self.clock.now(), reason=reason, choice=choice)
         return self.transition(number, scope, step, new, allowed_from(action))
+
+    def done_by_hand(
+        self, number: int, scope: str, step_id: str, actor: str, reason: str
+    ) -> StepChanged | AlreadySettled:
+        """A destructive step done outside the bot: it is marked done with the person's words, never taken for
+        the bot's execution, and the audit trail records who said so."""
+        incident = self.open_incident(number)
+        step = self.step(number, scope, step_id)
+        self.access.require(incident, actor, Privilege.REQUEST)
+        said = f"done by hand: {reason}"
+        changed = self.transition(
+            number,
+            scope,
+            step,
+            after(StepAction.DONE, actor, self.clock.now(), reason=said),
+            allowed_from(StepAction.DONE),
+        )
+        if isinstance(changed, StepChanged):
+            self._audit_step(incident, scope, step, AuditKind.DONE_BY_HAND, actor, f"{step.title}: {said}")
+        return changed
+
+    def checked(self, number: int, scope: str, step_id: str, actor: str, what: str) -> StepChanged | AlreadySettled:
+        """A change that got no answer, checked in the org by a person and found not to have run: it may run
+        again, and the audit trail records who checked and what they saw."""
+        incident = self.open_incident(number)
+        step = self.step(number, scope, step_id)
+        self.access.require(incident, actor, Privilege.RUN_CHANGE)
+        changed = self.transition(
+            number,
+            scope,
+            step,
+            after(StepAction.CHECKED, actor, self.clock.now(), reason=what),
+            allowed_from(StepAction.CHECKED),
+        )
+        if isinstance(changed, StepChanged):
+            summary = f"{step.title}: checked, it did not run: {what}"
+            self._audit_step(incident, scope, step, AuditKind.CHECKED, actor, summary)
+        return changed
+
+    def _audit_step(
+        self, incident: Incident, scope: str, step: StepBase, kind: AuditKind, actor: str, summary: str
+    ) -> None:
+        subject = f"step:{state_key(scope, step.id)}"
+        self.audit.record(self.audit.about(incident.number, subject, kind, actor, summary, private=incident.private))
 
     def transition(
         self, number: int, scope: str, step: StepBase, new: StepState, allowed: frozenset[StepStatus]
@@ -207,11 +266,9 @@ class WalkthroughService:
         if need is not None:
             if not capabilities.approvals:
                 raise UserError(kind.unavailable(step))
-            if need.switch or need.mechanism:
-                self.access.require(incident, actor, Privilege.REQUEST)
+            self.access.require(incident, actor, Privilege.REQUEST if need.switch or need.mechanism else Privilege.ACT)
             return AskApproval(incident, scope, step, need)
-        if step.risk is Risk.CHANGE:
-            self.access.require(incident, actor, Privilege.RUN_CHANGE)
+        self.access.require(incident, actor, Privilege.RUN_CHANGE if step.risk is Risk.CHANGE else Privilege.ACT)
         if kind.display(step, capabilities, self.values(step)).run_label is None:
             raise UserError(kind.unavailable(step))
         counted = self._gate(incident, scope, step)
@@ -248,8 +305,7 @@ class WalkthroughService:
         kind = kind_of(step)
         if kind.approval(step, self.values(step)) is not None or kind.run_label is None:
             raise UserError(kind.unavailable(step))
-        if step.risk is Risk.CHANGE:
-            self.access.require(incident, actor, Privilege.RUN_CHANGE)
+        self.access.require(incident, actor, Privilege.RUN_CHANGE if step.risk is Risk.CHANGE else Privilege.ACT)
         self._gate(incident, scope, step)
         self.steps.remember_parameters(number, {name: str(value) for name, value in parameters.items()})
         values = self.values(step, parameters)
@@ -311,6 +367,11 @@ class WalkthroughService:
         kind = kind_of(step)
         try:
             result = fetched.result()
+        except StepNoAnswer as unknown:
+            state = after(StepAction.NO_ANSWER, actor, self.clock.now(), error=str(unknown))
+            return RunFinished(
+                self.transition(incident.number, scope, step, state, allowed_from(StepAction.NO_ANSWER)), None
+            )
         except StepFailed as failure:
             failed = after(StepAction.FAIL, actor, self.clock.now(), error=str(failure))
             return RunFinished(
@@ -341,12 +402,15 @@ def describe(step: StepBase, state: StepState) -> str:
         label = next((b.label for b in step.branches() if b.id == state.choice), state.choice)
         return f"“{step.title}”: chose {label}"
     text = {
-        StepStatus.DONE: f"“{step.title}” done",
+        StepStatus.DONE: f"“{step.title}” {state.reason or 'done'}",
         StepStatus.SKIPPED: f"“{step.title}” skipped: {state.reason}",
         StepStatus.NOT_APPLICABLE: f"“{step.title}” marked not applicable",
         StepStatus.RUNNING: f"“{step.title}” started",
         StepStatus.FAILED: f"“{step.title}” failed: {state.error}",
-        StepStatus.PENDING: f"“{step.title}” reset",
+        StepStatus.UNKNOWN: f"“{step.title}”: outcome unknown: {state.error}",
+        StepStatus.PENDING: f"“{step.title}” checked by hand, it did not run: {state.reason}"
+        if state.reason
+        else f"“{step.title}” reset",
     }[state.status]
     return f"{text} ({state.result})" if state.result else text
 

@@ -104,15 +104,24 @@ def worker_env(bot: RunningBot, org: FakeSalesforce) -> dict[str, str]:
 
 
 def kill_session(session: int) -> None:
-    """SIGKILL to every process of a session: RQ's work horse leaves its parent's process group, not its session."""
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[3]) == session:  # the fields after the name: state, ppid, pgrp, session
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(int(stat.parent.name), signal.SIGKILL)
+    """SIGKILL to every process of a session (RQ's work horse leaves its parent's process group, not its session),
+    again until none is left: a process forked while the first pass ran would outlive it."""
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        found = False
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            try:
+                fields = stat.read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[3]) == session and fields[0] != "Z":  # state, ppid, pgrp, session; a zombie is dead
+                found = True
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(int(stat.parent.name), signal.SIGKILL)
+        if not found:
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"processes of session {session} survived SIGKILL for 10 s")
 
 
 def test_a_worker_killed_mid_execution_runs_it_again_without_a_double_execution(

@@ -291,7 +291,7 @@ def test_telemetry_trigger_check_publish_and_landing(sf_bot: RunningBot, fake_or
     ("kind", "sentence"),
     [
         ("timeout", "Salesforce did not answer the query within 2 seconds."),
-        ("503", "Salesforce answered HTTP 503 to the query; try again."),
+        ("503", "Salesforce answered HTTP 503 to the query."),
         ("limit", "The org's API request limit is exceeded (REQUEST_LIMIT_EXCEEDED)."),
     ],
 )

@@ -19,9 +19,11 @@ CAROL = "U0CAROL01"
 def declare(bot: RunningBot, text: str = "declare sev2 Anthropic 5xx on all pipelines", prefix: str = "") -> Channel:
     """Declares and waits until the declaration's work is done: the channel's messages and, with Salesforce, what
     runs on declare and the probes (so a fault a test injects next meets the test's own query, and a Redis the
-    test stops next is not the declaration's). `prefix` names the channel among several."""
+    test stops next is not the declaration's). `prefix` names the channel among several. Bob and Carol, two
+    responders, join the channel; anyone else who acts there is a stranger to it."""
     bot.slack.command(text)
     channel = declared_channel(bot, prefix or ("drill-" if "--drill" in text else "inc-"))
+    channel.members.update({BOB, CAROL})
     bot.fake.wait_until(lambda: len(channel.messages) >= 3)
     bot.wait_quiet()
     return channel
@@ -213,6 +215,7 @@ def test_concurrent_clicks_change_the_state_once(bot: RunningBot) -> None:
     checklist = message(bot, channel, "first-five")
     value = button(checklist, "step.done", "vendor-status")["value"]
     users = [f"U0RACER{i:02d}" for i in range(12)]
+    channel.members.update(users)
     barrier = threading.Barrier(len(users))
 
     def race(user: str) -> None:

@@ -3,6 +3,7 @@ related incidents read it).
 
 Keys:
     incident:<n>:evidence      the latest probe run (JSON): started, done, findings, link to the rows
+    incident:<n>:probing       who started the run in flight (one at a time per incident; expires with its budget)
 """
 
 from __future__ import annotations
@@ -23,6 +24,16 @@ class EvidenceStore:
 
     def save(self, number: int, probed: Probed) -> None:
         self._redis.set(self._key("incident", number, "evidence"), probed.model_dump_json())
+
+    def start_run(self, number: int, by: str, seconds: float) -> str | None:
+        """Claims the incident's one probe run; None when claimed, else who holds the run in flight."""
+        key = self._key("incident", number, "probing")
+        if self._redis.set(key, by, nx=True, px=int(seconds * 1000)):
+            return None
+        return str(self._redis.get(key) or "")
+
+    def end_run(self, number: int) -> None:
+        self._redis.delete(self._key("incident", number, "probing"))
 
     def get(self, number: int) -> Probed | None:
         raw = self._redis.get(self._key("incident", number, "evidence"))

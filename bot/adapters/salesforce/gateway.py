@@ -94,7 +94,7 @@ class SalesforceGateway:
             if code == "REQUEST_LIMIT_EXCEEDED":
                 raise SalesforceRefused("The org's API request limit is exceeded (REQUEST_LIMIT_EXCEEDED).") from None
             if error.status >= 500:
-                raise SalesforceNoAnswer(f"Salesforce answered HTTP {error.status} to the {what}; try again.") from None
+                raise SalesforceNoAnswer(f"Salesforce answered HTTP {error.status} to the {what}.") from None
             raise SalesforceRefused(f"Salesforce refused the {what}: {_error_text(error.content)}.") from None
         except requests.Timeout:
             raise SalesforceNoAnswer(f"Salesforce did not answer the {what} within {self.timeout:g} seconds.") from None
