@@ -1,6 +1,11 @@
 """Structured logs: one JSON line per event. Every configured secret is masked wherever it appears, and so is
 anything shaped like a Slack or OAuth token; a request that fails Slack's signature check is logged without
-its body (which can hold people's text and a response_url, a capability to post for half an hour)."""
+its body (which can hold people's text and a response_url, a capability to post for half an hour).
+
+People's words stay out of logs at every level, LOG_LEVEL=DEBUG included: the libraries that log the bodies of
+requests and answers at DEBUG and INFO (slack_sdk, Bolt, the HTTP and SOAP clients) are heard from WARNING up,
+and their warnings without the payloads they quote (`PeopleFilter`). A private incident's title, summary and
+reasons are in those bodies; the bot's own log lines name incidents, requests and steps by their ids."""
 
 from __future__ import annotations
 
@@ -18,6 +23,25 @@ SHAPES = (  # Slack tokens, bearer headers, Salesforce sessions, response_urls
 STANDARD = set(vars(logging.makeLogRecord({})).keys()) | {"message", "asctime"}
 SIGNATURE_LOGGER = "slack_bolt.RequestVerification"
 SIGNATURE_REFUSED = "A request failed Slack's signature check and was refused with 401 (its body is not logged)."
+
+
+# Libraries whose DEBUG and INFO lines carry request and answer bodies (people's text), and the SOAP client's.
+QUIET = ("slack_sdk", "slack_bolt", "urllib3", "requests", "zeep", "simple_salesforce")
+PAYLOAD = re.compile(r"\s*[({\[].*", re.DOTALL)
+
+
+class PeopleFilter(logging.Filter):
+    """Keeps people's words out of the logs: the quiet libraries' lines below WARNING are dropped, and their
+    warnings keep only their sentence, without the payload they quote."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not record.name.startswith(QUIET) or record.name == SIGNATURE_LOGGER:
+            return True
+        if record.levelno < logging.WARNING:
+            return False
+        sentence = PAYLOAD.sub("", record.getMessage()) or record.name
+        record.msg, record.args = f"{sentence} (payload not logged)", None
+        return True
 
 
 class JsonFormatter(logging.Formatter):
@@ -55,6 +79,7 @@ class JsonFormatter(logging.Formatter):
 def configure(level: str = "INFO", secrets: Iterable[str] = ()) -> None:
     handler = logging.StreamHandler()
     handler.setFormatter(JsonFormatter(secrets))
+    handler.addFilter(PeopleFilter())
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
@@ -67,7 +92,8 @@ def gunicorn_logging(level: str, secrets: Iterable[str] = ()) -> dict[str, Any]:
         "version": 1,
         "disable_existing_loggers": False,
         "formatters": {"json": {"()": "bot.logs.JsonFormatter", "secrets": list(secrets)}},
-        "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "json"}},
+        "filters": {"people": {"()": "bot.logs.PeopleFilter"}},
+        "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "json", "filters": ["people"]}},
         "root": {"handlers": ["console"], "level": level},
         "loggers": {
             "gunicorn.error": {"handlers": ["console"], "level": level, "propagate": False},

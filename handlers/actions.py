@@ -128,25 +128,23 @@ def severity(services: Services, click: Click, reply: Reply) -> None:
 
 
 def answer_severity(services: Services, click: Click, reply: Reply) -> None:
-    """The bot's severity suggestion answered: take the measured severity or keep the declared one; either way it
-    goes on the timeline and the suggestion says who chose what."""
+    """The bot's severity suggestion answered: take the measured severity or keep the declared one, once, while
+    the severity is still the one it was about."""
     value = click.value
     assert isinstance(value, SuggestionRef)
-    suggested = Severity(value.suggested)
-    if value.keep:
-        incident = services.response.keep_severity(click.incident.number, suggested, click.actor)
-        answered(services, click, f"Kept {incident.severity.label}")
-        return
-    changed = services.response.change_severity(click.incident.number, suggested, click.actor)
-    services.present.response.severity_changed(changed, reply)
-    if not changed.already:
-        answered(
-            services, click, f"{'Raised' if suggested.value < changed.before.value else 'Lowered'} to {suggested.label}"
-        )
-
-
-def answered(services: Services, click: Click, answer: str) -> None:
-    services.present.evidence.answered(click.channel, click.message_ts, click.message_text, answer, click.actor)
+    answered = services.response.answer_suggestion(
+        click.incident.number,
+        click.message_ts,
+        Severity(value.declared),
+        Severity(value.suggested),
+        value.keep,
+        click.actor,
+    )
+    services.present.evidence.answered(
+        answered, click.channel, click.message_ts, click.message_text, click.actor, reply
+    )
+    if answered.changed is not None:
+        services.present.response.severity_changed(answered.changed, reply)
 
 
 def declare_private(services: Services, click: Click, reply: Reply) -> None:

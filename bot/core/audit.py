@@ -213,9 +213,10 @@ def _chain_problem(trail: Trail, seal: Seal) -> str | None:
                 f"{seal.algorithm} (re-sealed, or AUDIT_SIGNING_KEY differs from the bot's)"
             )
         if entry.algorithm == KEYED and not seal.knows(entry.key_id):
+            key = f"the key `{entry.key_id}`" if entry.key_id else "AUDIT_SIGNING_KEY"
             return (
-                f"entry {entry.position} is sealed with the key `{entry.key_id}`, which this bot does not hold (keep "
-                "retired keys in AUDIT_SIGNING_KEYS)"
+                f"entry {entry.position} is sealed with {key}, which this bot does not hold (keep retired keys in "
+                "AUDIT_SIGNING_KEYS, and AUDIT_SIGNING_KEY for the seals made before keys were named)"
             )
         if not seal.entry_holds(incident, entry):
             following = entries[index + 1] if index + 1 < len(entries) else None

@@ -13,8 +13,8 @@ from bot.adapters.slack_api import SlackApi, SlackCallFailed
 from bot.core.approval import ApprovalRequest, Refusal, RequestStatus
 from bot.core.incident import Incident
 from bot.presenters.reply import Reply
-from bot.render.blocks import Blocks
-from bot.render.mrkdwn import user
+from bot.render.blocks import Blocks, section
+from bot.render.mrkdwn import escape, user
 from bot.render.switches import card, direct_notice, panel, request_form, revert_form
 from bot.services.approvals import PanelLine, Refused, Requested, RequestForm
 
@@ -85,8 +85,27 @@ class ApprovalPresenter:
         reply(refused.refusal.value)
 
     def refresh(self, approval_id: str) -> None:
-        """Every card of a request, redrawn from what Redis holds when sent (changes close together as one)."""
+        """Every card of a request, redrawn from what Redis holds when sent (changes close together as one); for a
+        revert, the card of what it reverts too (which offers its Revert again once a revert changed nothing)."""
         self.updates.request(f"approval:{approval_id}", lambda: self._latest_cards(approval_id), self._edit_cards)
+        found = self.approvals.get(approval_id)
+        if found is not None and found[0].reverts:
+            original = found[0].reverts
+            self.updates.request(f"approval:{original}", lambda: self._latest_cards(original), self._edit_cards)
+
+    def still_in_effect(self, incident: Incident, held: list[ApprovalRequest]) -> None:
+        """After resolve: the switches still in effect, each with a link to its card, where its Revert is."""
+        assert incident.channel_id is not None
+        lines = []
+        for request in held:
+            cards = [card for card in self.approvals.cards(request.id) if card[0] == incident.channel_id]
+            where = f" <{self.slack.permalink(*cards[0])}|its card>" if cards else " its card"
+            lines.append(f"• *{escape(request.title)}* (requested by {user(request.requester)}): Revert… on{where}")
+        text = (
+            f":warning: {incident.reference} is resolved, and these kill switches are still in effect in the org. "
+            "A revert still needs a second person:\n" + "\n".join(lines)
+        )
+        self.slack.post(incident.channel_id, f"{incident.reference}: kill switches still in effect", [section(text)])
 
     def _latest_cards(self, approval_id: str) -> tuple[str, Blocks, list[tuple[str, str]]]:
         return (*self._card(approval_id), self.approvals.cards(approval_id))

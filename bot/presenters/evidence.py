@@ -7,10 +7,12 @@ from bot.adapters.redis_store.walkthrough import MessageStore
 from bot.adapters.slack_api import SlackApi
 from bot.core.incident import Incident
 from bot.presenters.related import RelatedPresenter
+from bot.presenters.reply import Reply
 from bot.presenters.walkthrough import PICKER, WalkthroughPresenter
 from bot.render.evidence import rows_message, severity_answered, severity_message
 from bot.render.mrkdwn import user
 from bot.services.evidence import EvidenceService, ProbeRun, ProbesDone, suggestion_text
+from bot.services.response import SuggestionAnswered
 
 
 class EvidencePresenter:
@@ -47,7 +49,28 @@ class EvidencePresenter:
             said = suggestion_text(done.suggestion, incident)
             self.slack.post(channel, *severity_message(incident, done.suggestion, said))
 
-    def answered(self, channel: str, ts: str, said: str, answer: str, actor: str) -> None:
-        """The suggestion someone answered, in place: what was measured (`said`), and who chose what, when."""
+    def answered(
+        self, answered: SuggestionAnswered, channel: str, ts: str, said: str, actor: str, reply: Reply
+    ) -> None:
+        """The suggestion, in place, once answered (who chose what, when) or stale (the severity changed since);
+        a second answer is told who answered first."""
+        incident = answered.incident
+        if answered.answered_by is not None:
+            reply(f"{user(answered.answered_by)} already answered this suggestion.")
+            return
         at = self.evidence.clock.now().astimezone(self.related.timezone)
-        self.slack.update(channel, ts, *severity_answered(said, f"{answer} by {user(actor)} at {at:%H:%M}"))
+        if answered.stale:
+            reply(
+                f"This suggestion was about {answered.declared.label}; {incident.reference} is "
+                f"{incident.severity.label} now, so it no longer applies."
+            )
+            answer = f"Stale: the severity changed to {incident.severity.label} since"
+        elif answered.kept:
+            answer = f"Kept {incident.severity.label} by {user(actor)} at {at:%H:%M}"
+        elif answered.changed is not None:
+            now = answered.changed.incident.severity
+            verb = "Raised" if now.value < answered.declared.value else "Lowered"
+            answer = f"{verb} to {now.label} by {user(actor)} at {at:%H:%M}"
+        else:
+            return
+        self.slack.update(channel, ts, *severity_answered(said, answer))

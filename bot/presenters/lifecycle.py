@@ -61,10 +61,13 @@ class LifecyclePresenter:
         self.slack.update(channel, ts, *timeline_message(incident, entries, page, self.incidents.timezone))
 
     def resolved(self, resolved: Resolved) -> str:
-        """The header, the cards of what resolving cancelled, and the draft when the runbook wants one."""
+        """The header, the cards of what resolving cancelled, what is still in effect in the org (with where to
+        revert it), and the draft when the runbook wants one."""
         self.incidents.refresh_header(resolved.incident)
         for approval_id in resolved.cancelled:
             self.approvals.refresh(approval_id)
+        if resolved.in_effect:
+            self.approvals.still_in_effect(resolved.incident, resolved.in_effect)
         if resolved.postmortem:
             return self.publish_postmortem(resolved.incident.number)
         return ""

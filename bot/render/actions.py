@@ -73,9 +73,11 @@ class SeverityRef(Ref):
 
 
 class SuggestionRef(Ref):
-    """An answer to the bot's severity suggestion: take the measured severity, or keep the declared one."""
+    """An answer to the bot's severity suggestion: take the measured severity, or keep the declared one. `declared`
+    is the severity the suggestion was about: once the incident's differs, the suggestion is stale."""
 
     suggested: int = Field(ge=1, le=4)
+    declared: int = Field(ge=1, le=4)
     keep: bool
 
 

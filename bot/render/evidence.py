@@ -63,8 +63,9 @@ def _finding_blocks(finding: Finding, where: str) -> Blocks:
 def severity_message(incident: Incident, suggestion: SeveritySuggestion, said: str) -> tuple[str, Blocks]:
     verb = "Raise" if suggestion.raise_ else "Lower"
     measured, label = suggestion.measured.value, suggestion.measured.label
-    take = SuggestionRef(incident=incident.number, suggested=measured, keep=False)
-    keep = SuggestionRef(incident=incident.number, suggested=measured, keep=True)
+    declared = suggestion.declared.value
+    take = SuggestionRef(incident=incident.number, suggested=measured, declared=declared, keep=False)
+    keep = SuggestionRef(incident=incident.number, suggested=measured, declared=declared, keep=True)
     return said, [
         section(
             f":straight_ruler: {escape(said)}\nThe bot does not change the severity itself; the commander decides."

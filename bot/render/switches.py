@@ -202,6 +202,8 @@ def _what_happened(request: ApprovalRequest, outcome: Outcome, timezone: ZoneInf
         lines.append(f":test_tube: *Dry run*: {escape(outcome.result)}")
     elif status is RequestStatus.FAILED:
         lines.append(f":x: *Failed*: {escape(outcome.error)}")
+    elif status is RequestStatus.UNCHANGED:
+        lines.append(f":heavy_minus_sign: *Already in place*: {escape(outcome.result)}")
     lines += _verification(status, outcome)
     if outcome.prior:
         prior = ", ".join(f"{k} was {v!r}" for k, v in outcome.prior.items())

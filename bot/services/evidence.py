@@ -174,9 +174,7 @@ class EvidenceService:
             raise UserError("Salesforce is not connected, so the bot cannot probe the org: set it up (see README).")
         run = self.start(incident, actor)
         if run is None:
-            raise UserError(
-                f"The probes of {incident.reference} are already running; the picker shows what they find."
-            )
+            raise UserError(f"The probes of {incident.reference} are already running; the picker shows what they find.")
         self.timeline.record(number, EntryKind.EVIDENCE, "Probes run again", actor)
         return run
 

@@ -14,6 +14,7 @@ from bot.adapters.redis_store.evidence import EvidenceStore
 from bot.adapters.redis_store.incidents import IncidentStore
 from bot.adapters.redis_store.walkthrough import WalkthroughStore
 from bot.core.access import Privilege
+from bot.core.approval import ApprovalRequest
 from bot.core.clock import Clock
 from bot.core.incident import ROOT_CAUSE_REQUIRED, Incident, IncidentStatus, needs_postmortem
 from bot.core.milestones import FIELDS, Milestone, MilestoneError, check_order
@@ -38,6 +39,7 @@ class Resolved:
     incident: Incident
     cancelled: list[str]  # requests that were pending or approved and will now never run
     postmortem: bool  # the runbook wants a post-mortem draft (SEV-1 and SEV-2)
+    in_effect: list[ApprovalRequest]  # kill switches still in effect in the org: a revert is still possible
 
 
 class LifecycleService:
@@ -135,10 +137,14 @@ class LifecycleService:
             customer_impact=customer_impact,
             lessons=lessons,
         )
+        held = self.approvals.still_in_effect(number)
+        if held:
+            titles = "; ".join(f"{request.title} ({request.id})" for request in held)
+            self.timeline.record(number, EntryKind.STATUS, f"Still in effect at resolve: {titles}")
         self.timeline.record(number, EntryKind.STATUS, f"{incident.reference} resolved", actor)
         # Resolved first, then what was not sent is cancelled: a click or a worker in between finds it closed.
         cancelled = self.approvals.cancel_open(number, actor)
-        return Resolved(incident, cancelled, needs_postmortem(incident.severity))
+        return Resolved(incident, cancelled, needs_postmortem(incident.severity), held)
 
     def postmortem(self, number: int, mention: Callable[[str], str]) -> str:
         """The draft in Markdown, with people written by `mention`."""

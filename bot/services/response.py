@@ -66,6 +66,19 @@ class SeverityChanged:
 
 
 @dataclass(frozen=True)
+class SuggestionAnswered:
+    """An answer to the severity suggestion: the change it made, or kept; or nothing, because someone answered
+    first or the severity changed since (stale)."""
+
+    incident: Incident
+    declared: Severity
+    changed: SeverityChanged | None = None
+    kept: bool = False
+    answered_by: str | None = None
+    stale: bool = False
+
+
+@dataclass(frozen=True)
 class RoleAssigned:
     incident: Incident
     role: Role
@@ -179,17 +192,23 @@ class ResponseService:
         self.timers.schedule(incident)
         return SeverityChanged(incident, before, self.timers.deadlines.deadline(incident), already=False)
 
-    def keep_severity(self, number: int, suggested: Severity, actor: str) -> Incident:
-        """The answer "keep it" to the bot's severity suggestion, on the timeline like a change."""
+    def answer_suggestion(
+        self, number: int, question: str, declared: Severity, suggested: Severity, keep: bool, actor: str
+    ) -> SuggestionAnswered:
+        """The bot's severity suggestion (`question`, the message it was asked in) answered: once, and only while
+        the incident is still at the severity it was about; either answer goes on the timeline."""
         incident = incident_or_refuse(self.store.get(number), number, open_only=True)
         self.access.require(incident, actor, Privilege.SEVERITY)
-        self.timeline.record(
-            number,
-            EntryKind.SEVERITY,
-            f"Kept {incident.severity.label} (the measurement suggested {suggested.label})",
-            actor,
-        )
-        return incident
+        if incident.severity is not declared:
+            return SuggestionAnswered(incident, declared, stale=True)
+        first = self.store.answer_once(number, question, actor)
+        if first is not None:
+            return SuggestionAnswered(incident, declared, answered_by=first)
+        if keep:
+            text = f"Kept {incident.severity.label} (the measurement suggested {suggested.label})"
+            self.timeline.record(number, EntryKind.SEVERITY, text, actor)
+            return SuggestionAnswered(incident, declared, kept=True)
+        return SuggestionAnswered(incident, declared, changed=self.change_severity(number, suggested, actor))
 
     def assign(self, number: int, role: Role, person: str, actor: str) -> RoleAssigned:
         incident = incident_or_refuse(self.store.get(number), number, open_only=True)

@@ -269,6 +269,11 @@ class WalkthroughService:
             self.access.require(incident, actor, Privilege.REQUEST if need.switch or need.mechanism else Privilege.ACT)
             return AskApproval(incident, scope, step, need)
         self.access.require(incident, actor, Privilege.RUN_CHANGE if step.risk is Risk.CHANGE else Privilege.ACT)
+        if self.steps.snapshot(number).state(state_key(scope, step.id)).status is StepStatus.UNKNOWN:
+            raise UserError(
+                f"“{step.title}” was sent without an answer, so it may have run: check the org, then say what you "
+                "checked with **Checked: it did not run…** before it runs again."
+            )
         if kind.display(step, capabilities, self.values(step)).run_label is None:
             raise UserError(kind.unavailable(step))
         counted = self._gate(incident, scope, step)

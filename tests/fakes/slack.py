@@ -195,14 +195,30 @@ class FakeSlack(LoopbackService):
             return [call for call in self.calls if call.method == method]
 
     def wait_until(self, predicate: Callable[[], Any], timeout: float = 10.0) -> Any:
+        """`predicate`'s first truthy answer; when it never comes, an AssertionError that says what the predicate
+        saw last, what the bot last told people and the last Slack calls."""
         deadline = time.monotonic() + timeout
+        result: Any = None
         while time.monotonic() < deadline:
             with self.lock:
-                result = predicate()
+                try:
+                    result = predicate()
+                except (KeyError, IndexError, StopIteration, AttributeError) as error:  # not there yet
+                    result = error
+                    if time.monotonic() + 0.01 >= deadline:
+                        raise
+                    time.sleep(0.01)
+                    continue
             if result:
                 return result
             time.sleep(0.01)
-        raise AssertionError(f"timed out waiting; calls so far: {[c.method for c in self.calls]}")
+        with self.lock:
+            told = [r.get("text", "") for r in self.responses[-3:]]
+            calls = [c.method for c in self.calls[-12:]]
+        raise AssertionError(
+            f"timed out after {timeout:g} s; the predicate last gave {str(result)[:300]!r}; the bot last told "
+            f"people {told}; the last Slack calls: {calls}"
+        )
 
     def channel_named(self, prefix: str) -> Channel | None:
         with self.lock:

@@ -16,6 +16,7 @@ from handlers.actions import LISTENERS
 from tests.conftest import RunningBot, jwt_settings
 from tests.fakes.salesforce import SUSPECT_USER_ID, FakeSalesforce
 from tests.integration.test_killswitches import approve, incident_channel, request, request_id
+from tests.integration.test_safety import unknown_refresh
 from tests.integration.test_salesforce import open_phase
 from tests.integration.test_walkthrough import ALICE, BOB, click, declare, ephemeral_texts, message, text_of
 
@@ -171,6 +172,7 @@ def test_every_button_is_refused_from_another_channel(bot_factory: Any, fake_org
     open_phase(bot, channel, "prompt-injection", "diagnose")  # a Next phase button
     open_phase(bot, channel, "rate-limit-storm", "diagnose")  # a decision
     open_phase(bot, channel, "inventory-harvester", "discovery")  # a link
+    unknown_refresh(bot, channel, fake_org)  # a change sent without an answer: Checked…
     for index in range(16):
         bot.slack.command(f"note Note {index}", channel_id=channel.id)
     bot.fake.wait_until(lambda: sum("Noted" in text for text in ephemeral_texts(bot)) == 16)

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 import redis
 
-from bot.core.audit import AuditEntry, AuditHead, Seal
+from bot.core.audit import AuditEntry, AuditHead, AuditKind, Seal
 from tests.conftest import RunningBot, jwt_settings, run_cli
 from tests.fakes.salesforce import FakeSalesforce
 from tests.integration.test_killswitches import approve, incident_channel, request
@@ -189,4 +189,88 @@ def test_without_the_key_the_command_says_it_cannot_vouch(keyed_bot: RunningBot)
     assert result.stderr == (
         "Broken: incident 1: entry 1 is sealed with hmac-sha256 where this bot seals with sha256 (re-sealed, or "
         "AUDIT_SIGNING_KEY differs from the bot's).\n"
+    )
+
+
+def verify_all(bot: RunningBot, **keys: str) -> subprocess.CompletedProcess[str]:
+    settings = bot.services.settings
+    env = {
+        "REDIS_URL": settings.redis_url.get_secret_value() if settings.redis_url else "",
+        "KEY_PREFIX": settings.key_prefix,
+        **({"AUDIT_SIGNING_KEY": KEY} if not keys else {}),
+        **keys,
+    }
+    return run_cli("audit", "verify", "--all", env=env)
+
+
+def test_a_whole_trail_deleted_is_caught_by_the_witness(keyed_bot: RunningBot) -> None:
+    """Deleting an incident's stream and head passes the incident's own check when its requests go too; the
+    witness chain, which sealed every head the trail reached, does not."""
+    executed(keyed_bot)
+    keyed_bot.slack.command("declare sev4 A quiet one")  # a second incident, without any audit entry
+    keyed_bot.fake.wait_until(lambda: keyed_bot.fake.channel_named("inc-2-"))
+    intact = verify_all(keyed_bot)
+    assert (intact.returncode, intact.stdout) == (
+        0,
+        "OK: 2 incidents, 5 audit entries, each trail intact and as the witness chain saw it.\n",
+    )
+    tamper = Tamper(keyed_bot)
+    prefix = keyed_bot.services.settings.key_prefix
+    tamper.redis.delete(tamper.stream, tamper.head, f"{prefix}:incident:1:approvals")
+    assert keyed_bot.services.audit.check(1)[1] == []  # what the incident alone can say: nothing
+    broken = verify_all(keyed_bot)
+    assert broken.returncode == 1
+    assert broken.stderr == "Broken: incident 1: the witness showed 5 entries, the trail has 0.\n"
+
+    tamper.redis.delete(f"{prefix}:audit:witness")  # and the witness's entries too: its head remains, signed
+    assert (
+        "Broken: the witness chain: the last 5 entries are missing (the head says 5)." in verify_all(keyed_bot).stderr
+    )
+
+
+def test_every_entry_is_also_one_json_log_line_with_its_seal(
+    keyed_bot: RunningBot, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level("INFO", logger="bot.audit")
+    executed(keyed_bot)
+    logged = [record.__dict__["audit"] for record in caplog.records if record.name == "bot.audit"]
+    trail = keyed_bot.services.audit.entries(1)
+    assert [entry["hash"] for entry in logged] == [entry.hash for entry in trail]
+    assert logged[0]["summary"].startswith("requested: orgChatSurfacesEnabled = none")
+
+
+def test_a_private_incidents_entries_are_logged_without_their_words(
+    keyed_bot: RunningBot, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level("INFO", logger="bot.audit")
+    channel = incident_channel(keyed_bot, "declare --private sev1 Quokka exfiltration")
+    request(keyed_bot, channel, "org-chat-off")
+    logged = [record.__dict__["audit"] for record in caplog.records if record.name == "bot.audit"]
+    assert logged and all(entry["summary"] == "[private incident]" and entry["details"] == {} for entry in logged)
+    assert "Quokka" not in caplog.text and "stop the bleeding" not in caplog.text
+
+
+def test_rotating_the_key_keeps_every_trail_verifiable(bot_factory: Any, fake_org: FakeSalesforce) -> None:
+    """Entries sealed with AUDIT_SIGNING_KEY, then the key rotated (AUDIT_SIGNING_KEYS names the new one first):
+    new entries name the new key, the old ones still verify, and dropping the old key says which key is missing."""
+    old = bot_factory(**jwt_settings(fake_org), audit_signing_key=KEY)
+    executed(old)
+    prefix = old.services.settings.key_prefix
+    new_key = "rotated-key-2026-12-0123456789abcdef"
+    rotated = bot_factory(
+        **jwt_settings(fake_org), key_prefix=prefix, audit_signing_key=KEY, audit_signing_keys=f"2026-12:{new_key}"
+    )
+    rotated.services.audit.record(
+        rotated.services.audit.about(1, "step:note", AuditKind.CHECKED, "U0ALICE01", "after rotation", private=False)
+    )
+    entries = rotated.services.audit.entries(1)
+    assert [e.key_id for e in entries] == [""] * 5 + ["2026-12"]
+    assert rotated.services.audit.check(1)[1] == []
+    both = verify_all(rotated, AUDIT_SIGNING_KEY=KEY, AUDIT_SIGNING_KEYS=f"2026-12:{new_key}")
+    assert both.returncode == 0, both.stderr
+    new_only = verify_all(rotated, AUDIT_SIGNING_KEYS=f"2026-12:{new_key}")
+    assert new_only.returncode == 1
+    assert (
+        "entry 1 is sealed with AUDIT_SIGNING_KEY, which this bot does not hold (keep retired keys in "
+        "AUDIT_SIGNING_KEYS, and AUDIT_SIGNING_KEY for the seals made before keys were named)" in new_only.stderr
     )

@@ -5,9 +5,16 @@ from __future__ import annotations
 
 import json
 import threading
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from tests.conftest import RunningBot
+import pytest
+import redis
+
+from bot.adapters.redis_store.updates import CoalescedUpdates
+from tests.conftest import RunningBot, delete_prefix, new_prefix
 from tests.fakes.slack import Channel
 from tests.integration.test_walkthrough import buttons, declare, message
 
@@ -69,3 +76,96 @@ def test_a_rate_limited_update_is_waited_out_by_the_sender_not_a_listener(bot: R
     assert "Done by" not in json.dumps(checklist["blocks"])
     bot.fake.wait_until(lambda: "Done by" in json.dumps(checklist["blocks"]), timeout=10)
     assert shows_latest(bot, channel, checklist["ts"])
+
+
+class Message:
+    """One Slack message as two processes' senders see it: what Redis says it should show (`state`), and what
+    was delivered, in the order it landed. `slow` makes the next delivery wait until it is set (a slow Slack)."""
+
+    def __init__(self) -> None:
+        self.state = "v1"
+        self.delivered: list[str] = []
+        self.slow: threading.Event | None = None
+
+    def render(self) -> str:
+        return self.state
+
+    def deliver(self, payload: str) -> None:
+        slow, self.slow = self.slow, None
+        if slow is not None:
+            slow.wait(10)
+        self.delivered.append(payload)
+
+
+LEASE_MS = 400
+
+
+@pytest.fixture
+def senders(redis_url: str) -> Iterator[tuple[CoalescedUpdates, CoalescedUpdates, redis.Redis, str]]:
+    """Two processes' senders on one Redis, with a short lease; their keys removed after."""
+    client = redis.Redis.from_url(redis_url, decode_responses=True)
+    prefix = new_prefix()
+    pair = [
+        CoalescedUpdates(client, prefix, 0.05, ThreadPoolExecutor(max_workers=2), lease_ms=LEASE_MS) for _ in range(2)
+    ]
+    yield pair[0], pair[1], client, prefix
+    for updates in pair:
+        updates.close()
+    delete_prefix(client, prefix)
+    client.close()
+
+
+def test_a_delivery_that_outlives_its_lease_never_leaves_the_message_behind(
+    senders: tuple[CoalescedUpdates, CoalescedUpdates, redis.Redis, str],
+) -> None:
+    """Process A's delivery of v1 hangs past its lease; process B takes over and shows v2; A's v1 lands after it.
+    A's sender sees it lost its lease, forgets what the message shows and sends the latest again: v2 last."""
+    first, second, _, _ = senders
+    message = Message()
+    slow = message.slow = threading.Event()
+    first.request("m", message.render, message.deliver)
+    wait_for(lambda: message.slow is None)  # A took it and is stuck delivering v1
+    time.sleep(LEASE_MS / 1000 * 1.5)  # past A's lease
+    message.state = "v2"
+    with CoalescedUpdates.inline():
+        second.request("m", message.render, message.deliver)  # B claims the lapsed lock and sends v2
+    assert message.delivered == ["v2"]
+    slow.set()  # A's v1 lands now, after v2
+    wait_for(lambda: len(message.delivered) == 3)
+    assert message.delivered == ["v2", "v1", "v2"]  # and the latest is sent again: the message ends on v2
+
+
+def test_an_inline_update_waits_out_a_dead_holder_and_sends(
+    senders: tuple[CoalescedUpdates, CoalescedUpdates, redis.Redis, str],
+) -> None:
+    """A sender died holding the message's lock: a job's inline update neither returns without sending nor
+    raises; it waits for the lease to lapse and sends."""
+    first, _, client, prefix = senders
+    client.set(f"{prefix}:updates:sender:m", "dead-sender", px=LEASE_MS)
+    message = Message()
+    with CoalescedUpdates.inline():
+        first.request("m", message.render, message.deliver)
+    assert message.delivered == ["v1"]
+
+
+def test_a_mark_a_dead_holder_left_is_drained_by_the_sweep(bot: RunningBot) -> None:
+    channel = declare(bot)
+    checklist = message(bot, channel, "first-five")
+    bot.wait_quiet()
+    prefix = bot.services.settings.key_prefix
+    data = bot.services.redis.data
+    data.set(f"{prefix}:updates:dirty:1:first-five", 1)  # marked by a process that died before sending
+    data.sadd(f"{prefix}:updates:marked", "1:first-five")
+    data.delete(f"{prefix}:updates:shown:1:first-five")  # (and what the message shows is not known)
+    assert bot.services.updates.stale() == ["1:first-five"]
+    before = len(updates_of(bot, checklist["ts"]))
+    bot.services.sweep()
+    assert len(updates_of(bot, checklist["ts"])) == before + 1
+    assert bot.services.updates.stale() == [] and shows_latest(bot, channel, checklist["ts"])
+
+
+def wait_for(condition: Any, seconds: float = 10) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.01)

@@ -26,6 +26,7 @@ from tests.slack_sim import SIGNING_SECRET, SlackSim
 
 AUDIT_KEY = "audit-signing-key-that-must-stay-put-7f3e"
 FORGED_MARKER = "forged-body-with-a-capability"
+PRIVATE_WORDS = ("Quokka exfiltration title", "Wombat note for the timeline", "Numbat reason to switch off")
 
 
 def deployment_env(
@@ -114,6 +115,22 @@ def test_no_secret_reaches_a_log_a_message_redis_or_the_postmortem(
 
                 slack.command("postmortem", channel_id=channel.id)
                 canvas = fake_slack.wait_until(lambda: next(iter(fake_slack.canvases.values()), None), timeout=20)
+
+                # a private incident: its words reach no log line, at DEBUG either
+                slack.command(f"declare --private sev2 {PRIVATE_WORDS[0]}")
+                private = fake_slack.wait_until(
+                    lambda: (found := fake_slack.channel_named("inc-2-")) and ALICE in found.members and found,
+                    timeout=20,
+                )
+                private.members.add(BOB)
+                slack.command(f"note {PRIVATE_WORDS[1]}", channel_id=private.id)
+                slack.command("killswitch org-chat-dml-off", channel_id=private.id)
+                form = fake_slack.wait_until(lambda: fake_slack.open_views(REQUEST_CALLBACK)[1:])[-1]
+                assert slack.submit(form, {"reason": PRIVATE_WORDS[2]}).text == ""
+                fake_slack.wait_until(
+                    lambda: any("switch.approve" in json.dumps(m.get("blocks", [])) for m in private.messages.values()),
+                    timeout=20,
+                )
         finally:
             try:
                 stop(worker)
@@ -121,7 +138,8 @@ def test_no_secret_reaches_a_log_a_message_redis_or_the_postmortem(
                 kill_session(worker.pid)  # nothing is left, whatever happened
 
     logs = log_file.read_text()
-    assert '"level": "debug"' in logs and "/services/oauth2/token" in logs  # the run was logged, at DEBUG
+    assert '"level": "debug"' in logs and '"logger": "bot.audit"' in logs  # the run was logged, at DEBUG
+    assert [word for word in PRIVATE_WORDS if word.split()[0] in logs] == []
     assert SIGNATURE_REFUSED in logs and FORGED_MARKER not in logs and "hooks.slack.com" not in logs
     secrets = {
         "SLACK_BOT_TOKEN": BOT_TOKEN,

@@ -7,7 +7,19 @@ from datetime import UTC, datetime
 
 import pytest
 
-from bot.core.audit import EMPTY, AuditEntry, AuditHead, AuditKind, Seal, SignedHead, Trail, problems
+from bot.core.audit import (
+    EMPTY,
+    AuditEntry,
+    AuditHead,
+    AuditKind,
+    Seal,
+    SignedHead,
+    Trail,
+    problems,
+    witness_entry,
+    witness_problems,
+    witnessed,
+)
 
 AT = datetime(2026, 11, 25, 14, 0, tzinfo=UTC)
 KEY = Seal(b"k" * 32)
@@ -134,3 +146,42 @@ def test_a_request_without_its_entries_is_named() -> None:
     assert check(entries, head, requests=frozenset({"r1", "r2"})) == [
         "request r2 has no “requested” entry (its entries were removed)"
     ]
+
+
+def test_a_rotated_key_seals_new_entries_and_the_old_one_still_verifies() -> None:
+    old, new = b"o" * 32, b"n" * 32
+    entries, head = sealed_trail(Seal(old))
+    rotated = Seal(old, keys=[("2026-12", new), ("2026-06", b"m" * 32)])
+    assert rotated.key_id == "2026-12" and entries[0].key_id == ""
+    assert problems(Trail(INCIDENT, entries, head, {"r1"}), rotated) == []
+    more = rotated.entry(
+        INCIDENT, AuditEntry(at=AT, kind=AuditKind.REVERT_REQUESTED, actor="U1", request="r1", summary="x"), head.head
+    )
+    assert more.key_id == "2026-12" and rotated.entry_holds(INCIDENT, more)
+    assert not Seal(old).entry_holds(INCIDENT, more)  # a bot without the new key cannot vouch for it
+    signed = SignedHead(AuditHead(6, more.hash), rotated.head(INCIDENT, AuditHead(6, more.hash)), "2026-12")
+    assert problems(Trail(INCIDENT, [*entries, more], signed, {"r1"}), rotated) == []
+    assert problems(Trail(INCIDENT, [*entries, more], signed, {"r1"}), Seal(new, keys=[("2026-12", new)])) == [
+        "entry 1 was edited or forged (its content does not match its seal)"
+    ]
+
+
+def test_the_witness_knows_the_last_head_of_each_trail() -> None:
+    entries, head = sealed_trail()
+    witness = [
+        witness_entry(AT, INCIDENT, AuditHead(3, entries[2].hash)),
+        witness_entry(AT, 9, AuditHead(1, "a" * 64)),
+        witness_entry(AT, INCIDENT, head.head),
+    ]
+    seen = witnessed(witness)
+    assert seen == {INCIDENT: head.head, 9: AuditHead(1, "a" * 64)}
+    trail = Trail(INCIDENT, entries, head, {"r1"})
+    assert witness_problems(trail, seen[INCIDENT], KEY) == []
+    assert witness_problems(Trail(INCIDENT, entries[:3], signed(entries[:3]), {"r1"}), seen[INCIDENT], KEY) == [
+        "the witness showed 5 entries, the trail has 3"
+    ]
+    assert witness_problems(trail, AuditHead(3, entries[2].hash), KEY) == [
+        "its last 2 entries were never witnessed (written outside the bot)"
+    ]
+    assert witness_problems(trail, None, KEY) == ["its 5 entries were never witnessed (written outside the bot)"]
+    assert witness_problems(Trail(INCIDENT, [], None, set()), None, KEY) == []

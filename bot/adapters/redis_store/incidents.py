@@ -7,6 +7,7 @@ Keys:
     channel:<id>               incident number of an incident channel
     dedupe:<key>               incident number a delivery (command, submission) already declared
     incident:<n>:actions       list of action items (JSON)
+    incident:<n>:answered:<q>  who answered the bot's question q (a severity suggestion), once
 """
 
 from __future__ import annotations
@@ -79,6 +80,13 @@ class IncidentStore:
     def locked(self, number: int, purpose: str) -> AbstractContextManager[None]:
         """Serializes one kind of work on an incident across processes (say, writing its post-mortem)."""
         return held(self._redis, self._key("lock", purpose, number))
+
+    def answer_once(self, number: int, question: str, actor: str) -> str | None:
+        """Records `actor` as the one who answered `question`; None when they are, else who answered first."""
+        key = self._key("incident", number, "answered", question)
+        if self._redis.set(key, actor, nx=True):
+            return None
+        return str(self._redis.get(key) or "")
 
     def add_action(self, number: int, item: ActionItem) -> None:
         self._redis.rpush(self._key("incident", number, "actions"), item.model_dump_json())

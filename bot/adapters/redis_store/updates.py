@@ -100,12 +100,15 @@ class UpdateNotSent(Exception):
 
 
 class CoalescedUpdates:
-    def __init__(self, client: redis.Redis, prefix: str, interval: float, senders: Executor) -> None:
+    def __init__(
+        self, client: redis.Redis, prefix: str, interval: float, senders: Executor, lease_ms: int = SENDER_LEASE_MS
+    ) -> None:
         """`senders` runs the sending off the caller's thread, so a listener never waits for Slack (a 429's
         Retry-After included); code run `inline()` sends on its own thread before it goes on."""
         self._redis = client
         self._key = Keys(prefix)
         self.interval = interval
+        self.lease_ms = lease_ms
         self.senders = senders
         self._stopping = threading.Event()
         self._claim = client.register_script(_CLAIM)
@@ -153,10 +156,10 @@ class CoalescedUpdates:
         """Sends while the message is marked: three round trips a send (claim, take, finish) and the render's.
         Inline, another sender's hold is waited out (its lease at most), never taken as done."""
         keys = self._keys(message)
-        give_up = time.monotonic() + SENDER_LEASE_MS / 1000 + self.interval + 5
+        give_up = time.monotonic() + self.lease_ms / 1000 + self.interval + 5
         while True:
             token = uuid.uuid4().hex
-            due = self._claim(keys=keys, args=[message, token, SENDER_LEASE_MS])
+            due = self._claim(keys=keys, args=[message, token, self.lease_ms])
             if due is None:
                 return  # nothing marked (another sender sent it, after our change)
             if due == "held":
@@ -194,7 +197,7 @@ class CoalescedUpdates:
                 time.sleep(wait)
             elif self._stopping.wait(wait):
                 return _Sent(stop=True)  # the process is stopping: the mark stays for the next change or process
-        taken = self._take(keys=keys, args=[message, token, SENDER_LEASE_MS])
+        taken = self._take(keys=keys, args=[message, token, self.lease_ms])
         if taken is None or taken == "lost":
             return _Sent()  # another sender took the mark, or the lease, meanwhile
         shown = str(taken).removeprefix("shown:")

@@ -1,0 +1,424 @@
+"""The safety promises under faults between two writes and clicks by people who should not be clicking: approved
+means it runs, once; a revert puts things back; nobody outside the incident changes it; the audit trail cannot
+be emptied unseen. Each test drives the bot over signed HTTP, and faults are injected at the Redis boundary (a
+proxy that fails chosen commands) or in the fake org, never by changing our code."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from bot.core.approval import RequestStatus, Verification
+from bot.core.audit import AuditKind
+from bot.core.severity import Severity
+from bot.core.timeline import EntryKind
+from bot.render.modals import CHECKED_CALLBACK, DONE_BY_HAND_CALLBACK, RUN_CALLBACK
+from tests.conftest import RunningBot, jwt_settings
+from tests.fakes.redis_proxy import RedisProxy
+from tests.fakes.salesforce import FakeSalesforce
+from tests.fakes.slack import Channel
+from tests.integration.test_killswitches import (
+    approve,
+    audit_kinds,
+    decide,
+    incident_channel,
+    request,
+    request_id,
+    request_revert,
+)
+from tests.integration.test_salesforce import open_phase, state
+from tests.integration.test_walkthrough import ALICE, BOB, CAROL, button, buttons, click, ephemeral_texts, text_of
+
+STRANGER = "U0STRANGER"
+GUEST = "U0GUEST01"
+ORG_CHAT = "orgChatSurfacesEnabled__c"
+
+
+@pytest.fixture
+def redis_proxy(redis_url: str) -> Iterator[RedisProxy]:
+    proxy = RedisProxy(redis_url).start()
+    yield proxy
+    proxy.stop()
+
+
+@pytest.fixture
+def proxied(redis_proxy: RedisProxy, bot_factory: Any, fake_org: FakeSalesforce) -> Iterator[RunningBot]:
+    """A bot connected to the fake org, whose Redis is behind the proxy (healed before the bot is stopped)."""
+    yield bot_factory(redis_url=redis_proxy.url, **jwt_settings(fake_org))
+    redis_proxy.clear()
+
+
+def told(bot: RunningBot, sentence: str) -> str:
+    return str(bot.fake.wait_until(lambda: next((t for t in ephemeral_texts(bot) if sentence in t), None)))
+
+
+def outcome(bot: RunningBot, approval: str) -> Any:
+    return bot.services.approvals.get(request_id(approval))[1]
+
+
+def org_chat(org: FakeSalesforce) -> Any:
+    return org.metadata["FM_Config.Default"][ORG_CHAT]
+
+
+# ----- 1. approved means it runs: the decision, its entry and its execution are never apart
+
+
+def test_an_approval_whose_execution_could_not_be_queued_is_sent_by_the_sweep(
+    proxied: RunningBot, redis_proxy: RedisProxy, fake_org: FakeSalesforce
+) -> None:
+    """Redis refuses every RQ command right after the decision (as a web process dying there would leave it): the
+    approval and its audit entry are in, together; the approver is told it is approved, not "nothing changed";
+    the worker's sweep queues the execution, which runs once."""
+    bot = proxied
+    channel = incident_channel(bot)
+    approval, card = request(bot, channel, "org-chat-off")
+    redis_proxy.fail(r"\brq:")  # the enqueue, the expiry's cancellation: every RQ command
+    decide(bot, channel, card, approval, BOB)
+    bot.fake.wait_until(lambda: "Approved by <@U0BOB0001>" in text_of(card))
+    assert not any("nothing was changed" in t for t in ephemeral_texts(bot))
+    assert outcome(bot, approval).status is RequestStatus.APPROVED
+    assert audit_kinds(bot)[-1] is AuditKind.APPROVED
+    redis_proxy.clear()
+    assert bot.run_jobs() == 0 and fake_org.metadata_updates == 0  # nothing was queued
+
+    bot.services.sweep()
+    assert bot.run_jobs() == 0
+    assert fake_org.metadata_updates == 1 and org_chat(fake_org) == "none"
+    bot.services.sweep()  # nothing approved and unsent is left: the sweep sends nothing twice
+    assert bot.run_jobs() == 0 and fake_org.metadata_updates == 1
+    assert audit_kinds(bot).count(AuditKind.APPROVED) == 1 and audit_kinds(bot).count(AuditKind.EXECUTED) == 1
+    assert bot.services.audit.check(1)[1] == []
+
+
+def test_a_decision_redis_refuses_changes_nothing_and_can_be_made_again(
+    proxied: RunningBot, redis_proxy: RedisProxy, fake_org: FakeSalesforce
+) -> None:
+    bot = proxied
+    channel = incident_channel(bot)
+    approval, card = request(bot, channel, "org-chat-off")
+    entries = len(audit_kinds(bot))
+    redis_proxy.fail(r"^EVALSHA", times=1)  # the decision's script: approval, entry and index in one
+    decide(bot, channel, card, approval, BOB)
+    told(bot, "The bot cannot reach its database right now, so nothing was changed.")
+    assert outcome(bot, approval).status is RequestStatus.PENDING and len(audit_kinds(bot)) == entries
+    approve(bot, channel, card, approval)  # the same click again: it goes through
+    assert bot.run_jobs() == 0 and fake_org.metadata_updates == 1
+
+
+def test_a_fault_after_the_org_changed_never_sends_it_again(
+    proxied: RunningBot, redis_proxy: RedisProxy, fake_org: FakeSalesforce
+) -> None:
+    """Redis fails the write that records "applied" right after the org took the change: the attempt fails with
+    the request still SENDING; the retry reads the org back, finds it applied, and never sends it again."""
+    bot = proxied
+    channel = incident_channel(bot)
+    approval, card = request(bot, channel, "org-chat-off")
+    approve(bot, channel, card, approval)
+    apply_metadata = fake_org._metadata
+
+    def then_redis_fails(body: bytes) -> Any:
+        answer = apply_metadata(body)
+        if b"updateMetadata" in body:
+            redis_proxy.fail(r"^EVALSHA", times=1)  # the next script: the move to APPLIED with its entry
+        return answer
+
+    fake_org._metadata = then_redis_fails  # type: ignore[method-assign]
+    bot.run_jobs()  # this attempt fails after the change was sent; RQ retries it later
+    assert outcome(bot, approval).status is RequestStatus.SENDING
+    assert AuditKind.EXECUTED not in audit_kinds(bot)
+    bot.clock.advance(minutes=10)  # past the failed attempt's lease
+    bot.run_due_jobs(at=time.time() + 600)  # the retry: settled by reading the org back
+    done = outcome(bot, approval)
+    assert done.status is RequestStatus.EXECUTED and done.verification is Verification.VERIFIED
+    assert fake_org.metadata_updates == 1
+    kinds = audit_kinds(bot)
+    assert kinds.count(AuditKind.EXECUTED) == 1 and AuditKind.UNKNOWN in kinds
+    assert bot.services.audit.check(1)[1] == []
+
+
+# ----- 2, 3. a revert puts things back; a switch in effect is not thrown twice
+
+
+def test_a_refused_revert_request_leaves_the_switch_revertible(bot_factory: Any, fake_org: FakeSalesforce) -> None:
+    bot = bot_factory(**jwt_settings(fake_org), approvers_usergroup="S0APPROVE")
+    bot.fake.add_usergroup("S0APPROVE", [BOB])
+    channel = incident_channel(bot)
+    approval, card = request(bot, channel, "org-chat-off")
+    approve(bot, channel, card, approval)
+    assert bot.run_jobs() == 0 and org_chat(fake_org) == "none"
+    bot.fake.add_usergroup("S0APPROVE", [])  # between rotations: nobody may approve now
+    revert = next(e for e in buttons(card) if e["action_id"] == "switch.revert")
+    bot.slack.click("switch.revert", revert["value"], user=CAROL, channel_id=channel.id, message_ts=card["ts"])
+    view = bot.fake.wait_until(lambda: bot.fake.open_views("switch.revert"))[-1]
+    bot.slack.submit(view, {"reason": "vendor back"}, user=CAROL)
+    told(bot, "Nobody can approve this request")
+    assert outcome(bot, approval).reverted_by is None and "switch.revert" in text_of(card)
+
+    bot.fake.add_usergroup("S0APPROVE", [ALICE])
+    revert_id, revert_card = request_revert(bot, channel, card, "vendor back")  # asked by Bob
+    decide(bot, channel, revert_card, revert_id, ALICE, "switch.deny")  # denied: it changed nothing
+    bot.fake.wait_until(lambda: "Denied by" in text_of(revert_card))
+    assert outcome(bot, approval).reverted_by is None
+    bot.fake.wait_until(lambda: "switch.revert" in text_of(card))  # offered again
+    again_id, again_card = request_revert(bot, channel, card, "vendor back, really")
+    decide(bot, channel, again_card, again_id, ALICE)
+    bot.fake.wait_until(lambda: "Approved by" in text_of(again_card))
+    assert bot.run_jobs() == 0 and org_chat(fake_org) == "all"
+
+
+def test_a_switch_in_effect_is_not_requested_again_and_the_org_is_read_first(
+    sf_bot: RunningBot, fake_org: FakeSalesforce
+) -> None:
+    channel = incident_channel(sf_bot)
+    approval, card = request(sf_bot, channel, "org-chat-off")
+    approve(sf_bot, channel, card, approval)
+    sf_bot.run_jobs()
+    sf_bot.slack.command("killswitch org-chat-off", channel_id=channel.id, user=CAROL)
+    view = sf_bot.fake.wait_until(lambda: sf_bot.fake.open_views("switch.request"))[-1]
+    sf_bot.slack.submit(view, {"reason": "again"}, user=CAROL)
+    said = told(sf_bot, "is already in effect in INC-1")
+    assert f"request `{request_id(approval)}` by <@U0ALICE01> did it" in said
+    assert len(sf_bot.services.approvals.approvals.of_incident(1)) == 1
+
+    # DML off, already off in the org (set by hand): not requested
+    fake_org.metadata["FM_Config.Default"]["orgChatDmlEnabled__c"] = False
+    sf_bot.slack.command("killswitch org-chat-dml-off", channel_id=channel.id)
+    view = sf_bot.fake.wait_until(lambda: sf_bot.fake.open_views("switch.request"))[-1]
+    sf_bot.slack.submit(view, {"reason": "dml"})
+    told(sf_bot, "The org already shows this change (FM_Config.Default: orgChatDmlEnabled__c = false)")
+
+
+def test_a_change_already_in_the_org_when_it_would_be_sent_is_not_sent(
+    sf_bot: RunningBot, fake_org: FakeSalesforce
+) -> None:
+    """Requested while the org showed the old value; someone changes it by hand before the approval runs: the
+    execution reads the org, sends nothing and says so, and offers no revert (it would restore nothing)."""
+    channel = incident_channel(sf_bot)
+    approval, card = request(sf_bot, channel, "tool-calling-off")
+    fake_org.metadata["FM_Config.Default"]["orgChatToolCallingEnabled__c"] = False
+    approve(sf_bot, channel, card, approval)
+    assert sf_bot.run_jobs() == 0
+    assert fake_org.metadata_updates == 0 and fake_org.refreshes == 0
+    assert outcome(sf_bot, approval).status is RequestStatus.UNCHANGED
+    sf_bot.fake.wait_until(lambda: "already in place, nothing was sent" in text_of(card))
+    assert "switch.revert" not in text_of(card)
+    assert AuditKind.UNCHANGED in audit_kinds(sf_bot)
+
+
+def test_a_lost_send_mark_never_sends_twice(sf_bot: RunningBot, fake_org: FakeSalesforce) -> None:
+    """Redis loses its last second (AOF everysec, a host crash) after the change was sent: the request is back to
+    approved with no prior value. The retry reads the org before sending: it shows the change, nothing is sent."""
+    channel = incident_channel(sf_bot)
+    approval, card = request(sf_bot, channel, "org-chat-off")
+    approve(sf_bot, channel, card, approval)
+    sf_bot.run_jobs()
+    assert fake_org.metadata_updates == 1
+    key = f"{sf_bot.services.settings.key_prefix}:approval:{request_id(approval)}"
+    raw = sf_bot.services.redis.data
+    raw.hset(key, mapping={"status": "approved", "outcome": json.dumps({"status": "pending"})})
+    sf_bot.services.approvals.send_on(sf_bot.services.approvals.get(request_id(approval))[0])
+    assert sf_bot.run_jobs() == 0
+    assert fake_org.metadata_updates == 1 and outcome(sf_bot, approval).status is RequestStatus.UNCHANGED
+
+
+# ----- 9, 10, 11. who may click
+
+
+def test_approval_follows_the_responders_rule_and_guests_never_approve(
+    bot_factory: Any, fake_org: FakeSalesforce
+) -> None:
+    bot = bot_factory(**jwt_settings(fake_org), responders_usergroup="S0RESPOND")
+    bot.fake.add_usergroup("S0RESPOND", [ALICE, BOB, GUEST])
+    bot.fake.guests.add(GUEST)
+    channel = incident_channel(bot)
+    channel.members.update({STRANGER, GUEST})
+    approval, card = request(bot, channel, "org-chat-off")
+    decide(bot, channel, card, approval, CAROL)  # in the channel, not a responder
+    told(bot, "Only members of the responders group may approve this request.")
+    decide(bot, channel, card, approval, GUEST)
+    told(bot, "Guests of the workspace cannot approve changes to production.")
+    assert outcome(bot, approval).status is RequestStatus.PENDING
+    assert [k for k in audit_kinds(bot) if k is AuditKind.REFUSED] == [AuditKind.REFUSED] * 2
+    bot.slack.command("killswitch org-chat-dml-off", channel_id=channel.id, user=GUEST)
+    view = bot.fake.wait_until(lambda: bot.fake.open_views("switch.request"))[-1]
+    bot.slack.submit(view, {"reason": "guest"}, user=GUEST)
+    told(bot, "Guests of the workspace may not request a kill switch or a destructive step.")
+    approve(bot, channel, card, approval)
+    assert bot.run_jobs() == 0 and fake_org.metadata_updates == 1
+
+
+def test_someone_outside_the_incident_changes_nothing(sf_bot: RunningBot) -> None:
+    channel = incident_channel(sf_bot)
+    checklist = next(m for m in channel.messages.values() if "First five minutes" in m.get("text", ""))
+    click(sf_bot, channel, checklist, "step.done", "vendor-status", user=STRANGER)
+    told(sf_bot, "Only members of INC-1's channel may change this incident; join it first.")
+    picker = next(m for m in channel.messages.values() if "Pick the playbook" in json.dumps(m.get("blocks", [])))
+    sf_bot.slack.click(
+        "playbook.pick",
+        '{"incident":1,"playbook":"cache-wedge"}',
+        user=STRANGER,
+        channel_id=channel.id,
+        message_ts=picker["ts"],
+    )
+    sf_bot.slack.command("note from outside", user=STRANGER, channel_id=channel.id)
+    sf_bot.slack.command("probe", user=STRANGER, channel_id=channel.id)
+    sf_bot.fake.wait_until(lambda: sum("Only members of INC-1's channel" in t for t in ephemeral_texts(sf_bot)) == 4)
+    assert state(sf_bot, "first-five", "vendor-status").status.value == "pending"
+    assert sf_bot.services.walkthrough.steps.snapshot(1).playbooks == []
+    assert not any(e.actor == STRANGER for e in sf_bot.services.timeline.entries(1))
+
+
+def test_done_on_a_destructive_step_is_done_by_hand_with_a_reason_and_audited(
+    sf_bot: RunningBot, fake_org: FakeSalesforce
+) -> None:
+    channel = incident_channel(sf_bot)
+    recover = open_phase(sf_bot, channel, "cache-wedge", "recover")
+    done = button(recover, "step.done", "clear-cache")
+    assert done["text"]["text"] == "Done by hand…"
+    click(sf_bot, channel, recover, "step.done", "clear-cache")
+    view = sf_bot.fake.wait_until(lambda: sf_bot.fake.open_views(DONE_BY_HAND_CALLBACK))[-1]
+    assert sf_bot.slack.submit(view, {"reason": ""}).json()["errors"] == {
+        "reason": "Say why, in at most 500 characters."
+    }
+    sf_bot.slack.submit(view, {"reason": "cleared in the Developer Console, Carol watching"})
+    settled = sf_bot.fake.wait_until(
+        lambda: (
+            state(sf_bot, "cache-wedge", "clear-cache").status.value == "done"
+            and state(sf_bot, "cache-wedge", "clear-cache")
+        )
+    )
+    assert settled.reason == "done by hand: cleared in the Developer Console, Carol watching"
+    assert fake_org.cache_keys and fake_org.apex == []  # the bot sent nothing
+    entry = sf_bot.services.audit.entries(1)[-1]
+    assert (entry.kind, entry.actor, entry.request) == (AuditKind.DONE_BY_HAND, ALICE, "step:cache-wedge/clear-cache")
+    sf_bot.fake.wait_until(
+        lambda: "(done by hand: cleared in the Developer Console, Carol watching)" in text_of(recover)
+    )
+
+
+def test_one_probe_run_per_incident_at_a_time(sf_bot: RunningBot, fake_org: FakeSalesforce) -> None:
+    channel = incident_channel(sf_bot)
+    fake_org.inject(r"/query", "slow", times=20)
+    queries = len(fake_org.calls_to("/query"))
+    sf_bot.slack.command("probe", channel_id=channel.id)
+    sf_bot.slack.command("probe", channel_id=channel.id, user=BOB)
+    told(sf_bot, "The probes of INC-1 are already running; the picker shows what they find.")
+    sf_bot.wait_quiet()
+    assert len(fake_org.calls_to("/query")) - queries == 8  # one run: seven probes, one of them two windows
+    sf_bot.slack.command("probe", channel_id=channel.id, user=BOB)  # once it ended, another may run
+    told(sf_bot, ":mag: Probing the org")
+
+
+# ----- 7. the severity suggestion is answered once, and is stale once the severity changed
+
+
+def test_the_severity_suggestion_is_answered_once_and_goes_stale(sf_bot: RunningBot, fake_org: FakeSalesforce) -> None:
+    from tests.fakes.salesforce import seed_rate_limit_storm
+
+    fake_org.seed(seed_rate_limit_storm())
+    channel = incident_channel(sf_bot, "declare sev3 Enrichment pipelines failing")
+    suggestion = sf_bot.fake.wait_until(
+        lambda: next((m for m in channel.messages.values() if "Measured:" in m.get("text", "")), None), timeout=20
+    )
+    keep = button(suggestion, "severity.answer:keep")
+    raise_ = button(suggestion, "severity.answer:take")
+    sf_bot.slack.command("sev 1", channel_id=channel.id)
+    sf_bot.fake.wait_until(lambda: sf_bot.services.incidents.get(1).severity is Severity.SEV1)
+    sf_bot.slack.click(raise_["action_id"], raise_["value"], channel_id=channel.id, message_ts=suggestion["ts"])
+    told(sf_bot, "This suggestion was about SEV-3; INC-1 is SEV-1 now, so it no longer applies.")
+    assert sf_bot.services.incidents.get(1).severity is Severity.SEV1  # never lowered by an old button
+    sf_bot.fake.wait_until(lambda: "Stale: the severity changed to SEV-1 since" in text_of(suggestion))
+
+    sf_bot.slack.command("sev 3", channel_id=channel.id)
+    sf_bot.fake.wait_until(lambda: sf_bot.services.incidents.get(1).severity is Severity.SEV3)
+    sf_bot.slack.click(keep["action_id"], keep["value"], channel_id=channel.id, message_ts=suggestion["ts"])
+    sf_bot.fake.wait_until(lambda: "Kept SEV-3 by <@U0ALICE01>" in text_of(suggestion))
+    sf_bot.slack.click(
+        raise_["action_id"], raise_["value"], user=BOB, channel_id=channel.id, message_ts=suggestion["ts"]
+    )
+    told(sf_bot, "<@U0ALICE01> already answered this suggestion.")
+    assert sf_bot.services.incidents.get(1).severity is Severity.SEV3
+    answers = [e.text for e in sf_bot.services.timeline.entries(1) if e.kind is EntryKind.SEVERITY]
+    assert answers.count("Kept SEV-3 (the measurement suggested SEV-2)") == 1
+
+
+# ----- 8. a change without an answer is outcome unknown, never Failed-with-Retry
+
+
+def unknown_refresh(bot: RunningBot, channel: Channel, org: FakeSalesforce) -> dict[str, Any]:
+    """Playbook 3's "Force a config refresh", run once, its Apex answered too late: outcome unknown."""
+    contain = open_phase(bot, channel, "cache-wedge", "contain")
+    org.inject(r"executeAnonymous", "timeout")
+    click(bot, channel, contain, "step.run", "refresh-config")
+    view = bot.fake.wait_until(lambda: bot.fake.open_views(RUN_CALLBACK))[-1]
+    assert bot.slack.submit(view, {}).text == ""
+    bot.fake.wait_until(lambda: state(bot, "cache-wedge", "refresh-config").status.value == "unknown", timeout=15)
+    return contain
+
+
+def test_a_change_without_an_answer_is_run_again_only_after_a_person_checked(
+    sf_bot: RunningBot, fake_org: FakeSalesforce
+) -> None:
+    channel = incident_channel(sf_bot)
+    contain = unknown_refresh(sf_bot, channel, fake_org)
+    sf_bot.fake.wait_until(lambda: len(fake_org.apex) == 1)  # the org ran it, late
+    sf_bot.fake.wait_until(lambda: "Outcome unknown at 14:00" in text_of(contain))
+    shown = [e["text"]["text"] for e in buttons(contain) if "refresh-config" in e["value"]]
+    assert shown == ["It ran: Done", "Checked: it did not run…"]  # no Retry
+    run_value = json.dumps({"incident": 1, "scope": "cache-wedge", "step": "refresh-config"})
+    sf_bot.slack.click("step.run", run_value, channel_id=channel.id, message_ts=contain["ts"])  # an old Retry
+    told(sf_bot, "“Force a config refresh” was sent without an answer, so it may have run: check the org")
+    assert len(fake_org.apex) == 1 and len(sf_bot.fake.open_views(RUN_CALLBACK)) == 1
+
+    click(sf_bot, channel, contain, "step.checked", "refresh-config", user=BOB)
+    view = sf_bot.fake.wait_until(lambda: sf_bot.fake.open_views(CHECKED_CALLBACK))[-1]
+    sf_bot.slack.submit(view, {"reason": "FM_Config shows the old values: the refresh did not run"}, user=BOB)
+    sf_bot.fake.wait_until(lambda: state(sf_bot, "cache-wedge", "refresh-config").status.value == "pending")
+    entry = sf_bot.services.audit.entries(1)[-1]
+    assert (entry.kind, entry.actor) == (AuditKind.CHECKED, BOB)
+    assert "FM_Config shows the old values" in entry.summary
+    sf_bot.fake.wait_until(lambda: "Checked by <@U0BOB0001>" in text_of(contain))
+    click(sf_bot, channel, contain, "step.run", "refresh-config")  # now it may run again
+    view = sf_bot.fake.wait_until(
+        lambda: len(sf_bot.fake.open_views(RUN_CALLBACK)) == 2 and sf_bot.fake.open_views(RUN_CALLBACK)
+    )[-1]
+    sf_bot.slack.submit(view, {})
+    sf_bot.fake.wait_until(lambda: state(sf_bot, "cache-wedge", "refresh-config").status.value == "done")
+    assert len(fake_org.apex) == 2
+
+
+# ----- 12. a switch left on after resolve
+
+
+def test_resolving_lists_what_is_still_in_effect_and_a_revert_stays_possible(
+    sf_bot: RunningBot, fake_org: FakeSalesforce
+) -> None:
+    channel = incident_channel(sf_bot, "declare sev3 Org Chat leaking")
+    approval, card = request(sf_bot, channel, "org-chat-off")
+    approve(sf_bot, channel, card, approval)
+    sf_bot.run_jobs()
+    sf_bot.slack.command("resolve", channel_id=channel.id)
+    view = sf_bot.fake.wait_until(lambda: sf_bot.fake.open_views("incident.resolve"))[-1]
+    sf_bot.slack.submit(view, {})
+    notice = sf_bot.fake.wait_until(
+        lambda: next((m for m in channel.messages.values() if "still in effect" in m.get("text", "")), None)
+    )
+    assert "orgChatSurfacesEnabled = none (Org Chat completely off)" in text_of(notice)
+    assert "Revert… on" in text_of(notice)
+    assert f"/p{card['ts'].replace('.', '')}|its card>" in text_of(notice)
+    entries = [e.text for e in sf_bot.services.timeline.entries(1)]
+    held = f"orgChatSurfacesEnabled = none (Org Chat completely off) ({request_id(approval)})"
+    assert f"Still in effect at resolve: {held}" in entries
+
+    revert_id, revert_card = request_revert(sf_bot, channel, card, "all clear")
+    decide(sf_bot, channel, revert_card, revert_id, BOB)  # the requester cannot approve it, even now
+    told(sf_bot, "You made this request: a second person has to approve it.")
+    decide(sf_bot, channel, revert_card, revert_id, CAROL)
+    sf_bot.fake.wait_until(lambda: "Approved by <@U0CAROL01>" in text_of(revert_card))
+    assert sf_bot.run_jobs() == 0
+    assert org_chat(fake_org) == "all"
+    sf_bot.fake.wait_until(lambda: "*Verified*: read back orgChatSurfacesEnabled__c = all" in text_of(revert_card))
