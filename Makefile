@@ -4,7 +4,15 @@
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: run worker test lint mutation sabotage
+.PHONY: help run worker test lint mutation sabotage
+
+help:
+	@echo "make run       run the bot and its worker (Ctrl-C stops both); settings from .env"
+	@echo "make test      run the whole test suite (about 8 minutes on 2 cores)"
+	@echo "make worker    run only the worker (when 'incident-bot run --without-worker' serves Slack)"
+	@echo "make lint      ruff, ruff format --check, mypy --strict and the playbook checker"
+	@echo "make sabotage  the named sabotages of the safety code the suite must catch"
+	@echo "make mutation  mutation testing of the safety code (hours; see docs/reliability.md)"
 
 $(BIN)/python:
 	python3 -m venv $(VENV)

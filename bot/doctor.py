@@ -15,6 +15,7 @@ from bot.adapters.redis_connection import open_redis
 from bot.adapters.salesforce.errors import SalesforceError
 from bot.adapters.salesforce.gateway import SalesforceGateway
 from bot.adapters.salesforce.login import credentials_from
+from bot.adapters.scheduler import executions_queue_name, queue_name
 from bot.adapters.slack_api import build_web_client
 from bot.adapters.soql import GRANTED_PERMISSIONS, granted_permissions_soql
 from bot.config import Settings, SettingsError
@@ -41,6 +42,7 @@ def run_checks(settings: Settings) -> Iterator[Check]:
         salesforce_login,
         salesforce_permissions,
         redis_persistence,
+        worker_running,
         approver_policy,
         audit_signing,
     ]
@@ -138,8 +140,32 @@ def redis_persistence(settings: Settings) -> Check:
     return Check("Redis", True, "append-only persistence is on and nothing is evicted")
 
 
+def worker_running(settings: Settings) -> Check:
+    """A worker registered on this bot's queues: without one, escalations, expiries, charts and approved kill
+    switches wait."""
+    from rq import Queue, Worker
+
+    connections = open_redis(settings)
+    try:
+        queues = [queue_name(settings.key_prefix), executions_queue_name(settings.key_prefix)]
+        counts = [
+            Worker.count(connection=connections.jobs, queue=Queue(name, connection=connections.jobs)) for name in queues
+        ]
+    finally:
+        connections.close()
+    if not all(counts):
+        return Check(
+            "Worker",
+            True,
+            "no worker is running for this bot right now: escalations, expiries, charts and approved kill switches "
+            "wait for one; start `incident-bot worker` (or `incident-bot run`, which starts one)",
+            warning=True,
+        )
+    return Check("Worker", True, f"{min(counts)} worker(s) serve the bot's queues, approved executions included")
+
+
 def audit_signing(settings: Settings) -> Check:
-    if settings.audit_signing_key is None:
+    if settings.audit_signing_key is None and not settings.audit_keys:
         return Check(
             "Audit trail",
             True,
@@ -147,6 +173,9 @@ def audit_signing(settings: Settings) -> Check:
             "to Redis can recompute; set it (`openssl rand -hex 32`) in every process",
             warning=True,
         )
+    if settings.audit_keys:
+        names = ", ".join(key_id for key_id, _ in settings.audit_keys)
+        return Check("Audit trail", True, f"sealed with HMAC-SHA256, the newest key of AUDIT_SIGNING_KEYS ({names})")
     return Check("Audit trail", True, "entries and head are sealed with HMAC-SHA256 (AUDIT_SIGNING_KEY)")
 
 

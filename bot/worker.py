@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import multiprocessing
 import threading
+import uuid
 from collections.abc import Callable
 
 from rq import Worker
@@ -38,7 +39,8 @@ def work(settings: Settings, queues: list[str], with_scheduler: bool) -> None:
     if with_scheduler:
         threading.Thread(target=sweeping, args=(services.sweep, stop), name="sweep", daemon=True).start()
     try:
-        worker = Worker(queues, connection=services.redis.jobs, job_class=services.jobs)
+        name = f"{settings.key_prefix}-{uuid.uuid4().hex[:12]}"  # a shared Redis tells whose worker it is
+        worker = Worker(queues, name=name, connection=services.redis.jobs, job_class=services.jobs)
         worker.work(with_scheduler=with_scheduler)
     finally:
         stop.set()

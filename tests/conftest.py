@@ -30,10 +30,9 @@ from tests.fakes.slack import BOT_TOKEN, FakeSlack
 from tests.fakes.status_pages import FakeStatusPages
 from tests.slack_sim import SIGNING_SECRET, SlackSim
 
-# The machine's Redis, in a database of the tests' own; every key a test writes is under a key prefix of its own
-# (`new_prefix`), removed after it (RQ's keys included), and the session ends by checking none of its is left.
-# Two sessions at once (two checkouts, say) never touch each other's keys.
-MACHINE_REDIS = "redis://127.0.0.1:6379/13"
+# Every key a test writes is under a key prefix of its own (`new_prefix`), removed after it (RQ's keys included),
+# and the session ends by checking none of its is left. The suite runs on a redis-server of its own (a unix
+# socket: nothing else on the machine can reach it or disturb it); TEST_REDIS_URL names another when it answers.
 SESSION_PREFIXES: set[str] = set()
 
 
@@ -65,15 +64,36 @@ class ManualClock:
 
 
 CLI = str(Path(sys.executable).parent / "incident-bot")
+SANDBOX: list[Path] = []  # the running test's home and temporary folder for the processes it starts
+
+
+@pytest.fixture(autouse=True)
+def process_sandbox(tmp_path: Path) -> Iterator[Path]:
+    """The HOME and TMPDIR of every process the test starts: a test checks what its own processes left behind,
+    never the machine's folders (which other programs change meanwhile)."""
+    sandbox = tmp_path / "sandbox"
+    (sandbox / "home").mkdir(parents=True)
+    (sandbox / "tmp").mkdir()
+    SANDBOX.append(sandbox)
+    yield sandbox
+    SANDBOX.remove(sandbox)
+
+
+def sandboxed() -> dict[str, str]:
+    """PATH, and the running test's HOME and TMPDIR."""
+    found = {"PATH": os.environ["PATH"]}
+    if SANDBOX:
+        found.update(HOME=str(SANDBOX[-1] / "home"), TMPDIR=str(SANDBOX[-1] / "tmp"))
+    return found
 
 
 def run_cli(
     *args: str, env: dict[str, str] | None = None, cwd: Path | None = None, timeout: float = 60
 ) -> subprocess.CompletedProcess[str]:
-    """`incident-bot ARGS` to its end, with PATH and `env` as its whole environment."""
+    """`incident-bot ARGS` to its end, with PATH, the test's HOME and TMPDIR, and `env` as its whole environment."""
     return subprocess.run(
         [CLI, *args],
-        env={"PATH": os.environ["PATH"], **(env or {})},
+        env={**sandboxed(), **(env or {})},
         cwd=cwd,
         capture_output=True,
         text=True,
@@ -83,10 +103,11 @@ def run_cli(
 
 def spawn(*args: str, env: dict[str, str], cwd: Path | None = None, output: IO[bytes] | None = None) -> Any:
     """`incident-bot ARGS` started in a session of its own (stopped, with its children, by signalling its group),
-    bound to loopback, with PATH and `env` as its environment; its output to `output`, or nowhere."""
+    bound to loopback, with PATH, the test's HOME and TMPDIR, and `env` as its environment; its output to
+    `output`, or nowhere."""
     return subprocess.Popen(
         [CLI, *args],
-        env={"PATH": os.environ["PATH"], "HOST": "127.0.0.1", **env},
+        env={**sandboxed(), "HOST": "127.0.0.1", **env},
         cwd=cwd,
         stdout=output or subprocess.DEVNULL,
         stderr=output or subprocess.DEVNULL,
@@ -137,8 +158,8 @@ def wait_for_redis(client: redis.Redis, seconds: float = 5.0) -> None:
 
 @pytest.fixture(scope="session")
 def redis_url() -> Iterator[str]:
-    """The machine's Redis when one answers (TEST_REDIS_URL, default 127.0.0.1:6379/13), else one started here."""
-    with redis_answering_at(os.environ.get("TEST_REDIS_URL", MACHINE_REDIS)) as url:
+    """A redis-server of the suite's own; the Redis TEST_REDIS_URL names, when it is set and answers."""
+    with redis_answering_at(os.environ.get("TEST_REDIS_URL")) as url:
         yield url
         client = redis.Redis.from_url(url, decode_responses=True)
         left = []
@@ -149,15 +170,16 @@ def redis_url() -> Iterator[str]:
 
 
 @contextmanager
-def redis_answering_at(url: str) -> Iterator[str]:
-    """`url` when a Redis answers there; else the URL of a redis-server started for the block."""
-    try:
-        redis.Redis.from_url(url, socket_connect_timeout=0.5).ping()
-        yield url
-        return
-    except redis.RedisError:
-        pass
-    with tempfile.TemporaryDirectory() as directory:
+def redis_answering_at(url: str | None) -> Iterator[str]:
+    """`url` when it is given and a Redis answers there; else the URL of a redis-server started for the block."""
+    if url:
+        try:
+            redis.Redis.from_url(url, socket_connect_timeout=0.5).ping()
+            yield url
+            return
+        except redis.RedisError:
+            print(f"\nTEST_REDIS_URL={url} does not answer: the tests start a redis-server of their own.")
+    with tempfile.TemporaryDirectory(prefix="incident-bot-tests-") as directory:
         process, started = start_redis_server(Path(directory))
         try:
             yield started
@@ -287,7 +309,10 @@ class RunningBot:
 
         scheduler = self.services.scheduler
         worker = SimpleWorker(
-            [scheduler.executions, scheduler.queue], connection=self.services.redis.jobs, job_class=self.services.jobs
+            [scheduler.executions, scheduler.queue],
+            connection=self.services.redis.jobs,
+            job_class=self.services.jobs,
+            name=f"{scheduler.prefix}-{uuid.uuid4().hex[:8]}",  # removed with the test's keys
         )
         worker.work(burst=True)
         return len(scheduler.queue.failed_job_registry) + len(scheduler.executions.failed_job_registry)

@@ -85,6 +85,11 @@ class _Problems:
 
 def load_runbook(directory: Path, url_settings: Iterable[str] = ()) -> Runbook:
     """Loads and cross-checks every file; `url_settings` are the setting names a link step may use."""
+    if not directory.is_dir():
+        raise PlaybookDataError(
+            f"{directory}: not a directory of playbooks (it holds severity.yaml, first-five-minutes.yaml, "
+            "kill-switches.yaml and playbook-*.yaml)"
+        )
     problems = _Problems()
     matrix = problems.load(directory / SEVERITY_FILE, SeverityMatrix)
     first_five = problems.load(directory / FIRST_FIVE_FILE, Checklist[Step])

@@ -105,6 +105,23 @@ class AuditService:
                 found[number] = wrong
         return AllChecked(problems(witness_trail, self.store.seal), found, len(numbers), entries)
 
+    def adopt(self) -> tuple[list[int], dict[int, list[str]]]:
+        """Upgrading from before the witness: each incident whose trail the witness never saw, and which is intact
+        on its own, is witnessed as it stands. Returns those witnessed, and those left out with why."""
+        seen = witnessed(self.store.witness())
+        adopted, refused = [], {}
+        for number in range(1, self.incidents.last_number() + 1):
+            trail = self._trail(number, None)
+            if number in seen or not trail.entries:
+                continue
+            wrong = problems(trail, self.store.seal)
+            if wrong:
+                refused[number] = wrong
+                continue
+            self.store.adopt(number, self.clock.now())
+            adopted.append(number)
+        return adopted, refused
+
     def _trail(self, incident: int, expected: AuditHead | None) -> Trail:
         return Trail(
             incident=incident,

@@ -165,7 +165,8 @@ def test_slack_failing_neither_holds_back_nor_repeats_an_execution(
     assert outcome(sf_bot, approval).verification is Verification.VERIFIED
     assert "Executed" not in text_of(card)  # Slack refused every update so far
     sf_bot.fake.faults.clear()
-    sf_bot.services.scheduler.enqueue("show_request", request_id(approval), job_id="test-show-again")
+    scheduler = sf_bot.services.scheduler
+    scheduler.enqueue("show_request", request_id(approval), job_id=scheduler.job_id("show-again"))
     sf_bot.run_jobs()
     assert "*Verified*: read back orgChatSurfacesEnabled__c = none" in text_of(card)
     assert fake_org.metadata_updates == 1  # showing it again never runs it again
@@ -176,7 +177,8 @@ def test_an_approved_change_reaches_the_org_while_slack_throttles(sf_bot: Runnin
     org long before Slack would let the card change (the executions process waits for nothing Slack does)."""
     channel = incident_channel(sf_bot)
     approval, card = request(sf_bot, channel, "org-chat-off")
-    sf_bot.services.scheduler.enqueue("show_request", request_id(approval), job_id="test-show-first")  # it waits
+    scheduler = sf_bot.services.scheduler
+    scheduler.enqueue("show_request", request_id(approval), job_id=scheduler.job_id("show-first"))  # it waits
     approve(sf_bot, channel, card, approval)
     sf_bot.wait_quiet()  # the 429s are for the worker's jobs: nothing of the web process waits them out
     sf_bot.fake.inject("chat.update", status=429, retry_after=30, times=1000)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,7 +16,7 @@ import redis
 from bot.adapters.redis_connection import open_redis
 from bot.config import Settings
 from tests.certificates import self_signed
-from tests.conftest import free_port, wait_for_redis
+from tests.conftest import free_port, run_cli, wait_for_redis
 from tests.integration.test_declare import declared_channel
 
 
@@ -30,7 +29,7 @@ def declare_and_read_back(bot: Any) -> None:
 
 
 def test_store_on_redis_url(bot: Any, redis_url: str) -> None:
-    assert bot.services.redis.description.startswith("Redis at redis://")
+    assert bot.services.redis.description == f"Redis at {redis_url}"  # REDIS_URL, whatever its scheme
     declare_and_read_back(bot)
 
 
@@ -61,29 +60,30 @@ def server_pids(data_dir: Path) -> list[int]:
     return found
 
 
-def test_the_embedded_redis_stops_with_its_last_user(tmp_path: Path) -> None:
+def test_the_embedded_redis_stops_with_its_last_user(
+    tmp_path: Path, process_sandbox: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     settings = Settings(_env_file=None, data_dir=tmp_path / "var")  # type: ignore[call-arg]
-    temp_before = set(Path(tempfile.gettempdir()).iterdir())
+    monkeypatch.setattr(tempfile, "tempdir", str(process_sandbox / "tmp"))  # this process's, like the command's
     first = open_redis(settings)
     first.data.set("test-kept", "1")
     pids = server_pids((tmp_path / "var").resolve())
     assert len(pids) == 1
     # an operator command in another process joins the running server and leaves it running
-    cli = str(Path(sys.executable).parent / "incident-bot")
-    env = {"PATH": os.environ["PATH"], "DATA_DIR": str(tmp_path / "var")}
-    verify = subprocess.run([cli, "audit", "verify", "1"], env=env, capture_output=True, text=True, timeout=60)
+    env = {"DATA_DIR": str(tmp_path / "var")}
+    verify = run_cli("audit", "verify", "1", env=env)
     assert (verify.returncode, verify.stderr) == (2, "There is no incident 1.\n")  # it read the running server
     assert server_pids((tmp_path / "var").resolve()) == pids and first.data.get("test-kept") == "1"
     first.close()
     assert server_pids((tmp_path / "var").resolve()) == []
     # alone, the command starts the server, reads, and stops it again; its data stays on disk
-    verify = subprocess.run([cli, "audit", "verify", "1"], env=env, capture_output=True, text=True, timeout=60)
+    verify = run_cli("audit", "verify", "1", env=env)
     assert (verify.returncode, verify.stderr) == (2, "There is no incident 1.\n")
     assert server_pids((tmp_path / "var").resolve()) == []
     again = open_redis(settings)
     assert again.data.get("test-kept") == "1"
     again.close()
-    assert set(Path(tempfile.gettempdir()).iterdir()) <= temp_before  # no temporary folder left behind
+    assert list((process_sandbox / "tmp").iterdir()) == []  # no temporary folder left behind
 
 
 def tls_redis_binary() -> str | None:

@@ -25,7 +25,7 @@ from typing import Any, cast
 
 import redis
 
-from bot.adapters.redis_store.audit import AUDIT_LUA, AuditStore, AuditWrite
+from bot.adapters.redis_store.audit import AUDIT_LUA, SEAL_ATTEMPTS, AuditStore, AuditWrite
 from bot.adapters.redis_store.keys import Keys
 from bot.core.approval import (
     CHANGED_NOTHING,
@@ -63,7 +63,7 @@ local function moved(status)
     redis.call('SREM', KEYS[2], ARGV[1])
   end
   if ARGV[2] == '1' and listed(ARGV[4], status) and redis.call('HGET', KEYS[3], 'reverted_by') == ARGV[1] then
-    redis.call('HDEL', KEYS[3], 'reverted_by')
+    redis.call('HSET', KEYS[3], 'reverted_by', '')
     redis.call('HINCRBY', KEYS[3], 'version', 1)
   end
 end
@@ -226,7 +226,7 @@ class ApprovalStore:
         """Runs a script with the audit entries it may write, sealed again while another entry came in between;
         logs the one it wrote."""
         incident = next((audit.incident for audit in audits if audit is not None), None)
-        for _ in range(100):
+        for _ in range(SEAL_ATTEMPTS):
             writes = [self._audit.prepare(audit) if audit is not None else None for audit in audits]
             audit_keys = self._audit.keys(incident) if incident is not None else [keys[0]] * 4
             payloads = [write.payload if write is not None else "" for write in writes]
@@ -268,7 +268,7 @@ class ApprovalStore:
             *self._status_args(request),
             expected,
             request.model_dump_json(),
-            Outcome().model_dump_json(),
+            _stored(Outcome()),
             request.requester,
             str(request.expires_at.timestamp()),
             *sorted(approvers),
@@ -330,7 +330,7 @@ class ApprovalStore:
         args = [
             *self._status_args(request),
             leads_to(move).value,
-            outcome.model_dump_json() if outcome is not None else "",
+            _stored(outcome) if outcome is not None else "",
             *sorted(status.value for status in allowed_from(move)),
         ]
         return self._run(self._move, self._status_keys(request), args, audit) == "ok"
@@ -361,7 +361,7 @@ class ApprovalStore:
     def record(self, request: ApprovalRequest, outcome: Outcome, audit: Audit | None = None) -> None:
         """Stores outcome details (prior values, results, verification) without a move, with their audit entry."""
         key = self._key("approval", request.id)
-        self._run(self._record, [key, key, key], ["", "", "", "", outcome.model_dump_json()], audit)
+        self._run(self._record, [key, key, key], ["", "", "", "", _stored(outcome)], audit)
 
     def add_card(self, approval_id: str, channel: str, ts: str) -> None:
         self._redis.rpush(self._key("approval", approval_id, "cards"), f"{channel} {ts}")
@@ -369,6 +369,11 @@ class ApprovalStore:
     def cards(self, approval_id: str) -> list[tuple[str, str]]:
         raw = cast(list[str], self._redis.lrange(self._key("approval", approval_id, "cards"), 0, -1))
         return [cast(tuple[str, str], tuple(card.split(" ", 1))) for card in raw]
+
+
+def _stored(outcome: Outcome) -> str:
+    """An outcome as the hash keeps it: what a revert marks is a field of its own, changed only by the scripts."""
+    return outcome.model_dump_json(exclude={"reverted_by"})
 
 
 def _parsed(raw: Mapping[str, str]) -> tuple[ApprovalRequest, Outcome] | None:
@@ -382,7 +387,8 @@ def _parsed(raw: Mapping[str, str]) -> tuple[ApprovalRequest, Outcome] | None:
             "decided_by": raw.get("decided_by") or None,
             "decided_at": datetime.fromtimestamp(decided_at, UTC) if decided_at else None,
             "attempts": int(raw.get("attempts") or 0),
-            "reverted_by": raw.get("reverted_by") or None,
+            # the field is the truth ('' once a revert changed nothing); before it existed, the outcome's copy
+            "reverted_by": raw.get("reverted_by", outcome.reverted_by) or None,
             "verification": Verification(raw.get("verification") or outcome.verification),
         }
     )

@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import dataclass
+from datetime import datetime
 from typing import cast
 
 import redis
@@ -57,13 +58,24 @@ audit_write(1, ARGV[1])
 return 'ok'
 """
 )
+# A trail written before the witness existed, witnessed as it stands: only the witness's entry and head.
+_ADOPT = (
+    AUDIT_LUA
+    + """
+if not audit_fresh(1, ARGV[1]) then return 'stale' end
+local a = cjson.decode(ARGV[1])
+redis.call('XADD', KEYS[3], '*', 'entry', a.witness)
+redis.call('HSET', KEYS[4], 'count', a.whead[1], 'hash', a.whead[2], 'signature', a.whead[3], 'key_id', a.whead[4])
+return 'ok'
+"""
+)
 
 
 @dataclass(frozen=True)
 class AuditWrite:
     """An entry sealed against the heads as read, with its witness entry: what a script writes, if still fresh."""
 
-    audit: Audit
+    audit: Audit | None
     sealed: AuditEntry
     keys: list[str]
     payload: str
@@ -77,6 +89,7 @@ class AuditStore:
         self._key = Keys(prefix)
         self.seal = seal
         self._append = client.register_script(_APPEND)
+        self._adopt = client.register_script(_ADOPT)
 
     def keys(self, incident: int) -> list[str]:
         """The incident's stream and head, then the witness's: the keys of every script that writes an entry."""
@@ -86,33 +99,39 @@ class AuditStore:
     def _witness_keys(self) -> list[str]:
         return [self._key("audit", "witness"), self._key("audit", "witness", "head")]
 
-    def prepare(self, audit: Audit) -> AuditWrite:
-        """`audit`'s entry sealed after the trail's head as it is now, and the witness's entry that it reached."""
-        keys = self.keys(audit.incident)
+    def prepare(self, audit: Audit | None, incident: int = 0, at: datetime | None = None) -> AuditWrite:
+        """`audit`'s entry sealed after the trail's head as it is now, and the witness's entry that it reached;
+        without an entry, the witness's entry of `incident`'s trail as it stands (at `at`)."""
+        number = audit.incident if audit is not None else incident
+        keys = self.keys(number)
         with self._redis.pipeline(transaction=False) as pipe:
             pipe.hmget(keys[1], ["count", "hash"])
             pipe.hmget(keys[3], ["count", "hash"])
             raw_head, raw_witness = cast(list[list[str | None]], pipe.execute())
         head, witness_head = _head(raw_head), _head(raw_witness)
-        sealed = self.seal.entry(audit.incident, audit.entry, head)
-        reached = AuditHead(sealed.position, sealed.hash)
-        witness = self.seal.entry(WITNESS, witness_entry(audit.entry.at, audit.incident, reached), witness_head)
+        sealed = self.seal.entry(number, audit.entry, head) if audit is not None else None
+        reached = AuditHead(sealed.position, sealed.hash) if sealed is not None else head
+        when = audit.entry.at if audit is not None else at
+        assert when is not None
+        witness = self.seal.entry(WITNESS, witness_entry(when, number, reached), witness_head)
         witnessed = AuditHead(witness.position, witness.hash)
         payload = {
             "expect": [raw_head[0] or "", raw_head[1] or ""],
             "wexpect": [raw_witness[0] or "", raw_witness[1] or ""],
-            "entry": sealed.model_dump_json(),
-            "head": self._signed(audit.incident, reached),
+            "entry": sealed.model_dump_json() if sealed is not None else "",
+            "head": self._signed(number, reached),
             "witness": witness.model_dump_json(),
             "whead": self._signed(WITNESS, witnessed),
         }
-        return AuditWrite(audit, sealed, keys, json.dumps(payload))
+        return AuditWrite(audit, sealed or witness, keys, json.dumps(payload))
 
     def _signed(self, incident: int, head: AuditHead) -> list[str]:
         return [str(head.count), head.hash, self.seal.head(incident, head), self.seal.key_id or ""]
 
     def written(self, write: AuditWrite) -> None:
         """The entry as one JSON log line with its seal, once it is in Redis."""
+        if write.audit is None:
+            return
         entry = write.sealed.model_dump(mode="json")
         if write.audit.private:
             entry.update(summary="[private incident]", details={})
@@ -126,6 +145,14 @@ class AuditStore:
                 self.written(write)
                 return write.sealed
         raise RuntimeError(f"could not append to incident {audit.incident}'s audit trail: it kept changing")
+
+    def adopt(self, incident: int, at: datetime) -> None:
+        """Seals `incident`'s trail as it stands into the witness (a trail written before the witness existed)."""
+        for _ in range(SEAL_ATTEMPTS):
+            write = self.prepare(None, incident, at)
+            if self._adopt(keys=write.keys, args=[write.payload]) == "ok":
+                return
+        raise RuntimeError(f"could not witness incident {incident}'s audit trail: it kept changing")
 
     def entries(self, incident: int) -> list[AuditEntry]:
         return self._entries(self.keys(incident)[0])
