@@ -3,7 +3,8 @@
 
 The children stay in the terminal's process group, so Ctrl-C reaches each of them at once and each stops its own
 way (gunicorn's master stops its workers, RQ finishes the job at hand). A stop asked of this process alone
-(`kill`, a platform's SIGTERM) is passed on; a child that has not stopped within `STOP_SECONDS` is killed. When
+(`kill`, a platform's SIGTERM) is passed on, once; a child that has not stopped within `STOP_SECONDS` is
+terminated, then killed. When
 one child stops by itself, the other is stopped too and the command ends with the first one's exit status.
 The Procfile runs the two as processes of their own in production.
 """
@@ -18,7 +19,7 @@ import time
 from types import FrameType
 
 STOP_SECONDS = 30.0
-ON_THEIR_OWN_SECONDS = 3.0  # a Ctrl-C reached every child already: give them this long before passing it on
+LAST_SECONDS = 5.0  # after SIGTERM, before SIGKILL
 
 
 def run_together(commands: dict[str, list[str]]) -> int:
@@ -43,15 +44,18 @@ def run_together(commands: dict[str, list[str]]) -> int:
 
 
 def _stop(children: dict[str, subprocess.Popen[bytes]], signum: int, *, on_their_own: bool) -> None:
-    """Waits for the children to stop (after a Ctrl-C they are stopping already), passes the stop on to those
-    still running, and kills any that outlive STOP_SECONDS."""
+    """After a Ctrl-C every child got it and is stopping its own way: a second signal would make gunicorn run its
+    quit handler twice (it hangs) and RQ drop the job at hand, so they are only waited for. Otherwise the stop is
+    passed on, once. A child still running after STOP_SECONDS is asked with SIGTERM, then killed."""
     running = [child for child in children.values() if child.poll() is None]
-    if on_their_own:
-        _wait(running, ON_THEIR_OWN_SECONDS)
-    for child in running:
-        if child.poll() is None:
+    if not on_their_own:
+        for child in running:
             child.send_signal(signum)
     _wait(running, STOP_SECONDS)
+    for child in running:
+        if child.poll() is None:
+            child.terminate()
+    _wait(running, LAST_SECONDS)
     for child in running:
         if child.poll() is None:
             child.kill()

@@ -40,11 +40,23 @@ def work(settings: Settings, queues: list[str], with_scheduler: bool) -> None:
         threading.Thread(target=sweeping, args=(services.sweep, stop), name="sweep", daemon=True).start()
     try:
         name = f"{settings.key_prefix}-{uuid.uuid4().hex[:12]}"  # a shared Redis tells whose worker it is
-        worker = Worker(queues, name=name, connection=services.redis.jobs, job_class=services.jobs)
+        worker = PromptWorker(queues, name=name, connection=services.redis.jobs, job_class=services.jobs)
         worker.work(with_scheduler=with_scheduler)
     finally:
         stop.set()
         services.close()
+
+
+class PromptWorker(Worker):
+    """RQ's worker, which stops promptly: on shutdown RQ asks redis-py's pubsub thread to stop, and redis-py 8 waits
+    for it without a bound, up to the thread's 60-second poll once it is unsubscribed (a Ctrl-C then took a minute).
+    The thread is a daemon: one second is enough to let it go."""
+
+    def unsubscribe(self) -> None:
+        if self.pubsub_thread:
+            self.log.info("Worker %s: unsubscribing from channel %s", self.name, self.pubsub_channel_name)
+            self.pubsub.unsubscribe()
+            self.pubsub_thread.stop(timeout=1)
 
 
 def sweeping(sweep: Callable[[], None], stop: threading.Event) -> None:

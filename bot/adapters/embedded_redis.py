@@ -156,10 +156,16 @@ class EmbeddedRedis:
 
 
 def _running(pid: int) -> bool:
+    """The process is alive: it exists and has not ended (a child that ended and is not reaped yet is a zombie,
+    which still answers a signal 0 but holds nothing)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
         return True
-    return True
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return True  # no /proc to ask: alive, as the signal said
+    return state != "Z"

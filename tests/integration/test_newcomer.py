@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
-import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -149,8 +149,12 @@ def test_settings_in_dotenv_work_like_the_environment_from_any_directory(fake_sl
         assert answer.status_code == 200 and "Here is what `/incident` can do" in answer.json()["text"]
 
 
-def test_a_clean_stop_leaves_no_process_or_folder_behind(fake_slack: FakeSlack, tmp_path: Path) -> None:
-    """`make run` and `make worker` on a laptop: no REDIS_URL, so they share the embedded Redis in DATA_DIR."""
+def test_one_command_runs_the_bot_and_its_worker_and_one_ctrl_c_stops_everything(
+    fake_slack: FakeSlack, tmp_path: Path, process_sandbox: Path
+) -> None:
+    """`make run` on a laptop: no REDIS_URL, so the web process and the worker it starts share the embedded Redis in
+    DATA_DIR; doctor sees the worker; one Ctrl-C stops every process, and nothing is left in the sandbox's HOME and
+    temporary folder."""
     port = free_port()
     env = {
         "SLACK_BOT_TOKEN": BOT_TOKEN,
@@ -160,22 +164,45 @@ def test_a_clean_stop_leaves_no_process_or_folder_behind(fake_slack: FakeSlack, 
         "PORT": str(port),
         "WEB_CONCURRENCY": "2",
     }
-    temp_before = set(Path(tempfile.gettempdir()).iterdir())
     data_dir = (tmp_path / "var").resolve()
-    worker = spawn("worker", env=env, cwd=tmp_path)
-    try:
-        with serving(["run"], env, tmp_path, port) as web:
-            fake_slack.wait_until(lambda: len(server_pids(data_dir)) == 1 and worker.poll() is None)  # one, shared
-            answer = SlackSim(f"http://127.0.0.1:{port}/slack/events", fake_slack).command("declare sev3 Laptop try")
-            assert answer.status_code == 200
-            fake_slack.wait_until(lambda: fake_slack.channel_named("inc-1-laptop-try"))
-            assert stop(web) == 0
-            assert len(server_pids(data_dir)) == 1  # the worker still holds it
-    finally:
-        assert stop(worker) == 0
-    assert server_pids(data_dir) == []
-    assert set(Path(tempfile.gettempdir()).iterdir()) <= temp_before
-    assert not (Path.home() / ".gunicorn").exists()
+    with serving(["run"], env, tmp_path, port) as bot:
+        fake_slack.wait_until(lambda: len(server_pids(data_dir)) == 1)  # one, shared
+        doctor = fake_slack.wait_until(
+            lambda: "worker(s) serve" in (found := run_cli("doctor", env=env, cwd=tmp_path).stdout) and found,
+            timeout=30,
+        )
+        assert "PASS  Worker: 1 worker(s) serve the bot's queues, approved executions included" in doctor
+        answer = SlackSim(f"http://127.0.0.1:{port}/slack/events", fake_slack).command("declare sev3 Laptop try")
+        assert answer.status_code == 200
+        fake_slack.wait_until(lambda: fake_slack.channel_named("inc-1-laptop-try"))
+        session = bot.pid
+        assert len(in_session(session)) >= 4  # the command, gunicorn's master and workers, the worker
+    assert bot.returncode == 0
+    assert in_session(session) == [] and server_pids(data_dir) == []
+    assert list((process_sandbox / "tmp").iterdir()) == []
+    assert list((process_sandbox / "home").iterdir()) == []  # no ~/.gunicorn, nothing else
+
+
+def in_session(session: int) -> list[int]:
+    """The live processes of a session (a zombie has stopped)."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[3]) == session and fields[0] != "Z":
+            found.append(int(stat.parent.name))
+    return found
+
+
+def test_without_the_worker_doctor_says_so(fake_slack: FakeSlack, tmp_path: Path) -> None:
+    env = {"SLACK_BOT_TOKEN": BOT_TOKEN, "SLACK_API_BASE_URL": fake_slack.base_url, "DATA_DIR": str(tmp_path / "var")}
+    lines = run_cli("doctor", env=env, cwd=tmp_path).stdout.splitlines()
+    assert (
+        "WARN  Worker: no worker is running for this bot right now: escalations, expiries, charts and approved kill "
+        "switches wait for one; start `incident-bot worker` (or `incident-bot run`, which starts one)"
+    ) in lines
 
 
 def test_read_only_commands_need_no_slack(tmp_path: Path) -> None:
@@ -185,6 +212,60 @@ def test_read_only_commands_need_no_slack(tmp_path: Path) -> None:
     postmortem = run_cli("postmortem", "7", env=env, cwd=tmp_path)
     assert (postmortem.returncode, postmortem.stderr) == (2, "There is no incident 7.\n")
     assert run_cli("playbooks", "check", env=env, cwd=tmp_path).returncode == 0
+    assert not (tmp_path / "var").exists()  # run elsewhere, they make no data folder there
+    elsewhere = run_cli("audit", "verify", "--all", env={}, cwd=tmp_path)
+    assert (elsewhere.returncode, elsewhere.stdout) == (
+        0,
+        "OK: 0 incidents, 0 audit entries (nothing is stored here yet).\n",
+    )
+    assert not (tmp_path / "var").exists()
+
+
+@pytest.mark.parametrize(("where", "name"), [("/nonexistent", "/nonexistent"), ("README.md", "README.md")])
+def test_playbooks_check_of_something_that_is_not_a_playbooks_directory_is_one_sentence(
+    where: str, name: str, tmp_path: Path
+) -> None:
+    assert one_sentence(run_cli("playbooks", "check", where, env={}, cwd=ROOT), code=1) == (
+        f"{name}: not a directory of playbooks (it holds severity.yaml, first-five-minutes.yaml, kill-switches.yaml "
+        "and playbook-*.yaml)"
+    )
+
+
+def test_playbooks_commands_read_playbooks_dir_from_the_env_file(tmp_path: Path) -> None:
+    copy = tmp_path / "our-playbooks"
+    shutil.copytree(ROOT / "playbooks", copy, ignore=shutil.ignore_patterns("*.py", "__pycache__"))
+    (copy / "playbook-3-cache-wedge.yaml").write_text(
+        (copy / "playbook-3-cache-wedge.yaml").read_text().replace("title: Cache wedge / stale state", "title: Wedged")
+    )
+    (tmp_path / "bot.env").write_text(f"PLAYBOOKS_DIR={copy}\n")
+    shown = run_cli("playbooks", "show", "3", "--env-file", "bot.env", env={}, cwd=tmp_path)
+    assert shown.returncode == 0 and "Wedged" in shown.stdout
+    assert run_cli("playbooks", "check", "--env-file", "bot.env", env={}, cwd=tmp_path).returncode == 0
+
+
+def test_version_help_and_the_makefile_say_what_there_is(tmp_path: Path) -> None:
+    version = run_cli("--version", env={}, cwd=tmp_path)
+    assert version.returncode == 0 and re.fullmatch(r"incident-bot \d+\.\d+\.\d+\n", version.stdout)
+    doctor = " ".join(run_cli("doctor", "--help", env={}, cwd=tmp_path).stdout.split())
+    for check in ("scopes", "Salesforce login", "permissions", "Redis persistence", "worker", "approver", "audit"):
+        assert check in doctor
+    made = subprocess.run(["make", "-s", "help"], cwd=ROOT, capture_output=True, text=True, timeout=30, check=True)
+    assert [line.split()[1] for line in made.stdout.splitlines()] == [
+        "run",
+        "test",
+        "worker",
+        "lint",
+        "sabotage",
+        "mutation",
+    ]
+
+
+def test_every_setting_in_the_example_can_be_uncommented_as_it_is() -> None:
+    """A setting's line holds the setting alone: an explanation on the same line would become part of its value."""
+    for line in (ROOT / ".env.example").read_text().splitlines():
+        setting = re.fullmatch(r"#? ?([A-Z][A-Z0-9_]*)=(.*)", line)
+        if setting:
+            assert not re.search(r"\s", setting.group(2)), line
 
 
 def test_doctor_with_a_wrong_token_prints_only_its_checks(fake_slack: FakeSlack, tmp_path: Path) -> None:
