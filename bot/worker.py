@@ -10,6 +10,7 @@ import multiprocessing
 import threading
 import uuid
 from collections.abc import Callable
+from typing import Any
 
 from rq import Worker
 
@@ -47,16 +48,26 @@ def work(settings: Settings, queues: list[str], with_scheduler: bool) -> None:
         services.close()
 
 
-class PromptWorker(Worker):
-    """RQ's worker, which stops promptly: on shutdown RQ asks redis-py's pubsub thread to stop, and redis-py 8 waits
-    for it without a bound, up to the thread's 60-second poll once it is unsubscribed (a Ctrl-C then took a minute).
-    The thread is a daemon: one second is enough to let it go."""
+class PromptStop:
+    """An RQ worker that stops promptly: on shutdown RQ asks redis-py's pubsub thread to stop, and redis-py 8 waits
+    for it without a bound, up to the thread's 60-second poll once it is unsubscribed (a Ctrl-C took a minute, and
+    a burst worker could hang). The thread is a daemon: one second is enough to let it go."""
+
+    pubsub: Any
+    pubsub_thread: Any
+    pubsub_channel_name: str
+    name: str
+    log: Any
 
     def unsubscribe(self) -> None:
         if self.pubsub_thread:
             self.log.info("Worker %s: unsubscribing from channel %s", self.name, self.pubsub_channel_name)
             self.pubsub.unsubscribe()
             self.pubsub_thread.stop(timeout=1)
+
+
+class PromptWorker(PromptStop, Worker):
+    pass
 
 
 def sweeping(sweep: Callable[[], None], stop: threading.Event) -> None:

@@ -19,12 +19,14 @@ from typing import IO, Any
 
 import pytest
 import redis
+from rq import SimpleWorker
 from werkzeug.serving import make_server
 
 from bot.app import Services, create_app
 from bot.config import Settings
 from bot.core.walkthrough import StepState, state_key
 from bot.web import EVENTS_PATH, wsgi_app
+from bot.worker import PromptStop
 from tests.fakes.salesforce import CONSUMER_KEY, USERNAME, FakeSalesforce
 from tests.fakes.slack import BOT_TOKEN, FakeSlack
 from tests.fakes.status_pages import FakeStatusPages
@@ -286,6 +288,10 @@ def step_state(bot: RunningBot, scope: str, step: str, number: int = 1) -> StepS
     return bot.services.walkthrough.steps.snapshot(number).state(state_key(scope, step))
 
 
+class BurstWorker(PromptStop, SimpleWorker):
+    """The worker a test runs in its own process, stopping as promptly as the bot's."""
+
+
 @dataclass
 class RunningBot:
     url: str
@@ -305,10 +311,8 @@ class RunningBot:
     def run_jobs(self) -> int:
         """Runs the queued background jobs here, as the worker would (the clock stays the test's): approved
         executions first, then the rest, until none is left. Returns how many jobs have failed so far."""
-        from rq import SimpleWorker
-
         scheduler = self.services.scheduler
-        worker = SimpleWorker(
+        worker = BurstWorker(
             [scheduler.executions, scheduler.queue],
             connection=self.services.redis.jobs,
             job_class=self.services.jobs,

@@ -16,8 +16,8 @@ from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 from bot.adapters.salesforce.errors import SalesforceError, SalesforceNoAnswer
 from bot.core.error_rate import HourPoint
 from bot.core.playbook import Risk, StepBase
+from bot.core.views import ResultView
 from bot.core.walkthrough import StepResult
-from bot.render.blocks import Blocks
 
 if TYPE_CHECKING:
     from bot.adapters.salesforce.gateway import SalesforceGateway
@@ -87,10 +87,10 @@ class Upload:
 
 @dataclass(frozen=True)
 class Shown:
-    """A run's result as a message, with files for its thread, and whether the worker charts it there."""
+    """A run's result as a view (a renderer makes it a message or a page), with files for its thread, and whether
+    the worker charts it there."""
 
-    text: str
-    blocks: Blocks
+    view: ResultView
     uploads: tuple[Upload, ...] = ()
     chart: bool = False
 

@@ -16,11 +16,10 @@ from bot.adapters.salesforce.errors import SalesforceError
 from bot.adapters.soql import build_soql, soql_placeholders
 from bot.core.error_rate import HourPoint, error_rate
 from bot.core.playbook import StepBase, Strict, window_values
+from bot.core.views import Fixed, Note, Paragraph, Part, ResultView, Strong
 from bot.core.walkthrough import StepResult
 from bot.kinds.base import Chart, Kind, RunContext, Shown, StepFailed, Upload, read_or_change
 from bot.kinds.query import csv_bytes
-from bot.render.blocks import context, section
-from bot.render.mrkdwn import code, escape
 
 
 class TrendSeries(Strict):
@@ -87,14 +86,12 @@ class ErrorTrend(Kind):
         assert isinstance(step, ErrorTrendStep)
         bounds = window_values(step, result.at)
         window = f"{bounds['since']:%Y-%m-%d %H:%M} to {bounds['until']:%H:%M} UTC"
-        blocks = [section(f":bar_chart: *{escape(step.title)}*: failed over total per hour ({window})")]
-        for label, points in _series(result).items():
-            blocks.append(section(f"*{escape(label)}*\n{code(trend_table(points))}"))
-        blocks.append(
-            context("The chart follows in the thread, with the severity matrix's line; the CSV has the numbers.")
-        )
+        parts: list[Part] = [Paragraph(((Strong(step.title), f": failed over total per hour ({window})"),))]
+        parts += [Fixed(trend_table(points), label) for label, points in _series(result).items()]
+        parts.append(Note("The chart follows in the thread, with the severity matrix's line; the CSV has the numbers."))
         upload = Upload(f"{reference.lower()}-{step.id}.csv", csv_bytes(result.rows), f"{step.title} (every hour)")
-        return Shown(f"{step.title}: {self.summary(step, result)}", blocks, (upload,), chart=True)
+        view = ResultView(f"{step.title}: {self.summary(step, result)}", "trend", tuple(parts))
+        return Shown(view, (upload,), chart=True)
 
     def chart(self, reference: str, step: StepBase, result: StepResult) -> Chart:
         assert isinstance(step, ErrorTrendStep)

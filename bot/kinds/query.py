@@ -19,11 +19,9 @@ from pydantic import Field, field_validator, model_validator
 from bot.adapters.salesforce.errors import SalesforceError
 from bot.adapters.soql import build_soql, soql_placeholders
 from bot.core.playbook import StepBase, Strict, window_values
+from bot.core.views import TABLE_ROWS, Note, Paragraph, ResultView, Rows, Strong, columns
 from bot.core.walkthrough import StepResult
 from bot.kinds.base import Kind, RunContext, Shown, StepFailed, Upload, read_or_change
-from bot.render.blocks import Blocks, context, section
-from bot.render.mrkdwn import code, escape
-from bot.render.tables import TABLE_ROWS, columns, table
 
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")  # what a spreadsheet evaluates (OWASP CSV injection)
 
@@ -172,12 +170,11 @@ class Query(Kind):
         bounds = window_values(step, result.at)
         if bounds:
             window = f"{bounds['since']:%Y-%m-%d %H:%M} to {bounds['until']:%H:%M} UTC"
-        text, blocks = result_message(step.title, result, window, step.row_limit)
         uploads: tuple[Upload, ...] = ()
         if result.rows:
             title = f"{step.title} ({export_label(result, step.row_limit)})"
             uploads = (Upload(f"{reference.lower()}-{step.id}.csv", csv_bytes(result.rows), title),)
-        return Shown(text, blocks, uploads)
+        return Shown(result_view(step.title, result, window, step.row_limit), uploads)
 
     def remembers(self, step: StepBase, result: StepResult, known: Mapping[str, str]) -> dict[str, str]:
         assert isinstance(step, QueryStep)
@@ -217,16 +214,15 @@ def export_label(result: StepResult, row_limit: int | None) -> str:
     return f"first {result.fetched:,} of {result.total:,} rows{why}"
 
 
-def result_message(title: str, result: StepResult, window: str, row_limit: int | None) -> tuple[str, Blocks]:
+def result_view(title: str, result: StepResult, window: str, row_limit: int | None) -> ResultView:
     total = result.total
     count = f"{total} row{'s' if total != 1 else ''}"
     shown = f", the first {min(TABLE_ROWS, len(result.rows))} below" if len(result.rows) > TABLE_ROWS else ""
-    head = f":bar_chart: *{escape(title)}*: {count}{shown}" + (f" ({window})" if window else "")
-    blocks: Blocks = [section(head)]
-    if result.rows:
-        blocks.append(section(code(table(result.rows))))
-        blocks.append(context(f"CSV in the thread: {export_label(result, row_limit)}."))
-    return f"{title}: {count}", blocks
+    head = Paragraph(((Strong(title), f": {count}{shown}" + (f" ({window})" if window else "")),))
+    if not result.rows:
+        return ResultView(f"{title}: {count}", "results", (head,))
+    note = Note(f"CSV in the thread: {export_label(result, row_limit)}.")
+    return ResultView(f"{title}: {count}", "results", (head, Rows(result.rows), note))
 
 
 def neutralised(value: Any) -> Any:

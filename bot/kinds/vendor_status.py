@@ -12,17 +12,16 @@ from pydantic import model_validator
 
 from bot.core.playbook import StepBase
 from bot.core.vendors import VendorReport, VendorState
+from bot.core.views import Badge, Line, Link, Paragraph, ResultView, Strong
 from bot.core.walkthrough import StepResult
 from bot.kinds.base import Kind, RunContext, Shown, StepFailed, read_or_change
-from bot.render.blocks import section
-from bot.render.mrkdwn import escape
 
-ICONS = {
-    VendorState.OPERATIONAL: ":large_green_circle:",
-    VendorState.QUIET: ":white_circle:",
-    VendorState.DEGRADED: ":large_yellow_circle:",
-    VendorState.OUTAGE: ":red_circle:",
-    VendorState.UNKNOWN: ":grey_question:",
+TONES = {
+    VendorState.OPERATIONAL: "good",
+    VendorState.QUIET: "quiet",
+    VendorState.DEGRADED: "warning",
+    VendorState.OUTAGE: "bad",
+    VendorState.UNKNOWN: "unknown",
 }
 
 
@@ -52,12 +51,11 @@ class VendorStatus(Kind):
 
     def present(self, reference: str, step: StepBase, result: StepResult) -> Shown:
         reports = [VendorReport.from_row(row) for row in result.rows]
-        lines = [
-            f"{ICONS[r.state]} *{escape(r.provider)}*: {r.state.value}, {escape(r.summary)}"
-            + (f" (<{r.url}|status page>)" if r.url else "")
-            for r in reports
-        ]
-        return Shown("Vendor status", [section(":satellite_antenna: *Vendor status*\n" + "\n".join(lines))])
+        lines: list[Line] = [(Strong("Vendor status"),)]
+        for r in reports:
+            page: Line = (" (", Link("status page", r.url), ")") if r.url else ()
+            lines.append((Badge(TONES[r.state]), " ", Strong(r.provider), f": {r.state.value}, {r.summary}", *page))
+        return Shown(ResultView("Vendor status", "status", (Paragraph(tuple(lines)),)))
 
     def summary(self, step: StepBase, result: StepResult) -> str:
         return " · ".join(f"{row['provider']} {row['state']}" for row in result.rows)

@@ -19,6 +19,7 @@ from bot.presenters.reply import Reply
 from bot.render.blocks import Blocks
 from bot.render.modals import reason_modal, run_modal
 from bot.render.mrkdwn import user
+from bot.render.results import result_message
 from bot.render.steps import checklist_message, phase_message, picker_message, security_suggestion
 from bot.services.evidence import EvidenceService
 from bot.services.walkthrough import WalkthroughService, phase_name
@@ -150,7 +151,7 @@ class WalkthroughPresenter:
     def _publish(self, incident: Incident, scope: str, step: StepBase, shown: Shown) -> None:
         assert incident.channel_id is not None
         channel = incident.channel_id
-        ts = self.slack.post(channel, shown.text, shown.blocks)
+        ts = self.slack.post(channel, *result_message(shown.view))
         for upload in shown.uploads:
             self.slack.upload(channel, upload.filename, upload.content, upload.title, thread_ts=ts)
         if shown.chart:

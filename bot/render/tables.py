@@ -2,18 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from typing import Any
 
-TABLE_ROWS = 20
+from bot.core.views import TABLE_ROWS, columns
+
 CELL_WIDTH = 40
 TABLE_CHARS = 2700
-
-
-def columns(rows: list[dict[str, Any]]) -> list[str]:
-    names: list[str] = []
-    for row in rows:
-        names += [name for name in row if name not in names]
-    return names
 
 
 def _cell(value: Any) -> str:
@@ -21,7 +16,7 @@ def _cell(value: Any) -> str:
     return text if len(text) <= CELL_WIDTH else text[: CELL_WIDTH - 1] + "…"
 
 
-def table(rows: list[dict[str, Any]], limit: int = TABLE_ROWS) -> str:
+def table(rows: Sequence[Mapping[str, Any]], limit: int = TABLE_ROWS) -> str:
     """A fixed-width table of the first rows, for a code block."""
     names = columns(rows)
     shown = [[_cell(row.get(name)) for name in names] for row in rows[:limit]]
