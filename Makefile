@@ -10,7 +10,7 @@ help:
 	@echo "make run       run the bot and its worker (Ctrl-C stops both); settings from .env"
 	@echo "make test      run the whole test suite (about 8 minutes on 2 cores)"
 	@echo "make worker    run only the worker (when 'incident-bot run --without-worker' serves Slack)"
-	@echo "make lint      ruff, ruff format --check, mypy --strict and the playbook checker"
+	@echo "make lint      ruff, ruff format --check, mypy --strict, the layers (import-linter), the playbooks"
 	@echo "make sabotage  the named sabotages of the safety code the suite must catch"
 	@echo "make mutation  mutation testing of the safety code (hours; see docs/reliability.md)"
 
@@ -38,6 +38,7 @@ lint: $(VENV)/.installed-test
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(BIN)/lint-imports --no-cache
 	$(BIN)/incident-bot playbooks check playbooks
 
 # Which sabotages of the safety code (approvals, executions, mechanisms, audit, the click guard) the suite lets

@@ -15,6 +15,7 @@ from contextlib import ExitStack
 import redis
 
 from bench.harness import RemoteSlack, bot_env, gunicorn, percentiles, redis_url, row, slack_process
+from bot.adapters.redis_store.events import EventOutbox
 from bot.adapters.redis_store.incidents import IncidentStore
 from bot.adapters.redis_store.walkthrough import WalkthroughStore
 from tests.conftest import free_port
@@ -114,7 +115,7 @@ def declare_one(sim: SlackSim, url: str, prefix: str) -> tuple[str, str]:
     sim.command("declare sev2 Benchmark incident")
     client = redis.Redis.from_url(url, decode_responses=True)
     steps = WalkthroughStore(client, prefix)
-    store = IncidentStore(client, prefix)
+    store = IncidentStore(client, prefix, EventOutbox(client, prefix))
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         incident = store.get(1)

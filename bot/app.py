@@ -7,7 +7,7 @@ import logging
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
+from functools import cached_property
 from zoneinfo import ZoneInfo
 
 from rq.job import Job
@@ -18,6 +18,7 @@ from bot.adapters.playbook_files import load_runbook
 from bot.adapters.redis_connection import RedisConnections, open_redis
 from bot.adapters.redis_store.approvals import ApprovalStore
 from bot.adapters.redis_store.audit import AuditStore
+from bot.adapters.redis_store.events import EventOutbox
 from bot.adapters.redis_store.evidence import EvidenceStore
 from bot.adapters.redis_store.incidents import IncidentStore
 from bot.adapters.redis_store.timeline import TimelineStore
@@ -33,7 +34,7 @@ from bot.config import Settings
 from bot.core.audit import Seal
 from bot.core.clock import Clock, SystemClock
 from bot.core.severity import BusinessCalendar, Severity
-from bot.jobs import Handler, job_class
+from bot.jobs import job_class
 from bot.mechanisms.base import OrgSetup
 from bot.presenters.approvals import ApprovalPresenter
 from bot.presenters.evidence import EvidencePresenter
@@ -46,6 +47,7 @@ from bot.runbook import Runbook
 from bot.services.access import Access
 from bot.services.approvals import ApprovalPolicy, ApprovalService
 from bot.services.audit import AuditService
+from bot.services.events import EventDispatch
 from bot.services.evidence import EvidenceService
 from bot.services.execution import ExecutionService
 from bot.services.incidents import IncidentService
@@ -55,6 +57,7 @@ from bot.services.response import ResponsePolicy, ResponseService
 from bot.services.timeline import TimelineService
 from bot.services.timers import Deadlines, ResponseTimers
 from bot.services.walkthrough import WalkthroughService
+from bot.subscribers.event_log import EventLog
 from handlers import register_all
 from handlers.guards import answer_failures, replay_guard
 
@@ -97,9 +100,14 @@ class Services:
     lifecycle: LifecycleService
     response: ResponseService
     present: Presenters
-    jobs: type[Job]
+    events: EventDispatch
     listeners: ThreadPoolExecutor
     updates: CoalescedUpdates
+
+    @cached_property
+    def jobs(self) -> type[Job]:
+        """The RQ job class that runs the bot's jobs with these services (`bot/jobs.py`)."""
+        return job_class(self)
 
     def sweep(self) -> None:
         """The worker's sweep: an approved request whose queued execution was lost is queued again, and a message
@@ -154,7 +162,8 @@ def build_services(settings: Settings, client: WebClient, clock: Clock | None = 
     credentials = credentials_from(settings)
     salesforce = SalesforceGateway(credentials, settings.salesforce_timeout_seconds) if credentials else None
     setup = OrgSetup(settings.fm_config_record, settings.named_credentials)
-    incident_store = IncidentStore(redis.data, prefix)
+    outbox = EventOutbox(redis.data, prefix)
+    incident_store = IncidentStore(redis.data, prefix, outbox)
     steps = WalkthroughStore(redis.data, prefix)
     audit_store = AuditStore(redis.data, prefix, Seal(settings.audit_key, settings.audit_keys))
     approval_store = ApprovalStore(redis.data, prefix, audit_store)
@@ -256,6 +265,7 @@ def build_services(settings: Settings, client: WebClient, clock: Clock | None = 
             second_level_after=timedelta(minutes=settings.escalation_second_level_minutes),
             announcements_channel=settings.announcements_channel,
         ),
+        events=outbox,
     )
     updates = CoalescedUpdates(
         redis.data,
@@ -283,41 +293,6 @@ def build_services(settings: Settings, client: WebClient, clock: Clock | None = 
         related=related_presenter,
     )
 
-    def show_request(approval_id: str) -> None:
-        """After an execution step: the request's cards, its step's message and the header, from Redis."""
-        found = approval_store.get(approval_id)
-        if found is None:
-            return
-        present.approvals.refresh(approval_id)
-        incident = incident_store.get(found[0].incident)
-        if incident is not None:
-            present.walkthrough.refresh_all(incident)
-            present.incidents.refresh_header(incident)
-
-    def execute_request(approval_id: str) -> None:
-        try:
-            execution.execute(approval_id)
-        finally:
-            version = approval_store.version(approval_id)
-            scheduler.enqueue("show_request", approval_id, job_id=scheduler.job_id("show", approval_id, version))
-
-    def expire_request(approval_id: str) -> None:
-        if approvals.expire(approval_id) is not None:
-            present.approvals.refresh(approval_id)
-
-    def draw_chart(number: int, scope: str, step_id: str, thread_ts: str) -> None:
-        incident = incident_store.get(number)
-        if incident is not None:
-            present.walkthrough.chart(incident, scope, step_id, thread_ts)
-
-    handlers: dict[str, Handler] = {
-        "execute_request": execute_request,
-        "watch_request": execute_request,
-        "show_request": show_request,
-        "expire_request": expire_request,
-        "draw_chart": draw_chart,
-        "response_timer": lambda number, kind: present.response.timer(response.fire(number, kind)),
-    }
     return Services(
         settings=settings,
         redis=redis,
@@ -336,21 +311,10 @@ def build_services(settings: Settings, client: WebClient, clock: Clock | None = 
         lifecycle=lifecycle,
         response=response,
         present=present,
-        jobs=job_class({name: inline(handler) for name, handler in handlers.items()}),
+        events=EventDispatch(outbox, scheduler, [EventLog()]),
         listeners=ThreadPoolExecutor(max_workers=LISTENER_THREADS, thread_name_prefix="listener"),
         updates=updates,
     )
-
-
-def inline(handler: Handler) -> Handler:
-    """A job's handler that sends its message updates before it ends (a failure fails the job, which runs
-    again), instead of leaving them to threads that end with the job's process."""
-
-    def run(*args: Any, **kwargs: Any) -> Any:
-        with CoalescedUpdates.inline():
-            return handler(*args, **kwargs)
-
-    return run
 
 
 def integration_user(salesforce: SalesforceGateway | None) -> str | None:

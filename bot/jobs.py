@@ -1,28 +1,95 @@
-"""The background jobs, by name, and the RQ job class that runs them with the worker's own services (no global
-registry: `job_class` is built in the composition root with the handlers it may call).
+"""The background jobs, in one place: each one's name, what it does with the services, and the RQ job class that
+runs them in the worker (no global registry: `job_class` is built from the services it may call).
 
 Each job that changes what people see in Slack is separate from the work that decided it, so a Slack failure or
-a rate limit is retried on its own and never repeats the work.
+a rate limit is retried on its own and never repeats the work. A job sends its message updates before it ends
+(`CoalescedUpdates.inline()`): a failure fails the job, which runs again.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from typing import Any
+from collections.abc import Callable
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any
 
 from rq.job import Job
 
-Handler = Callable[..., None]
+from bot.adapters.redis_store.updates import CoalescedUpdates
+
+if TYPE_CHECKING:
+    from bot.app import Services
 
 
-def job_class(handlers: Mapping[str, Handler]) -> type[Job]:
-    """An RQ Job that runs a job by its name with `handlers`, instead of importing a function by its path."""
+class JobName(StrEnum):
+    EXECUTE_REQUEST = "execute_request"  # an approved change: its execution, in the executions queue
+    WATCH_REQUEST = "watch_request"  # a guided change: read the org again
+    SHOW_REQUEST = "show_request"  # a request's cards, step and header, after its execution moved
+    EXPIRE_REQUEST = "expire_request"
+    DRAW_CHART = "draw_chart"
+    RESPONSE_TIMER = "response_timer"
+    DELIVER_EVENT = "deliver_event"  # one event to one subscriber
+
+
+def execute_request(services: Services, approval_id: str) -> None:
+    try:
+        services.execution.execute(approval_id)
+    finally:
+        scheduler = services.scheduler
+        version = services.approvals.approvals.version(approval_id)
+        scheduler.enqueue(JobName.SHOW_REQUEST, approval_id, job_id=scheduler.job_id("show", approval_id, version))
+
+
+def show_request(services: Services, approval_id: str) -> None:
+    """After an execution step: the request's cards, its step's message and the header, from Redis."""
+    found = services.approvals.approvals.get(approval_id)
+    if found is None:
+        return
+    services.present.approvals.refresh(approval_id)
+    incident = services.incidents.store.get(found[0].incident)
+    if incident is not None:
+        services.present.walkthrough.refresh_all(incident)
+        services.present.incidents.refresh_header(incident)
+
+
+def expire_request(services: Services, approval_id: str) -> None:
+    if services.approvals.expire(approval_id) is not None:
+        services.present.approvals.refresh(approval_id)
+
+
+def draw_chart(services: Services, number: int, scope: str, step_id: str, thread_ts: str) -> None:
+    incident = services.incidents.store.get(number)
+    if incident is not None:
+        services.present.walkthrough.chart(incident, scope, step_id, thread_ts)
+
+
+def response_timer(services: Services, number: int, kind: str) -> None:
+    services.present.response.timer(services.response.fire(number, kind))
+
+
+def deliver_event(services: Services, subscriber: str, event_json: str) -> None:
+    services.events.deliver(subscriber, event_json)
+
+
+JOBS: dict[str, Callable[..., None]] = {
+    JobName.EXECUTE_REQUEST: execute_request,
+    JobName.WATCH_REQUEST: execute_request,
+    JobName.SHOW_REQUEST: show_request,
+    JobName.EXPIRE_REQUEST: expire_request,
+    JobName.DRAW_CHART: draw_chart,
+    JobName.RESPONSE_TIMER: response_timer,
+    JobName.DELIVER_EVENT: deliver_event,
+}
+
+
+def job_class(services: Services) -> type[Job]:
+    """An RQ Job that runs a job by its name with `services`, instead of importing a function by its path."""
 
     class ServiceJob(Job):
         def _execute(self) -> Any:
-            handler = handlers.get(self.func_name or "")
-            if handler is None:
+            run = JOBS.get(self.func_name or "")
+            if run is None:
                 raise LookupError(f"no job named {self.func_name!r}; is the worker the same version as the bot?")
-            return handler(*self.args, **self.kwargs)
+            with CoalescedUpdates.inline():
+                return run(services, *self.args, **self.kwargs)
 
     return ServiceJob

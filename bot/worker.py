@@ -6,6 +6,7 @@ and the scheduler. Both stop on SIGINT or SIGTERM (RQ's warm shutdown finishes t
 
 from __future__ import annotations
 
+import logging
 import multiprocessing
 import threading
 import uuid
@@ -16,10 +17,12 @@ from rq import Worker
 
 from bot.adapters.scheduler import executions_queue_name, queue_name
 from bot.adapters.slack_api import build_web_client
-from bot.app import build_services
+from bot.app import Services, build_services
 from bot.config import Settings
 
 SWEEP_SECONDS = 15.0
+DISPATCH_WAIT_MS = 1000
+logger = logging.getLogger(__name__)
 
 
 def run_worker(settings: Settings) -> None:
@@ -37,10 +40,11 @@ def work(settings: Settings, queues: list[str], with_scheduler: bool) -> None:
     """An RQ worker on `queues`; the one with the scheduler also sweeps (`Services.sweep`) every SWEEP_SECONDS."""
     services = build_services(settings, build_web_client(settings.bot_token, settings.slack_api_base_url))
     stop = threading.Event()
+    name = f"{settings.key_prefix}-{uuid.uuid4().hex[:12]}"  # a shared Redis tells whose worker it is
     if with_scheduler:
         threading.Thread(target=sweeping, args=(services.sweep, stop), name="sweep", daemon=True).start()
+        threading.Thread(target=dispatching, args=(services, name, stop), name="dispatch", daemon=True).start()
     try:
-        name = f"{settings.key_prefix}-{uuid.uuid4().hex[:12]}"  # a shared Redis tells whose worker it is
         worker = PromptWorker(queues, name=name, connection=services.redis.jobs, job_class=services.jobs)
         worker.work(with_scheduler=with_scheduler)
     finally:
@@ -73,3 +77,13 @@ class PromptWorker(PromptStop, Worker):
 def sweeping(sweep: Callable[[], None], stop: threading.Event) -> None:
     while not stop.wait(SWEEP_SECONDS):
         sweep()
+
+
+def dispatching(services: Services, consumer: str, stop: threading.Event) -> None:
+    """Hands the outbox's events to the subscribers' jobs as they come (a second's wait for each read)."""
+    while not stop.is_set():
+        try:
+            services.events.dispatch(consumer, block_ms=DISPATCH_WAIT_MS)
+        except Exception:
+            logger.exception("dispatching events failed; trying again shortly")
+            stop.wait(SWEEP_SECONDS)

@@ -318,8 +318,19 @@ class RunningBot:
             job_class=self.services.jobs,
             name=f"{scheduler.prefix}-{uuid.uuid4().hex[:8]}",  # removed with the test's keys
         )
-        worker.work(burst=True)
+        self.dispatch_events()
+        while True:  # jobs publish events too (an execution's), whose deliveries are jobs again
+            worker.work(burst=True)
+            if not self.dispatch_events():
+                break
         return len(scheduler.queue.failed_job_registry) + len(scheduler.executions.failed_job_registry)
+
+    def dispatch_events(self) -> int:
+        """What the worker's dispatcher does: the outbox's events to their subscribers' jobs. How many it took."""
+        taken = 0
+        while found := self.services.events.dispatch("tests"):
+            taken += found
+        return taken
 
     def run_due_jobs(self, at: float | None = None) -> int:
         """What RQ's scheduler does when the test clock says so (or at the Unix time `at`: RQ schedules a failed

@@ -29,6 +29,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
+from bot.core.events import Event
+
 GENESIS = "0" * 64
 KEYED = "hmac-sha256"
 UNKEYED = "sha256"
@@ -75,12 +77,14 @@ class AuditEntry(BaseModel):
 
 @dataclass(frozen=True)
 class Audit:
-    """An entry for an incident's trail, written in the same atomic step as the change it records. A private
-    incident's entry is logged without its summary and details (people's words stay out of logs)."""
+    """An entry for an incident's trail, written in the same atomic step as the change it records (and the event
+    that tells the subscribers, if any). A private incident's entry is logged without its summary and details
+    (people's words stay out of logs)."""
 
     incident: int
     entry: AuditEntry
     private: bool = False
+    event: Event | None = None
 
 
 @dataclass(frozen=True)

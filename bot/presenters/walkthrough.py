@@ -12,6 +12,7 @@ from bot.adapters.scheduler import Scheduler
 from bot.adapters.slack_api import SlackApi
 from bot.core.incident import Incident
 from bot.core.playbook import FIRST_FIVE, PhaseName, StepBase
+from bot.jobs import JobName
 from bot.kinds import kind_of
 from bot.kinds.base import Shown, StepDisplay
 from bot.presenters.related import RelatedPresenter
@@ -43,9 +44,6 @@ class Edit:
     ts: str
     text: str
     blocks: Blocks
-
-
-CHART_JOB = "draw_chart"
 
 
 class WalkthroughPresenter:
@@ -156,7 +154,7 @@ class WalkthroughPresenter:
             self.slack.upload(channel, upload.filename, upload.content, upload.title, thread_ts=ts)
         if shown.chart:
             self.scheduler.enqueue(
-                CHART_JOB,
+                JobName.DRAW_CHART,
                 incident.number,
                 scope,
                 step.id,

@@ -32,6 +32,7 @@ from bot.core.approval import (
 from bot.core.audit import AuditKind
 from bot.core.clock import Clock
 from bot.core.incident import Incident
+from bot.jobs import JobName
 from bot.kinds import kind_of
 from bot.mechanisms import MECHANISMS, KillSwitch
 from bot.mechanisms.base import FormField, Mechanism, OrgSetup, RequestError
@@ -43,8 +44,6 @@ from bot.services.ports import Workspace, WorkspaceError
 from bot.services.walkthrough import WalkthroughService
 
 logger = logging.getLogger(__name__)
-EXECUTE_JOB = "execute_request"
-EXPIRE_JOB = "expire_request"
 # A failed or abandoned execution job runs again after these delays (seconds); its lease has lapsed by then.
 EXECUTION_RETRIES = [30, 120, 300]
 
@@ -316,7 +315,7 @@ class ApprovalService:
         except RevertAlreadyAsked as asked:
             raise UserError(f"A revert of this request was just asked for (`{asked}`): approve that one.") from None
         self.scheduler.schedule(
-            request.expires_at, EXPIRE_JOB, request.id, job_id=self.scheduler.job_id("expire", request.id)
+            request.expires_at, JobName.EXPIRE_REQUEST, request.id, job_id=self.scheduler.job_id("expire", request.id)
         )
         return Requested(request, incident, approvers, direct=self.policy.configured)
 
@@ -391,7 +390,7 @@ class ApprovalService:
     def send_on(self, request: ApprovalRequest) -> None:
         """Queues the execution of an approved request (once: the job id is the request's)."""
         self.scheduler.enqueue(
-            EXECUTE_JOB,
+            JobName.EXECUTE_REQUEST,
             request.id,
             job_id=self.scheduler.job_id("execute", request.id),
             retry_after=EXECUTION_RETRIES,

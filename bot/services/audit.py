@@ -4,7 +4,7 @@ what was removed, edited, inserted or reordered since, in one incident or in eve
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from bot.adapters.redis_store.approvals import ApprovalStore
@@ -23,6 +23,7 @@ from bot.core.audit import (
     witnessed,
 )
 from bot.core.clock import Clock
+from bot.core.events import Event
 from bot.services.errors import incident_or_refuse
 
 
@@ -50,9 +51,12 @@ class AuditService:
         actor: str | None,
         summary: str,
         details: dict[str, Any] | None = None,
+        event: Event | None = None,
     ) -> Audit:
-        """An entry about `request`, to be written with the change it records."""
-        return self.about(request.incident, request.id, kind, actor, summary, details, private=request.private)
+        """An entry about `request`, to be written with the change it records (and the event that tells the
+        subscribers, if any)."""
+        audit = self.about(request.incident, request.id, kind, actor, summary, details, private=request.private)
+        return replace(audit, event=event)
 
     def about(
         self,

@@ -32,7 +32,9 @@ from bot.adapters.scheduler import Scheduler
 from bot.core.approval import Action, ApprovalRequest, Move, Outcome, Verification
 from bot.core.audit import AuditKind
 from bot.core.clock import Clock
+from bot.core.events import SwitchChange, SwitchChanged
 from bot.core.walkthrough import StepAction, after, allowed_from
+from bot.jobs import JobName
 from bot.mechanisms import MECHANISMS
 from bot.mechanisms.base import Mechanism, ReadBack, RequestError
 from bot.mechanisms.named_credential import WATCH_MINUTES
@@ -41,7 +43,6 @@ from bot.services.errors import UserError
 from bot.services.walkthrough import WalkthroughService
 
 logger = logging.getLogger(__name__)
-WATCH_JOB = "watch_request"
 WATCH_EVERY = timedelta(seconds=15)
 # A write that got no answer may still be applied by the org a while later: the state before it, read sooner
 # than this after the send, does not yet mean "not applied".
@@ -162,7 +163,8 @@ class ExecutionService:
             raise
         applied = outcome.model_copy(update={"result": result})
         summary = f"executed {request.title}: {result}"
-        audit = self.audit.entry(request, AuditKind.EXECUTED, None, summary, {"prior": prior, "plan": request.plan})
+        details = {"prior": prior, "plan": request.plan}
+        audit = self.audit.entry(request, AuditKind.EXECUTED, None, summary, details, self._event(request, "executed"))
         self.approvals.move(request, Move.APPLIED, applied, audit)
         self._finish(request)
 
@@ -191,7 +193,8 @@ class ExecutionService:
         if seen.applied is True:
             result = "applied: the org took it, though its answer never came"
             summary = f"executed {request.title}: {result}"
-            audit = self.audit.entry(request, AuditKind.EXECUTED, None, summary, {"prior": outcome.prior})
+            event = self._event(request, "executed")
+            audit = self.audit.entry(request, AuditKind.EXECUTED, None, summary, {"prior": outcome.prior}, event)
             self.approvals.move(
                 request, Move.APPLIED, outcome.model_copy(update={"result": result, "error": ""}), audit
             )
@@ -254,7 +257,13 @@ class ExecutionService:
         verified = seen.applied is True
         verification = Verification.VERIFIED if verified else Verification.NOT_VERIFIED
         kind = AuditKind.VERIFIED if verified else AuditKind.UNVERIFIED
-        audit = self.audit.entry(request, kind, None, f"{kind.value}: {seen.seen}", {"observed": seen.seen})
+        change: SwitchChange = "not verified"
+        if verified:
+            change = "reverted" if request.action is Action.REVERT else "verified"
+        details = {"observed": seen.seen}
+        audit = self.audit.entry(
+            request, kind, None, f"{kind.value}: {seen.seen}", details, self._event(request, change)
+        )
         self.approvals.record(
             request, outcome.model_copy(update={"verification": verification, "observed": seen.seen}), audit
         )
@@ -272,8 +281,17 @@ class ExecutionService:
 
     def _watch_again(self, request: ApprovalRequest) -> None:
         self.scheduler.schedule(
-            self.clock.now() + WATCH_EVERY, WATCH_JOB, request.id, job_id=self.scheduler.job_id("watch", request.id)
+            self.clock.now() + WATCH_EVERY,
+            JobName.WATCH_REQUEST,
+            request.id,
+            job_id=self.scheduler.job_id("watch", request.id),
         )
+
+    def _event(self, request: ApprovalRequest, change: SwitchChange) -> SwitchChanged | None:
+        """What the subscribers hear of a kill switch (a drill's dry runs and destructive steps tell nobody)."""
+        if request.drill or not request.switch:
+            return None
+        return SwitchChanged(incident=request.incident, at=self.clock.now(), request=request.id, change=change)
 
     def _outcome(self, request: ApprovalRequest) -> Outcome:
         found = self.approvals.get(request.id)

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 from bot.adapters.redis_store.incidents import IncidentStore
 from bot.core.clock import Clock
+from bot.core.events import Declared as DeclaredEvent
 from bot.core.incident import Declaration, Incident, IncidentStatus, channel_name
 from bot.core.severity import SeverityLevel, SeverityMatrix
 from bot.core.timeline import EntryKind
@@ -72,8 +73,16 @@ class IncidentService:
         early = self.walkthrough.start_declare_runs(incident)
         probes = self.evidence.start(incident)
         channel_id, name = self._create_channel(incident)
+        declared = DeclaredEvent(
+            incident=number,
+            at=incident.declared_at,
+            actor=incident.declared_by,
+            severity=incident.severity,
+            drill=incident.drill,
+            private=incident.private,
+        )
         incident = self.store.update(
-            incident, channel_id=channel_id, channel_name=name, status=IncidentStatus.INVESTIGATING
+            incident, events=[declared], channel_id=channel_id, channel_name=name, status=IncidentStatus.INVESTIGATING
         )
         self.timeline.record(
             number,

@@ -16,6 +16,8 @@ from bot.adapters.redis_store.walkthrough import WalkthroughStore
 from bot.core.access import Privilege
 from bot.core.approval import ApprovalRequest
 from bot.core.clock import Clock
+from bot.core.events import Acknowledged, Event, Mitigated
+from bot.core.events import Resolved as ResolvedEvent
 from bot.core.incident import ROOT_CAUSE_REQUIRED, Incident, IncidentStatus, needs_postmortem
 from bot.core.milestones import FIELDS, Milestone, MilestoneError, check_order
 from bot.core.playbook import FIRST_FIVE, PhaseName, window_values
@@ -99,7 +101,12 @@ class LifecycleService:
             check_order(incident, milestone, at, self.timezone)
         except MilestoneError as error:
             raise UserError(str(error)) from None
-        incident = self.store.update(incident, **{FIELDS[milestone]: at})
+        events: list[Event] = []
+        if milestone is Milestone.ACKNOWLEDGED:
+            events.append(Acknowledged(incident=number, at=at, actor=actor))
+        elif milestone is Milestone.MITIGATED:
+            events.append(Mitigated(incident=number, at=at, actor=actor))
+        incident = self.store.update(incident, events=events, **{FIELDS[milestone]: at})
         self.timeline.record(number, EntryKind.MILESTONE, milestone.value.capitalize(), actor, at=at)
         return incident
 
@@ -115,7 +122,7 @@ class LifecycleService:
 
     def add_action(self, number: int, actor: str, text: str, owner: str | None, due: date | None) -> ActionItem:
         item = ActionItem(text=text, owner=owner, due=due, added_by=actor, added_at=self.clock.now())
-        self.store.add_action(self.acting(number, actor).number, item)
+        self.store.add_action(self.acting(number, actor).number, item, item.added_at, actor)
         self.timeline.record(number, EntryKind.NOTE, f"Action item: {text}", actor)
         return item
 
@@ -132,6 +139,7 @@ class LifecycleService:
         incident = self.set_milestone(number, Milestone.RESOLVED, self.clock.now(), actor)
         incident = self.store.update(
             incident,
+            events=[ResolvedEvent(incident=number, at=self.clock.now(), actor=actor)],
             status=IncidentStatus.RESOLVED,
             root_cause=root_cause,
             customer_impact=customer_impact,

@@ -7,6 +7,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
+from bot.core.events import Event
+
 
 class WorkspaceError(Exception):
     """The workspace refused or failed a call; `method` and `error` say which and why."""
@@ -42,3 +44,9 @@ class Workspace(Protocol):
     def posted_message(self, channel: str, ts: str) -> PostedMessage | None:
         """A message of a channel, a thread reply included, with its permalink; None when it is gone."""
         ...
+
+
+class EventSink(Protocol):
+    """Where events that record no write of their own go (the outbox); the others go with their write."""
+
+    def publish(self, *events: Event) -> None: ...

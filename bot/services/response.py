@@ -8,10 +8,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from bot.adapters.redis_store.incidents import IncidentStore
 from bot.core.access import Privilege
 from bot.core.clock import Clock
+from bot.core.events import SeverityChanged as SeverityEvent
+from bot.core.events import TargetMissed
 from bot.core.incident import Incident, IncidentStatus, needs_postmortem
 from bot.core.milestones import Milestone
 from bot.core.response import Role, UpdateStatus
@@ -20,6 +23,7 @@ from bot.core.timeline import EntryKind
 from bot.services.access import Access
 from bot.services.errors import UserError, incident_or_refuse
 from bot.services.lifecycle import LifecycleService, Resolved
+from bot.services.ports import EventSink
 from bot.services.timeline import TimelineService
 from bot.services.timers import ResponseTimers
 
@@ -106,7 +110,9 @@ class ResponseService:
         timers: ResponseTimers,
         clock: Clock,
         policy: ResponsePolicy,
+        events: EventSink,
     ) -> None:
+        self.events = events
         self.store = incidents
         self.lifecycle = lifecycle
         self.timeline = timeline
@@ -150,6 +156,7 @@ class ResponseService:
             )
             return None
         self.timeline.record(incident.number, EntryKind.STATUS, f"Escalated to level {level}: not acknowledged")
+        self.events.publish(TargetMissed(incident=incident.number, at=self.clock.now(), level=level))
         late = int((self.clock.now() - deadline).total_seconds() // 60)
         return Escalated(incident, level, group, late)
 
@@ -187,7 +194,8 @@ class ResponseService:
         if before is severity:
             return SeverityChanged(incident, before, self.timers.deadlines.deadline(incident), already=True)
         self.access.require(incident, actor, Privilege.SEVERITY)
-        incident = self.store.update(incident, severity=severity)
+        changed = SeverityEvent(incident=number, at=self.clock.now(), actor=actor, before=before, after=severity)
+        incident = self.store.update(incident, events=[changed], severity=severity)
         self.timeline.record(number, EntryKind.SEVERITY, f"Severity {before.label} → {severity.label}", actor)
         self.timers.schedule(incident)
         return SeverityChanged(incident, before, self.timers.deadlines.deadline(incident), already=False)
@@ -213,7 +221,8 @@ class ResponseService:
     def assign(self, number: int, role: Role, person: str, actor: str) -> RoleAssigned:
         incident = incident_or_refuse(self.store.get(number), number, open_only=True)
         self.access.require(incident, actor, Privilege.ROLES)
-        incident = self.store.update(incident, **{role.field: person})
+        role_change: dict[str, Any] = {role.field: person}
+        incident = self.store.update(incident, **role_change)
         self.timeline.record(number, EntryKind.ROLE, f"{role.value.capitalize()}: {person}", actor)
         return RoleAssigned(incident, role, person)
 

@@ -11,8 +11,8 @@ from bot.adapters.scheduler import Scheduler
 from bot.core.incident import Incident
 from bot.core.response import due_soon_at
 from bot.core.severity import BusinessCalendar, Severity, SeverityMatrix
+from bot.jobs import JobName
 
-TIMER_JOB = "response_timer"
 ESCALATIONS = ("due-soon", "escalate-1", "escalate-2")
 
 
@@ -35,7 +35,7 @@ class ResponseTimers:
         return self.scheduler.job_id("timer", number, kind)
 
     def at(self, number: int, kind: str, when: datetime) -> None:
-        self.scheduler.schedule(when, TIMER_JOB, number, kind, job_id=self._id(number, kind))
+        self.scheduler.schedule(when, JobName.RESPONSE_TIMER, number, kind, job_id=self._id(number, kind))
 
     def schedule(self, incident: Incident) -> None:
         """(Re)sets the incident's timers: due soon, the deadline (first escalation), the next update reminder."""

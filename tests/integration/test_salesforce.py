@@ -303,6 +303,7 @@ def test_faults_fail_the_step_with_a_sentence_and_a_retry(
     fake_org.inject(r"/query", kind)
     checklist = message(sf_bot, channel, "first-five")
     click(sf_bot, channel, checklist, "step.run", "confirm-scope")
+    sf_bot.wait_quiet()  # the click's work is done (the step was done before it: Run again)
     failed = wait_settled(sf_bot, "first-five", "confirm-scope")
     sentence = f"Pipeline executions: {sentence}"  # the series whose query failed
     assert (failed.status.value, failed.error) == ("failed", sentence)

@@ -25,8 +25,8 @@ from typing import Any, cast
 
 import redis
 
-from bot.adapters.redis_store.audit import AUDIT_LUA, SEAL_ATTEMPTS, AuditStore, AuditWrite
-from bot.adapters.redis_store.keys import Keys
+from bot.adapters.redis_store.audit import AUDIT_LUA, AuditStore, AuditWrite
+from bot.adapters.redis_store.keys import CONFLICT_RETRIES, Keys
 from bot.core.approval import (
     CHANGED_NOTHING,
     UNSENT,
@@ -43,8 +43,9 @@ from bot.core.audit import Audit
 from bot.core.incident import CLOSED_STATUSES
 
 # Helpers of every script that changes a request's status. KEYS[2] is the unsent index, KEYS[3] the request a
-# revert is for (or the request itself), KEYS[4..7] the audit keys; ARGV[1] is the request's id, ARGV[2] '1'
-# for a revert, ARGV[3] the statuses that wait to be sent, ARGV[4] those that changed nothing.
+# revert is for (or the request itself), KEYS[4..8] the audit keys (with the event outbox); ARGV[1] is the
+# request's id, ARGV[2] '1' for a revert, ARGV[3] the statuses that wait to be sent, ARGV[4] those that changed
+# nothing.
 _HELPERS = (
     AUDIT_LUA
     + """
@@ -72,7 +73,7 @@ end
 
 # The one decision of a request. Checks, together: it exists, is pending, has not expired, its incident is
 # still open (a revert may be decided after resolve), the approver is not the requester and is one of its
-# approvers (a requester may withdraw). KEYS[8] approvers, KEYS[9] incident; ARGV[5] payload, ARGV[6] actor,
+# approvers (a requester may withdraw). KEYS[9] approvers, KEYS[10] incident; ARGV[5] payload, ARGV[6] actor,
 # ARGV[7] now, ARGV[8] the status it leads to, ARGV[9] closed incident statuses.
 _DECIDE = (
     _HELPERS
@@ -81,10 +82,10 @@ local status = redis.call('HGET', KEYS[1], 'status')
 if not status then return 'missing' end
 if status ~= 'pending' then return 'decided' end
 if tonumber(redis.call('HGET', KEYS[1], 'expires_at')) <= tonumber(ARGV[7]) then return 'expired' end
-if ARGV[2] ~= '1' and listed(ARGV[9], redis.call('HGET', KEYS[9], 'status') or '') then return 'closed' end
+if ARGV[2] ~= '1' and listed(ARGV[9], redis.call('HGET', KEYS[10], 'status') or '') then return 'closed' end
 local requester = redis.call('HGET', KEYS[1], 'requester')
 if ARGV[8] == 'approved' and requester == ARGV[6] then return 'self' end
-if requester ~= ARGV[6] and redis.call('SISMEMBER', KEYS[8], ARGV[6]) == 0 then return 'unauthorized' end
+if requester ~= ARGV[6] and redis.call('SISMEMBER', KEYS[9], ARGV[6]) == 0 then return 'unauthorized' end
 if not audit_fresh(4, ARGV[5]) then return 'stale' end
 redis.call('HSET', KEYS[1], 'decided_by', ARGV[6], 'decided_at', ARGV[7])
 moved(ARGV[8])
@@ -133,7 +134,7 @@ return 'ok'
 # request becomes UNKNOWN, never APPROVED, and is settled), finish (applied: follow-ups and read back), verify
 # (executed, not read back yet), watch (a guided change), cancelled (its incident was resolved first; a revert
 # goes on), busy (another worker holds it), or done. ARGV[5] and ARGV[6] are the audit entries of cancelled and
-# lost; ARGV[7] now, ARGV[8] the lease, ARGV[9] closed incident statuses; KEYS[8] the incident.
+# lost; ARGV[7] now, ARGV[8] the lease, ARGV[9] closed incident statuses; KEYS[9] the incident.
 _CLAIM = (
     _HELPERS
     + """
@@ -141,7 +142,7 @@ local status = redis.call('HGET', KEYS[1], 'status')
 if not status then return 'done' end
 local now, lease = tonumber(ARGV[7]), tonumber(ARGV[8])
 if tonumber(redis.call('HGET', KEYS[1], 'lease_until') or '0') > now then return 'busy' end
-local closed = ARGV[2] ~= '1' and listed(ARGV[9], redis.call('HGET', KEYS[8], 'status') or '')
+local closed = ARGV[2] ~= '1' and listed(ARGV[9], redis.call('HGET', KEYS[9], 'status') or '')
 local task = 'done'
 if status == 'approved' or status == 'preparing' then
   if closed then
@@ -171,7 +172,7 @@ return task
 )
 
 # A new request, with its "requested" entry; a revert also marks the request it reverts, if nobody asked for a
-# revert meanwhile (ARGV[6] is the mark it had when read, '' for none). KEYS[8] approvers, KEYS[9] the index.
+# revert meanwhile (ARGV[6] is the mark it had when read, '' for none). KEYS[9] approvers, KEYS[10] the index.
 _CREATE = (
     _HELPERS
     + """
@@ -179,8 +180,8 @@ if ARGV[2] == '1' and (redis.call('HGET', KEYS[3], 'reverted_by') or '') ~= ARGV
 if not audit_fresh(4, ARGV[5]) then return 'stale' end
 redis.call('HSET', KEYS[1], 'request', ARGV[7], 'outcome', ARGV[8], 'status', 'pending', 'verification', 'pending',
   'requester', ARGV[9], 'expires_at', ARGV[10], 'version', 0)
-for i = 11, #ARGV do redis.call('SADD', KEYS[8], ARGV[i]) end
-redis.call('SADD', KEYS[9], ARGV[1])
+for i = 11, #ARGV do redis.call('SADD', KEYS[9], ARGV[i]) end
+redis.call('SADD', KEYS[10], ARGV[1])
 if ARGV[2] == '1' then
   redis.call('HSET', KEYS[3], 'reverted_by', ARGV[1])
   redis.call('HINCRBY', KEYS[3], 'version', 1)
@@ -226,9 +227,9 @@ class ApprovalStore:
         """Runs a script with the audit entries it may write, sealed again while another entry came in between;
         logs the one it wrote."""
         incident = next((audit.incident for audit in audits if audit is not None), None)
-        for _ in range(SEAL_ATTEMPTS):
+        for _ in range(CONFLICT_RETRIES):
             writes = [self._audit.prepare(audit) if audit is not None else None for audit in audits]
-            audit_keys = self._audit.keys(incident) if incident is not None else [keys[0]] * 4
+            audit_keys = self._audit.keys(incident) if incident is not None else [keys[0]] * 5
             payloads = [write.payload if write is not None else "" for write in writes]
             answer = str(script(keys=[*keys[:3], *audit_keys, *keys[3:]], args=[*args[:4], *payloads, *args[4:]]))
             if answer != "stale":

@@ -23,14 +23,14 @@ from typing import cast
 
 import redis
 
-from bot.adapters.redis_store.keys import Keys
+from bot.adapters.redis_store.events import OUTBOX_LENGTH
+from bot.adapters.redis_store.keys import CONFLICT_RETRIES, Keys
 from bot.core.audit import EMPTY, GENESIS, WITNESS, Audit, AuditEntry, AuditHead, Seal, SignedHead, witness_entry
 
 logger = logging.getLogger("bot.audit")
-SEAL_ATTEMPTS = 100  # an entry sealed again each time another came in between; more than this is a fault
 
-# Lua helpers that every script writing an audit entry starts with. KEYS[k..k+3] are the incident's stream and
-# head and the witness's stream and head; `raw` is AuditWrite.payload ('' for no entry).
+# Lua helpers that every script writing an audit entry starts with. KEYS[k..k+4] are the incident's stream and
+# head, the witness's stream and head, and the event outbox; `raw` is AuditWrite.payload ('' for no entry).
 AUDIT_LUA = """
 local function audit_fresh(k, raw)
   if raw == '' then return true end
@@ -48,6 +48,7 @@ local function audit_write(k, raw)
   redis.call('XADD', KEYS[k + 2], '*', 'entry', a.witness)
   redis.call('HSET', KEYS[k + 3], 'count', a.whead[1], 'hash', a.whead[2], 'signature', a.whead[3], 'key_id',
     a.whead[4])
+  if a.event ~= '' then redis.call('XADD', KEYS[k + 4], 'MAXLEN', '~', a.outbox, '*', 'event', a.event) end
 end
 """
 _APPEND = (
@@ -92,9 +93,10 @@ class AuditStore:
         self._adopt = client.register_script(_ADOPT)
 
     def keys(self, incident: int) -> list[str]:
-        """The incident's stream and head, then the witness's: the keys of every script that writes an entry."""
+        """The incident's stream and head, the witness's, and the event outbox: the keys of every script that
+        writes an entry."""
         stream = self._key("incident", incident, "audit")
-        return [stream, f"{stream}:head", *self._witness_keys()]
+        return [stream, f"{stream}:head", *self._witness_keys(), self._key("events")]
 
     def _witness_keys(self) -> list[str]:
         return [self._key("audit", "witness"), self._key("audit", "witness", "head")]
@@ -122,6 +124,8 @@ class AuditStore:
             "head": self._signed(number, reached),
             "witness": witness.model_dump_json(),
             "whead": self._signed(WITNESS, witnessed),
+            "event": audit.event.model_dump_json() if audit is not None and audit.event is not None else "",
+            "outbox": str(OUTBOX_LENGTH),
         }
         return AuditWrite(audit, sealed or witness, keys, json.dumps(payload))
 
@@ -139,7 +143,7 @@ class AuditStore:
 
     def append(self, audit: Audit) -> AuditEntry:
         """An entry that records no change of its own (a refusal, a person's word), written alone."""
-        for _ in range(SEAL_ATTEMPTS):
+        for _ in range(CONFLICT_RETRIES):
             write = self.prepare(audit)
             if self._append(keys=write.keys, args=[write.payload]) == "ok":
                 self.written(write)
@@ -148,7 +152,7 @@ class AuditStore:
 
     def adopt(self, incident: int, at: datetime) -> None:
         """Seals `incident`'s trail as it stands into the witness (a trail written before the witness existed)."""
-        for _ in range(SEAL_ATTEMPTS):
+        for _ in range(CONFLICT_RETRIES):
             write = self.prepare(None, incident, at)
             if self._adopt(keys=write.keys, args=[write.payload]) == "ok":
                 return

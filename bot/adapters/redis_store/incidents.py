@@ -15,11 +15,14 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 from contextlib import AbstractContextManager
+from datetime import datetime
 from typing import Any, cast
 
 import redis
 
-from bot.adapters.redis_store.keys import Keys, held
+from bot.adapters.redis_store.events import EventOutbox
+from bot.adapters.redis_store.keys import CONFLICT_RETRIES, Keys, held
+from bot.core.events import ActionItemAdded, Event
 from bot.core.incident import Incident
 from bot.core.postmortem import ActionItem
 
@@ -36,9 +39,10 @@ return {1, number}
 
 
 class IncidentStore:
-    def __init__(self, client: redis.Redis, prefix: str) -> None:
+    def __init__(self, client: redis.Redis, prefix: str, outbox: EventOutbox) -> None:
         self._redis = client
         self._key = Keys(prefix)
+        self._outbox = outbox
         self._claim = client.register_script(_CLAIM)
 
     def claim_number(self, dedupe_key: str) -> tuple[bool, int]:
@@ -55,13 +59,15 @@ class IncidentStore:
         self._index(pipe, incident)
         pipe.execute()
 
-    def update(self, incident: Incident, **changes: Any) -> Incident:
-        """Applies `changes` (validated by the model) and writes only those fields."""
+    def update(self, incident: Incident, *, events: Iterable[Event] = (), **changes: Any) -> Incident:
+        """Applies `changes` (validated by the model) and writes only those fields, with the `events` that tell the
+        subscribers, in one MULTI."""
         updated = incident.model_validate({**incident.model_dump(), **changes})
         dumped = updated.model_dump(mode="json")
         pipe = self._redis.pipeline()
         pipe.hset(self._key("incident", incident.number), mapping={k: json.dumps(dumped[k]) for k in changes})
         self._index(pipe, updated)
+        self._outbox.add(pipe, *events)
         pipe.execute()
         return updated
 
@@ -88,8 +94,22 @@ class IncidentStore:
             return None
         return str(self._redis.get(key) or "")
 
-    def add_action(self, number: int, item: ActionItem) -> None:
-        self._redis.rpush(self._key("incident", number, "actions"), item.model_dump_json())
+    def add_action(self, number: int, item: ActionItem, at: datetime, actor: str) -> int:
+        """Adds an action item, and the event that tells the subscribers, in one MULTI; returns its place."""
+        key = self._key("incident", number, "actions")
+        for _ in range(CONFLICT_RETRIES):
+            with self._redis.pipeline() as pipe:
+                try:
+                    pipe.watch(key)  # type: ignore[no-untyped-call]
+                    place = int(pipe.llen(key))
+                    pipe.multi()
+                    pipe.rpush(key, item.model_dump_json())
+                    self._outbox.add(pipe, ActionItemAdded(incident=number, at=at, actor=actor, item=place))
+                    pipe.execute()
+                    return place
+                except redis.WatchError:
+                    continue
+        raise RuntimeError(f"could not add an action item to incident {number}: its list kept changing")
 
     def actions(self, number: int) -> list[ActionItem]:
         raw = cast(list[str], self._redis.lrange(self._key("incident", number, "actions"), 0, -1))

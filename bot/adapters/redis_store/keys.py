@@ -8,6 +8,7 @@ from contextlib import contextmanager
 import redis
 
 LOCK_SECONDS = 30
+CONFLICT_RETRIES = 100  # a write tried again while others keep changing what it read; more than this is a fault
 
 
 class Keys:
