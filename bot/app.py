@@ -10,10 +10,13 @@ from datetime import timedelta
 from functools import cached_property
 from zoneinfo import ZoneInfo
 
+from pydantic import SecretStr
 from rq.job import Job
 from slack_bolt import App
 from slack_sdk import WebClient
 
+from bot.adapters.opsgenie import Opsgenie
+from bot.adapters.pagerduty import PagerDuty
 from bot.adapters.playbook_files import load_runbook
 from bot.adapters.redis_connection import RedisConnections, open_redis
 from bot.adapters.redis_store.approvals import ApprovalStore
@@ -21,6 +24,7 @@ from bot.adapters.redis_store.audit import AuditStore
 from bot.adapters.redis_store.events import EventOutbox
 from bot.adapters.redis_store.evidence import EvidenceStore
 from bot.adapters.redis_store.incidents import IncidentStore
+from bot.adapters.redis_store.pages import PageStore
 from bot.adapters.redis_store.timeline import TimelineStore
 from bot.adapters.redis_store.updates import CoalescedUpdates
 from bot.adapters.redis_store.walkthrough import MessageStore, WalkthroughStore
@@ -52,12 +56,14 @@ from bot.services.evidence import EvidenceService
 from bot.services.execution import ExecutionService
 from bot.services.incidents import IncidentService
 from bot.services.lifecycle import LifecycleService
+from bot.services.paging import Paging
 from bot.services.related import RelatedService
 from bot.services.response import ResponsePolicy, ResponseService
 from bot.services.timeline import TimelineService
 from bot.services.timers import Deadlines, ResponseTimers
 from bot.services.walkthrough import WalkthroughService
 from bot.subscribers.event_log import EventLog
+from bot.subscribers.pager import Pager, PagerBackend
 from handlers import register_all
 from handlers.guards import answer_failures, replay_guard
 
@@ -99,6 +105,7 @@ class Services:
     execution: ExecutionService
     lifecycle: LifecycleService
     response: ResponseService
+    paging: Paging
     present: Presenters
     events: EventDispatch
     listeners: ThreadPoolExecutor
@@ -252,6 +259,26 @@ def build_services(settings: Settings, client: WebClient, clock: Clock | None = 
         lease_seconds=settings.execution_lease_seconds,
         on_contained=lifecycle.contained,
     )
+    pages = PageStore(redis.data, prefix)
+    backends = pagers(settings)
+    paging = Paging(
+        incidents=incident_store,
+        pages=pages,
+        timeline=timeline,
+        access=access,
+        events=outbox,
+        scheduler=scheduler,
+        deadlines=deadlines,
+        clock=clock,
+        pagers=tuple(backend.name for backend in backends),
+        key_prefix=prefix,
+        web_base_url=settings.web_base_url,
+        pagerduty_webhook_secret=secret(settings.pagerduty_webhook_secret),
+    )
+    paging_subscribers = [
+        Pager(backend, paging, incident_store, pages, timeline, scheduler, clock, settings.page_on)
+        for backend in backends
+    ]
     response = ResponseService(
         incidents=incident_store,
         lifecycle=lifecycle,
@@ -279,7 +306,7 @@ def build_services(settings: Settings, client: WebClient, clock: Clock | None = 
     )
     evidence_presenter = EvidencePresenter(slack, messages, evidence, walkthrough_presenter, related_presenter)
     incident_presenter = IncidentPresenter(
-        slack, messages, incidents, deadlines, walkthrough_presenter, evidence_presenter, clock
+        slack, messages, incidents, deadlines, walkthrough_presenter, evidence_presenter, clock, paging
     )
     approval_presenter = ApprovalPresenter(slack, approval_store, audit_store, updates, timezone)
     lifecycle_presenter = LifecyclePresenter(slack, messages, lifecycle, incident_presenter, approval_presenter)
@@ -311,7 +338,8 @@ def build_services(settings: Settings, client: WebClient, clock: Clock | None = 
         lifecycle=lifecycle,
         response=response,
         present=present,
-        events=EventDispatch(outbox, scheduler, [EventLog()]),
+        paging=paging,
+        events=EventDispatch(outbox, scheduler, [EventLog(), *paging_subscribers]),
         listeners=ThreadPoolExecutor(max_workers=LISTENER_THREADS, thread_name_prefix="listener"),
         updates=updates,
     )
@@ -326,6 +354,20 @@ def integration_user(salesforce: SalesforceGateway | None) -> str | None:
     except SalesforceError:
         logger.warning("the integration user could not be read; the post-mortem lists every user it saw")
         return None
+
+
+def pagers(settings: Settings) -> list[PagerBackend]:
+    """The pagers the settings name: PagerDuty and Opsgenie, each when its key is set."""
+    found: list[PagerBackend] = []
+    if settings.pagerduty_routing_key:
+        found.append(PagerDuty(settings.pagerduty_events_url, settings.pagerduty_routing_key.get_secret_value()))
+    if settings.opsgenie_api_key:
+        found.append(Opsgenie(settings.opsgenie_api_url, settings.opsgenie_api_key.get_secret_value()))
+    return found
+
+
+def secret(value: SecretStr | None) -> str | None:
+    return value.get_secret_value() if value else None
 
 
 def status_pages(settings: Settings) -> StatusPages:

@@ -15,6 +15,7 @@ from pydantic import AfterValidator, Field, SecretStr, ValidationError, field_va
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 import playbooks
+from bot.core.severity import Severity
 
 SLACK_API_DEFAULT = "https://slack.com/api/"
 MIN_KEY_LENGTH = 32
@@ -95,6 +96,16 @@ class Settings(BaseSettings):
     # Named keys for rotation, newest first (`2026-12:<key>,2026-06:<key>`): the first seals, all verify;
     # AUDIT_SIGNING_KEY stays the key of the seals made before keys were named
     audit_signing_keys: SecretStr | None = None
+
+    # Paging the on-call: which severities page (declared at, or raised into), through PagerDuty and/or Opsgenie
+    page_on_severities: str = Field(default="sev1", pattern=r"^\s*(sev[1-4]\s*(,\s*|$))*$")
+    pagerduty_routing_key: SecretStr | None = None
+    pagerduty_events_url: str = Field(default="https://events.pagerduty.com/v2/enqueue", pattern=r"^https?://\S+$")
+    pagerduty_webhook_secret: SecretStr | None = None
+    opsgenie_api_key: SecretStr | None = None
+    opsgenie_api_url: str = Field(default="https://api.opsgenie.com", pattern=r"^https?://\S+$")
+    # The bot's public address (https://incidents.example.com): links to an incident's page in pages and alerts
+    web_base_url: str | None = Field(default=None, pattern=r"^https?://\S+$")
 
     # Vendor status pages (Statuspage v2 summary.json for Anthropic and OpenAI, RSS feeds for AWS and Azure)
     anthropic_status_url: str = "https://status.anthropic.com/api/v2/summary.json"
@@ -230,6 +241,11 @@ class Settings(BaseSettings):
         if self.redis_url and (password := urlsplit(self.redis_url.get_secret_value()).password):
             values.append(password)
         return [value for value in values if len(value) >= MIN_MASKED]
+
+    @property
+    def page_on(self) -> frozenset[Severity]:
+        """The severities PAGE_ON_SEVERITIES names."""
+        return frozenset(Severity.parse(part) for part in self.page_on_severities.split(",") if part.strip())
 
     @property
     def approver_ids(self) -> frozenset[str]:

@@ -3,9 +3,11 @@ fix (a warning does not make the command fail)."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import redis
 import yaml
@@ -22,6 +24,9 @@ from bot.config import Settings, SettingsError
 from bot.preflight import slack_problem
 
 MANIFEST = Path(__file__).resolve().parent.parent / "manifest.yml"
+PAGERDUTY_KEY = re.compile(r"[0-9A-Za-z]{32}")  # an Events API v2 integration (routing) key
+OPSGENIE_KEY = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", re.IGNORECASE)
+LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 
 
 @dataclass(frozen=True)
@@ -45,6 +50,7 @@ def run_checks(settings: Settings) -> Iterator[Check]:
         worker_running,
         approver_policy,
         audit_signing,
+        pager_settings,
     ]
     for check in checks:
         try:
@@ -205,3 +211,45 @@ def approver_policy(settings: Settings) -> Check:
             warning=True,
         )
     return Check("Approvers", True, f"{len(members)} people may approve kill switches")
+
+
+def pager_settings(settings: Settings) -> Check:
+    """The shape of the pager settings, checked without paging anyone: neither service can be asked whether a key
+    is good without sending an alert."""
+    problems: list[str] = []
+    routing_key, opsgenie_key = settings.pagerduty_routing_key, settings.opsgenie_api_key
+    if routing_key and not PAGERDUTY_KEY.fullmatch(routing_key.get_secret_value()):
+        problems.append(
+            "PAGERDUTY_ROUTING_KEY is not an integration key (32 letters and digits, from the service's "
+            "Events API v2 integration)"
+        )
+    if opsgenie_key and not OPSGENIE_KEY.fullmatch(opsgenie_key.get_secret_value()):
+        problems.append("OPSGENIE_API_KEY is not an API integration key (a UUID, from the team's API integration)")
+    for name, url, used in (
+        ("PAGERDUTY_EVENTS_URL", settings.pagerduty_events_url, routing_key),
+        ("OPSGENIE_API_URL", settings.opsgenie_api_url, opsgenie_key),
+    ):
+        address = urlsplit(url)
+        if used and address.scheme != "https" and address.hostname not in LOOPBACK:
+            problems.append(f"{name} must be an https:// address (the key travels with every page)")
+    if problems:
+        return Check("Pager", False, "; ".join(problems))
+    if not (routing_key or opsgenie_key):
+        return Check(
+            "Pager",
+            True,
+            "no pager is set up: a SEV-1 reaches only the people in Slack; set PAGERDUTY_ROUTING_KEY or "
+            "OPSGENIE_API_KEY",
+            warning=True,
+        )
+    names = " and ".join(name for name, key in (("PagerDuty", routing_key), ("Opsgenie", opsgenie_key)) if key)
+    severities = ", ".join(severity.label for severity in sorted(settings.page_on))
+    if routing_key and not settings.pagerduty_webhook_secret:
+        return Check(
+            "Pager",
+            True,
+            f"{names} page on {severities}; PAGERDUTY_WEBHOOK_SECRET is not set, so an acknowledgement made in "
+            "PagerDuty does not show in the channel",
+            warning=True,
+        )
+    return Check("Pager", True, f"{names} page on {severities}")

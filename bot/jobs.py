@@ -28,6 +28,8 @@ class JobName(StrEnum):
     DRAW_CHART = "draw_chart"
     RESPONSE_TIMER = "response_timer"
     DELIVER_EVENT = "deliver_event"  # one event to one subscriber
+    SHOW_INCIDENT = "show_incident"  # the header, after something outside Slack changed what it shows
+    TELL_CHANNEL = "tell_channel"  # one message in the incident's channel, from a subscriber other than Slack
 
 
 def execute_request(services: Services, approval_id: str) -> None:
@@ -70,6 +72,18 @@ def deliver_event(services: Services, subscriber: str, event_json: str) -> None:
     services.events.deliver(subscriber, event_json)
 
 
+def show_incident(services: Services, number: int) -> None:
+    incident = services.incidents.store.get(number)
+    if incident is not None:
+        services.present.incidents.refresh_header(incident)
+
+
+def tell_channel(services: Services, number: int, text: str) -> None:
+    incident = services.incidents.store.get(number)
+    if incident is not None:
+        services.present.incidents.tell(incident, text)
+
+
 JOBS: dict[str, Callable[..., None]] = {
     JobName.EXECUTE_REQUEST: execute_request,
     JobName.WATCH_REQUEST: execute_request,
@@ -78,6 +92,8 @@ JOBS: dict[str, Callable[..., None]] = {
     JobName.DRAW_CHART: draw_chart,
     JobName.RESPONSE_TIMER: response_timer,
     JobName.DELIVER_EVENT: deliver_event,
+    JobName.SHOW_INCIDENT: show_incident,
+    JobName.TELL_CHANNEL: tell_channel,
 }
 
 

@@ -1,4 +1,4 @@
-"""The HTTP entry point: Bolt's Flask adapter at /slack/events, and a health check.
+"""The HTTP entry point: Bolt's Flask adapter at /slack/events, the pagers' signed webhooks, and a health check.
 
 Served by gunicorn (`bot/gunicorn_config.py`): the Procfile's `web:` and `incident-bot run` start the same.
 """
@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
 
 EVENTS_PATH = "/slack/events"
+PAGERDUTY_WEBHOOK_PATH = "/webhooks/pagerduty"
 SERVICES = "incident_bot_services"
 # Larger than anything Slack sends (its biggest payload, a view submission, carries a view of at most 100 blocks:
 # a few hundred kilobytes encoded). A larger body is refused with 413 before the signature check would read it.
@@ -63,6 +64,12 @@ def wsgi_app(app: App, services: Services) -> Flask:
     @flask_app.post(EVENTS_PATH)
     def slack_events() -> Response:
         return handler.handle(request)
+
+    @flask_app.post(PAGERDUTY_WEBHOOK_PATH)
+    def pagerduty_webhook() -> tuple[str, int]:
+        """PagerDuty v3 webhooks: the on-call acknowledged or resolved there (signed with its secret)."""
+        status = services.paging.pagerduty_webhook(request.get_data(), request.headers.get("X-PagerDuty-Signature", ""))
+        return ("", status)
 
     @flask_app.get("/healthz")
     def health() -> tuple[str, int]:

@@ -20,6 +20,7 @@ from bot.core.commands import (
     OpenDeclareForm,
     OpenResolveForm,
     OpenUpdateForm,
+    Page,
     Probe,
     SetMilestone,
     ShowTimeline,
@@ -186,6 +187,11 @@ def probe(services: Services, command: Command, incident: Incident, parsed: Any,
     services.present.evidence.show(services.evidence.finish(run))
 
 
+def page(services: Services, command: Command, incident: Incident, parsed: Any, reply: Reply) -> None:
+    asked = services.paging.page(incident.number, command["user_id"], parsed.reason)
+    reply(f":pager: Paging the on-call through {' and '.join(asked.pagers)}; the channel says when it went out.")
+
+
 def change_severity(services: Services, command: Command, incident: Incident, parsed: Any, reply: Reply) -> None:
     changed = services.response.change_severity(incident.number, parsed.severity, command["user_id"])
     services.present.response.severity_changed(changed, reply)
@@ -205,6 +211,7 @@ def open_update_form(services: Services, command: Command, incident: Incident, p
 in_incident: dict[type, Callable[[Services, Command, Incident, Any, Reply], None]] = {
     Acknowledge: acknowledge,
     Probe: probe,
+    Page: page,
     ChangeSeverity: change_severity,
     AssignRole: assign_role,
     OpenUpdateForm: open_update_form,

@@ -115,6 +115,11 @@ class Similar:
     text: str = ""
 
 
+@dataclass(frozen=True)
+class Page:
+    reason: str
+
+
 Command = (
     Help
     | OpenDeclareForm
@@ -134,6 +139,7 @@ Command = (
     | Acknowledge
     | Probe
     | Similar
+    | Page
 )
 
 
@@ -157,6 +163,7 @@ USAGE: tuple[Usage, ...] = (
     Usage("/incident probe", "measures the org again: ranks the playbooks by evidence, checks the severity"),
     Usage("/incident similar [TEXT]", "earlier incidents like this one, or like TEXT (private ones: members only)"),
     Usage("/incident sev N", "changes the severity (the response target follows)"),
+    Usage("/incident page REASON", "pages the on-call now through PagerDuty or Opsgenie (once an incident)"),
     Usage("/incident lead @user", "makes someone the incident commander"),
     Usage("/incident role comms|scribe @user", "assigns the communications or scribe role"),
     Usage("/incident update", "posts a status update here and in the announcements channel"),
@@ -234,6 +241,11 @@ def parse(text: str) -> Command:
         if len(similar) > SIMILAR_MAX:
             raise CommandError(f"Keep the text to {SIMILAR_MAX} characters; this one has {len(similar)}.")
         return Similar(similar)
+    if verb == "page":
+        reason = text.strip()[len(words[0]) :].strip()
+        if not reason:
+            raise CommandError("Say why you page: `/incident page the database is down`.")
+        return Page(reason)
     if verb == "help":
         return Help()
     return Help(unknown=text.strip())

@@ -22,6 +22,7 @@ class EntryKind(StrEnum):
     UPDATE = "update"
     NOTE = "note"
     MESSAGE = "message"
+    PAGE = "page"
 
 
 class TimelineEntry(BaseModel):

@@ -13,10 +13,11 @@ from bot.core.incident import Incident
 from bot.presenters.evidence import EvidencePresenter
 from bot.presenters.reply import Reply
 from bot.presenters.walkthrough import Edit, WalkthroughPresenter
-from bot.render.blocks import Blocks, incident_header, incident_list
+from bot.render.blocks import Blocks, incident_header, incident_list, section
 from bot.render.home import home_view
 from bot.render.mrkdwn import channel
 from bot.services.incidents import Declared, IncidentService
+from bot.services.paging import Paging
 from bot.services.timers import Deadlines
 from bot.services.walkthrough_outcomes import EarlyRun, RunFinished
 
@@ -41,7 +42,9 @@ class IncidentPresenter:
         walkthrough: WalkthroughPresenter,
         evidence: EvidencePresenter,
         clock: Clock,
+        paging: Paging,
     ) -> None:
+        self.paging = paging
         self.slack = slack
         self.messages = messages
         self.incidents = incidents
@@ -82,7 +85,8 @@ class IncidentPresenter:
     def header(self, incident: Incident) -> tuple[str, Blocks]:
         level = self.incidents.level(incident)
         deadline = self.deadlines.deadline(incident)
-        return incident_header(incident, level, deadline, self.timezone, self.clock.now())
+        pages = self.paging.states(incident.number)
+        return incident_header(incident, level, deadline, self.timezone, self.clock.now(), pages)
 
     def refresh_header(self, incident: Incident) -> None:
         """The pinned header, updated in place after a change (changes close together are sent as one)."""
@@ -96,6 +100,11 @@ class IncidentPresenter:
         return (
             Edit(incident.channel_id, ts, *self.header(incident)) if incident and incident.channel_id and ts else None
         )
+
+    def tell(self, incident: Incident, text: str) -> None:
+        """One message from the bot in the incident's channel (what a pager said, for instance)."""
+        if incident.channel_id:
+            self.slack.post(incident.channel_id, text, [section(text)])
 
     def status(self, channel_id: str, viewer: str, reply: Reply) -> None:
         """The incident of this channel, or the open incidents the viewer may see when typed elsewhere."""

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from bot.core.commands import USAGE
 from bot.core.incident import Incident
+from bot.core.paging import PageState
 from bot.core.response import Countdown, countdown
 from bot.core.severity import Severity, SeverityLevel
 from bot.render.actions import ActionId, Ref, SeverityRef, element_action, encode
@@ -61,9 +63,15 @@ COUNTDOWN_ICONS = {
 
 
 def incident_header(
-    incident: Incident, level: SeverityLevel, deadline: datetime, timezone: ZoneInfo, now: datetime
+    incident: Incident,
+    level: SeverityLevel,
+    deadline: datetime,
+    timezone: ZoneInfo,
+    now: datetime,
+    pages: Mapping[str, PageState] | None = None,
 ) -> tuple[str, Blocks]:
-    """The pinned message at the top of an incident channel: what, how bad, how fast, who, and where it is."""
+    """The pinned message at the top of an incident channel: what, how bad, how fast, who, who was paged, and
+    where it is."""
     state = countdown(incident, deadline, now) if incident.is_open or incident.acknowledged_at else None
     target = f"*Response target*\n{escape(level.response_target.describe())}, due {clock_time(deadline, timezone)}"
     if state is not None:
@@ -88,11 +96,19 @@ def incident_header(
     if incident.summary:
         blocks.append(section(f"*Summary*\n{escape(incident.summary)}"))
     notes = [note for flag, note in _FLAG_NOTES if getattr(incident, flag)]
+    notes += [_paged(pager, state, timezone) for pager, state in (pages or {}).items() if state.triggered_at]
     if notes:
         blocks.append(context(" · ".join(notes)))
     if incident.is_open:
         blocks.append({"type": "actions", "block_id": "header", "elements": _header_controls(incident)})
     return f"{escape(header_text(incident))} ({incident.status.value})", blocks
+
+
+def _paged(pager: str, state: PageState, timezone: ZoneInfo) -> str:
+    """`:pager: Paged through PagerDuty at 14:02, acknowledged 14:05`."""
+    moments = [("at", state.triggered_at), ("acknowledged", state.acknowledged_at), ("resolved", state.resolved_at)]
+    said = ", ".join(f"{word} {moment.astimezone(timezone):%H:%M}" for word, moment in moments if moment)
+    return f":pager: Paged through {pager} {said}"
 
 
 def _header_controls(incident: Incident) -> list[dict[str, Any]]:

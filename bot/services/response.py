@@ -147,6 +147,7 @@ class ResponseService:
         return None
 
     def _escalate(self, incident: Incident, level: int, deadline: datetime) -> Escalated | None:
+        self.events.publish(TargetMissed(incident=incident.number, at=self.clock.now(), level=level))  # pagers
         group = self.policy.responders_usergroup if level == 1 else self.policy.second_level_usergroup
         if group is None and level == 2:
             self.timeline.record(
@@ -156,7 +157,6 @@ class ResponseService:
             )
             return None
         self.timeline.record(incident.number, EntryKind.STATUS, f"Escalated to level {level}: not acknowledged")
-        self.events.publish(TargetMissed(incident=incident.number, at=self.clock.now(), level=level))
         late = int((self.clock.now() - deadline).total_seconds() // 60)
         return Escalated(incident, level, group, late)
 

@@ -6,6 +6,7 @@ import subprocess
 from typing import Any
 
 from tests.conftest import OwnRedis, run_cli
+from tests.fakes.pagers import OPSGENIE_KEY, ROUTING_KEY, FakeOpsgenie, FakePagerDuty
 from tests.fakes.salesforce import BOT_PROFILE_SET, FakeSalesforce
 from tests.integration.test_faults import worker_env
 
@@ -27,11 +28,14 @@ def test_a_healthy_deployment_passes(own_redis: OwnRedis, bot_factory: Any, fake
         "WARN  Worker",  # none runs in this test
         "WARN  Approvers",
         "WARN  Audit trail",
+        "WARN  Pager",
     ]
-    assert "no approver policy: any other member of an incident channel may approve" in lines[4]
-    assert "AUDIT_SIGNING_KEY is not set: the audit trail is sealed with plain SHA-256" in lines[5]
+    assert "no worker is running for this bot right now" in lines[4]
+    assert "no approver policy: any other member of an incident channel may approve" in lines[5]
+    assert "AUDIT_SIGNING_KEY is not set: the audit trail is sealed with plain SHA-256" in lines[6]
+    assert "no pager is set up: a SEV-1 reaches only the people in Slack" in lines[7]
     keyed = doctor({**worker_env(bot, fake_org), "AUDIT_SIGNING_KEY": "k" * 32})
-    assert keyed.stdout.splitlines()[5] == (
+    assert keyed.stdout.splitlines()[6] == (
         "PASS  Audit trail: entries and head are sealed with HMAC-SHA256 (AUDIT_SIGNING_KEY)"
     )
     assert "logged in as 005000000000001AAA (jwt); FM_Config.Default has 6 fields" in lines[1]
@@ -51,3 +55,45 @@ def test_each_problem_is_named_with_its_fix(bot_factory: Any, fake_org: FakeSale
         "Metadata API): grant them in its permission set"
     ) in out
     assert "FAIL  Redis: turn on append-only persistence (appendonly yes, appendfsync everysec)" in out
+
+
+def test_pager_settings_are_checked_by_their_shape_without_paging(
+    own_redis: OwnRedis, bot_factory: Any, fake_org: FakeSalesforce
+) -> None:
+    bot = bot_factory(redis_url=own_redis.url)
+    pagerduty, opsgenie = FakePagerDuty().start(), FakeOpsgenie().start()
+    try:
+        env = {
+            **worker_env(bot, fake_org),
+            "PAGERDUTY_ROUTING_KEY": ROUTING_KEY,
+            "PAGERDUTY_EVENTS_URL": pagerduty.events_url,
+            "OPSGENIE_API_KEY": OPSGENIE_KEY,
+            "OPSGENIE_API_URL": opsgenie.api_url,
+            "PAGE_ON_SEVERITIES": "sev1,sev2",
+        }
+        good = doctor(env)
+        assert good.returncode == 0, good.stdout
+        assert good.stdout.splitlines()[-1] == (
+            "WARN  Pager: PagerDuty and Opsgenie page on SEV-1, SEV-2; PAGERDUTY_WEBHOOK_SECRET is not set, so an "
+            "acknowledgement made in PagerDuty does not show in the channel"
+        )
+        signed = doctor({**env, "PAGERDUTY_WEBHOOK_SECRET": "s" * 32})
+        assert signed.stdout.splitlines()[-1] == "PASS  Pager: PagerDuty and Opsgenie page on SEV-1, SEV-2"
+        wrong = doctor(
+            {
+                **env,
+                "PAGERDUTY_ROUTING_KEY": "https://events.pagerduty.com/integration/abc",
+                "OPSGENIE_API_KEY": "GenieKey " + OPSGENIE_KEY,
+                "OPSGENIE_API_URL": "http://api.opsgenie.com",
+            }
+        )
+        assert wrong.returncode == 1
+        line = wrong.stdout.splitlines()[-1]
+        assert line.startswith("FAIL  Pager: PAGERDUTY_ROUTING_KEY is not an integration key")
+        assert "OPSGENIE_API_KEY is not an API integration key" in line
+        assert "OPSGENIE_API_URL must be an https:// address" in line
+        assert OPSGENIE_KEY not in wrong.stdout and "GenieKey" not in wrong.stdout
+        assert pagerduty.received == opsgenie.received == 0  # nobody was paged, nor asked anything
+    finally:
+        pagerduty.stop()
+        opsgenie.stop()

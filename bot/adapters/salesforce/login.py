@@ -13,6 +13,7 @@ from urllib.parse import urlparse
 import jwt
 import requests
 
+from bot.adapters.http import json_object
 from bot.adapters.salesforce.errors import SalesforceError, SessionExpired
 
 if TYPE_CHECKING:
@@ -125,7 +126,7 @@ def _assertion(credentials: Credentials) -> str:
 
 def _token_request(credentials: Credentials, http: requests.Session, form: dict[str, Any]) -> Session:
     response = http.post(f"{login_url(credentials.domain)}/services/oauth2/token", data=form)
-    body = _json(response)
+    body = json_object(response)
     if response.status_code != 200:
         reason = body.get("error_description") or body.get("error") or f"HTTP {response.status_code}"
         raise SessionExpired(f"Salesforce refused the login: {reason}.")
@@ -160,14 +161,6 @@ def _soap_login(credentials: Credentials, http: requests.Session) -> Session:
         raise SalesforceError("Salesforce's login answer had no session.")
     parsed = urlparse(server_url)
     return Session(session_id, f"{parsed.scheme}://{parsed.netloc}", user_id)
-
-
-def _json(response: requests.Response) -> dict[str, Any]:
-    try:
-        body = response.json()
-    except ValueError:
-        return {}
-    return body if isinstance(body, dict) else {}
 
 
 def _xml(text: str) -> str:
