@@ -13,6 +13,7 @@ import pytest
 import redis
 
 from bot.core.audit import AuditEntry, AuditHead, AuditKind, Seal
+from bot.services.audit import AllChecked
 from tests.conftest import RunningBot, jwt_settings, run_cli
 from tests.fakes.salesforce import FakeSalesforce
 from tests.integration.test_killswitches import approve, incident_channel, request
@@ -214,18 +215,24 @@ def test_a_whole_trail_deleted_is_caught_by_the_witness(keyed_bot: RunningBot) -
         0,
         "OK: 2 incidents, 5 audit entries, each trail intact and as the witness chain saw it.\n",
     )
+    service = keyed_bot.services.audit  # the same check in process (the CLI above runs installed code)
+    assert service.check_all() == AllChecked([], {}, 2, 5)
     tamper = Tamper(keyed_bot)
     prefix = keyed_bot.services.settings.key_prefix
     tamper.redis.delete(tamper.stream, tamper.head, f"{prefix}:incident:1:approvals")
-    assert keyed_bot.services.audit.check(1)[1] == []  # what the incident alone can say: nothing
+    assert service.check(1)[1] == []  # what the incident alone can say: nothing
     broken = verify_all(keyed_bot)
     assert broken.returncode == 1
     assert broken.stderr == "Broken: incident 1: the witness showed 5 entries, the trail has 0.\n"
+    assert service.check_all() == AllChecked([], {1: ["the witness showed 5 entries, the trail has 0"]}, 2, 0)
 
+    tamper.redis.delete(f"{prefix}:incident:1")  # the incident itself gone: the witness still names it
+    assert service.check_all().incidents[1][0] == "the incident is gone, but the witness saw its audit trail"
     tamper.redis.delete(f"{prefix}:audit:witness")  # and the witness's entries too: its head remains, signed
     assert (
         "Broken: the witness chain: the last 5 entries are missing (the head says 5)." in verify_all(keyed_bot).stderr
     )
+    assert service.check_all().witness == ["the last 5 entries are missing (the head says 5)"]
 
 
 def test_every_entry_is_also_one_json_log_line_with_its_seal(

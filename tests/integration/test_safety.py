@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from bot.adapters.redis_store.approvals import RevertAlreadyAsked
 from bot.core.approval import RequestStatus, Verification
 from bot.core.audit import AuditKind
 from bot.core.severity import Severity
@@ -168,6 +169,27 @@ def test_a_refused_revert_request_leaves_the_switch_revertible(bot_factory: Any,
     decide(bot, channel, again_card, again_id, ALICE)
     bot.fake.wait_until(lambda: "Approved by" in text_of(again_card))
     assert bot.run_jobs() == 0 and org_chat(fake_org) == "all"
+
+
+def test_two_reverts_asked_a_moment_apart_make_one_request(sf_bot: RunningBot) -> None:
+    """Both people opened the revert form while the switch was revertible; the second submission reaches the
+    store after the first revert exists: it writes nothing, not the request, not its entry, not the mark."""
+    channel = incident_channel(sf_bot)
+    approval, card = request(sf_bot, channel, "org-chat-off")
+    approve(sf_bot, channel, card, approval)
+    sf_bot.run_jobs()
+    button_value, _ = request_revert(sf_bot, channel, card, "vendor back")
+    first = request_id(button_value)
+    service = sf_bot.services.approvals
+    revert, _ = service.get(first)
+    second = revert.model_copy(update={"id": "a" * 32, "requester": CAROL, "reason": "vendor back too"})
+    trail = len(sf_bot.services.audit.entries(1))
+    entry = service.audit.entry(second, AuditKind.REVERT_REQUESTED, CAROL, "revert requested: second")
+    with pytest.raises(RevertAlreadyAsked) as asked:
+        service.approvals.create(second, frozenset({ALICE}), entry)
+    assert str(asked.value) == first
+    assert service.approvals.get(second.id) is None and second.id not in service.approvals.of_incident(1)
+    assert len(sf_bot.services.audit.entries(1)) == trail and outcome(sf_bot, approval).reverted_by == first
 
 
 def test_a_switch_in_effect_is_not_requested_again_and_the_org_is_read_first(

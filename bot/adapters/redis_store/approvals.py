@@ -171,16 +171,20 @@ return task
 """
 )
 
-# A new request, with its "requested" entry; a revert also marks the request it reverts, if nobody asked for a
-# revert meanwhile (ARGV[6] is the mark it had when read, '' for none). KEYS[9] approvers, KEYS[10] the index.
+# A new request, with its "requested" entry; a revert also marks the request it reverts, unless another revert of
+# it is asked already (its mark is cleared when a revert ends changing nothing): then it answers 'reverted:<id>'
+# and writes nothing. KEYS[9] approvers, KEYS[10] the incident's index.
 _CREATE = (
     _HELPERS
     + """
-if ARGV[2] == '1' and (redis.call('HGET', KEYS[3], 'reverted_by') or '') ~= ARGV[6] then return 'reverted' end
+if ARGV[2] == '1' then
+  local mark = redis.call('HGET', KEYS[3], 'reverted_by') or ''
+  if mark ~= '' then return 'reverted:' .. mark end
+end
 if not audit_fresh(4, ARGV[5]) then return 'stale' end
-redis.call('HSET', KEYS[1], 'request', ARGV[7], 'outcome', ARGV[8], 'status', 'pending', 'verification', 'pending',
-  'requester', ARGV[9], 'expires_at', ARGV[10], 'version', 0)
-for i = 11, #ARGV do redis.call('SADD', KEYS[9], ARGV[i]) end
+redis.call('HSET', KEYS[1], 'request', ARGV[6], 'outcome', ARGV[7], 'status', 'pending', 'verification', 'pending',
+  'requester', ARGV[8], 'expires_at', ARGV[9], 'version', 0)
+for i = 10, #ARGV do redis.call('SADD', KEYS[9], ARGV[i]) end
 redis.call('SADD', KEYS[10], ARGV[1])
 if ARGV[2] == '1' then
   redis.call('HSET', KEYS[3], 'reverted_by', ARGV[1])
@@ -254,12 +258,7 @@ class ApprovalStore:
 
     def create(self, request: ApprovalRequest, approvers: frozenset[str], audit: Audit) -> None:
         """Stores a new request with its "requested" entry; a revert marks the request it reverts (raises
-        RevertAlreadyAsked when another revert of it was asked meanwhile)."""
-        expected = ""
-        if request.reverts:
-            expected = str(self._redis.hget(self._key("approval", request.reverts), "reverted_by") or "")
-            if expected and self._ended(expected) is False:
-                raise RevertAlreadyAsked(expected)
+        RevertAlreadyAsked, naming it, when another revert of it is asked already: two people a moment apart)."""
         keys = [
             *self._status_keys(request),
             self._key("approval", request.id, "approvers"),
@@ -267,20 +266,15 @@ class ApprovalStore:
         ]
         args = [
             *self._status_args(request),
-            expected,
             request.model_dump_json(),
             _stored(Outcome()),
             request.requester,
             str(request.expires_at.timestamp()),
             *sorted(approvers),
         ]
-        if self._run(self._create, keys, args, audit) == "reverted":
-            raise RevertAlreadyAsked(request.reverts or "")
-
-    def _ended(self, approval_id: str) -> bool | None:
-        """Whether a request ended having changed nothing (None when it is gone)."""
-        status = self._redis.hget(self._key("approval", approval_id), "status")
-        return None if status is None else RequestStatus(str(status)) in CHANGED_NOTHING
+        answer = self._run(self._create, keys, args, audit)
+        if answer.startswith("reverted:"):
+            raise RevertAlreadyAsked(answer.removeprefix("reverted:"))
 
     def get(self, approval_id: str) -> tuple[ApprovalRequest, Outcome] | None:
         return _parsed(cast(dict[str, str], self._redis.hgetall(self._key("approval", approval_id))))
