@@ -248,6 +248,7 @@ def build_services(settings: Settings, client: WebClient, clock: Clock | None = 
         clock=clock,
         timezone=timezone,
         integration_user=lambda: integration_user(salesforce),
+        events=outbox,
     )
     execution = ExecutionService(
         approvals=approval_store,
@@ -302,7 +303,7 @@ def build_services(settings: Settings, client: WebClient, clock: Clock | None = 
     )
     related_presenter = RelatedPresenter(slack, related, timezone)
     walkthrough_presenter = WalkthroughPresenter(
-        slack, messages, walkthrough, scheduler, updates, timezone, evidence, related_presenter
+        slack, messages, walkthrough, incidents, scheduler, updates, timezone, evidence, related_presenter
     )
     evidence_presenter = EvidencePresenter(slack, messages, evidence, walkthrough_presenter, related_presenter)
     incident_presenter = IncidentPresenter(

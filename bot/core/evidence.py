@@ -17,7 +17,7 @@ from typing import Any, Protocol
 from pydantic import BaseModel, ConfigDict, Field
 
 from bot.core.playbook import CountRule, Probe, RiseRule, ShareRule, StaleRule, line
-from bot.core.severity import Severity, SeverityMatrix
+from bot.core.severity import Measured, Severity, SeverityMatrix
 from bot.core.walkthrough import StepResult
 
 SAMPLE_ROWS = 10  # rows of a probe kept for the thread reply and the post-mortem
@@ -71,7 +71,7 @@ def evaluate(
         percent = round(100 * failed / total, 1) if total else 0.0
         measured = total >= rule.min_total
         threshold = rule.at_least_percent
-        hit = measured and (threshold is None or percent >= threshold)
+        hit = measured and failed > 0 and (threshold is None or percent >= threshold)  # 0% failed is no evidence
         values: dict[str, object] = {"failed": failed, "total": total, "percent": _number(percent)}
         found = hit, percent / (threshold or 100), percent if measured else None, values
     elif isinstance(rule, RiseRule):
@@ -212,12 +212,14 @@ def rank(playbooks: Sequence[PlaybookLike], findings: Iterable[Finding]) -> list
 
 @dataclass(frozen=True)
 class SeveritySuggestion:
-    """The severity the measurements call for, when it is not the declared one, and the finding that says so."""
+    """The severity the measurements call for, when it is not the declared one, and the finding that says so:
+    the matrix's words it stands for (`reads_as`), and the share that decided, when one did."""
 
     measured: Severity
     declared: Severity
     because: Finding
-    threshold: float | None  # the share the matrix names, when a share decided
+    threshold: float | None
+    reads_as: str
 
     @property
     def raise_(self) -> bool:
@@ -227,21 +229,45 @@ class SeveritySuggestion:
 def suggest_severity(
     matrix: SeverityMatrix, findings: Iterable[Finding], declared: Severity
 ) -> SeveritySuggestion | None:
-    """The most severe level whose words the findings meet; None when it is the declared one, or when nothing
-    measured meets any level (the matrix's lower levels are about what a person sees, not a number)."""
+    """A raise to the most severe level the findings meet, when it is above the declared one. A lower only when
+    every level from the declared one down to the one met lists all its grounds as measured
+    (`every_ground_measured`) and each was measured and found absent: a level's other grounds (one provider
+    down, exfiltration suspected) may be why it was declared, and are not the bot's to judge. Otherwise nothing."""
     by_probe = {finding.probe: finding for finding in findings}
     for level in matrix.severities:
-        for condition in level.measured_when:
-            finding = by_probe.get(condition.probe)
-            if finding is None or finding.status is not Status.EVIDENCE:
-                continue
-            threshold = condition.at_least_percent
-            if threshold is not None and (finding.measure is None or finding.measure < threshold):
-                continue
-            if level.level is declared:
-                return None
-            return SeveritySuggestion(level.level, declared, finding, threshold)
+        met = next((c for c in level.measured_when if _meets(c, by_probe.get(c.probe))), None)
+        if met is None:
+            continue
+        if level.level is declared:
+            return None
+        suggestion = SeveritySuggestion(
+            level.level, declared, by_probe[met.probe], met.at_least_percent, met.reads_as or level.definition
+        )
+        if suggestion.raise_:
+            return suggestion
+        above = [other for other in matrix.severities if declared.value <= other.level.value < level.level.value]
+        measured_absent = all(
+            other.every_ground_measured and all(_absent(c, by_probe.get(c.probe)) for c in other.measured_when)
+            for other in above
+        )
+        return suggestion if measured_absent else None
     return None
+
+
+def _meets(condition: Measured, finding: Finding | None) -> bool:
+    if finding is None or finding.status is not Status.EVIDENCE:
+        return False
+    threshold = condition.at_least_percent
+    return threshold is None or (finding.measure is not None and finding.measure >= threshold)
+
+
+def _absent(condition: Measured, finding: Finding | None) -> bool:
+    """Measured, and not met (a probe that did not answer, or measured too little, says nothing)."""
+    if finding is None or finding.status is Status.NO_DATA:
+        return False
+    if condition.at_least_percent is not None and finding.measure is None:
+        return False
+    return not _meets(condition, finding)
 
 
 class Probed(BaseModel):

@@ -8,7 +8,7 @@ from datetime import datetime, time, timedelta
 from enum import IntEnum
 from zoneinfo import ZoneInfo
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 
 class Severity(IntEnum):
@@ -89,6 +89,10 @@ class Measured(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
     probe: str
     at_least_percent: float | None = Field(default=None, gt=0, le=100)
+    # The words of the definition this measurement stands for ("data exfiltration suspected"); said with every
+    # suggestion, so that a reader sees what the matrix says apart from what the bot inferred. Unset: the whole
+    # definition.
+    reads_as: str = ""
 
 
 class SeverityLevel(BaseModel):
@@ -97,11 +101,20 @@ class SeverityLevel(BaseModel):
     definition: str
     response_target: ResponseTarget
     measured_when: tuple[Measured, ...] = ()  # any of them; the matrix's words as data
+    # Every ground of the definition is one of measured_when: only then may a measurement that meets none of them
+    # suggest a lower severity (an unmeasured ground, say "exfiltration suspected", may be why it was declared).
+    every_ground_measured: bool = False
 
     @field_validator("response_target", mode="before")
     @classmethod
     def _parse_target(cls, value: object) -> object:
         return ResponseTarget.parse(value) if isinstance(value, str) else value
+
+    @model_validator(mode="after")
+    def _grounds_measured(self) -> SeverityLevel:
+        if self.every_ground_measured and not self.measured_when:
+            raise ValueError("every_ground_measured needs the grounds listed under measured_when")
+        return self
 
     def deadline(self, declared_at: datetime, calendar: BusinessCalendar) -> datetime:
         if self.response_target.duration is not None:

@@ -58,7 +58,7 @@ class EvidencePresenter:
         if answered.answered_by is not None:
             reply(f"{user(answered.answered_by)} already answered this suggestion.")
             return
-        at = self.evidence.clock.now().astimezone(self.related.timezone)
+        at = answered.at.astimezone(self.related.timezone)
         if answered.stale:
             reply(
                 f"This suggestion was about {answered.declared.label}; {incident.reference} is "

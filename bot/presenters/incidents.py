@@ -95,7 +95,7 @@ class IncidentPresenter:
         )
 
     def _latest_header(self, number: int) -> Edit | None:
-        incident = self.incidents.store.get(number)
+        incident = self.incidents.find(number)
         ts = self.messages.get(number, HEADER)
         return (
             Edit(incident.channel_id, ts, *self.header(incident)) if incident and incident.channel_id and ts else None

@@ -75,8 +75,8 @@ class LifecyclePresenter:
     def publish_postmortem(self, number: int) -> str:
         """Writes the draft to the channel's canvas, or, where canvases are refused, as a Markdown file; again
         updates the same document (one writer at a time, so two requests never make two documents)."""
-        with self.lifecycle.store.locked(number, "postmortem"):
-            return self._publish(self.lifecycle.incident(number))
+        with self.lifecycle.publishing(number) as incident:
+            return self._publish(incident)
 
     def _publish(self, incident: Incident) -> str:
         assert incident.channel_id is not None
@@ -90,7 +90,7 @@ class LifecyclePresenter:
                 self.slack.replace_canvas(canvas, markdown)
             else:
                 self.messages.set(number, CANVAS, self.slack.create_channel_canvas(incident.channel_id, markdown))
-            self.lifecycle.recorded(number, "Post-mortem draft written to the channel canvas")
+            self.lifecycle.published(number, "written to the channel canvas")
             return "the channel canvas"
         except SlackCallFailed as failure:
             if failure.error not in NO_CANVAS:
@@ -104,5 +104,5 @@ class LifecyclePresenter:
             incident.channel_id, name, markdown.encode(), f"Post-mortem draft: {incident.title}"
         )
         self.messages.set(number, FILE, file_id)
-        self.lifecycle.recorded(number, "Post-mortem draft uploaded as a Markdown file")
+        self.lifecycle.published(number, "uploaded as a Markdown file")
         return "a Markdown file (this workspace does not allow canvases)"

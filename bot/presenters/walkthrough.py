@@ -23,6 +23,7 @@ from bot.render.mrkdwn import user
 from bot.render.results import result_message
 from bot.render.steps import checklist_message, phase_message, picker_message, security_suggestion
 from bot.services.evidence import EvidenceService
+from bot.services.incidents import IncidentService
 from bot.services.walkthrough import WalkthroughService, phase_name
 from bot.services.walkthrough_outcomes import (
     AlreadySettled,
@@ -52,6 +53,7 @@ class WalkthroughPresenter:
         slack: SlackApi,
         messages: MessageStore,
         walkthrough: WalkthroughService,
+        incidents: IncidentService,
         scheduler: Scheduler,
         updates: CoalescedUpdates,
         timezone: ZoneInfo,
@@ -62,6 +64,7 @@ class WalkthroughPresenter:
         self.updates = updates
         self.messages = messages
         self.walkthrough = walkthrough
+        self.incidents = incidents
         self.scheduler = scheduler
         self.timezone = timezone
         self.evidence = evidence
@@ -86,11 +89,11 @@ class WalkthroughPresenter:
     def _post(self, incident: Incident, name: str) -> bool:
         if not self.messages.claim(incident.number, name):
             return False
-        snapshot = self.walkthrough.steps.snapshot(incident.number)
+        snapshot = self.walkthrough.snapshot(incident.number)
         text, blocks = self._render(incident, name, snapshot)
         assert incident.channel_id is not None
         self.messages.set(incident.number, name, self.slack.post(incident.channel_id, text, blocks))
-        if name != PICKER and self.walkthrough.steps.version(incident.number) != snapshot.version:
+        if name != PICKER and self.walkthrough.version(incident.number) != snapshot.version:
             self.refresh(incident, name)  # a step changed while it was being posted (the picker shows none)
         return True
 
@@ -212,8 +215,8 @@ class WalkthroughPresenter:
 
     def latest(self, number: int, name: str) -> Edit | None:
         """What the message `name` should show now, from what Redis holds (None before it is posted)."""
-        incident = self.walkthrough.incidents.get(number)
-        snapshot = self.walkthrough.steps.snapshot(number)
+        incident = self.incidents.find(number)
+        snapshot = self.walkthrough.snapshot(number)
         ts = snapshot.messages.get(name)
         if incident is None or incident.channel_id is None or not ts or ts == POSTING:
             return None
@@ -230,7 +233,7 @@ class WalkthroughPresenter:
 
     def names(self, number: int) -> list[str]:
         """The walkthrough messages posted in the incident: the checklist, the picker, the playbook phases."""
-        posted = self.walkthrough.steps.snapshot(number).messages
+        posted = self.walkthrough.snapshot(number).messages
         return [name for name in posted if name in (FIRST_FIVE, PICKER) or "/" in name]
 
     def _render(self, incident: Incident, name: str, snapshot: Snapshot) -> tuple[str, Blocks]:

@@ -190,10 +190,16 @@ class EvidenceService:
 
 
 def suggestion_text(suggestion: SeveritySuggestion, incident: Incident) -> str:
-    """`Measured: 38% of pipeline executions failed in the last hour (160 of 421), which the matrix calls SEV-2;
-    declared SEV-3.`"""
-    because = suggestion.because.line
+    """What was measured, the matrix's own words, and what the bot inferred, each said as such: `Measured: 38% of
+    pipeline executions failed in the last hour (160 of 421). The severity matrix's SEV-2 includes "sustained
+    errors > 10%"; the bot counts 10% or more failing as that. INC-1 is declared SEV-3.`"""
+    level = suggestion.measured.label
+    inferred = (
+        f"the bot counts {suggestion.threshold:g}% or more failing as that"
+        if suggestion.threshold is not None
+        else "the bot takes this finding as that"
+    )
     return (
-        f"Measured: {because}, which the severity matrix calls {suggestion.measured.label}; "
-        f"{incident.reference} is declared {suggestion.declared.label}."
+        f"Measured: {suggestion.because.line}. The severity matrix's {level} includes \u201c{suggestion.reads_as}"
+        f"\u201d; {inferred}. {incident.reference} is declared {suggestion.declared.label}."
     )

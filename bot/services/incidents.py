@@ -113,6 +113,10 @@ class IncidentService:
     def get(self, number: int) -> Incident:
         return incident_or_refuse(self.store.get(number), number, open_only=False)
 
+    def find(self, number: int) -> Incident | None:
+        """The incident as stored now, or None: for work that runs later and may find it gone."""
+        return self.store.get(number)
+
     def open_incident(self, number: int) -> Incident:
         return incident_or_refuse(self.store.get(number), number, open_only=True)
 

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
@@ -16,7 +17,7 @@ from bot.adapters.redis_store.walkthrough import WalkthroughStore
 from bot.core.access import Privilege
 from bot.core.approval import ApprovalRequest
 from bot.core.clock import Clock
-from bot.core.events import Acknowledged, Event, Mitigated
+from bot.core.events import Acknowledged, Event, Mitigated, PostmortemPublished
 from bot.core.events import Resolved as ResolvedEvent
 from bot.core.incident import ROOT_CAUSE_REQUIRED, Incident, IncidentStatus, needs_postmortem
 from bot.core.milestones import FIELDS, Milestone, MilestoneError, check_order
@@ -29,6 +30,7 @@ from bot.services.access import Access
 from bot.services.approvals import ApprovalService
 from bot.services.audit import AuditService
 from bot.services.errors import UserError, incident_or_refuse
+from bot.services.ports import EventSink
 from bot.services.timeline import TimelineService
 
 logger = logging.getLogger(__name__)
@@ -58,6 +60,7 @@ class LifecycleService:
         clock: Clock,
         timezone: ZoneInfo,
         integration_user: Callable[[], str | None],
+        events: EventSink,
     ) -> None:
         self.store = incidents
         self.evidence = evidence
@@ -70,6 +73,7 @@ class LifecycleService:
         self.clock = clock
         self.timezone = timezone
         self.integration_user = integration_user  # the Salesforce user the bot runs as, when it can be known
+        self.events = events
         self.template: Template = compile_template(runbook.postmortem_template)
 
     def incident(self, number: int) -> Incident:
@@ -205,6 +209,14 @@ class LifecycleService:
             StepTaken(step.title, step.by, f"{at.astimezone(self.timezone):%H:%M}", step.result) for at, step in taken
         ]
 
-    def recorded(self, number: int, text: str) -> None:
-        """Notes on the timeline where the draft went."""
-        self.timeline.record(number, EntryKind.NOTE, text)
+    @contextmanager
+    def publishing(self, number: int) -> Iterator[Incident]:
+        """One writer of an incident's draft at a time, across processes (two requests never make two
+        documents); the incident it is about."""
+        with self.store.locked(number, "postmortem"):
+            yield self.incident(number)
+
+    def published(self, number: int, where: str) -> None:
+        """The draft went `where`: a note on the timeline, and the event for the subscribers."""
+        self.timeline.record(number, EntryKind.NOTE, f"Post-mortem draft {where}")
+        self.events.publish(PostmortemPublished(incident=number, at=self.clock.now()))

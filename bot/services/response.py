@@ -76,6 +76,7 @@ class SuggestionAnswered:
 
     incident: Incident
     declared: Severity
+    at: datetime  # when it was answered
     changed: SeverityChanged | None = None
     kept: bool = False
     answered_by: str | None = None
@@ -208,15 +209,16 @@ class ResponseService:
         incident = incident_or_refuse(self.store.get(number), number, open_only=True)
         self.access.require(incident, actor, Privilege.SEVERITY)
         if incident.severity is not declared:
-            return SuggestionAnswered(incident, declared, stale=True)
+            return SuggestionAnswered(incident, declared, self.clock.now(), stale=True)
         first = self.store.answer_once(number, question, actor)
         if first is not None:
-            return SuggestionAnswered(incident, declared, answered_by=first)
+            return SuggestionAnswered(incident, declared, self.clock.now(), answered_by=first)
         if keep:
             text = f"Kept {incident.severity.label} (the measurement suggested {suggested.label})"
             self.timeline.record(number, EntryKind.SEVERITY, text, actor)
-            return SuggestionAnswered(incident, declared, kept=True)
-        return SuggestionAnswered(incident, declared, changed=self.change_severity(number, suggested, actor))
+            return SuggestionAnswered(incident, declared, self.clock.now(), kept=True)
+        changed = self.change_severity(number, suggested, actor)
+        return SuggestionAnswered(incident, declared, self.clock.now(), changed=changed)
 
     def assign(self, number: int, role: Role, person: str, actor: str) -> RoleAssigned:
         incident = incident_or_refuse(self.store.get(number), number, open_only=True)

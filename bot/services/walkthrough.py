@@ -90,6 +90,14 @@ class WalkthroughService:
         self.access = access
         self.fetches = ThreadPoolExecutor(max_workers=FETCH_THREADS, thread_name_prefix="fetch")
 
+    def snapshot(self, number: int) -> Snapshot:
+        """Every step's state and the messages that show them, as one consistent read."""
+        return self.steps.snapshot(number)
+
+    def version(self, number: int) -> int:
+        """Bumped by every change of a step: a message rendered from an older snapshot is behind."""
+        return self.steps.version(number)
+
     def capabilities(self, incident: Incident) -> Capabilities:
         return Capabilities(
             org=self.org is not None,

@@ -12,6 +12,7 @@ from bot.core.events import parse_event
 from tests.conftest import RunningBot
 from tests.fakes.salesforce import FakeSalesforce
 from tests.integration.test_killswitches import approve, incident_channel, request
+from tests.integration.test_paging import resolve
 
 
 def logged_events(caplog: pytest.LogCaptureFixture) -> list[dict[str, Any]]:
@@ -53,6 +54,10 @@ def test_an_incidents_life_reaches_the_event_log_once_each(
 
     assert sf_bot.run_jobs() == 0  # nothing new: nothing delivered again
     assert len(logged_events(caplog)) == 7
+
+    resolve(sf_bot, channel)  # a SEV-1: its post-mortem draft is published
+    assert sf_bot.run_jobs() == 0
+    assert [event["kind"] for event in logged_events(caplog)][7:] == ["resolved", "post-mortem published"]
 
 
 def test_a_dispatcher_that_died_before_acknowledging_is_taken_over_without_a_second_delivery(

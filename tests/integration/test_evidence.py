@@ -74,10 +74,12 @@ def test_a_rate_limit_storm_ranks_playbook_2_first_with_its_evidence_and_measure
 
     # the matrix's words as data: 38% failed, which is SEV-2; declared SEV-3; a button, never a change
     said = (
-        "Measured: 38% of pipeline executions failed in the last hour (160 of 421), which the severity matrix "
-        "calls SEV-2; INC-1 is declared SEV-3."
+        "Measured: 38% of pipeline executions failed in the last hour (160 of 421). The severity matrix's SEV-2 "
+        "includes \u201csustained errors > 10%\u201d; the bot counts 10% or more failing as that. INC-1 is "
+        "declared SEV-3."
     )
-    suggestion = posted(sf_bot, channel, said)
+    shown = said.replace(">", "&gt;")  # mrkdwn, escaped
+    suggestion = posted(sf_bot, channel, shown)
     assert sf_bot.services.incidents.get(1).severity is Severity.SEV3
     entries = sf_bot.services.timeline.entries(1)
     assert said in [e.text for e in entries if e.kind is EntryKind.SEVERITY]
@@ -91,7 +93,7 @@ def test_a_rate_limit_storm_ranks_playbook_2_first_with_its_evidence_and_measure
     chosen = [(e.text, e.actor) for e in sf_bot.services.timeline.entries(1) if e.kind is EntryKind.SEVERITY]
     assert chosen[-1] == ("Severity SEV-3 → SEV-2", ALICE)
     sf_bot.fake.wait_until(lambda: "Raised to SEV-2 by <@U0ALICE01> at 14:00" in text_of(suggestion))
-    assert not buttons(suggestion) and said in text_of(suggestion)  # answered: the numbers stay, the buttons go
+    assert not buttons(suggestion) and shown in text_of(suggestion)  # answered: the numbers stay, the buttons go
 
     # into the post-mortem's Detection
     sf_bot.slack.command("postmortem", channel_id=channel.id)
@@ -104,12 +106,26 @@ def test_a_rate_limit_storm_ranks_playbook_2_first_with_its_evidence_and_measure
     assert "| Measured | Pipeline executions failing | evidence | 38% of pipeline executions failed" in detection
 
 
+def test_a_severity_with_grounds_the_bot_does_not_measure_is_never_offered_lower(
+    sf_bot: RunningBot, fake_org: FakeSalesforce
+) -> None:
+    """SEV-1 declared for a suspected exfiltration; the org shows 38% failing, which meets SEV-2's share but says
+    nothing about exfiltration: no "Lower to SEV-2", on the channel or the timeline."""
+    fake_org.seed(seed_rate_limit_storm(fake_org.now))
+    channel = declare(sf_bot, "declare sev1 Exfiltration suspected through Org Chat")
+    sf_bot.fake.wait_until(lambda: any(e.text.startswith("Probes: 7 run") for e in sf_bot.services.timeline.entries(1)))
+    picker_text(sf_bot, channel)
+    sf_bot.wait_quiet()
+    assert not [e.text for e in sf_bot.services.timeline.entries(1) if e.kind is EntryKind.SEVERITY]
+    assert not [m for m in channel.messages.values() if "Measured:" in text_of(m) or "Lower to" in json.dumps(m)]
+
+
 def test_keeping_the_declared_severity_is_an_answer_on_the_timeline(
     sf_bot: RunningBot, fake_org: FakeSalesforce
 ) -> None:
     fake_org.seed(seed_rate_limit_storm(fake_org.now))
     channel = declare(sf_bot, "declare sev4 Enrichment is slow")
-    suggestion = posted(sf_bot, channel, "which the severity matrix calls SEV-2; INC-1 is declared SEV-4.")
+    suggestion = posted(sf_bot, channel, "more failing as that. INC-1 is declared SEV-4.")
     keep = next(e for e in buttons(suggestion) if e["text"]["text"] == "Keep SEV-4")
     channel.members.add(BOB)
     sf_bot.slack.click(keep["action_id"], keep["value"], user=BOB, channel_id=channel.id, message_ts=suggestion["ts"])

@@ -243,6 +243,7 @@ def test_resolve_writes_the_post_mortem_section_by_section(sf_bot: RunningBot) -
     timeline = markdown.split("## 1. Timeline")[1].split("## 2.")[0]
     rows = [line for line in timeline.splitlines() if re.match(r"\| T[+-]\d", line)]
     assert rows[0] == "| T+00 | 13:52 | ![](@U0ALICE01) | First signal |"
+    assert "(T+minutes from the first signal)" in timeline
     assert "| T+08 | 14:00 | ![](@U0ALICE01) | INC-1 declared: SEV-1 Org Chat leaks data |" in rows
     assert any(
         r.startswith("| T+10 | 14:02 | ![](@U0CAROL01) | Customer reports seeing other accounts \\| in Org Chat")
@@ -388,6 +389,8 @@ def test_the_draft_says_what_it_does_not_know_and_names_people_and_steps(sf_bot:
     sf_bot.slack.submit(resolve, {"root_cause": "The validator held; nothing left the org."})
     markdown = sf_bot.fake.wait_until(lambda: next(iter(sf_bot.fake.canvases.values()), None))["markdown"]
 
+    timeline = markdown.split("## 1. Timeline")[1].split("## 2.")[0]
+    assert "(T+minutes from the declaration: the first signal was not recorded)" in timeline
     detection = markdown.split("## 3. Detection")[1].split("## 4.")[0]
     assert detection.startswith("\n\nDeclared by ![](@U0ALICE01) with /incident at 2026-11-25 14:00; the first signal")
     assert "so the time to detect is not known" in detection

@@ -14,7 +14,7 @@ from bot.core.evidence import Finding, Status, earlier_window, evaluate, no_data
 from bot.core.incident import Incident
 from bot.core.playbook import Playbook, Probe
 from bot.core.related import Past, related, title_similarity
-from bot.core.severity import Severity
+from bot.core.severity import Severity, SeverityMatrix
 from bot.core.walkthrough import StepResult
 from bot.kinds import Step
 
@@ -181,12 +181,44 @@ def test_the_severity_matrix_as_data_suggests_only_when_it_disagrees() -> None:
     assert suggest_severity(matrix, [share(60.0, Status.NO_DATA)], Severity.SEV3) is None
     everything = suggest_severity(matrix, [share(100.0)], Severity.SEV2)
     assert everything is not None and everything.measured is Severity.SEV1
-    lower = suggest_severity(matrix, [share(12.0)], Severity.SEV1)
-    assert lower is not None and (lower.measured, lower.raise_) == (Severity.SEV2, False)
+    # SEV-1 declared (say, exfiltration suspected), 12% failing: the matrix's SEV-1 has grounds the bot does not
+    # measure, so it does not offer to lower it
+    assert suggest_severity(matrix, [share(12.0)], Severity.SEV1) is None
     exfiltration = finding("prompt-injection", Status.EVIDENCE, 3.0, probe_id="near-max-limits")
     suspected = suggest_severity(matrix, [exfiltration, share(12.0)], Severity.SEV3)
     assert suspected is not None and (suspected.measured, suspected.because.probe) == (Severity.SEV1, "near-max-limits")
     assert matrix.line() == (Severity.SEV2, 10)  # the chart's dashed line
+    assert (suspected.reads_as, everything.reads_as) == ("data exfiltration suspected", "All Org Chat / pipelines down")
+
+
+def test_a_lower_severity_is_suggested_only_when_every_ground_was_measured_absent() -> None:
+    levels = [level.model_dump() for level in RUNBOOK.severities.severities]
+    levels[0] = {**levels[0], "every_ground_measured": True}  # an operator who says SEV-1 is only what is measured
+    matrix = SeverityMatrix.model_validate({"severities": levels})
+    exfiltration_clear = finding("prompt-injection", Status.CLEAR, probe_id="near-max-limits")
+    lower = suggest_severity(matrix, [share(12.0), exfiltration_clear], Severity.SEV1)
+    assert lower is not None and (lower.measured, lower.raise_, lower.reads_as) == (
+        Severity.SEV2,
+        False,
+        "sustained errors > 10%",
+    )
+    assert suggest_severity(matrix, [share(12.0)], Severity.SEV1) is None  # exfiltration not measured: silent
+    unanswered = finding("prompt-injection", Status.NO_DATA, probe_id="near-max-limits")
+    assert suggest_severity(matrix, [share(12.0), unanswered], Severity.SEV1) is None
+    assert suggest_severity(matrix, [share(100.0), exfiltration_clear], Severity.SEV1) is None  # agrees
+    assert suggest_severity(matrix, [share(12.0), exfiltration_clear], Severity.SEV2) is None  # agrees
+    with pytest.raises(ValueError, match="every_ground_measured needs the grounds"):
+        SeverityMatrix.model_validate({"severities": [{**levels[2], "every_ground_measured": True}, *levels[:2]]})
+
+
+def test_no_failure_is_no_evidence() -> None:
+    probe = next(p for p in RUNBOOK.first_five.probes if p.id == "failure-share")
+    rows: list[dict[str, Any]] = [{"Status__c": "Succeeded", "c": 40}]
+    clear = evaluate(probe, None, result(rows), None, NOW)
+    assert (clear.status, clear.measure) == (Status.CLEAR, 0.0)
+    rows.append({"Status__c": "Failed", "c": 1})
+    some = evaluate(probe, None, result(rows), None, NOW)
+    assert (some.status, some.measure) == (Status.EVIDENCE, 2.4)
 
 
 def past(number: int, title: str, playbooks: set[str] = frozenset(), evidence: set[str] = frozenset()) -> Past:  # type: ignore[assignment]
