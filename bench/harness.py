@@ -20,7 +20,7 @@ from typing import Any
 
 import requests
 
-from tests.conftest import MACHINE_REDIS, free_port, redis_answering_at
+from tests.conftest import free_port, redis_answering_at
 from tests.fakes.slack import BOT_TOKEN, FakeSlack
 from tests.fakes.status_pages import FakeStatusPages
 from tests.slack_sim import SIGNING_SECRET
@@ -30,8 +30,8 @@ ROOT = Path(__file__).resolve().parents[1]
 
 @contextmanager
 def redis_url() -> Iterator[str]:
-    """REDIS_URL, or the machine's Redis at 127.0.0.1:6379, or one started here."""
-    with redis_answering_at(os.environ.get("REDIS_URL", MACHINE_REDIS)) as url:
+    """REDIS_URL when it answers, else a redis-server started here (as the tests do)."""
+    with redis_answering_at(os.environ.get("REDIS_URL")) as url:
         yield url
 
 

@@ -93,8 +93,9 @@ def main() -> None:
     pages.stop()
     print(
         "Redis round trips per button click (web process). The click's path: the replay check, the guard's read of "
-        "the incident, the step's Lua script, the mark for the message update. The sender: claim, take, the "
-        "render's two reads (walkthrough snapshot, incident), finish"
+        "the incident (which the use case asks who may act of), the step's Lua script, the mark for the message "
+        "update. The sender: claim, take, the render's two reads (walkthrough snapshot, incident), finish. The "
+        "process's first click of each kind also loads the scripts it runs (a NOSCRIPT answer, SCRIPT LOAD, again)"
     )
     print(f"  Done on a pending step:     {done}")
     print(f"  Done again (already done):  {again}")

@@ -39,6 +39,7 @@ from bot.core.audit import Seal
 from bot.core.clock import Clock, SystemClock
 from bot.core.severity import BusinessCalendar, Severity
 from bot.jobs import job_class
+from bot.listeners import ListenerPool
 from bot.mechanisms.base import OrgSetup
 from bot.presenters.approvals import ApprovalPresenter
 from bot.presenters.evidence import EvidencePresenter
@@ -108,7 +109,7 @@ class Services:
     paging: Paging
     present: Presenters
     events: EventDispatch
-    listeners: ThreadPoolExecutor
+    listeners: ListenerPool
     updates: CoalescedUpdates
 
     @cached_property
@@ -341,7 +342,7 @@ def build_services(settings: Settings, client: WebClient, clock: Clock | None = 
         present=present,
         paging=paging,
         events=EventDispatch(outbox, scheduler, [EventLog(), *paging_subscribers]),
-        listeners=ThreadPoolExecutor(max_workers=LISTENER_THREADS, thread_name_prefix="listener"),
+        listeners=ListenerPool(LISTENER_THREADS),
         updates=updates,
     )
 

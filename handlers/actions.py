@@ -47,9 +47,7 @@ def step_action(action: StepAction) -> Listener:
             ask(DONE_BY_HAND_CALLBACK)(services, click, reply)
             return
         choice = value.choice if isinstance(value, ChoiceRef) else None
-        outcome = services.walkthrough.act(
-            click.incident.number, value.scope, value.step, action, click.actor, choice=choice
-        )
+        outcome = services.walkthrough.act(click.incident, value.scope, value.step, action, click.actor, choice=choice)
         services.present.walkthrough.show(outcome, reply)
 
     return listener

@@ -95,7 +95,8 @@ def register(app: App, services: Services) -> None:
             with answering(reply):
                 walkthrough = services.walkthrough
                 if callback == SKIP_CALLBACK:
-                    outcome = walkthrough.act(number, scope, step, StepAction.SKIP, actor, reason=reason)
+                    incident = walkthrough.open_incident(number)
+                    outcome = walkthrough.act(incident, scope, step, StepAction.SKIP, actor, reason=reason)
                 elif callback == DONE_BY_HAND_CALLBACK:
                     outcome = walkthrough.done_by_hand(number, scope, step, actor, reason)
                 else:

@@ -36,6 +36,7 @@ from tests.slack_sim import SIGNING_SECRET, SlackSim
 # and the session ends by checking none of its is left. The suite runs on a redis-server of its own (a unix
 # socket: nothing else on the machine can reach it or disturb it); TEST_REDIS_URL names another when it answers.
 SESSION_PREFIXES: set[str] = set()
+QUIET_SECONDS = 20  # how long a test waits for the bot's listeners to finish what its acks started
 
 
 def new_prefix(kind: str = "test") -> str:
@@ -301,12 +302,8 @@ class RunningBot:
     slack: SlackSim
 
     def wait_quiet(self) -> None:
-        """Until the work the bot does after its acks is done: nothing queued or running in its listener pool
-        (read from ThreadPoolExecutor's internals, which have no public way to ask)."""
-        pool = self.services.listeners
-        self.fake.wait_until(
-            lambda: pool._work_queue.empty() and pool._idle_semaphore._value >= len(pool._threads)  # type: ignore[attr-defined]
-        )
+        """Until the work the bot does after its acks is done: nothing queued or running in its listener pool."""
+        assert self.services.listeners.wait_quiet(timeout=QUIET_SECONDS), "the listeners were still busy"
 
     def run_jobs(self) -> int:
         """Runs the queued background jobs here, as the worker would (the clock stays the test's): approved

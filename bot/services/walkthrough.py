@@ -153,7 +153,7 @@ class WalkthroughService:
 
     def act(
         self,
-        number: int,
+        incident: Incident,
         scope: str,
         step_id: str,
         action: StepAction,
@@ -163,15 +163,17 @@ class WalkthroughService:
         choice: str | None = None,
     ) -> StepChanged | AlreadySettled:
         """Applies a responder's action to a step, once: a repeat or a lost race is told who did what, when. A
-        destructive step is not marked done this way: `done_by_hand` asks why, and audits it."""
+        destructive step is not marked done this way: `done_by_hand` asks why, and audits it. `incident` is the
+        one the caller read for this click (the guard's): who may act is asked of it, and the step's script
+        checks in the same round trip as the change that the incident is still open."""
         step = self.runbook_step(scope, step_id)
-        self.access.require(self.open_incident(number), actor, Privilege.ACT)
+        self.access.require(incident, actor, Privilege.ACT)
         if action is StepAction.CHOOSE and choice not in {b.id for b in step.branches()}:
             raise UserError(f"`{choice}` is not a choice of “{step.title}”.")
         if action is StepAction.DONE and step.risk is Risk.DESTRUCTIVE:
             raise UserError(f"“{step.title}” changes production: say what was done by hand, and who checked it.")
         new = after(action, actor, self.clock.now(), reason=reason, choice=choice)
-        return self.transition(number, scope, step, new, allowed_from(action))
+        return self.transition(incident.number, scope, step, new, allowed_from(action))
 
     def done_by_hand(
         self, number: int, scope: str, step_id: str, actor: str, reason: str
