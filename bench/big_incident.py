@@ -31,10 +31,9 @@ from bench.harness import percentiles, redis_url, row
 from bot.core.walkthrough import state_key
 from bot.render.modals import UPDATE_CALLBACK
 from tests.conftest import BotServer, ManualClock, settings_for
+from tests.driver import buttons, declare, open_phase, value_of
 from tests.fakes.slack import FakeSlack
 from tests.fakes.status_pages import FakeStatusPages
-from tests.integration.test_salesforce import open_phase
-from tests.integration.test_walkthrough import buttons, declare, value_of
 
 PEOPLE = [f"U0P{n:07d}" for n in range(100)]
 PLAYBOOKS = {

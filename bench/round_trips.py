@@ -20,9 +20,9 @@ import redis.connection
 from bench.harness import redis_url
 from bot.render.actions import ActionId, StepRef, encode
 from tests.conftest import BotServer, ManualClock, settings_for
+from tests.driver import declare, message
 from tests.fakes.slack import FakeSlack
 from tests.fakes.status_pages import FakeStatusPages
-from tests.integration.test_walkthrough import declare, message
 
 VENDOR = encode(ActionId.STEP_DONE, StepRef(incident=1, scope="first-five", step="vendor-status"))
 SCOPE = encode(ActionId.STEP_NOT_APPLICABLE, StepRef(incident=1, scope="first-five", step="confirm-scope"))

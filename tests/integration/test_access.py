@@ -14,11 +14,22 @@ from bot.render.actions import VALUE_TYPES, ActionId
 from bot.render.switches import REQUEST_CALLBACK
 from handlers.actions import LISTENERS
 from tests.conftest import RunningBot, jwt_settings
+from tests.driver import (
+    ALICE,
+    BOB,
+    approve,
+    click,
+    declare,
+    ephemeral_texts,
+    incident_channel,
+    message,
+    open_phase,
+    request,
+    request_id,
+    text_of,
+    unknown_refresh,
+)
 from tests.fakes.salesforce import SUSPECT_USER_ID, FakeSalesforce
-from tests.integration.test_killswitches import approve, incident_channel, request, request_id
-from tests.integration.test_safety import unknown_refresh
-from tests.integration.test_salesforce import open_phase
-from tests.integration.test_walkthrough import ALICE, BOB, click, declare, ephemeral_texts, message, text_of
 
 STRANGER = "U0STRANGER"
 APPROVERS = "S0APPROVE1"

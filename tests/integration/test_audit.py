@@ -15,9 +15,8 @@ import redis
 from bot.core.audit import AuditEntry, AuditHead, AuditKind, Seal
 from bot.services.audit import AllChecked
 from tests.conftest import RunningBot, jwt_settings, run_cli
+from tests.driver import approve, incident_channel, request, text_of
 from tests.fakes.salesforce import FakeSalesforce
-from tests.integration.test_killswitches import approve, incident_channel, request
-from tests.integration.test_walkthrough import text_of
 
 KEY = "audit-key-for-tests-0123456789abcdef"
 ANCHOR = re.compile(r"Audit trail: (\d+) entries, head `(\d+:[0-9a-f]{8})`")

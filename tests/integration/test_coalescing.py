@@ -15,8 +15,8 @@ import redis
 
 from bot.adapters.redis_store.updates import CoalescedUpdates
 from tests.conftest import RunningBot, delete_prefix, new_prefix
+from tests.driver import buttons, declare, message
 from tests.fakes.slack import Channel
-from tests.integration.test_walkthrough import buttons, declare, message
 
 PEOPLE = [f"U0RESP{n:03d}" for n in range(20)]
 

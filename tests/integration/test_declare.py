@@ -8,10 +8,8 @@ from typing import Any
 
 from bot.render.modals import DECLARE_CALLBACK
 from tests.conftest import RunningBot
+from tests.driver import ALICE, BOB, declared_channel
 from tests.fakes.slack import BOT_USER, Channel
-
-ALICE = "U0ALICE01"
-BOB = "U0BOB0001"
 
 
 def open_declare_form(bot: RunningBot, text: str = "") -> dict[str, Any]:
@@ -19,13 +17,6 @@ def open_declare_form(bot: RunningBot, text: str = "") -> dict[str, Any]:
     assert response.status_code == 200
     views = bot.fake.wait_until(lambda: bot.fake.open_views(DECLARE_CALLBACK))
     return views[-1]  # type: ignore[no-any-return]
-
-
-def declared_channel(bot: RunningBot, prefix: str = "inc-") -> Channel:
-    """The channel of a declaration, once its header is pinned and the declarer invited (they happen at once)."""
-    channel = bot.fake.wait_until(lambda: bot.fake.channel_named(prefix))
-    bot.fake.wait_until(lambda: channel.pins and len(channel.members) > 1)
-    return channel  # type: ignore[no-any-return]
 
 
 def header_of(channel: Channel) -> dict[str, Any]:

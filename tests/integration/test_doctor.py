@@ -6,9 +6,9 @@ import subprocess
 from typing import Any
 
 from tests.conftest import OwnRedis, run_cli
+from tests.driver import worker_env
 from tests.fakes.pagers import OPSGENIE_KEY, ROUTING_KEY, FakeOpsgenie, FakePagerDuty
 from tests.fakes.salesforce import BOT_PROFILE_SET, FakeSalesforce
-from tests.integration.test_faults import worker_env
 
 
 def doctor(env: dict[str, str]) -> subprocess.CompletedProcess[str]:

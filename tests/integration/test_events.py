@@ -10,9 +10,8 @@ import pytest
 
 from bot.core.events import parse_event
 from tests.conftest import RunningBot
+from tests.driver import approve, incident_channel, request, resolve
 from tests.fakes.salesforce import FakeSalesforce
-from tests.integration.test_killswitches import approve, incident_channel, request
-from tests.integration.test_paging import resolve
 
 
 def logged_events(caplog: pytest.LogCaptureFixture) -> list[dict[str, Any]]:

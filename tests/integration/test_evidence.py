@@ -11,11 +11,9 @@ from bot.core.evidence import Status
 from bot.core.severity import Severity
 from bot.core.timeline import EntryKind
 from tests.conftest import RunningBot
+from tests.driver import ALICE, BOB, approve, buttons, click, declare, ephemeral_texts, message, request, text_of
 from tests.fakes.salesforce import STORM_USER_ID, FakeSalesforce, seed_rate_limit_storm
 from tests.fakes.slack import Channel
-from tests.integration.test_declare import ALICE, BOB
-from tests.integration.test_killswitches import approve, request
-from tests.integration.test_walkthrough import buttons, click, declare, ephemeral_texts, message, text_of
 
 STORM = "declare sev3 Enrichment pipelines failing"
 

@@ -12,18 +12,20 @@ from typing import Any
 from bot.core.approval import RequestStatus, Verification
 from bot.core.audit import AuditKind
 from tests.conftest import RunningBot, spawn
-from tests.fakes.salesforce import FakeSalesforce
-from tests.integration.test_faults import kill_session, worker_env
-from tests.integration.test_killswitches import (
+from tests.driver import (
+    CAROL,
     approve,
     audit_kinds,
     decide,
     incident_channel,
+    kill_session,
     request,
     request_id,
     request_revert,
+    text_of,
+    worker_env,
 )
-from tests.integration.test_walkthrough import CAROL, text_of
+from tests.fakes.salesforce import FakeSalesforce
 
 
 def outcome(bot: RunningBot, approval: str) -> Any:

@@ -3,18 +3,14 @@ Slack failing beyond its retries, a record corrupted by hand; and the logs stay 
 
 from __future__ import annotations
 
-import contextlib
 import io
 import json
 import logging
-import os
 import re
-import signal
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import redis
@@ -24,10 +20,21 @@ from bot.core.approval import RequestStatus, Verification
 from bot.core.audit import AuditKind
 from bot.logs import JsonFormatter
 from tests.conftest import OwnRedis, RunningBot, jwt_settings, spawn
+from tests.driver import (
+    ALICE,
+    approve,
+    declare,
+    ephemeral_texts,
+    incident_channel,
+    kill_session,
+    message,
+    request,
+    request_id,
+    text_of,
+    worker_env,
+)
 from tests.fakes.salesforce import FakeSalesforce
 from tests.fakes.slack import BOT_TOKEN
-from tests.integration.test_killswitches import approve, incident_channel, request, request_id
-from tests.integration.test_walkthrough import ALICE, declare, ephemeral_texts, message, text_of
 from tests.slack_sim import SIGNING_SECRET
 
 NO_DATABASE = ":warning: The bot cannot reach its database right now, so nothing was changed. Try again shortly."
@@ -77,51 +84,6 @@ def test_a_killed_redis_restarts_with_incidents_approvals_and_timelines(own_redi
     assert bot.services.timeline.entries(1) == timeline_before
     assert bot.services.audit.check(1)[1] == []
     approve(bot, channel, card, approval)  # and it goes on where it stopped
-
-
-def worker_env(bot: RunningBot, org: FakeSalesforce) -> dict[str, str]:
-    settings = bot.services.settings
-    env = {
-        "PATH": os.environ["PATH"],
-        "SLACK_BOT_TOKEN": BOT_TOKEN,
-        "SLACK_SIGNING_SECRET": SIGNING_SECRET,
-        "SLACK_API_BASE_URL": settings.slack_api_base_url,
-        "REDIS_URL": settings.redis_url.get_secret_value() if settings.redis_url else "",
-        "KEY_PREFIX": settings.key_prefix,
-        "REQUESTS_CA_BUNDLE": str(org.cert_file),
-        "LOG_LEVEL": "WARNING",
-    }
-    env.update({k.upper(): str(v) for k, v in jwt_settings(org).items()})
-    for name in (
-        "anthropic_status_url",
-        "openai_status_url",
-        "aws_status_feeds_url",
-        "bedrock_regions",
-        "azure_status_url",
-    ):
-        env[name.upper()] = getattr(settings, name)
-    return env
-
-
-def kill_session(session: int) -> None:
-    """SIGKILL to every process of a session (RQ's work horse leaves its parent's process group, not its session),
-    again until none is left: a process forked while the first pass ran would outlive it."""
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        found = False
-        for stat in Path("/proc").glob("[0-9]*/stat"):
-            try:
-                fields = stat.read_text().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            if int(fields[3]) == session and fields[0] != "Z":  # state, ppid, pgrp, session; a zombie is dead
-                found = True
-                with contextlib.suppress(ProcessLookupError):
-                    os.kill(int(stat.parent.name), signal.SIGKILL)
-        if not found:
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"processes of session {session} survived SIGKILL for 10 s")
 
 
 def test_a_worker_killed_mid_execution_runs_it_again_without_a_double_execution(

@@ -17,9 +17,8 @@ from hypothesis import strategies as st
 from bot.render.modals import DECLARE_CALLBACK, RESOLVE_CALLBACK, RUN_CALLBACK, SKIP_CALLBACK
 from bot.web import MAX_BODY_BYTES
 from tests.conftest import RunningBot, jwt_settings
+from tests.driver import click, declare, ephemeral_texts, message, open_phase, text_of
 from tests.fakes.salesforce import FakeSalesforce
-from tests.integration.test_salesforce import open_phase
-from tests.integration.test_walkthrough import click, declare, ephemeral_texts, message, text_of
 
 SETTINGS = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 VERBS = [

@@ -10,8 +10,26 @@ import pytest
 
 from bot.core.audit import AuditKind
 from bot.core.timeline import EntryKind
-from bot.render.switches import REQUEST_CALLBACK, REVERT_CALLBACK
+from bot.render.switches import REQUEST_CALLBACK
 from tests.conftest import RunningBot
+from tests.driver import (
+    ALICE,
+    BOB,
+    CAROL,
+    approve,
+    audit_kinds,
+    button,
+    click,
+    decide,
+    ephemeral_texts,
+    incident_channel,
+    open_phase,
+    request,
+    request_revert,
+    state,
+    text_of,
+    wait_card,
+)
 from tests.fakes.salesforce import (
     BOT_USER_ID,
     CHAT_DML_SET,
@@ -20,96 +38,6 @@ from tests.fakes.salesforce import (
     SUSPECT_USER_ID,
     FakeSalesforce,
 )
-from tests.fakes.slack import Channel
-from tests.integration.test_salesforce import open_phase, state
-from tests.integration.test_walkthrough import (
-    ALICE,
-    BOB,
-    CAROL,
-    button,
-    buttons,
-    click,
-    declare,
-    ephemeral_texts,
-    text_of,
-)
-
-
-def incident_channel(bot: RunningBot, text: str = "declare sev1 Org Chat exfiltration", members: int = 0) -> Channel:
-    channel = declare(bot, text)
-    channel.members.update({BOB, CAROL, *(f"U0MEMBER{i:02d}" for i in range(members))})
-    return channel
-
-
-def request(
-    bot: RunningBot, channel: Channel, key: str, values: dict[str, Any] | None = None, user: str = ALICE
-) -> tuple[str, dict[str, Any]]:
-    """`/incident killswitch KEY`, fill the form, wait for the card; returns the request id and the card."""
-    before = len(bot.fake.open_views(REQUEST_CALLBACK))
-    bot.slack.command(f"killswitch {key}", user=user, channel_id=channel.id)
-    view = bot.fake.wait_until(
-        lambda: len(bot.fake.open_views(REQUEST_CALLBACK)) > before and bot.fake.open_views(REQUEST_CALLBACK)[-1]
-    )
-    response = bot.slack.submit(view, {"reason": "scope unclear, stop the bleeding", **(values or {})}, user=user)
-    assert response.status_code == 200 and response.text == "", response.text
-    return wait_card(bot, channel)
-
-
-def request_revert(bot: RunningBot, channel: Channel, card: dict[str, Any], reason: str) -> tuple[str, dict[str, Any]]:
-    """Bob clicks Revert… on an executed card and gives `reason`; returns the revert request's id and card."""
-    revert = next(e for e in buttons(card) if e["action_id"] == "switch.revert")
-    bot.slack.click("switch.revert", revert["value"], user=BOB, channel_id=channel.id, message_ts=card["ts"])
-    view = bot.fake.wait_until(lambda: bot.fake.open_views(REVERT_CALLBACK))[-1]
-    assert bot.slack.submit(view, {"reason": reason}, user=BOB).text == ""
-    return bot.fake.wait_until(  # type: ignore[no-any-return]
-        lambda: next(
-            (
-                (e["value"], m)
-                for m in channel.messages.values()
-                for e in buttons(m)
-                if e["action_id"] == "switch.approve" and "Revert:" in text_of(m)
-            ),
-            None,
-        )
-    )
-
-
-def wait_card(bot: RunningBot, channel: Channel, skip: int = 0) -> tuple[str, dict[str, Any]]:
-    """The latest request card of the channel, once the bot has recorded it as the request's card."""
-    cards = bot.fake.wait_until(
-        lambda: [
-            m
-            for m in channel.messages.values()
-            if "switch.approve" in json.dumps(m.get("blocks", []))
-            or ":rotating_light: *Re" in json.dumps(m.get("blocks", []))
-        ]
-    )
-    card = cards[-1]
-    approval = next(e["value"] for e in buttons(card) if e["action_id"] == "switch.approve")
-    recorded = bot.services.approvals.cards
-    bot.fake.wait_until(lambda: (channel.id, card["ts"]) in recorded(request_id(approval)))
-    return approval, card
-
-
-def request_id(approval: str) -> str:
-    """The request id inside an Approve button's value."""
-    return str(json.loads(approval)["request"])
-
-
-def decide(
-    bot: RunningBot, channel: Channel, card: dict[str, Any], approval: str, user: str, action: str = "switch.approve"
-) -> Any:
-    return bot.slack.click(action, approval, user=user, channel_id=channel.id, message_ts=card["ts"])
-
-
-def approve(bot: RunningBot, channel: Channel, card: dict[str, Any], approval: str) -> None:
-    """Bob approves the request on its card; returns once the card says so."""
-    decide(bot, channel, card, approval, BOB)
-    bot.fake.wait_until(lambda: "Approved by" in text_of(card))
-
-
-def audit_kinds(bot: RunningBot, number: int = 1) -> list[AuditKind]:
-    return [entry.kind for entry in bot.services.approvals.audit.entries(number)]
 
 
 def test_request_approve_execute_verify(sf_bot: RunningBot, fake_org: FakeSalesforce) -> None:

@@ -4,24 +4,17 @@ from the environment alike, read-only commands need no Slack, and a clean stop l
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
-import signal
 import subprocess
-import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
-from typing import IO
 
 import pytest
-import requests
 
 from tests.conftest import free_port, run_cli, spawn
+from tests.driver import server_pids, serving, stop
 from tests.fakes.slack import APP_TOKEN, BOT_TOKEN, FakeSlack
 from tests.fakes.socket_mode import FakeSocketMode
-from tests.integration.test_storage import server_pids
 from tests.slack_sim import SIGNING_SECRET, SlackSim
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -100,38 +93,6 @@ def test_an_env_file_that_does_not_exist_is_named(tmp_path: Path) -> None:
     assert one_sentence(run_cli("--env-file", "missing.env", "run", env={}, cwd=tmp_path)) == (
         "Cannot start: the env file missing.env does not exist."
     )
-
-
-@contextmanager
-def serving(
-    args: list[str], env: dict[str, str], cwd: Path, port: int, output: IO[bytes] | None = None
-) -> Iterator[subprocess.Popen[bytes]]:
-    """`incident-bot ARGS` on loopback until /healthz answers on `port`; stopped with Ctrl-C (SIGINT to its
-    group) after. Its output goes to `output` (both streams), or nowhere."""
-    process = spawn(*args, env=env, cwd=cwd, output=output)
-    try:
-        wait_healthy(port)
-        yield process
-    finally:
-        stop(process)
-
-
-def wait_healthy(port: int, seconds: float = 30) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        try:
-            if requests.get(f"http://127.0.0.1:{port}/healthz", timeout=5).status_code == 200:
-                return
-        except requests.RequestException:
-            time.sleep(0.1)
-    raise AssertionError(f"nothing healthy on port {port}")
-
-
-def stop(process: subprocess.Popen[bytes]) -> int:
-    """Ctrl-C, as a terminal sends it: SIGINT to the whole process group."""
-    if process.poll() is None:
-        os.killpg(process.pid, signal.SIGINT)
-    return process.wait(timeout=30)
 
 
 def test_settings_in_dotenv_work_like_the_environment_from_any_directory(fake_slack: FakeSlack, tmp_path: Path) -> None:

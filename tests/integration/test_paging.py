@@ -16,9 +16,8 @@ import requests
 from bot.core.timeline import EntryKind
 from bot.web import PAGERDUTY_WEBHOOK_PATH
 from tests.conftest import RunningBot
+from tests.driver import ALICE, declare, ephemeral_texts, message, resolve, text_of
 from tests.fakes.pagers import OPSGENIE_KEY, ROUTING_KEY, FakeOpsgenie, FakePagerDuty
-from tests.fakes.slack import Channel
-from tests.integration.test_walkthrough import ALICE, declare, ephemeral_texts, message, text_of
 
 WEBHOOK_SECRET = "pagerduty-webhook-secret-0123456789"
 
@@ -53,13 +52,6 @@ def key(bot: RunningBot, number: int = 1) -> str:
 
 def page_lines(bot: RunningBot, number: int = 1) -> list[str]:
     return [e.text for e in bot.services.timeline.entries(number) if e.kind is EntryKind.PAGE]
-
-
-def resolve(bot: RunningBot, channel: Channel) -> None:
-    bot.slack.command("resolve", channel_id=channel.id)
-    view = bot.fake.wait_until(lambda: bot.fake.open_views("incident.resolve"))[-1]
-    assert bot.slack.submit(view, {"root_cause": "A provider outage."}).text == ""
-    bot.fake.wait_until(lambda: any("is resolved" in t for t in ephemeral_texts(bot)))
 
 
 def test_a_sev1_pages_once_and_its_alert_follows_the_incident(paged_bot: RunningBot, pagerduty: FakePagerDuty) -> None:

@@ -18,13 +18,10 @@ from bot.config import Settings
 from bot.render.switches import REQUEST_CALLBACK
 from bot.web import EVENTS_PATH
 from tests.conftest import free_port, spawn
+from tests.driver import ALICE, buttons, deployment_env, kill_session, serving, stop, text_of
 from tests.fakes.salesforce import FakeSalesforce
 from tests.fakes.slack import FakeSlack
 from tests.fakes.status_pages import FakeStatusPages
-from tests.integration.test_faults import kill_session
-from tests.integration.test_newcomer import serving, stop
-from tests.integration.test_secrets import deployment_env
-from tests.integration.test_walkthrough import ALICE, buttons, text_of
 from tests.slack_sim import SlackSim
 
 DECLARATIONS = 3

@@ -10,8 +10,8 @@ from zoneinfo import ZoneInfo
 from bot.core.timeline import EntryKind
 from bot.render.modals import UPDATE_CALLBACK
 from tests.conftest import BotServer, RunningBot, settings_for
+from tests.driver import ALICE, BOB, CAROL, declare, ephemeral_texts, message, text_of
 from tests.fakes.slack import Channel
-from tests.integration.test_walkthrough import ALICE, BOB, CAROL, declare, ephemeral_texts, message, text_of
 
 ONCALL, LEADS, ANNOUNCE = "S0ONCALL01", "S0LEADS001", "C0ANNOUNCE"
 

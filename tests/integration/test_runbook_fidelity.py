@@ -10,11 +10,21 @@ from typing import Any
 
 from bot.render.switches import REQUEST_CALLBACK
 from tests.conftest import RunningBot, jwt_settings
+from tests.driver import (
+    CAROL,
+    approve,
+    click,
+    decide,
+    ephemeral_texts,
+    incident_channel,
+    open_phase,
+    request_revert,
+    text_of,
+    wait_card,
+    wait_settled,
+)
 from tests.fakes.salesforce import SUSPECT_USER_ID, FakeSalesforce
 from tests.fakes.slack import Channel
-from tests.integration.test_killswitches import approve, decide, incident_channel, request_revert, wait_card
-from tests.integration.test_salesforce import open_phase, wait_settled
-from tests.integration.test_walkthrough import CAROL, click, ephemeral_texts, text_of
 
 NAMED = "anthropic=Anthropic_API,openai=OpenAI_API"
 

@@ -19,20 +19,28 @@ from bot.core.severity import Severity
 from bot.core.timeline import EntryKind
 from bot.render.modals import CHECKED_CALLBACK, DONE_BY_HAND_CALLBACK, RUN_CALLBACK
 from tests.conftest import RunningBot, jwt_settings
-from tests.fakes.redis_proxy import RedisProxy
-from tests.fakes.salesforce import FakeSalesforce
-from tests.fakes.slack import Channel
-from tests.integration.test_killswitches import (
+from tests.driver import (
+    ALICE,
+    BOB,
+    CAROL,
     approve,
     audit_kinds,
+    button,
+    buttons,
+    click,
     decide,
+    ephemeral_texts,
     incident_channel,
+    open_phase,
     request,
     request_id,
     request_revert,
+    state,
+    text_of,
+    unknown_refresh,
 )
-from tests.integration.test_salesforce import open_phase, state
-from tests.integration.test_walkthrough import ALICE, BOB, CAROL, button, buttons, click, ephemeral_texts, text_of
+from tests.fakes.redis_proxy import RedisProxy
+from tests.fakes.salesforce import FakeSalesforce
 
 STRANGER = "U0STRANGER"
 GUEST = "U0GUEST01"
@@ -369,17 +377,6 @@ def test_the_severity_suggestion_is_answered_once_and_goes_stale(sf_bot: Running
 
 
 # ----- 8. a change without an answer is outcome unknown, never Failed-with-Retry
-
-
-def unknown_refresh(bot: RunningBot, channel: Channel, org: FakeSalesforce) -> dict[str, Any]:
-    """Playbook 3's "Force a config refresh", run once, its Apex answered too late: outcome unknown."""
-    contain = open_phase(bot, channel, "cache-wedge", "contain")
-    org.inject(r"executeAnonymous", "timeout")
-    click(bot, channel, contain, "step.run", "refresh-config")
-    view = bot.fake.wait_until(lambda: bot.fake.open_views(RUN_CALLBACK))[-1]
-    assert bot.slack.submit(view, {}).text == ""
-    bot.fake.wait_until(lambda: state(bot, "cache-wedge", "refresh-config").status.value == "unknown", timeout=15)
-    return contain
 
 
 def test_a_change_without_an_answer_is_run_again_only_after_a_person_checked(

@@ -19,7 +19,18 @@ from bot.adapters.salesforce.gateway import SalesforceGateway
 from bot.adapters.salesforce.login import Credentials
 from bot.core.timeline import EntryKind
 from bot.render.modals import RUN_CALLBACK
-from tests.conftest import RunningBot, jwt_settings, step_state
+from tests.conftest import RunningBot, jwt_settings
+from tests.driver import (
+    click,
+    declare,
+    ephemeral_texts,
+    message,
+    open_phase,
+    state,
+    submit_run_modal,
+    text_of,
+    wait_settled,
+)
 from tests.fakes.salesforce import (
     BOT_USER_ID,
     CONSUMER_KEY,
@@ -31,19 +42,8 @@ from tests.fakes.salesforce import (
     FakeSalesforce,
 )
 from tests.fakes.slack import Channel
-from tests.integration.test_walkthrough import click, declare, ephemeral_texts, message, text_of
 
 SNAPSHOT = "first-five/snapshot-executions"
-
-
-def state(bot: RunningBot, scope: str, step: str) -> Any:
-    return step_state(bot, scope, step)
-
-
-def wait_settled(bot: RunningBot, scope: str, step: str) -> Any:
-    return bot.fake.wait_until(
-        lambda: state(bot, scope, step).status.value in ("done", "failed") and state(bot, scope, step)
-    )
 
 
 def results_posted(bot: RunningBot, channel: Channel, title: str) -> dict[str, Any]:
@@ -140,34 +140,10 @@ def test_the_telemetry_dashboard_is_a_link_when_its_url_is_set(bot_factory: Any)
     assert "https://grafana.example.test/d/flowmason" in json.dumps(checklist["blocks"])
 
 
-def open_phase(bot: RunningBot, channel: Channel, key: str, phase: str) -> dict[str, Any]:
-    """Starts the playbook (unless it runs) and clicks Next phase until `phase` is posted."""
-    incident = bot.services.incidents.in_channel(channel.id)
-    assert incident is not None
-    posted = bot.services.walkthrough.steps.snapshot(incident.number).messages
-    if f"{key}/" not in " ".join(posted):
-        bot.slack.command(f"playbook {key}", channel_id=channel.id)
-    playbook = bot.services.runbook.playbook(key)
-    assert playbook is not None
-    names = [p.name.value for p in playbook.phases]
-    for current, following in zip(names, [*names[1:], None], strict=True):
-        msg = message(bot, channel, f"{key}/{current}")
-        if current == phase:
-            return msg
-        if f"{key}/{following}" not in bot.services.walkthrough.steps.snapshot(incident.number).messages:
-            click(bot, channel, msg, "phase.next")
-    raise AssertionError(f"{key} has no phase {phase}")
-
-
 def run_playbook_step(bot: RunningBot, channel: Channel, key: str, phase: str, step: str) -> dict[str, Any]:
     msg = open_phase(bot, channel, key, phase)
     click(bot, channel, msg, "step.run", step)
     return msg
-
-
-def submit_run_modal(bot: RunningBot, values: dict[str, str]) -> Any:
-    view = bot.fake.wait_until(lambda: bot.fake.open_views(RUN_CALLBACK))[-1]
-    return view, bot.slack.submit(view, values)
 
 
 def test_provider_outage_query_escapes_like_wildcards(sf_bot: RunningBot) -> None:

@@ -15,43 +15,15 @@ import requests
 from bot.logs import SIGNATURE_REFUSED
 from bot.render.switches import REQUEST_CALLBACK
 from bot.web import EVENTS_PATH, MAX_BODY_BYTES
-from tests.conftest import delete_prefix, free_port, new_prefix, spawn
+from tests.conftest import delete_prefix, free_port, spawn
+from tests.driver import ALICE, AUDIT_KEY, BOB, CAROL, buttons, deployment_env, kill_session, serving, stop, text_of
 from tests.fakes.salesforce import CONSUMER_KEY, CONSUMER_SECRET, PASSWORD, SECURITY_TOKEN, USERNAME, FakeSalesforce
 from tests.fakes.slack import BOT_TOKEN, FakeSlack
 from tests.fakes.status_pages import FakeStatusPages
-from tests.integration.test_faults import kill_session
-from tests.integration.test_newcomer import serving, stop
-from tests.integration.test_walkthrough import ALICE, BOB, CAROL, buttons, text_of
 from tests.slack_sim import SIGNING_SECRET, SlackSim
 
-AUDIT_KEY = "audit-signing-key-that-must-stay-put-7f3e"
 FORGED_MARKER = "forged-body-with-a-capability"
 PRIVATE_WORDS = ("Quokka exfiltration title", "Wombat note for the timeline", "Numbat reason to switch off")
-
-
-def deployment_env(
-    fake_slack: FakeSlack, pages: FakeStatusPages, org: FakeSalesforce, redis_url: str, tmp_path: Path, port: int
-) -> dict[str, str]:
-    return {
-        "SLACK_BOT_TOKEN": BOT_TOKEN,
-        "SLACK_SIGNING_SECRET": SIGNING_SECRET,
-        "SLACK_API_BASE_URL": fake_slack.base_url,
-        "REDIS_URL": redis_url,
-        "KEY_PREFIX": new_prefix(),
-        "AUDIT_SIGNING_KEY": AUDIT_KEY,
-        "SALESFORCE_DOMAIN": org.url,
-        "SALESFORCE_USERNAME": USERNAME,
-        "SALESFORCE_PASSWORD": PASSWORD,
-        "SALESFORCE_SECURITY_TOKEN": SECURITY_TOKEN,
-        "SALESFORCE_CONSUMER_KEY": CONSUMER_KEY,
-        "SALESFORCE_CONSUMER_SECRET": CONSUMER_SECRET,
-        "REQUESTS_CA_BUNDLE": str(org.cert_file),
-        "DATA_DIR": str(tmp_path / "var"),
-        "PORT": str(port),
-        "WEB_CONCURRENCY": "1",
-        "LOG_LEVEL": "DEBUG",
-        **{name.upper(): str(value) for name, value in pages.settings().items()},
-    }
 
 
 def every_value(client: redis.Redis, prefix: str) -> Iterator[str]:

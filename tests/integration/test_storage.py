@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 import tempfile
@@ -17,7 +16,7 @@ from bot.adapters.redis_connection import open_redis
 from bot.config import Settings
 from tests.certificates import self_signed
 from tests.conftest import free_port, run_cli, wait_for_redis
-from tests.integration.test_declare import declared_channel
+from tests.driver import declared_channel, server_pids
 
 
 def declare_and_read_back(bot: Any) -> None:
@@ -44,20 +43,6 @@ def test_store_on_embedded_redis_shared_by_a_second_process_handle(bot_factory: 
     worker_side.close()
     assert bot.services.redis.data.ping()  # still held by the bot
     assert (tmp_path / "var" / "appendonly.aof").exists() or (tmp_path / "var" / "appendonlydir").exists()
-
-
-def server_pids(data_dir: Path) -> list[int]:
-    """The redis-server processes whose working directory is `data_dir`."""
-    found = []
-    for proc in Path("/proc").iterdir():
-        if not proc.name.isdigit():
-            continue
-        try:
-            if "redis-server" in (proc / "cmdline").read_text() and Path(os.readlink(proc / "cwd")) == data_dir:
-                found.append(int(proc.name))
-        except OSError:
-            continue
-    return found
 
 
 def test_the_embedded_redis_stops_with_its_last_user(

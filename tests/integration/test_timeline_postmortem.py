@@ -9,11 +9,24 @@ from typing import Any
 from bot.core.timeline import EntryKind
 from bot.render.modals import RESOLVE_CALLBACK, SKIP_CALLBACK
 from tests.conftest import RunningBot, run_cli
+from tests.driver import (
+    ALICE,
+    BOB,
+    CAROL,
+    approve,
+    click,
+    declare,
+    ephemeral_texts,
+    incident_channel,
+    message,
+    open_phase,
+    request,
+    submit_run_modal,
+    text_of,
+    wait_settled,
+)
 from tests.fakes.salesforce import BOT_USER_ID, SUSPECT_USER_ID
 from tests.fakes.slack import Channel
-from tests.integration.test_killswitches import approve, incident_channel, request
-from tests.integration.test_salesforce import open_phase, submit_run_modal, wait_settled
-from tests.integration.test_walkthrough import ALICE, BOB, CAROL, click, declare, ephemeral_texts, message, text_of
 
 
 def event(bot: RunningBot, body: dict[str, Any]) -> None:

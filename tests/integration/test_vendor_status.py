@@ -12,8 +12,8 @@ import pytest
 from bot.adapters.status_pages import StatusPage, StatusPages
 from bot.core.vendors import VendorState
 from tests.conftest import RunningBot, step_state
+from tests.driver import declare
 from tests.fakes.status_pages import FakeStatusPages, rss, statuspage
-from tests.integration.test_walkthrough import declare
 
 NOW = datetime(2026, 11, 25, 14, 0, tzinfo=UTC)
 

@@ -6,76 +6,21 @@ import json
 import threading
 from typing import Any
 
-from bot.adapters.redis_store.walkthrough import POSTING
 from bot.core.timeline import EntryKind
 from bot.render.modals import SKIP_CALLBACK
 from tests.conftest import RunningBot, step_state
+from tests.driver import (
+    ALICE,
+    BOB,
+    button,
+    buttons,
+    click,
+    declare,
+    ephemeral_texts,
+    message,
+    text_of,
+)
 from tests.fakes.slack import Channel
-from tests.integration.test_declare import ALICE, BOB, declared_channel
-
-CAROL = "U0CAROL01"
-
-
-def declare(bot: RunningBot, text: str = "declare sev2 Anthropic 5xx on all pipelines", prefix: str = "") -> Channel:
-    """Declares and waits until the declaration's work is done: the channel's messages and, with Salesforce, what
-    runs on declare and the probes (so a fault a test injects next meets the test's own query, and a Redis the
-    test stops next is not the declaration's). `prefix` names the channel among several. Bob and Carol, two
-    responders, join the channel; anyone else who acts there is a stranger to it."""
-    bot.slack.command(text)
-    channel = declared_channel(bot, prefix or ("drill-" if "--drill" in text else "inc-"))
-    channel.members.update({BOB, CAROL})
-    bot.fake.wait_until(lambda: len(channel.messages) >= 3)
-    bot.wait_quiet()
-    return channel
-
-
-def message(bot: RunningBot, channel: Channel, name: str) -> dict[str, Any]:
-    incident = bot.services.incidents.in_channel(channel.id)
-    assert incident is not None
-    ts = bot.fake.wait_until(
-        lambda: (
-            (bot.services.walkthrough.steps.snapshot(incident.number).messages.get(name) or POSTING) != POSTING
-            and bot.services.walkthrough.steps.snapshot(incident.number).messages[name]
-        )
-    )
-    return channel.messages[ts]
-
-
-def buttons(msg: dict[str, Any]) -> list[dict[str, Any]]:
-    return [e for b in msg.get("blocks", []) if b["type"] == "actions" for e in b["elements"]]
-
-
-def value_of(element: dict[str, Any]) -> dict[str, Any]:
-    """A button's value, as the action codec wrote it."""
-    return json.loads(element.get("value") or "{}")  # type: ignore[no-any-return]
-
-
-def button(msg: dict[str, Any], action_id: str, step: str | None = None) -> dict[str, Any]:
-    """The first element whose action (before any `:suffix`) or whole action id is `action_id`, for `step`."""
-    for element in buttons(msg):
-        matches = action_id in (element["action_id"], element["action_id"].split(":")[0])
-        if matches and (step is None or value_of(element).get("step") == step):
-            return element
-    raise AssertionError(f"no {action_id} button for {step} in {json.dumps(msg['blocks'])[:2000]}")
-
-
-def click(
-    bot: RunningBot, channel: Channel, msg: dict[str, Any], action_id: str, step: str | None = None, user: str = ALICE
-) -> Any:
-    element = button(msg, action_id, step)
-    response = bot.slack.click(
-        element["action_id"], element["value"], user=user, channel_id=channel.id, message_ts=msg["ts"]
-    )
-    assert response.status_code == 200
-    return response
-
-
-def text_of(msg: dict[str, Any]) -> str:
-    return json.dumps(msg.get("blocks", []), ensure_ascii=False)
-
-
-def ephemeral_texts(bot: RunningBot) -> list[str]:
-    return [r.get("text", "") for r in bot.fake.responses]
 
 
 def step_entries(bot: RunningBot, channel: Channel) -> list[str]:
