@@ -28,6 +28,7 @@ from bot.adapters.redis_store.pages import PageStore
 from bot.adapters.redis_store.timeline import TimelineStore
 from bot.adapters.redis_store.updates import CoalescedUpdates
 from bot.adapters.redis_store.walkthrough import MessageStore, WalkthroughStore
+from bot.adapters.redis_store.webhooks import Deliveries
 from bot.adapters.salesforce.errors import SalesforceError
 from bot.adapters.salesforce.gateway import SalesforceGateway
 from bot.adapters.salesforce.login import credentials_from
@@ -263,9 +264,11 @@ def build_services(settings: Settings, client: WebClient, clock: Clock | None = 
     )
     pages = PageStore(redis.data, prefix)
     backends = pagers(settings)
+    deliveries = Deliveries(redis.data, prefix)
     paging = Paging(
         incidents=incident_store,
         pages=pages,
+        deliveries=deliveries,
         timeline=timeline,
         access=access,
         events=outbox,

@@ -15,8 +15,9 @@ from urllib.parse import quote
 
 import requests
 
-from bot.adapters.http import json_object, pager_request
-from bot.core.paging import Alert, PageAction, PagerRefused, PagerUnavailable
+from bot.adapters.http import json_object, outside_request
+from bot.core.outside import ServiceRefused, ServiceUnavailable
+from bot.core.paging import Alert, PageAction
 
 PRIORITIES = {1: "P1", 2: "P2", 3: "P3", 4: "P4"}
 OUTCOME_READS = 10
@@ -56,10 +57,10 @@ class Opsgenie:
         return self._outcome(request_id)
 
     def _request(self, method: str, path: str, **options: Any) -> str:
-        answer = pager_request(self._http, self.name, method, self.api_url + path, **options)
+        answer = outside_request(self._http, self.name, method, self.api_url + path, **options)
         if answer.status_code == 202:
             return str(json_object(answer).get("requestId") or "")
-        raise PagerRefused(f"Opsgenie refused the request ({_said(answer)})")
+        raise ServiceRefused(f"Opsgenie refused the request ({_said(answer)})")
 
     def _outcome(self, request_id: str) -> str:
         """What Opsgenie made of a request, read back once it is processed."""
@@ -67,18 +68,20 @@ class Opsgenie:
             if attempt:
                 time.sleep(OUTCOME_WAIT_SECONDS)
             try:
-                answer = pager_request(self._http, self.name, "GET", f"{self.api_url}/v2/alerts/requests/{request_id}")
-            except PagerUnavailable:
+                answer = outside_request(
+                    self._http, self.name, "GET", f"{self.api_url}/v2/alerts/requests/{request_id}"
+                )
+            except ServiceUnavailable:
                 continue  # not answerable now: read again
             if answer.status_code == 404:
                 continue  # not processed yet: read again
             if answer.status_code != 200:
-                raise PagerRefused(f"Opsgenie refused to say what became of the request ({_said(answer)})")
+                raise ServiceRefused(f"Opsgenie refused to say what became of the request ({_said(answer)})")
             data = json_object(answer).get("data") or {}
             if data.get("isSuccess") or data.get("success"):
                 return str(data.get("status") or "processed")
-            raise PagerRefused(f"Opsgenie did not take it ({data.get('status') or 'no reason given'})")
-        raise PagerUnavailable("Opsgenie has not processed the request yet")
+            raise ServiceRefused(f"Opsgenie did not take it ({data.get('status') or 'no reason given'})")
+        raise ServiceUnavailable("Opsgenie has not processed the request yet")
 
 
 def _said(answer: requests.Response) -> str:

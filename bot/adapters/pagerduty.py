@@ -10,8 +10,9 @@ from typing import Any
 
 import requests
 
-from bot.adapters.http import json_object, pager_request
-from bot.core.paging import Alert, PageAction, PagerRefused
+from bot.adapters.http import json_object, outside_request
+from bot.core.outside import ServiceRefused
+from bot.core.paging import Alert, PageAction
 
 SEVERITIES = {1: "critical", 2: "error", 3: "warning", 4: "info"}
 SOURCE = "flowmason-incident-bot"
@@ -39,10 +40,10 @@ class PagerDuty:
             event["links"] = [{"href": url, "text": text} for text, url in alert.links]
         else:
             event["event_action"] = action.value
-        answer = pager_request(self._http, self.name, "POST", self.events_url, json=event)
+        answer = outside_request(self._http, self.name, "POST", self.events_url, json=event)
         if answer.status_code == 202:
             return str(json_object(answer).get("message") or "Event processed")
         body = json_object(answer)
         errors = "; ".join(str(e) for e in body.get("errors") or [])
         said = str(body.get("message") or f"HTTP {answer.status_code}") + (f": {errors}" if errors else "")
-        raise PagerRefused(f"PagerDuty refused the event ({said})")
+        raise ServiceRefused(f"PagerDuty refused the event ({said})")

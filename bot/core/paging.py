@@ -104,12 +104,3 @@ def alert_for(
     return Alert(
         dedup_key, f"[{incident.severity.label}] {incident.reference} {subject}", incident.severity, details, links
     )
-
-
-class PagerRefused(Exception):
-    """The pager answered and refused (a bad key, an invalid alert): trying again changes nothing. The message is
-    the pager's own words."""
-
-
-class PagerUnavailable(Exception):
-    """The pager did not take it now (rate limited, failing, unreachable, not processed yet): try again later."""

@@ -4,15 +4,14 @@ there). The sending itself is the pager subscribers' (`bot/subscribers/pager.py`
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
 import re
 from dataclasses import dataclass
-from datetime import datetime
 
+from bot.adapters.http import instant
 from bot.adapters.redis_store.incidents import IncidentStore
 from bot.adapters.redis_store.pages import PageStore
+from bot.adapters.redis_store.webhooks import Deliveries
 from bot.adapters.scheduler import Scheduler
 from bot.core.access import Privilege
 from bot.core.clock import Clock
@@ -26,6 +25,7 @@ from bot.services.errors import UserError, incident_or_refuse
 from bot.services.ports import EventSink
 from bot.services.timeline import TimelineService
 from bot.services.timers import Deadlines
+from bot.services.webhooks import signed
 
 PAGERDUTY = "PagerDuty"
 REASON_MAX = 300
@@ -43,6 +43,7 @@ class Paging:
         self,
         incidents: IncidentStore,
         pages: PageStore,
+        deliveries: Deliveries,
         timeline: TimelineService,
         access: Access,
         events: EventSink,
@@ -56,6 +57,7 @@ class Paging:
     ) -> None:
         self.incidents = incidents
         self.pages = pages
+        self.deliveries = deliveries
         self.timeline = timeline
         self.access = access
         self.events = events
@@ -111,7 +113,7 @@ class Paging:
     def pagerduty_webhook(self, body: bytes, signatures: str) -> int:
         """A PagerDuty v3 webhook: the HTTP status to answer. Unsigned, wrongly signed: 401, nothing changes; a
         replay, another event type or an alert that is not one of ours: 200, nothing changes."""
-        if not self._webhook_secret or not _signed(body, signatures, self._webhook_secret):
+        if not signed(body, self._webhook_secret, signatures, "v1"):
             return 401
         try:
             event = json.loads(body)["event"]
@@ -120,13 +122,13 @@ class Paging:
         except (ValueError, KeyError, TypeError):
             return 400
         number = self._number(key)
-        if change is None or number is None or not self.pages.first_delivery(PAGERDUTY, delivery):
+        if change is None or number is None or not self.deliveries.first(PAGERDUTY, delivery):
             return 200
         incident = self.incidents.get(number)
         if incident is None:
             return 200
         who = str((event.get("agent") or {}).get("summary") or "someone")
-        at = _when(event.get("occurred_at")) or self.clock.now()
+        at = instant(event.get("occurred_at")) or self.clock.now()
         self.pages.mark(number, PAGERDUTY, change, at)
         verb = "acknowledged" if change is PageAction.ACKNOWLEDGE else "resolved"
         self.timeline.record(number, EntryKind.PAGE, f"PagerDuty: the page was {verb} there by {who}", at=at)
@@ -138,16 +140,3 @@ class Paging:
     def _number(self, key: str) -> int | None:
         match = re.fullmatch(rf"{re.escape(self.key_prefix)}-incident-(\d+)", key)
         return int(match.group(1)) if match else None
-
-
-def _signed(body: bytes, signatures: str, secret: str) -> bool:
-    """PagerDuty's `X-PagerDuty-Signature`: one or more `v1=<hex HMAC-SHA256 of the body>`, comma-separated."""
-    expected = "v1=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
-    return any(hmac.compare_digest(expected, given.strip()) for given in signatures.split(",") if given.strip())
-
-
-def _when(value: object) -> datetime | None:
-    try:
-        return datetime.fromisoformat(str(value).replace("Z", "+00:00")) if value else None
-    except ValueError:
-        return None

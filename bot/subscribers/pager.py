@@ -14,7 +14,8 @@ from bot.adapters.redis_store.pages import PageStore
 from bot.adapters.scheduler import Scheduler
 from bot.core.clock import Clock
 from bot.core.events import Acknowledged, Declared, Event, PageRequested, Resolved, SeverityChanged, TargetMissed
-from bot.core.paging import Alert, PageAction, PagerRefused, PagerUnavailable, decide
+from bot.core.outside import ServiceRefused, ServiceUnavailable
+from bot.core.paging import Alert, PageAction, decide
 from bot.core.severity import Severity
 from bot.core.timeline import EntryKind
 from bot.jobs import JobName
@@ -67,7 +68,7 @@ class Pager:
         alert = self.paging.alert(incident)
         try:
             said = self.backend.send(decision.action, alert)
-        except PagerUnavailable as unavailable:
+        except ServiceUnavailable as unavailable:
             if decision.action is PageAction.TRIGGER and self.pages.say_once(incident.number, pager, "unavailable"):
                 text = f"{pager} has not taken the page yet ({unavailable})"
                 self.timeline.record(incident.number, EntryKind.PAGE, text)
@@ -78,7 +79,7 @@ class Pager:
                     "if this cannot wait, call the on-call.",
                 )
             raise  # this job is tried again later
-        except PagerRefused as refused:
+        except ServiceRefused as refused:
             if self.pages.say_once(incident.number, pager, f"{decision.action}: {refused}"):
                 text = f"{pager} refused to {decision.action.value} the page: {refused}"
                 self.timeline.record(incident.number, EntryKind.PAGE, text)

@@ -1,9 +1,8 @@
-"""What each pager was told of each incident, and the deliveries from pagers already taken.
+"""What each pager was told of each incident.
 
 Keys:
     incident:<n>:page:<pager>          hash: triggered_at, acknowledged_at, resolved_at (ISO), why
     incident:<n>:page:<pager>:said     set: the refusals already said in the channel (once each)
-    webhooks:<pager>:<delivery id>     a delivery already taken (a replay changes nothing), kept a day
 """
 
 from __future__ import annotations
@@ -21,7 +20,6 @@ FIELDS = {
     PageAction.ACKNOWLEDGE: "acknowledged_at",
     PageAction.RESOLVE: "resolved_at",
 }
-DELIVERY_SECONDS = 24 * 3600
 
 
 class PageStore:
@@ -41,7 +39,3 @@ class PageStore:
     def say_once(self, number: int, pager: str, what: str) -> bool:
         """True the first time `what` is to be said of this incident and pager."""
         return bool(self._redis.sadd(self._key("incident", number, "page", pager, "said"), what))
-
-    def first_delivery(self, pager: str, delivery: str) -> bool:
-        """True the first time a pager's delivery (a webhook) is taken; False for a replay."""
-        return bool(self._redis.set(self._key("webhooks", pager, delivery), 1, nx=True, ex=DELIVERY_SECONDS))
