@@ -15,6 +15,8 @@ from rq.job import Job
 from slack_bolt import App
 from slack_sdk import WebClient
 
+from bot.adapters.github import GitHub
+from bot.adapters.jira import Jira
 from bot.adapters.opsgenie import Opsgenie
 from bot.adapters.pagerduty import PagerDuty
 from bot.adapters.playbook_files import load_runbook
@@ -26,6 +28,7 @@ from bot.adapters.redis_store.evidence import EvidenceStore
 from bot.adapters.redis_store.incidents import IncidentStore
 from bot.adapters.redis_store.pages import PageStore
 from bot.adapters.redis_store.timeline import TimelineStore
+from bot.adapters.redis_store.tracked import TrackedStore
 from bot.adapters.redis_store.updates import CoalescedUpdates
 from bot.adapters.redis_store.walkthrough import MessageStore, WalkthroughStore
 from bot.adapters.redis_store.webhooks import Deliveries
@@ -42,6 +45,7 @@ from bot.core.severity import BusinessCalendar, Severity
 from bot.jobs import job_class
 from bot.listeners import ListenerPool
 from bot.mechanisms.base import OrgSetup
+from bot.presenters.action_items import ActionItemsPresenter
 from bot.presenters.approvals import ApprovalPresenter
 from bot.presenters.evidence import EvidencePresenter
 from bot.presenters.incidents import HEADER, IncidentPresenter
@@ -59,13 +63,16 @@ from bot.services.execution import ExecutionService
 from bot.services.incidents import IncidentService
 from bot.services.lifecycle import LifecycleService
 from bot.services.paging import Paging
+from bot.services.ports import Tracker
 from bot.services.related import RelatedService
 from bot.services.response import ResponsePolicy, ResponseService
 from bot.services.timeline import TimelineService
 from bot.services.timers import Deadlines, ResponseTimers
+from bot.services.tracking import Tracking
 from bot.services.walkthrough import WalkthroughService
 from bot.subscribers.event_log import EventLog
 from bot.subscribers.pager import Pager, PagerBackend
+from bot.subscribers.tracker import TrackerSubscriber
 from handlers import register_all
 from handlers.guards import answer_failures, replay_guard
 
@@ -87,6 +94,7 @@ class Presenters:
     response: ResponsePresenter
     evidence: EvidencePresenter
     related: RelatedPresenter
+    action_items: ActionItemsPresenter
 
 
 @dataclass
@@ -108,6 +116,7 @@ class Services:
     lifecycle: LifecycleService
     response: ResponseService
     paging: Paging
+    tracking: Tracking
     present: Presenters
     events: EventDispatch
     listeners: ListenerPool
@@ -140,7 +149,7 @@ class Services:
         if owner == "approval":
             self.present.approvals.refresh(name)
             return
-        incident = self.incidents.store.get(int(owner)) if owner.isdigit() else None
+        incident = self.incidents.find(int(owner)) if owner.isdigit() else None
         if incident is None:
             return
         if name == HEADER:
@@ -238,6 +247,8 @@ def build_services(settings: Settings, client: WebClient, clock: Clock | None = 
             lease_seconds=settings.execution_lease_seconds,
         ),
     )
+    tracker_backends = trackers(settings)
+    tracked_store = TrackedStore(redis.data, prefix)
     lifecycle = LifecycleService(
         incidents=incident_store,
         timeline=timeline,
@@ -251,6 +262,8 @@ def build_services(settings: Settings, client: WebClient, clock: Clock | None = 
         timezone=timezone,
         integration_user=lambda: integration_user(salesforce),
         events=outbox,
+        tracked=tracked_store,
+        trackers=tuple(backend.name for backend in tracker_backends),
     )
     execution = ExecutionService(
         approvals=approval_store,
@@ -284,6 +297,30 @@ def build_services(settings: Settings, client: WebClient, clock: Clock | None = 
         Pager(backend, paging, incident_store, pages, timeline, scheduler, clock, settings.page_on)
         for backend in backends
     ]
+    tracking = Tracking(
+        incidents=incident_store,
+        tracked=tracked_store,
+        deliveries=deliveries,
+        timeline=timeline,
+        access=access,
+        events=outbox,
+        scheduler=scheduler,
+        workspace=slack,
+        clock=clock,
+        timezone=timezone,
+        trackers=tracker_backends,
+        key_prefix=prefix,
+        web_base_url=settings.web_base_url,
+        github_users=settings.github_logins,
+        github_repository=settings.github_repository,
+        private_allowed=settings.tracker_private_incidents,
+        webhook_secrets={
+            "GitHub": secret(settings.github_webhook_secret),
+            "Jira": secret(settings.jira_webhook_secret),
+        },
+        reminders_at=settings.reminders_at,
+    )
+    tracker_subscribers = [TrackerSubscriber(backend, tracking, scheduler) for backend in tracker_backends]
     response = ResponseService(
         incidents=incident_store,
         lifecycle=lifecycle,
@@ -323,6 +360,7 @@ def build_services(settings: Settings, client: WebClient, clock: Clock | None = 
         response=ResponsePresenter(slack, incident_presenter, lifecycle_presenter),
         evidence=evidence_presenter,
         related=related_presenter,
+        action_items=ActionItemsPresenter(slack, messages, timezone, tracking.trackers),
     )
 
     return Services(
@@ -344,7 +382,8 @@ def build_services(settings: Settings, client: WebClient, clock: Clock | None = 
         response=response,
         present=present,
         paging=paging,
-        events=EventDispatch(outbox, scheduler, [EventLog(), *paging_subscribers]),
+        tracking=tracking,
+        events=EventDispatch(outbox, scheduler, [EventLog(), *paging_subscribers, *tracker_subscribers]),
         listeners=ListenerPool(LISTENER_THREADS),
         updates=updates,
     )
@@ -359,6 +398,20 @@ def integration_user(salesforce: SalesforceGateway | None) -> str | None:
     except SalesforceError:
         logger.warning("the integration user could not be read; the post-mortem lists every user it saw")
         return None
+
+
+def trackers(settings: Settings) -> list[Tracker]:
+    """The trackers the settings name: GitHub Issues and Jira, each when its settings are complete."""
+    found: list[Tracker] = []
+    if settings.github_token and settings.github_repository:
+        labels = tuple(label.strip() for label in settings.github_labels.split(",") if label.strip())
+        token = settings.github_token.get_secret_value()
+        found.append(GitHub(settings.github_api_url, settings.github_repository, token, labels))
+    if settings.jira_base_url and settings.jira_email and settings.jira_api_token and settings.jira_project_key:
+        token = settings.jira_api_token.get_secret_value()
+        project, kind = settings.jira_project_key, settings.jira_issue_type
+        found.append(Jira(settings.jira_base_url, settings.jira_email, token, project, kind))
+    return found
 
 
 def pagers(settings: Settings) -> list[PagerBackend]:

@@ -104,6 +104,26 @@ class Settings(BaseSettings):
     pagerduty_webhook_secret: SecretStr | None = None
     opsgenie_api_key: SecretStr | None = None
     opsgenie_api_url: str = Field(default="https://api.opsgenie.com", pattern=r"^https?://\S+$")
+    # Action items in the team's tracker: GitHub Issues (a token with Issues read and write on the repository)
+    # and/or Jira Cloud (an account's email and API token). Each is on when its settings are complete.
+    github_token: SecretStr | None = None
+    github_repository: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")
+    github_api_url: str = Field(default="https://api.github.com", pattern=r"^https?://\S+$")
+    # Slack user id = GitHub login, comma-separated: owners GitHub can assign (others are named in the issue)
+    github_users: str = Field(default="", pattern=r"^([UW][A-Z0-9]+=[A-Za-z0-9-]+(,\s*[UW][A-Z0-9]+=[A-Za-z0-9-]+)*)?$")
+    github_labels: str = Field(default="", pattern=r"^([^,]{1,50}(,[^,]{1,50})*)?$")
+    github_webhook_secret: SecretStr | None = None
+    jira_base_url: str | None = Field(default=None, pattern=r"^https?://\S+$")
+    jira_email: str | None = Field(default=None, pattern=r"^[^@\s]+@[^@\s]+$")
+    jira_api_token: SecretStr | None = None
+    jira_project_key: str | None = Field(default=None, pattern=r"^[A-Z][A-Z0-9_]{1,9}$")
+    jira_issue_type: str = Field(default="Task", min_length=1, max_length=60)
+    jira_webhook_secret: SecretStr | None = None
+    # A private incident's items carry their words into the tracker only when this is true
+    tracker_private_incidents: bool = False
+    # The time of day (TEAM_TIMEZONE) of the daily digest of overdue action items; unset: no digest
+    action_item_reminders: str | None = Field(default=None, pattern=r"^([01]\d|2[0-3]):[0-5]\d$")
+
     # The bot's public address (https://incidents.example.com): links to an incident's page in pages and alerts
     web_base_url: str | None = Field(default=None, pattern=r"^https?://\S+$")
 
@@ -123,6 +143,18 @@ class Settings(BaseSettings):
     port: int = Field(default=3000, ge=1, le=65535)
     web_concurrency: int = Field(default=2, ge=1, le=64)
     log_level: str = Field(default="INFO", pattern=r"^(?i:debug|info|warning|error|critical)$")
+
+    @model_validator(mode="after")
+    def _trackers_are_complete(self) -> Settings:
+        github = (self.github_token, self.github_repository)
+        if any(github) and not all(github):
+            raise ValueError("GitHub settings are incomplete: set both GITHUB_TOKEN and GITHUB_REPOSITORY")
+        jira = (self.jira_base_url, self.jira_email, self.jira_api_token, self.jira_project_key)
+        if any(jira) and not all(jira):
+            raise ValueError(
+                "Jira settings are incomplete: set JIRA_BASE_URL, JIRA_EMAIL, JIRA_API_TOKEN and JIRA_PROJECT_KEY"
+            )
+        return self
 
     @model_validator(mode="after")
     def _salesforce_login_is_complete(self) -> Settings:
@@ -246,6 +278,16 @@ class Settings(BaseSettings):
     def page_on(self) -> frozenset[Severity]:
         """The severities PAGE_ON_SEVERITIES names."""
         return frozenset(Severity.parse(part) for part in self.page_on_severities.split(",") if part.strip())
+
+    @property
+    def github_logins(self) -> dict[str, str]:
+        """GITHUB_USERS as Slack user id -> GitHub login."""
+        pairs = (part.strip().partition("=") for part in self.github_users.split(",") if part.strip())
+        return {user: login for user, _, login in pairs}
+
+    @property
+    def reminders_at(self) -> time | None:
+        return time.fromisoformat(self.action_item_reminders) if self.action_item_reminders else None
 
     @property
     def approver_ids(self) -> frozenset[str]:

@@ -30,6 +30,9 @@ class JobName(StrEnum):
     DELIVER_EVENT = "deliver_event"  # one event to one subscriber
     SHOW_INCIDENT = "show_incident"  # the header, after something outside Slack changed what it shows
     TELL_CHANNEL = "tell_channel"  # one message in the incident's channel, from a subscriber other than Slack
+    TELL_ACTIONS = "tell_actions"  # one line in the incident's action-items thread
+    REPUBLISH_POSTMORTEM = "republish_postmortem"  # the draft again, where one was written, after its items changed
+    REMIND_ACTIONS = "remind_actions"  # the daily digest of overdue action items
 
 
 def execute_request(services: Services, approval_id: str) -> None:
@@ -47,7 +50,7 @@ def show_request(services: Services, approval_id: str) -> None:
     if found is None:
         return
     services.present.approvals.refresh(approval_id)
-    incident = services.incidents.store.get(found[0].incident)
+    incident = services.incidents.find(found[0].incident)
     if incident is not None:
         services.present.walkthrough.refresh_all(incident)
         services.present.incidents.refresh_header(incident)
@@ -59,7 +62,7 @@ def expire_request(services: Services, approval_id: str) -> None:
 
 
 def draw_chart(services: Services, number: int, scope: str, step_id: str, thread_ts: str) -> None:
-    incident = services.incidents.store.get(number)
+    incident = services.incidents.find(number)
     if incident is not None:
         services.present.walkthrough.chart(incident, scope, step_id, thread_ts)
 
@@ -73,15 +76,29 @@ def deliver_event(services: Services, subscriber: str, event_json: str) -> None:
 
 
 def show_incident(services: Services, number: int) -> None:
-    incident = services.incidents.store.get(number)
+    incident = services.incidents.find(number)
     if incident is not None:
         services.present.incidents.refresh_header(incident)
 
 
 def tell_channel(services: Services, number: int, text: str) -> None:
-    incident = services.incidents.store.get(number)
+    incident = services.incidents.find(number)
     if incident is not None:
         services.present.incidents.tell(incident, text)
+
+
+def tell_actions(services: Services, number: int, text: str) -> None:
+    incident = services.incidents.find(number)
+    if incident is not None:
+        services.present.action_items.tell(incident, text)
+
+
+def republish_postmortem(services: Services, number: int) -> None:
+    services.present.lifecycle.republish(number)
+
+
+def remind_actions(services: Services) -> None:
+    services.present.action_items.overdue(services.tracking.overdue())
 
 
 JOBS: dict[str, Callable[..., None]] = {
@@ -94,6 +111,9 @@ JOBS: dict[str, Callable[..., None]] = {
     JobName.DELIVER_EVENT: deliver_event,
     JobName.SHOW_INCIDENT: show_incident,
     JobName.TELL_CHANNEL: tell_channel,
+    JobName.TELL_ACTIONS: tell_actions,
+    JobName.REPUBLISH_POSTMORTEM: republish_postmortem,
+    JobName.REMIND_ACTIONS: remind_actions,
 }
 
 

@@ -1,4 +1,5 @@
-"""The HTTP entry point: Bolt's Flask adapter at /slack/events, the pagers' signed webhooks, and a health check.
+"""The HTTP entry point: Bolt's Flask adapter at /slack/events, the pagers' and trackers' signed webhooks, and a
+health check.
 
 Served by gunicorn (`bot/gunicorn_config.py`): the Procfile's `web:` and `incident-bot run` start the same.
 """
@@ -21,6 +22,8 @@ if TYPE_CHECKING:
 
 EVENTS_PATH = "/slack/events"
 PAGERDUTY_WEBHOOK_PATH = "/webhooks/pagerduty"
+GITHUB_WEBHOOK_PATH = "/webhooks/github"
+JIRA_WEBHOOK_PATH = "/webhooks/jira"
 SERVICES = "incident_bot_services"
 # Larger than anything Slack sends (its biggest payload, a view submission, carries a view of at most 100 blocks:
 # a few hundred kilobytes encoded). A larger body is refused with 413 before the signature check would read it.
@@ -65,6 +68,16 @@ def wsgi_app(app: App, services: Services) -> Flask:
     def slack_events() -> Response:
         return handler.handle(request)
 
+    @flask_app.post(GITHUB_WEBHOOK_PATH)
+    def github_webhook() -> tuple[str, int]:
+        """GitHub `issues` deliveries: an action item's issue closed, reopened or reassigned there."""
+        return ("", services.tracking.github_webhook(request.get_data(), _headers()))
+
+    @flask_app.post(JIRA_WEBHOOK_PATH)
+    def jira_webhook() -> tuple[str, int]:
+        """Jira `jira:issue_updated` deliveries: an action item's issue done, reassigned or rescheduled there."""
+        return ("", services.tracking.jira_webhook(request.get_data(), _headers()))
+
     @flask_app.post(PAGERDUTY_WEBHOOK_PATH)
     def pagerduty_webhook() -> tuple[str, int]:
         """PagerDuty v3 webhooks: the on-call acknowledged or resolved there (signed with its secret)."""
@@ -85,3 +98,8 @@ def wsgi_app(app: App, services: Services) -> Flask:
 def create_wsgi_app() -> Flask:
     """The app gunicorn serves; each worker builds its own (the master already checked settings and Slack)."""
     return wsgi_app(*create_app(process_settings()))
+
+
+def _headers() -> dict[str, str]:
+    """The request's headers by lower-case name (HTTP names are case-insensitive)."""
+    return {name.lower(): value for name, value in request.headers.items()}

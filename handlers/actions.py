@@ -191,6 +191,10 @@ def link(services: Services, click: Click, reply: Reply) -> None:
     """A URL button: Slack opens the page; the click needs nothing more than its acknowledgement."""
 
 
+def export_actions(services: Services, click: Click, reply: Reply) -> None:
+    services.present.action_items.export_asked(services.tracking.export(click.incident.number, click.actor), reply)
+
+
 LISTENERS: dict[ActionId, Listener] = {
     ActionId.STEP_DONE: step_action(StepAction.DONE),
     ActionId.STEP_NOT_APPLICABLE: step_action(StepAction.NOT_APPLICABLE),
@@ -210,6 +214,7 @@ LISTENERS: dict[ActionId, Listener] = {
     ActionId.SWITCH_APPROVE: decide(True),
     ActionId.SWITCH_DENY: decide(False),
     ActionId.SWITCH_REVERT: open_revert,
+    ActionId.ACTIONS_EXPORT: export_actions,
 }
 
 

@@ -16,6 +16,7 @@ from bot.core.commands import (
     Declare,
     Help,
     KillSwitchPanel,
+    ListActions,
     Note,
     OpenDeclareForm,
     OpenResolveForm,
@@ -177,6 +178,13 @@ def write_postmortem(services: Services, command: Command, incident: Incident, p
     reply(f":memo: The post-mortem draft of {incident.reference} is written to {where}.")
 
 
+def list_actions(services: Services, command: Command, incident: Incident, parsed: Any, reply: Reply) -> None:
+    if parsed.export:
+        services.present.action_items.export_asked(services.tracking.export(incident.number, command["user_id"]), reply)
+    else:
+        services.present.action_items.listed(services.tracking.items(incident.number), reply)
+
+
 def acknowledge(services: Services, command: Command, incident: Incident, parsed: Any, reply: Reply) -> None:
     services.present.response.acknowledged(services.response.acknowledge(incident.number, command["user_id"]), reply)
 
@@ -223,4 +231,5 @@ in_incident: dict[type, Callable[[Services, Command, Incident, Any, Reply], None
     OpenResolveForm: open_resolve_form,
     AddAction: add_action,
     WritePostmortem: write_postmortem,
+    ListActions: list_actions,
 }

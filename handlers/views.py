@@ -130,7 +130,7 @@ def register(app: App, services: Services) -> None:
         values = submitted_values(view)
         metadata = read_metadata(view)
         root_cause = one_line(values.get("root_cause"))
-        incident = services.incidents.store.get(int(metadata.get("incident") or 0))
+        incident = services.incidents.find(int(metadata.get("incident") or 0))
         errors = {}
         if incident is not None and needs_postmortem(incident.severity) and not root_cause:
             errors["root_cause"] = ROOT_CAUSE_REQUIRED

@@ -110,6 +110,12 @@ class SlackApi:
         found = self._call("users.info", user=user)["user"]
         return bool(found.get("is_restricted") or found.get("is_ultra_restricted"))
 
+    def person(self, user: str) -> tuple[str, str | None]:
+        found = self._call("users.info", user=user)["user"]
+        profile = found.get("profile") or {}
+        name = profile.get("real_name") or profile.get("display_name") or found.get("name") or user
+        return str(name), (str(profile["email"]) if profile.get("email") else None)
+
     def usergroup_members(self, usergroup: str) -> list[str]:
         return list(self._call("usergroups.users.list", usergroup=usergroup)["users"])
 

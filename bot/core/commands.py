@@ -120,6 +120,13 @@ class Page:
     reason: str
 
 
+@dataclass(frozen=True)
+class ListActions:
+    """`/incident actions`: the items with their issues; `export`: send them to the trackers now."""
+
+    export: bool = False
+
+
 Command = (
     Help
     | OpenDeclareForm
@@ -140,6 +147,7 @@ Command = (
     | Probe
     | Similar
     | Page
+    | ListActions
 )
 
 
@@ -172,6 +180,7 @@ USAGE: tuple[Usage, ...] = (
     Usage("/incident signal HH:MM", "when the first signal came (default: the declaration time)"),
     Usage("/incident mitigated [HH:MM]", "marks the incident mitigated (now, or at that time)"),
     Usage("/incident action TEXT @owner YYYY-MM-DD", "adds an action item for the post-mortem"),
+    Usage("/incident actions [export]", "the action items with their issues; `export` sends them to the trackers"),
     Usage("/incident resolve", "resolves the incident: root cause, customer impact, lessons learned"),
     Usage("/incident postmortem", "writes (or rewrites) the post-mortem draft in the channel canvas"),
     Usage("/incident help", "this list"),
@@ -217,6 +226,8 @@ def parse(text: str) -> Command:
         return WritePostmortem()
     if verb == "action":
         return _parse_action(rest)
+    if verb == "actions" and (not rest or (len(rest) == 1 and rest[0].lower() == "export")):
+        return ListActions(export=bool(rest))
     if verb in ("sev", "severity") and len(rest) == 1:
         try:
             return ChangeSeverity(Severity.parse(rest[0]))

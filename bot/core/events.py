@@ -73,6 +73,21 @@ class ActionItemAdded(EventBase):
     item: int  # its place in the incident's list, from 0
 
 
+class ActionItemChanged(EventBase):
+    """An item's issue changed in a tracker (closed, reopened, reassigned, rescheduled there)."""
+
+    kind: Literal["action item changed"] = "action item changed"
+    item: int
+    tracker: str
+    done: bool
+
+
+class ExportRequested(EventBase):
+    """Someone asked to export the incident's action items now (`/incident actions export`, the button)."""
+
+    kind: Literal["export requested"] = "export requested"
+
+
 class PostmortemPublished(EventBase):
     kind: Literal["post-mortem published"] = "post-mortem published"
 
@@ -92,6 +107,8 @@ Event = Annotated[
     | Resolved
     | SwitchChanged
     | ActionItemAdded
+    | ActionItemChanged
+    | ExportRequested
     | PostmortemPublished
     | PageRequested,
     Field(discriminator="kind"),

@@ -88,9 +88,7 @@ class Alert:
         return self.summary if len(self.summary) <= limit else self.summary[: limit - 1] + "…"
 
 
-def alert_for(
-    incident: Incident, dedup_key: str, deadline: datetime, channel_url: str | None, page_url: str | None
-) -> Alert:
+def alert_for(incident: Incident, dedup_key: str, deadline: datetime, links: tuple[tuple[str, str], ...]) -> Alert:
     subject = "(private incident)" if incident.private else incident.title
     details = {
         "incident": incident.reference,
@@ -100,7 +98,6 @@ def alert_for(
     }
     if not incident.private and incident.summary:
         details["summary"] = incident.summary
-    links = tuple((text, url) for text, url in (("Slack channel", channel_url), ("Incident page", page_url)) if url)
     return Alert(
         dedup_key, f"[{incident.severity.label}] {incident.reference} {subject}", incident.severity, details, links
     )

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -150,6 +150,8 @@ class PostMortem:
     impact: CustomerImpact
     actions: list[ActionItem]
     lessons: str
+    issues: dict[int, str] = field(default_factory=dict)  # item place -> its issues, as Markdown (inert)
+    done: frozenset[int] = frozenset()  # the places of items done in their tracker
     sections: tuple[str, ...] = SECTIONS
 
 
@@ -237,6 +239,8 @@ def build(
     timezone: ZoneInfo,
     probed: Probed | None,
     playbook_titles: dict[str, str],
+    issues: dict[int, str] | None = None,
+    done: frozenset[int] = frozenset(),
 ) -> PostMortem:
     signal = moment(incident, Milestone.FIRST_SIGNAL)
     assert signal is not None
@@ -281,6 +285,8 @@ def build(
         impact=customer_impact,
         actions=actions,
         lessons=incident.lessons,
+        issues=issues or {},
+        done=done,
     )
 
 
@@ -351,4 +357,6 @@ def specimen() -> PostMortem:
         impact=CustomerImpact(words, 1, 2, words, [SeenUser("005000000000001", suspect=True)]),
         actions=[ActionItem(text=words, owner="U1", due=at.date(), added_by="U1", added_at=at)],
         lessons=words,
+        issues={0: words},
+        done=frozenset({0}),
     )

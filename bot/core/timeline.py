@@ -23,6 +23,7 @@ class EntryKind(StrEnum):
     NOTE = "note"
     MESSAGE = "message"
     PAGE = "page"
+    ACTION = "action"  # an action item exported to a tracker, or changed there
 
 
 class TimelineEntry(BaseModel):

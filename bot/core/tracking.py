@@ -9,11 +9,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime
+from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict
 
 from bot.core.incident import Incident
-from bot.core.postmortem import ActionItem
+from bot.core.postmortem import ActionItem, markdown_text
 
 TITLE_LIMIT = 255  # Jira's summary; GitHub takes 256
 
@@ -69,6 +70,29 @@ class IssueChange:
     assignee_known: bool = False  # the delivery says who is assigned (None: nobody)
     due: date | None = None
     due_known: bool = False
+
+
+@dataclass(frozen=True)
+class Item:
+    """An action item as `/incident actions` shows it: its place, its issues, and what a tracker refused."""
+
+    place: int
+    item: ActionItem
+    issues: tuple[Tracked, ...]
+    refused: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class ActionItems:
+    incident: Incident
+    items: tuple[Item, ...]
+    trackers: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Overdue:
+    incident: Incident
+    items: tuple[Item, ...]
 
 
 def item_key(prefix: str, number: int, place: int) -> str:
@@ -135,3 +159,22 @@ def overdue(items: list[ActionItem], tracked: dict[int, list[Tracked]], today: d
 def _cut(text: str) -> str:
     line = " ".join(text.split())
     return line if len(line) <= TITLE_LIMIT else line[: TITLE_LIMIT - 1] + "…"
+
+
+def issue_cells(tracked: dict[int, list[Tracked]], timezone: ZoneInfo) -> tuple[dict[int, str], frozenset[int]]:
+    """For the draft: each item's issues as inert Markdown (`[GitHub #12](url) done 2026-12-02 14:05 by octocat`),
+    and the places of the items done in a tracker."""
+    cells = {}
+    for place, issues in tracked.items():
+        parts = []
+        for issue in issues:
+            link = f"[{issue.tracker} {issue.label}]({issue.url.replace(')', '%29')})"
+            if issue.done:
+                when = f" {issue.changed_at.astimezone(timezone):%Y-%m-%d %H:%M}" if issue.changed_at else ""
+                by = f" by {markdown_text(issue.changed_by)}" if issue.changed_by else ""
+                parts.append(f"{link} done{when}{by}")
+            else:
+                parts.append(f"{link} open")
+        cells[place] = "; ".join(parts)
+    done = frozenset(place for place, issues in tracked.items() if any(issue.done for issue in issues))
+    return cells, done

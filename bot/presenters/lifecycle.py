@@ -72,13 +72,20 @@ class LifecyclePresenter:
             return self.publish_postmortem(resolved.incident.number)
         return ""
 
+    def republish(self, number: int) -> None:
+        """The draft again, in place, where one was written already (an action item changed in its tracker): not
+        a new publication, so neither the timeline nor the subscribers hear of it."""
+        if self.messages.get(number, CANVAS) or self.messages.get(number, FILE):
+            with self.lifecycle.publishing(number) as incident:
+                self._publish(incident, announce=False)
+
     def publish_postmortem(self, number: int) -> str:
         """Writes the draft to the channel's canvas, or, where canvases are refused, as a Markdown file; again
         updates the same document (one writer at a time, so two requests never make two documents)."""
         with self.lifecycle.publishing(number) as incident:
-            return self._publish(incident)
+            return self._publish(incident, announce=True)
 
-    def _publish(self, incident: Incident) -> str:
+    def _publish(self, incident: Incident, *, announce: bool) -> str:
         assert incident.channel_id is not None
         number = incident.number
         try:
@@ -90,7 +97,8 @@ class LifecyclePresenter:
                 self.slack.replace_canvas(canvas, markdown)
             else:
                 self.messages.set(number, CANVAS, self.slack.create_channel_canvas(incident.channel_id, markdown))
-            self.lifecycle.published(number, "written to the channel canvas")
+            if announce:
+                self.lifecycle.published(number, "written to the channel canvas")
             return "the channel canvas"
         except SlackCallFailed as failure:
             if failure.error not in NO_CANVAS:
@@ -104,5 +112,6 @@ class LifecyclePresenter:
             incident.channel_id, name, markdown.encode(), f"Post-mortem draft: {incident.title}"
         )
         self.messages.set(number, FILE, file_id)
-        self.lifecycle.published(number, "uploaded as a Markdown file")
+        if announce:
+            self.lifecycle.published(number, "uploaded as a Markdown file")
         return "a Markdown file (this workspace does not allow canvases)"

@@ -42,6 +42,7 @@ class ActionId(StrEnum):
     SWITCH_APPROVE = "switch.approve"
     SWITCH_DENY = "switch.deny"
     SWITCH_REVERT = "switch.revert"
+    ACTIONS_EXPORT = "actions.export"
 
 
 class Ref(BaseModel):
@@ -112,6 +113,7 @@ VALUE_TYPES: dict[ActionId, type[Ref]] = {
     ActionId.SWITCH_APPROVE: RequestRef,
     ActionId.SWITCH_DENY: RequestRef,
     ActionId.SWITCH_REVERT: RequestRef,
+    ActionId.ACTIONS_EXPORT: Ref,
 }
 _ACTION = re.compile(r"^([a-z_]+\.[a-z_]+)(?::[a-z0-9-]{1,40})?$")
 V = TypeVar("V", bound=Ref)

@@ -13,6 +13,7 @@ from jinja2 import Template
 
 from bot.adapters.redis_store.evidence import EvidenceStore
 from bot.adapters.redis_store.incidents import IncidentStore
+from bot.adapters.redis_store.tracked import TrackedStore
 from bot.adapters.redis_store.walkthrough import WalkthroughStore
 from bot.core.access import Privilege
 from bot.core.approval import ApprovalRequest
@@ -24,6 +25,7 @@ from bot.core.milestones import FIELDS, Milestone, MilestoneError, check_order
 from bot.core.playbook import FIRST_FIVE, PhaseName, window_values
 from bot.core.postmortem import ActionItem, StepTaken, build, compile_template, impact, render_postmortem
 from bot.core.timeline import EntryKind, TimelineEntry
+from bot.core.tracking import issue_cells
 from bot.core.walkthrough import StepStatus, state_key, visible
 from bot.runbook import Runbook
 from bot.services.access import Access
@@ -61,6 +63,8 @@ class LifecycleService:
         timezone: ZoneInfo,
         integration_user: Callable[[], str | None],
         events: EventSink,
+        tracked: TrackedStore,
+        trackers: tuple[str, ...],
     ) -> None:
         self.store = incidents
         self.evidence = evidence
@@ -74,6 +78,8 @@ class LifecycleService:
         self.timezone = timezone
         self.integration_user = integration_user  # the Salesforce user the bot runs as, when it can be known
         self.events = events
+        self.tracked = tracked  # the action items' issues, for the draft
+        self.trackers = trackers
         self.template: Template = compile_template(runbook.postmortem_template)
 
     def incident(self, number: int) -> Incident:
@@ -188,6 +194,7 @@ class LifecycleService:
             self.timezone,
             self.evidence.get(number),
             self.runbook.labels(titled=True),
+            *issue_cells(self.tracked.issues(number, self.trackers), self.timezone),
         )
         return render_postmortem(self.template, draft, mention)
 

@@ -22,6 +22,7 @@ from bot.core.timeline import EntryKind
 from bot.jobs import JobName
 from bot.services.access import Access
 from bot.services.errors import UserError, incident_or_refuse
+from bot.services.links import incident_links
 from bot.services.ports import EventSink
 from bot.services.timeline import TimelineService
 from bot.services.timers import Deadlines
@@ -66,7 +67,7 @@ class Paging:
         self.clock = clock
         self.pagers = pagers
         self.key_prefix = key_prefix
-        self.web_base_url = web_base_url.rstrip("/") if web_base_url else None
+        self.web_base_url = web_base_url
         self._webhook_secret = pagerduty_webhook_secret
 
     def dedup_key(self, number: int) -> str:
@@ -74,13 +75,8 @@ class Paging:
         return f"{self.key_prefix}-incident-{number}"
 
     def alert(self, incident: Incident) -> Alert:
-        channel = (
-            f"https://slack.com/app_redirect?channel={incident.channel_id}&team={incident.team_id}"
-            if incident.channel_id
-            else None
-        )
-        page = f"{self.web_base_url}/incidents/{incident.number}" if self.web_base_url else None
-        return alert_for(incident, self.dedup_key(incident.number), self.deadlines.deadline(incident), channel, page)
+        links = incident_links(incident, self.web_base_url)
+        return alert_for(incident, self.dedup_key(incident.number), self.deadlines.deadline(incident), links)
 
     def states(self, number: int) -> dict[str, PageState]:
         """What each configured pager was told of the incident."""

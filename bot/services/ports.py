@@ -1,6 +1,6 @@
-"""What the use cases need from the chat workspace, as plain facts: who is in a channel or a group, a channel
-for an incident, a message someone marked. The Slack adapter implements it; the use cases never see Slack's API,
-its ids' syntax or its errors beyond `WorkspaceError`."""
+"""What the use cases need from outside, as ports: the chat workspace (who is in a channel or a group, a channel
+for an incident, a message someone marked), where events go, and the trackers. The adapters implement them; the
+use cases never see Slack's API, its ids' syntax or its errors beyond `WorkspaceError`."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from bot.core.events import Event
+from bot.core.tracking import IssueDraft, Tracked
 
 
 class WorkspaceError(Exception):
@@ -41,6 +42,10 @@ class Workspace(Protocol):
         """A single- or multi-channel guest of the workspace."""
         ...
 
+    def person(self, user: str) -> tuple[str, str | None]:
+        """How Slack names someone, and their email when the app may read it (`users:read.email`)."""
+        ...
+
     def posted_message(self, channel: str, ts: str) -> PostedMessage | None:
         """A message of a channel, a thread reply included, with its permalink; None when it is gone."""
         ...
@@ -50,3 +55,19 @@ class EventSink(Protocol):
     """Where events that record no write of their own go (the outbox); the others go with their write."""
 
     def publish(self, *events: Event) -> None: ...
+
+
+class Tracker(Protocol):
+    """A tracker the action items go to (GitHub Issues, Jira): one module of bot/adapters each."""
+
+    name: str
+
+    def find(self, key: str) -> Tracked | None:
+        """The issue made for the item with this key, if there is one already."""
+        ...
+
+    def create(self, draft: IssueDraft) -> Tracked: ...
+
+    def check(self) -> str:
+        """A read that changes nothing, for `incident-bot doctor`: what the credentials reach."""
+        ...

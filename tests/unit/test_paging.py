@@ -106,7 +106,8 @@ def test_the_reason_goes_on_the_timeline() -> None:
 
 def test_an_alert_says_what_a_responder_needs_and_a_private_one_no_words() -> None:
     links = ("https://slack.example/c", "https://bot.example/incidents/12")
-    public = alert_for(incident(), "fm-incident-12", AT, *links)
+    both = (("Slack channel", links[0]), ("Incident page", links[1]))
+    public = alert_for(incident(), "fm-incident-12", AT, both)
     assert public.summary == "[SEV-1] INC-12 Org Chat is down"
     assert public.details == {
         "incident": "INC-12",
@@ -116,15 +117,15 @@ def test_an_alert_says_what_a_responder_needs_and_a_private_one_no_words() -> No
         "summary": "Every turn fails",
     }
     assert public.links == (("Slack channel", links[0]), ("Incident page", links[1]))
-    private = alert_for(incident(private=True), "fm-incident-12", AT, links[0], None)
+    private = alert_for(incident(private=True), "fm-incident-12", AT, both[:1])
     assert private.summary == "[SEV-1] INC-12 (private incident)"
     assert "summary" not in private.details and private.links == (("Slack channel", links[0]),)
     assert "Org Chat" not in repr(private) and "Every turn" not in repr(private)
 
 
 def test_a_long_title_is_cut_to_opsgenies_message_limit() -> None:
-    alert = alert_for(incident(title="x" * 80), "k", AT, None, None)
+    alert = alert_for(incident(title="x" * 80), "k", AT, ())
     assert len(alert.summary) == len("[SEV-1] INC-12 ") + 80
     assert alert.short(40) == alert.summary[:39] + "…" and len(alert.short(40)) == 40
     assert alert.short() == alert.summary  # 95 characters fit in 130
-    assert len(alert_for(incident(title="y" * 200), "k", AT, None, None).short()) == MESSAGE_LIMIT
+    assert len(alert_for(incident(title="y" * 200), "k", AT, ()).short()) == MESSAGE_LIMIT
