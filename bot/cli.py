@@ -145,8 +145,9 @@ def parser() -> argparse.ArgumentParser:
         help="check the deployment",
         description="Check the deployment, in this order: the Slack token's scopes against manifest.yml; the "
         "Salesforce login (and FM_Config's record); the permissions the kill switches need; Redis persistence and "
-        "eviction; a worker serving the bot's queues; the approver policy; the audit signing key. Prints each "
-        "check with a pass, a warning or a one-line fix; exits 1 when any fails. Nothing is changed or sent.",
+        "eviction; a worker serving the bot's queues; the approver policy; the audit signing key; the pager "
+        "settings' shape; the trackers, with a read each. Prints each check with a pass, a warning or a one-line "
+        "fix; exits 1 when any fails. Nothing is changed or sent: no page, no issue.",
     )
     return main_parser
 

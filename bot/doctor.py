@@ -20,7 +20,9 @@ from bot.adapters.salesforce.login import credentials_from
 from bot.adapters.scheduler import executions_queue_name, queue_name
 from bot.adapters.slack_api import build_web_client
 from bot.adapters.soql import GRANTED_PERMISSIONS, granted_permissions_soql
+from bot.app import trackers
 from bot.config import Settings, SettingsError
+from bot.core.outside import ServiceRefused, ServiceUnavailable
 from bot.preflight import slack_problem
 
 MANIFEST = Path(__file__).resolve().parent.parent / "manifest.yml"
@@ -51,6 +53,7 @@ def run_checks(settings: Settings) -> Iterator[Check]:
         approver_policy,
         audit_signing,
         pager_settings,
+        trackers_reachable,
     ]
     for check in checks:
         try:
@@ -253,3 +256,34 @@ def pager_settings(settings: Settings) -> Check:
             warning=True,
         )
     return Check("Pager", True, f"{names} page on {severities}")
+
+
+def trackers_reachable(settings: Settings) -> Check:
+    """Each configured tracker asked something that changes nothing: the repository, the project."""
+    found = trackers(settings)
+    if not found:
+        return Check("Trackers", True, "not configured: action items live in the post-mortem draft")
+    seen, problems = [], []
+    for tracker in found:
+        try:
+            seen.append(f"{tracker.name}: {tracker.check()}")
+        except (ServiceRefused, ServiceUnavailable) as error:
+            problems.append(f"{tracker.name}: {error}")
+    if problems:
+        return Check("Trackers", False, "; ".join(problems) + "; check the GITHUB_* or JIRA_* settings")
+    unsigned = [
+        name
+        for name, tracker_on, secret in (
+            ("GITHUB_WEBHOOK_SECRET", settings.github_token, settings.github_webhook_secret),
+            ("JIRA_WEBHOOK_SECRET", settings.jira_api_token, settings.jira_webhook_secret),
+        )
+        if tracker_on and not secret
+    ]
+    if unsigned:
+        return Check(
+            "Trackers",
+            True,
+            "; ".join(seen) + f"; {', '.join(unsigned)} not set, so what is closed there does not come back",
+            warning=True,
+        )
+    return Check("Trackers", True, "; ".join(seen))

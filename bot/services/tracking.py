@@ -28,7 +28,7 @@ from bot.core.access import Privilege
 from bot.core.clock import Clock
 from bot.core.events import ActionItemChanged, ExportRequested
 from bot.core.incident import Incident
-from bot.core.outside import ServiceRefused
+from bot.core.outside import ServiceRefused, ServiceUnavailable
 from bot.core.timeline import EntryKind
 from bot.core.tracking import ActionItems, IssueChange, Item, Overdue, Owner, apply, draft_for, item_key, overdue
 from bot.jobs import JobName
@@ -41,6 +41,7 @@ from bot.services.webhooks import signed
 
 logger = logging.getLogger(__name__)
 REMINDER_JOB = "remind-actions"
+SEARCH_SETTLE = timedelta(minutes=5)
 
 
 @dataclass(frozen=True)
@@ -129,11 +130,13 @@ class Tracking:
         try:
             issue = tracker.find(key)
             if issue is None:
+                self._not_sent_lately(tracker.name, number, place)
                 owner = self._owner(items[place].owner, tracker.name)
                 links = incident_links(incident, self.web_base_url)
                 draft = draft_for(
                     incident, items[place], place, key, owner, links, private_allowed=self.private_allowed
                 )
+                self.tracked.creating(number, tracker.name, place, self.clock.now())
                 issue = tracker.create(draft)
         except ServiceRefused as refused:
             return self._refused(incident, tracker.name, place, str(refused))
@@ -141,6 +144,15 @@ class Tracking:
         text = f"Action item {place + 1} exported to {tracker.name} {issue.label}: {issue.url}"
         self.timeline.record(number, EntryKind.ACTION, text)
         return Told(number, f":link: Action item {place + 1} is <{issue.url}|{tracker.name} {issue.label}>.")
+
+    def _not_sent_lately(self, tracker: str, number: int, place: int) -> None:
+        """A create sent a moment ago whose answer was lost may not show in the tracker's search yet (GitHub's and
+        Jira's indexes lag): wait for it rather than make a second issue; after SEARCH_SETTLE, create again."""
+        since = self.tracked.creating_since(number, tracker, place)
+        if since is not None and self.clock.now() - since < SEARCH_SETTLE:
+            raise ServiceUnavailable(
+                f"{tracker} has not shown the issue for action item {place + 1} sent at {since:%H:%M} UTC yet"
+            )
 
     def follow(self, number: int) -> list[int]:
         """From now on the incident's items are exported (published, or asked for): every place to export."""

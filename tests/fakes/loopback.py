@@ -1,12 +1,15 @@
 """What every fake service shares: a threaded HTTP server on 127.0.0.1 (TLS when given a context), started and
-stopped by the test."""
+stopped by the test; and, for the JSON APIs (pagers, trackers), one handler that serves the fake's `handle`."""
 
 from __future__ import annotations
 
+import json
 import ssl
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Self
+from typing import Any, Self
+
+DROP = object()  # what `handle` answers to close the connection without a response (the work may be done)
 
 
 class _Server(ThreadingHTTPServer):
@@ -39,3 +42,38 @@ class LoopbackService:
     @property
     def port(self) -> int:
         return int(self.server.server_address[1])
+
+
+class JsonHandler(BaseHTTPRequestHandler):
+    """Serves one fake's `handle(verb, path, headers, body)`, which answers (status, payload) or (status, payload,
+    headers), or DROP; counts every request it gets (`fake.received`)."""
+
+    fake: Any
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+    def _serve(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length) if length else b""
+        self.fake.received += 1
+        answer = self.fake.handle(self.command, self.path, dict(self.headers), body)
+        if answer is DROP:
+            self.close_connection = True
+            return
+        status, payload, *extra = answer
+        data = json.dumps(payload).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        for name, value in (extra[0] if extra else {}).items():
+            self.send_header(name, value)
+        self.end_headers()
+        self.wfile.write(data)
+
+    do_GET = do_POST = do_PUT = do_DELETE = _serve
+
+
+def json_handler(fake: Any) -> type[JsonHandler]:
+    return type(f"{type(fake).__name__}Handler", (JsonHandler,), {"fake": fake})

@@ -14,11 +14,10 @@ import json
 import threading
 import uuid
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlparse
 
-from tests.fakes.loopback import LoopbackService
+from tests.fakes.loopback import LoopbackService, json_handler
 
 ROUTING_KEY = "R0UT1NGKEY0123456789abcdefABCDEF"  # 32 characters, as PagerDuty's integration keys
 OPSGENIE_KEY = "eb243592-faa2-4ba2-a551-1afdf565c889"
@@ -36,30 +35,6 @@ class PdAlert:
     details: dict[str, Any] = field(default_factory=dict)
 
 
-class Handler(BaseHTTPRequestHandler):
-    """Serves one fake's `handle`, counting every request it gets (`fake.received`)."""
-
-    fake: Any
-    protocol_version = "HTTP/1.1"
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
-
-    def _serve(self) -> None:
-        length = int(self.headers.get("Content-Length") or 0)
-        body = self.rfile.read(length) if length else b""
-        self.fake.received += 1
-        status, payload = self.fake.handle(self.command, self.path, dict(self.headers), body)
-        data = json.dumps(payload).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-    do_GET = do_POST = do_PUT = _serve
-
-
 class FakePagerDuty(LoopbackService):
     def __init__(self) -> None:
         self.lock = threading.Lock()
@@ -67,8 +42,7 @@ class FakePagerDuty(LoopbackService):
         self.alerts: dict[str, PdAlert] = {}
         self.accepted: list[dict[str, Any]] = []  # every event answered 202, in order
         self.faults: list[int] = []  # HTTP statuses to answer next, one per event
-        handler = type("PagerDutyHandler", (Handler,), {"fake": self})
-        self.serve(handler)
+        self.serve(json_handler(self))
 
     @property
     def events_url(self) -> str:
@@ -160,8 +134,7 @@ class FakeOpsgenie(LoopbackService):
         self.unprocessed_reads = unprocessed_reads
         self.faults: list[int] = []
         self.accepted: list[tuple[str, str]] = []  # (method, path) answered 202
-        handler = type("OpsgenieHandler", (Handler,), {"fake": self})
-        self.serve(handler)
+        self.serve(json_handler(self))
 
     @property
     def api_url(self) -> str:

@@ -693,7 +693,12 @@ class FakeSlack(LoopbackService):
                 "is_bot": user == BOT_USER,
                 "is_restricted": guest,
                 "is_ultra_restricted": False,
-                "profile": {"real_name": user.lower(), "display_name": user.lower()},
+                "profile": {
+                    "real_name": user.lower(),
+                    "display_name": user.lower(),
+                    # only with users:read.email, as Slack does
+                    **({"email": f"{user.lower()}@example.com"} if "users:read.email" in self.scopes else {}),
+                },
             }
         }
 

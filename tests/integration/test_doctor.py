@@ -9,6 +9,7 @@ from tests.conftest import OwnRedis, run_cli
 from tests.driver import worker_env
 from tests.fakes.pagers import OPSGENIE_KEY, ROUTING_KEY, FakeOpsgenie, FakePagerDuty
 from tests.fakes.salesforce import BOT_PROFILE_SET, FakeSalesforce
+from tests.fakes.trackers import GITHUB_TOKEN, JIRA_EMAIL, JIRA_TOKEN, PROJECT, REPOSITORY, FakeGitHub, FakeJira
 
 
 def doctor(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
@@ -29,6 +30,7 @@ def test_a_healthy_deployment_passes(own_redis: OwnRedis, bot_factory: Any, fake
         "WARN  Approvers",
         "WARN  Audit trail",
         "WARN  Pager",
+        "PASS  Trackers",
     ]
     assert "no worker is running for this bot right now" in lines[4]
     assert "no approver policy: any other member of an incident channel may approve" in lines[5]
@@ -73,12 +75,12 @@ def test_pager_settings_are_checked_by_their_shape_without_paging(
         }
         good = doctor(env)
         assert good.returncode == 0, good.stdout
-        assert good.stdout.splitlines()[-1] == (
+        assert good.stdout.splitlines()[-2] == (
             "WARN  Pager: PagerDuty and Opsgenie page on SEV-1, SEV-2; PAGERDUTY_WEBHOOK_SECRET is not set, so an "
             "acknowledgement made in PagerDuty does not show in the channel"
         )
         signed = doctor({**env, "PAGERDUTY_WEBHOOK_SECRET": "s" * 32})
-        assert signed.stdout.splitlines()[-1] == "PASS  Pager: PagerDuty and Opsgenie page on SEV-1, SEV-2"
+        assert signed.stdout.splitlines()[-2] == "PASS  Pager: PagerDuty and Opsgenie page on SEV-1, SEV-2"
         wrong = doctor(
             {
                 **env,
@@ -88,7 +90,7 @@ def test_pager_settings_are_checked_by_their_shape_without_paging(
             }
         )
         assert wrong.returncode == 1
-        line = wrong.stdout.splitlines()[-1]
+        line = wrong.stdout.splitlines()[-2]
         assert line.startswith("FAIL  Pager: PAGERDUTY_ROUTING_KEY is not an integration key")
         assert "OPSGENIE_API_KEY is not an API integration key" in line
         assert "OPSGENIE_API_URL must be an https:// address" in line
@@ -97,3 +99,42 @@ def test_pager_settings_are_checked_by_their_shape_without_paging(
     finally:
         pagerduty.stop()
         opsgenie.stop()
+
+
+def test_trackers_are_checked_with_a_read_that_changes_nothing(
+    own_redis: OwnRedis, bot_factory: Any, fake_org: FakeSalesforce
+) -> None:
+    bot = bot_factory(redis_url=own_redis.url)
+    github, jira = FakeGitHub().start(), FakeJira().start()
+    try:
+        env = {
+            **worker_env(bot, fake_org),
+            "GITHUB_TOKEN": GITHUB_TOKEN,
+            "GITHUB_REPOSITORY": REPOSITORY,
+            "GITHUB_API_URL": github.api_url,
+            "JIRA_BASE_URL": jira.base_url,
+            "JIRA_EMAIL": JIRA_EMAIL,
+            "JIRA_API_TOKEN": JIRA_TOKEN,
+            "JIRA_PROJECT_KEY": PROJECT,
+        }
+        good = doctor(env)
+        assert good.returncode == 0, good.stdout
+        assert good.stdout.splitlines()[-1] == (
+            "WARN  Trackers: GitHub: acme/ops (private) takes issues; Jira: signed in as Incident Bot; project OPS "
+            "(Operations); GITHUB_WEBHOOK_SECRET, JIRA_WEBHOOK_SECRET not set, so what is closed there does not come "
+            "back"
+        )
+        wrong = doctor({**env, "GITHUB_TOKEN": "ghp_wrong", "JIRA_PROJECT_KEY": "NOPE"})
+        assert wrong.returncode == 1
+        assert wrong.stdout.splitlines()[-1] == (
+            "FAIL  Trackers: GitHub: GitHub refused to answer (Bad credentials); Jira: Jira refused to answer "
+            "(No project could be found with key 'NOPE'.); check the GITHUB_* or JIRA_* settings"
+        )
+        assert "ghp_wrong" not in wrong.stdout and github.created == [] and jira.created == []
+        half = doctor({**env, "JIRA_EMAIL": ""})
+        assert "Jira settings are incomplete: set JIRA_BASE_URL, JIRA_EMAIL, JIRA_API_TOKEN and JIRA_PROJECT_KEY" in (
+            half.stdout + half.stderr
+        )
+    finally:
+        github.stop()
+        jira.stop()

@@ -4,12 +4,14 @@ Keys:
     incident:<n>:tracked:<tracker>           hash: item place -> the item's issue (Tracked, JSON)
     incident:<n>:tracked:<tracker>:refused   hash: item place -> why the tracker refused it (until it takes it)
     incident:<n>:tracked:<tracker>:said      set: the refusals already said in the channel (once each)
+    incident:<n>:tracked:<tracker>:creating  hash: item place -> when a create was sent whose issue is not known yet
     tracked:<tracker>:<issue>                "<n>:<place>": the item an issue is (a webhook names the issue)
     tracking                                 set: the incidents whose items are exported (new items follow)
 """
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import cast
 
 import redis
@@ -45,7 +47,16 @@ class TrackedStore:
             pipe.hset(self._key("incident", number, "tracked", tracked.tracker), str(place), tracked.model_dump_json())
             pipe.set(self._key("tracked", tracked.tracker, tracked.issue), f"{number}:{place}")
             pipe.hdel(self._key("incident", number, "tracked", tracked.tracker, "refused"), str(place))
+            pipe.hdel(self._key("incident", number, "tracked", tracked.tracker, "creating"), str(place))
             pipe.execute()
+
+    def creating(self, number: int, tracker: str, place: int, at: datetime) -> None:
+        """A create is about to be sent: if its answer is lost, the next try knows one may exist."""
+        self._redis.hset(self._key("incident", number, "tracked", tracker, "creating"), str(place), at.isoformat())
+
+    def creating_since(self, number: int, tracker: str, place: int) -> datetime | None:
+        raw = self._redis.hget(self._key("incident", number, "tracked", tracker, "creating"), str(place))
+        return datetime.fromisoformat(cast(str, raw)) if raw else None
 
     def item_of(self, tracker: str, issue: str) -> tuple[int, int] | None:
         """The incident and item an issue is, when it is one of ours."""
