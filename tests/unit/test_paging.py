@@ -19,6 +19,7 @@ from bot.core.events import (
 from bot.core.incident import Incident
 from bot.core.paging import MESSAGE_LIMIT, PageAction, PageState, alert_for, decide
 from bot.core.severity import Severity
+from tests.builders import an_incident
 
 AT = datetime(2026, 11, 25, 14, 0, tzinfo=UTC)
 SEV1_ONLY = frozenset({Severity.SEV1})
@@ -29,18 +30,7 @@ DONE = PageState(triggered_at=AT, resolved_at=AT)
 
 
 def incident(severity: Severity = Severity.SEV1, **fields: object) -> Incident:
-    values: dict[str, object] = {
-        "number": 12,
-        "title": "Org Chat is down",
-        "summary": "Every turn fails",
-        "severity": severity,
-        "team_id": "T1",
-        "declared_by": "U1",
-        "declared_at": AT,
-        "commander": "U1",
-        "channel_id": "C1",
-    }
-    return Incident.model_validate(values | fields)
+    return an_incident(severity=severity, **fields)
 
 
 def declared(severity: Severity) -> Declared:
