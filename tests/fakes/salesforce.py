@@ -14,6 +14,7 @@ work never done), `slow_answer` (the work done at once, the answer 3 s late), `s
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import itertools
 import json
@@ -70,7 +71,7 @@ def _id(prefix: str, number: int) -> str:
 @dataclass
 class Fault:
     path: str  # a regular expression searched in the request path
-    kind: str  # timeout, slow, slow_answer, limit, expire, refuse_login, apex_exception, or an HTTP status
+    kind: str  # timeout, slow, slow_answer, limit, expire, refuse_login, apex_exception, undone, or an HTTP status
     times: int = 1
     skip: int = 0  # matching requests let through before the fault applies
 
@@ -640,8 +641,11 @@ class FakeSalesforce(LoopbackService):
             with self.lock:
                 self.in_flight -= 1
 
-    def _handle(self, verb: str, path: str, headers: dict[str, str], body: bytes) -> tuple[int, str, Any]:
-        fault = self._take_fault(path)
+    def _handle(
+        self, verb: str, path: str, headers: dict[str, str], body: bytes, *, faults: bool = True
+    ) -> tuple[int, str, Any]:
+        """One request; with `faults`, the first injected fault whose path it matches applies to it."""
+        fault = self._take_fault(path) if faults else None
         if fault is not None:
             if fault.kind == "timeout":  # answers late: the work is done when the answer finally goes out
                 time.sleep(3)
@@ -651,7 +655,7 @@ class FakeSalesforce(LoopbackService):
             elif fault.kind == "slow":
                 time.sleep(0.5)
             elif fault.kind == "slow_answer":  # does the work, then answers late (a caller may die waiting)
-                answer = self._handle(verb, path, headers, body)
+                answer = self._handle(verb, path, headers, body, faults=False)
                 time.sleep(3)
                 return answer
             elif fault.kind == "limit":
@@ -663,6 +667,13 @@ class FakeSalesforce(LoopbackService):
             elif fault.kind == "expire":
                 with self.lock:
                     self.valid_tokens.clear()
+            elif fault.kind == "undone":  # answers as done, and the org is as before (a trigger, another admin)
+                with self.lock:
+                    before = copy.deepcopy(self.org.objects)
+                answer = self._handle(verb, path, headers, body, faults=False)
+                with self.lock:
+                    self.org.objects = before
+                return answer
             elif fault.kind == "refuse_login":
                 return 400, "application/json", {"error": "invalid_grant", "error_description": "user hasn't approved"}
             elif fault.kind.isdigit():
