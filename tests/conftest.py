@@ -30,6 +30,7 @@ from bot.worker import PromptStop
 from tests.fakes.salesforce import CONSUMER_KEY, USERNAME, FakeSalesforce
 from tests.fakes.slack import BOT_TOKEN, FakeSlack
 from tests.fakes.status_pages import FakeStatusPages
+from tests.fakes.trackers import GITHUB_TOKEN, JIRA_EMAIL, JIRA_TOKEN, PROJECT, REPOSITORY, FakeGitHub, FakeJira
 from tests.slack_sim import SIGNING_SECRET, SlackSim
 
 # Every key a test writes is under a key prefix of its own (`new_prefix`), removed after it (RQ's keys included),
@@ -263,6 +264,45 @@ def jwt_settings(org: FakeSalesforce) -> dict[str, Any]:
         "salesforce_consumer_key": CONSUMER_KEY,
         "salesforce_private_key_file": org.private_key_file,
         "salesforce_timeout_seconds": 2.0,
+    }
+
+
+GITHUB_SECRET = "github-webhook-secret-0123456789"
+JIRA_SECRET = "jira-webhook-secret-0123456789ab"
+
+
+@pytest.fixture
+def github() -> Iterator[FakeGitHub]:
+    fake = FakeGitHub().start()
+    yield fake
+    fake.stop()
+
+
+@pytest.fixture
+def jira() -> Iterator[FakeJira]:
+    fake = FakeJira().start()
+    yield fake
+    fake.stop()
+
+
+def github_settings(github: FakeGitHub) -> dict[str, Any]:
+    return {
+        "github_token": GITHUB_TOKEN,
+        "github_repository": REPOSITORY,
+        "github_api_url": github.api_url,
+        "github_users": "U0BOB0001=octocat",
+        "github_labels": "incident,follow-up",
+        "github_webhook_secret": GITHUB_SECRET,
+    }
+
+
+def jira_settings(jira: FakeJira) -> dict[str, Any]:
+    return {
+        "jira_base_url": jira.base_url,
+        "jira_email": JIRA_EMAIL,
+        "jira_api_token": JIRA_TOKEN,
+        "jira_project_key": PROJECT,
+        "jira_webhook_secret": JIRA_SECRET,
     }
 
 

@@ -169,14 +169,14 @@ def request(
     bot: RunningBot, channel: Channel, key: str, values: dict[str, Any] | None = None, user: str = ALICE
 ) -> tuple[str, dict[str, Any]]:
     """`/incident killswitch KEY`, fill the form, wait for the card; returns the request id and the card."""
-    before = len(bot.fake.open_views(REQUEST_CALLBACK))
+    before, known = len(bot.fake.open_views(REQUEST_CALLBACK)), approve_buttons(channel)
     bot.slack.command(f"killswitch {key}", user=user, channel_id=channel.id)
     view = bot.fake.wait_until(
         lambda: len(bot.fake.open_views(REQUEST_CALLBACK)) > before and bot.fake.open_views(REQUEST_CALLBACK)[-1]
     )
     response = bot.slack.submit(view, {"reason": "scope unclear, stop the bleeding", **(values or {})}, user=user)
     assert response.status_code == 200 and response.text == "", response.text
-    return wait_card(bot, channel)
+    return wait_card(bot, channel, known)
 
 
 def request_revert(bot: RunningBot, channel: Channel, card: dict[str, Any], reason: str) -> tuple[str, dict[str, Any]]:
@@ -198,18 +198,26 @@ def request_revert(bot: RunningBot, channel: Channel, card: dict[str, Any], reas
     )
 
 
-def wait_card(bot: RunningBot, channel: Channel, skip: int = 0) -> tuple[str, dict[str, Any]]:
-    """The latest request card of the channel, once the bot has recorded it as the request's card."""
-    cards = bot.fake.wait_until(
-        lambda: [
-            m
-            for m in channel.messages.values()
-            if "switch.approve" in json.dumps(m.get("blocks", []))
-            or ":rotating_light: *Re" in json.dumps(m.get("blocks", []))
-        ]
+def approve_buttons(channel: Channel) -> set[str]:
+    """The values of the Approve buttons in the channel: the requests waiting for a second person."""
+    return {e["value"] for m in channel.messages.values() for e in buttons(m) if e["action_id"] == "switch.approve"}
+
+
+def wait_card(bot: RunningBot, channel: Channel, known: set[str] | None = None) -> tuple[str, dict[str, Any]]:
+    """The newest request card of the channel whose Approve button is not among `known` (the ones there before
+    the request), once the bot has recorded it as the request's card."""
+    seen = known or set()
+    approval, card = bot.fake.wait_until(
+        lambda: next(
+            (
+                (e["value"], m)
+                for m in reversed(list(channel.messages.values()))
+                for e in buttons(m)
+                if e["action_id"] == "switch.approve" and e["value"] not in seen
+            ),
+            None,
+        )
     )
-    card = cards[-1]
-    approval = next(e["value"] for e in buttons(card) if e["action_id"] == "switch.approve")
     recorded = bot.services.approvals.cards
     bot.fake.wait_until(lambda: (channel.id, card["ts"]) in recorded(request_id(approval)))
     return approval, card

@@ -13,7 +13,7 @@ import pytest
 from bot.render.actions import VALUE_TYPES, ActionId
 from bot.render.switches import REQUEST_CALLBACK
 from handlers.actions import LISTENERS
-from tests.conftest import RunningBot, jwt_settings
+from tests.conftest import RunningBot, github_settings, jwt_settings
 from tests.driver import (
     ALICE,
     BOB,
@@ -30,6 +30,7 @@ from tests.driver import (
     unknown_refresh,
 )
 from tests.fakes.salesforce import SUSPECT_USER_ID, FakeSalesforce
+from tests.fakes.trackers import FakeGitHub
 
 STRANGER = "U0STRANGER"
 APPROVERS = "S0APPROVE1"
@@ -175,10 +176,16 @@ def rendered_elements(bot: RunningBot) -> list[dict[str, Any]]:
     return found
 
 
-def test_every_button_is_refused_from_another_channel(bot_factory: Any, fake_org: FakeSalesforce) -> None:
+def test_every_button_is_refused_from_another_channel(
+    bot_factory: Any, fake_org: FakeSalesforce, github: FakeGitHub
+) -> None:
     """One check for every button: each element the bot rendered in a full incident, clicked from another
     channel (or, for a request, from a message that is not its card), is refused and changes nothing."""
-    bot = bot_factory(inventory_harvester_runbook_url="https://wiki.example/harvester", **jwt_settings(fake_org))
+    bot = bot_factory(
+        inventory_harvester_runbook_url="https://wiki.example/harvester",
+        **jwt_settings(fake_org),
+        **github_settings(github),
+    )
     channel = incident_channel(bot, "declare --llm sev2 Anthropic 5xx on all pipelines")
     open_phase(bot, channel, "prompt-injection", "diagnose")  # a Next phase button
     open_phase(bot, channel, "rate-limit-storm", "diagnose")  # a decision
@@ -193,6 +200,10 @@ def test_every_button_is_refused_from_another_channel(bot_factory: Any, fake_org
     )
     bot.slack.command("killswitch", channel_id=channel.id)  # the panel
     bot.fake.wait_until(lambda: any(r.get("text") == "Kill switches" for r in bot.fake.responses))
+    bot.slack.command("action Cache the provider list", channel_id=channel.id)
+    bot.fake.wait_until(lambda: bot.services.lifecycle.store.actions(1))
+    bot.slack.command("actions", channel_id=channel.id)  # the list, with its Export button
+    bot.fake.wait_until(lambda: any(r.get("text") == "Action items of INC-1" for r in bot.fake.responses))
     approval, card = request(bot, channel, "org-chat-off")
     elsewhere = bot.fake.add_channel("random", members={ALICE, BOB})
     clicked = set()
@@ -207,6 +218,8 @@ def test_every_button_is_refused_from_another_channel(bot_factory: Any, fake_org
     assert clicked == {a.value for a in ActionId} - {"switch.revert"}  # no card is executed yet
     assert "Approved by" not in text_of(card) and not bot.services.incidents.store.get(1).acknowledged_at  # type: ignore[union-attr]
     assert bot.services.approvals.get(request_id(approval))[1].status.value == "pending"
+    bot.run_jobs()
+    assert github.received == 0  # nothing was exported
 
 
 def test_an_approval_is_refused_from_a_message_that_is_not_its_card(bot_factory: Any, fake_org: FakeSalesforce) -> None:

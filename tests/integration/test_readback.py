@@ -7,8 +7,23 @@ from __future__ import annotations
 import time
 
 from bot.core.approval import RequestStatus
+from bot.core.audit import AuditKind
 from tests.conftest import RunningBot
-from tests.driver import CAROL, approve, decide, declare, incident_channel, request, request_id, request_revert, text_of
+from tests.driver import (
+    CAROL,
+    approve,
+    click,
+    decide,
+    declare,
+    incident_channel,
+    open_phase,
+    request,
+    request_id,
+    request_revert,
+    state,
+    text_of,
+    wait_card,
+)
 from tests.fakes.salesforce import CHAT_DML_SET, CHAT_USER_SET, SUSPECT_USER_ID, FakeSalesforce
 from tests.fakes.slack import Channel
 from tests.integration.test_killswitches import REQUEST_CALLBACK
@@ -143,3 +158,25 @@ def test_a_cron_abort_with_no_job_scheduled_is_not_sent(sf_bot: RunningBot, fake
         )
     )
     assert not [apex for apex in fake_org.apex if "abortJob" in apex]
+
+
+def test_a_lockout_someone_did_by_hand_before_it_ran_settles_its_step_without_sending(
+    sf_bot: RunningBot, fake_org: FakeSalesforce
+) -> None:
+    channel = incident_channel(sf_bot)
+    sf_bot.services.walkthrough.steps.remember_parameters(1, {"suspect_user_id": SUSPECT_USER_ID})
+    contain = open_phase(sf_bot, channel, "prompt-injection", "contain")
+    click(sf_bot, channel, contain, "step.run", "revoke-suspect")
+    view = sf_bot.fake.wait_until(lambda: sf_bot.fake.open_views(REQUEST_CALLBACK))[-1]
+    sf_bot.slack.submit(view, {"reason": "suspect", "user_id": SUSPECT_USER_ID})
+    approval, card = wait_card(sf_bot, channel)
+    assert sf_bot.services.approvals.targets(1, "user_id") == {SUSPECT_USER_ID}  # the draft marks them suspect
+    rows = fake_org.rows("PermissionSetAssignment")
+    rows[:] = [r for r in rows if r["AssigneeId"] != SUSPECT_USER_ID or r["PermissionSet"]["IsOwnedByProfile"]]
+    approve(sf_bot, channel, card, approval)
+    assert sf_bot.run_jobs() == 0
+    assert not [call for call in fake_org.calls if call[0] == "DELETE"]
+    settled = state(sf_bot, "prompt-injection", "revoke-suspect")
+    assert settled.status.value == "done" and "0 assignment(s) to revoke" in str(settled.result)
+    unchanged = [e for e in sf_bot.services.audit.entries(1) if e.kind is AuditKind.UNCHANGED]
+    assert unchanged[-1].details["prior"] == {"assignments": {}, "ids": []}

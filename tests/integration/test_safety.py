@@ -94,7 +94,8 @@ def test_an_approval_whose_execution_could_not_be_queued_is_sent_by_the_sweep(
     redis_proxy.clear()
     assert bot.run_jobs() == 0 and fake_org.metadata_updates == 0  # nothing was queued
 
-    bot.services.sweep()
+    assert bot.services.approvals.sweep() == [request_id(approval)]
+    assert bot.services.approvals.sweep() == []  # queued now: the sweep leaves a pending execution alone
     assert bot.run_jobs() == 0
     assert fake_org.metadata_updates == 1 and org_chat(fake_org) == "none"
     bot.services.sweep()  # nothing approved and unsent is left: the sweep sends nothing twice
@@ -441,3 +442,37 @@ def test_resolving_lists_what_is_still_in_effect_and_a_revert_stays_possible(
     assert sf_bot.run_jobs() == 0
     assert org_chat(fake_org) == "all"
     sf_bot.fake.wait_until(lambda: "*Verified*: read back orgChatSurfacesEnabled__c = all" in text_of(revert_card))
+
+
+def test_resolving_cancels_every_open_request_and_its_expiry_whatever_came_before_it(
+    sf_bot: RunningBot, fake_org: FakeSalesforce
+) -> None:
+    """The incident's first request ran (its move to cancelled is refused); the ones after it are still cancelled,
+    and their expiry jobs with them."""
+    channel = incident_channel(sf_bot, "declare sev3 Org Chat leaking")
+    executed, card = request(sf_bot, channel, "org-chat-off")
+    approve(sf_bot, channel, card, executed)
+    sf_bot.run_jobs()
+    pending, _ = request(sf_bot, channel, "tool-calling-off")
+    scheduler = sf_bot.services.scheduler
+    assert scheduler.pending(scheduler.job_id("expire", request_id(pending)))
+    sf_bot.slack.command("resolve", channel_id=channel.id)
+    view = sf_bot.fake.wait_until(lambda: sf_bot.fake.open_views("incident.resolve"))[-1]
+    sf_bot.slack.submit(view, {})
+    sf_bot.fake.wait_until(lambda: outcome(sf_bot, pending).status is RequestStatus.CANCELLED)
+    assert outcome(sf_bot, executed).status is not RequestStatus.CANCELLED
+    assert not scheduler.pending(scheduler.job_id("expire", request_id(pending)))
+
+
+def test_a_request_expires_at_its_deadline_exactly_and_a_missing_one_is_left_alone(
+    sf_bot: RunningBot, fake_org: FakeSalesforce
+) -> None:
+    channel = incident_channel(sf_bot)
+    approval, _ = request(sf_bot, channel, "tool-calling-off")
+    service = sf_bot.services.approvals
+    sf_bot.clock.advance(minutes=14, seconds=59)
+    assert service.expire(request_id(approval)) is None  # a second early
+    sf_bot.clock.advance(seconds=1)
+    assert service.expire(request_id(approval)) is not None  # 14:15:00, its deadline
+    assert outcome(sf_bot, approval).status is RequestStatus.EXPIRED
+    assert service.expire("0123456789") is None  # gone, or never was: nothing to expire

@@ -180,10 +180,10 @@ def test_milestones_refuse_the_wrong_order(bot: RunningBot) -> None:
 
 def test_timeline_is_posted_in_the_channel_and_paged(bot: RunningBot) -> None:
     channel = declare(bot)
-    for index in range(20):
+    for index in range(20):  # one minute apart: each note is recorded before the clock moves on
         bot.clock.advance(minutes=1)
         bot.slack.command(f"note step {index:02d} <!channel>", channel_id=channel.id)
-    bot.fake.wait_until(lambda: sum(1 for _, kind, _ in entries(bot) if kind == "note") == 20)
+        bot.fake.wait_until(lambda: sum(1 for _, kind, _ in entries(bot) if kind == "note") == index + 1)  # noqa: B023
     bot.slack.command("timeline", channel_id=channel.id)
     posted = bot.fake.wait_until(
         lambda: next((m for m in channel.messages.values() if "Timeline of INC-1" in m.get("text", "")), None)

@@ -4,65 +4,16 @@ faked on loopback as their documentation describes them, and their webhooks deli
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 from bot.core.timeline import EntryKind
 from bot.web import GITHUB_WEBHOOK_PATH, JIRA_WEBHOOK_PATH
-from tests.conftest import RunningBot
+from tests.conftest import GITHUB_SECRET, JIRA_SECRET, RunningBot, github_settings, jira_settings
 from tests.driver import BOB, button, declare, ephemeral_texts, resolve, text_of
 from tests.fakes.slack import Channel
-from tests.fakes.trackers import (
-    GITHUB_TOKEN,
-    JIRA_EMAIL,
-    JIRA_TOKEN,
-    PROJECT,
-    REPOSITORY,
-    FakeGitHub,
-    FakeJira,
-    deliver_github,
-    deliver_jira,
-)
-
-GITHUB_SECRET = "github-webhook-secret-0123456789"
-JIRA_SECRET = "jira-webhook-secret-0123456789ab"
-
-
-@pytest.fixture
-def github() -> Iterator[FakeGitHub]:
-    fake = FakeGitHub().start()
-    yield fake
-    fake.stop()
-
-
-@pytest.fixture
-def jira() -> Iterator[FakeJira]:
-    fake = FakeJira().start()
-    yield fake
-    fake.stop()
-
-
-def github_settings(github: FakeGitHub) -> dict[str, Any]:
-    return {
-        "github_token": GITHUB_TOKEN,
-        "github_repository": REPOSITORY,
-        "github_api_url": github.api_url,
-        "github_users": "U0BOB0001=octocat",
-        "github_labels": "incident,follow-up",
-        "github_webhook_secret": GITHUB_SECRET,
-    }
-
-
-def jira_settings(jira: FakeJira) -> dict[str, Any]:
-    return {
-        "jira_base_url": jira.base_url,
-        "jira_email": JIRA_EMAIL,
-        "jira_api_token": JIRA_TOKEN,
-        "jira_project_key": PROJECT,
-        "jira_webhook_secret": JIRA_SECRET,
-    }
+from tests.fakes.trackers import FakeGitHub, FakeJira, deliver_github, deliver_jira
 
 
 @pytest.fixture
