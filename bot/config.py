@@ -62,7 +62,8 @@ class Settings(BaseSettings):
     playbooks_dir: Path = BUNDLED_PLAYBOOKS
     inventory_harvester_runbook_url: str | None = Field(default=None, pattern=r"^https?://")
     telemetry_dashboard_url: str | None = Field(default=None, pattern=r"^https?://")
-    fm_config_record: str = Field(default="Default", pattern=r"^[A-Za-z][A-Za-z0-9_]*$")
+    # The FM_Config custom metadata record the switches change: the runbook names none, so no default.
+    fm_config_record: str | None = Field(default=None, pattern=r"^[A-Za-z][A-Za-z0-9_]*$")
     # Which Named Credential serves which provider (the provider kill switch): `anthropic=Anthropic_API,…`
     provider_named_credentials: str = Field(
         default="",

@@ -102,15 +102,18 @@ def salesforce_login(settings: Settings) -> Check:
         return Check("Salesforce login", True, "not configured: the bot shows SOQL and Apex to run by hand")
     try:
         user = gateway.user_id
-        values = gateway.read_custom_metadata(f"FM_Config.{settings.fm_config_record}")
+        record = f"FM_Config.{settings.fm_config_record}"
+        values = gateway.read_custom_metadata(record) if settings.fm_config_record else None
     except SalesforceError as error:
         return Check("Salesforce login", False, f"{error} Check the SALESFORCE_* settings.")
-    return Check(
-        "Salesforce login",
-        True,
-        f"logged in as {user} ({settings.salesforce_login}); "
-        f"FM_Config.{settings.fm_config_record} has {len(values)} fields",
-    )
+    logged_in = f"logged in as {user} ({settings.salesforce_login})"
+    if values is None:
+        return Check(
+            "Salesforce login",
+            False,
+            f"{logged_in}; set FM_CONFIG_RECORD to the FM_Config record the kill switches change (its DeveloperName)",
+        )
+    return Check("Salesforce login", True, f"{logged_in}; {record} has {len(values)} fields")
 
 
 def salesforce_permissions(settings: Settings) -> Check:

@@ -261,6 +261,7 @@ def jwt_settings(org: FakeSalesforce) -> dict[str, Any]:
     return {
         "salesforce_domain": org.url,
         "salesforce_username": USERNAME,
+        "fm_config_record": "Default",
         "salesforce_consumer_key": CONSUMER_KEY,
         "salesforce_private_key_file": org.private_key_file,
         "salesforce_timeout_seconds": 2.0,

@@ -30,7 +30,7 @@ class Status(StrEnum):
 
 
 class Finding(BaseModel):
-    """What one probe found in one incident: its line, how far past its threshold (`strength`, 1 = at it), the
+    """What one probe found in one incident: its line and threshold, how far past it (`strength`, 1 = at it), the
     measured value (`measure`: a share in percent, a count…), the first rows and the SOQL that fetched them."""
 
     model_config = ConfigDict(frozen=True)
@@ -39,10 +39,16 @@ class Finding(BaseModel):
     symptom: str
     status: Status
     line: str
+    threshold: str = ""  # the bot's threshold and where to tune it; empty when the probe did not answer
     strength: float = 0.0
     measure: float | None = None
     statement: str = ""
     rows: list[dict[str, Any]] = Field(default_factory=list)
+
+
+def stated(finding: Finding) -> str:
+    """A finding's line with its threshold: how the picker, the rows, the timeline and the draft say it."""
+    return f"{finding.line} ({finding.threshold})" if finding.threshold else finding.line
 
 
 def window_text(hours: int | None) -> str:
@@ -96,6 +102,7 @@ def evaluate(
         symptom=probe.symptom,
         status=Status.EVIDENCE if hit else Status.CLEAR,
         line=said,
+        threshold=f"threshold: {threshold_text(rule)}; the bot's default, probe `{probe.id}` in playbooks/",
         strength=round(strength, 3) if hit else 0.0,
         measure=measure,
         statement=result.statement,
@@ -111,9 +118,21 @@ def _number(value: float) -> float | int:
     return int(value) if float(value).is_integer() else value
 
 
+def threshold_text(rule: CountRule | ShareRule | RiseRule | StaleRule) -> str:
+    """The rule's threshold in words: the runbook gives symptoms, not numbers, so each is the bot's to state."""
+    if isinstance(rule, CountRule):
+        return f"{rule.at_least} or more"
+    if isinstance(rule, ShareRule):
+        share = f"{_number(rule.at_least_percent)}% or more failed" if rule.at_least_percent else "any failed"
+        return f"{share}, of at least {rule.min_total} counted"
+    if isinstance(rule, RiseRule):
+        return f"{rule.at_least} or more and {_number(rule.factor)}× the window before"
+    return f"newest row {rule.after_minutes} min old or more"
+
+
 def _clear(rule: CountRule | ShareRule | RiseRule | StaleRule, values: dict[str, object], window: str) -> str:
     if isinstance(rule, CountRule):
-        return f"{values['count']} in {window} (evidence from {rule.at_least})"
+        return f"{values['count']} in {window}"
     if isinstance(rule, ShareRule):
         return f"{values['percent']}% failed, {values['failed']} of {values['total']} in {window}"
     if isinstance(rule, RiseRule):

@@ -20,7 +20,7 @@ from jinja2.sandbox import SandboxedEnvironment
 from pydantic import BaseModel, ConfigDict
 
 from bot.core.audit import EMPTY, AuditEntry, AuditHead, AuditKind
-from bot.core.evidence import Probed
+from bot.core.evidence import Probed, stated
 from bot.core.incident import Incident
 from bot.core.milestones import Milestone, durations, moment
 from bot.core.severity import SeverityLevel
@@ -296,7 +296,8 @@ def detected(probed: Probed | None, playbook_titles: dict[str, str]) -> list[Det
         return []
     findings = probed.in_order()
     return [
-        Detected(playbook_titles.get(f.playbook or "", "Measured"), f.symptom, f.status.value, f.line) for f in findings
+        Detected(playbook_titles.get(f.playbook or "", "Measured"), f.symptom, f.status.value, stated(f))
+        for f in findings
     ]
 
 

@@ -34,7 +34,7 @@ class MechanismConfig(Strict):
 class OrgSetup:
     """Facts about the org that only the operator knows, from settings: never a guess."""
 
-    fm_config_record: str
+    fm_config_record: str | None  # None: the operator has not named it (FM_CONFIG_RECORD)
     named_credentials: Mapping[str, str] = field(default_factory=dict)  # provider → Named Credential
 
 

@@ -20,6 +20,7 @@ from bot.core.approval import Action
 from bot.mechanisms.base import FormField, Mechanism, MechanismConfig, OrgSetup, ReadBack, RequestError
 
 REFRESH_APEX = "FMConfig.refresh();"
+RECORD_SETTING = "FM_CONFIG_RECORD"
 TEXT_VALUE = r"[A-Za-z0-9_.:-]{1,80}"
 FieldName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z][A-Za-z0-9_]*__c$")]
 
@@ -72,6 +73,16 @@ def shown(value: Value) -> str:
     return value
 
 
+def record_of(setup: OrgSetup) -> str:
+    """`FM_Config.<record>`: the record the operator named; the runbook names none, and none is guessed."""
+    if setup.fm_config_record is None:
+        raise RequestError(
+            f"Which FM_Config record the switches change is not set: set {RECORD_SETTING} to its DeveloperName "
+            "(Setup → Custom Metadata Types → FM_Config → Manage Records), or change it by hand."
+        )
+    return f"FM_Config.{setup.fm_config_record}"
+
+
 class FmConfig(Mechanism):
     name = "fm_config"
     config = FmConfigChange
@@ -99,7 +110,7 @@ class FmConfig(Mechanism):
                     "Give the value as the field holds it: letters, digits and _ . : - only, at most 80.",
                     field="value",
                 )
-        return {"record": f"FM_Config.{setup.fm_config_record}", "fields": {config.field: value}}
+        return {"record": record_of(setup), "fields": {config.field: value}}
 
     def target(self, change: Mapping[str, Any]) -> dict[str, str]:
         return {"record": str(change["record"])} if len(change["fields"]) > 1 else {}
@@ -151,8 +162,10 @@ class FmConfig(Mechanism):
 
     def state(self, org: SalesforceGateway, config: Any, setup: OrgSetup) -> str:
         assert isinstance(config, FmConfigChange)
+        if setup.fm_config_record is None:
+            return f"which FM_Config record to change is not set ({RECORD_SETTING})"
         try:
-            values = org.read_custom_metadata(f"FM_Config.{setup.fm_config_record}")
+            values = org.read_custom_metadata(record_of(setup))
         except SalesforceError as error:
             return f"state unknown: {error}"
         return f"now: {config.field} = {shown(values.get(config.field))}"
@@ -160,9 +173,9 @@ class FmConfig(Mechanism):
     def manual(self, config: Any, setup: OrgSetup) -> str:
         assert isinstance(config, FmConfigChange)
         value = shown(config.value) if config.options == () else f"one of {', '.join(config.options)}"
+        record = setup.fm_config_record or "your FM_Config record"
         return (
-            f"Setup → Custom Metadata Types → FM_Config → {setup.fm_config_record}: {config.field} = {value}, then "
-            f"run {REFRESH_APEX}"
+            f"Setup → Custom Metadata Types → FM_Config → {record}: {config.field} = {value}, then run {REFRESH_APEX}"
         )
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from zoneinfo import ZoneInfo
 
-from bot.core.evidence import Finding, Probed, Ranked, SeveritySuggestion, Status
+from bot.core.evidence import Finding, Probed, Ranked, SeveritySuggestion, Status, stated
 from bot.core.incident import Incident
 from bot.core.related import Match
 from bot.render.actions import ActionId, SuggestionRef
@@ -26,7 +26,7 @@ def evidence_lines(ranking: list[Ranked], probed: Probed | None) -> list[str]:
     lines = [f"*What the org shows* ({probed.probes} probes at {probed.at:%H:%M} UTC{rows}):"]
     for item in ranking:
         if item.evidence:
-            said = "; ".join(escape(f.line) for f in item.evidence)
+            said = "; ".join(escape(stated(f)) for f in item.evidence)
             lines.append(f":large_orange_diamond: *{item.number}. {escape(item.title)}* · {said}")
     groups = (
         (Status.CLEAR, "Checked, no evidence"),
@@ -51,7 +51,7 @@ def rows_message(probed: Probed, titles: dict[str, str]) -> tuple[str, Blocks]:
 
 
 def _finding_blocks(finding: Finding, where: str) -> Blocks:
-    head = f"*{escape(where)}* · {escape(finding.symptom)}: {finding.status.value}\n{escape(finding.line)}"
+    head = f"*{escape(where)}* · {escape(finding.symptom)}: {finding.status.value}\n{escape(stated(finding))}"
     blocks: Blocks = [section(head)]
     if finding.rows:
         blocks.append(section(code(table(finding.rows, ROWS_SHOWN))))

@@ -26,6 +26,7 @@ from bot.core.evidence import (
     evaluate,
     no_data,
     rank,
+    stated,
     suggest_severity,
 )
 from bot.core.incident import Incident
@@ -156,7 +157,7 @@ class EvidenceService:
         for finding in findings:
             if finding.status is Status.EVIDENCE:
                 where = titles.get(finding.playbook or "", "Measured")
-                self.timeline.record(incident.number, EntryKind.EVIDENCE, f"{where} · {finding.line}")
+                self.timeline.record(incident.number, EntryKind.EVIDENCE, f"{where} · {stated(finding)}")
         clear = sum(f.status is Status.CLEAR for f in findings)
         missing = sum(f.status is Status.NO_DATA for f in findings)
         found = len(findings) - clear - missing

@@ -57,6 +57,12 @@ def test_each_problem_is_named_with_its_fix(bot_factory: Any, fake_org: FakeSale
         "Metadata API): grant them in its permission set"
     ) in out
     assert "FAIL  Redis: turn on append-only persistence (appendonly yes, appendfsync everysec)" in out
+    unnamed = doctor({k: v for k, v in worker_env(bot, fake_org).items() if k != "FM_CONFIG_RECORD"})
+    assert unnamed.returncode == 1
+    assert (
+        "FAIL  Salesforce login: logged in as 005000000000001AAA (jwt); set FM_CONFIG_RECORD to the FM_Config "
+        "record the kill switches change (its DeveloperName)"
+    ) in unnamed.stdout
 
 
 def test_pager_settings_are_checked_by_their_shape_without_paging(

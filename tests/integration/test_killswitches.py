@@ -11,12 +11,13 @@ import pytest
 from bot.core.audit import AuditKind
 from bot.core.timeline import EntryKind
 from bot.render.switches import REQUEST_CALLBACK
-from tests.conftest import RunningBot
+from tests.conftest import RunningBot, jwt_settings
 from tests.driver import (
     ALICE,
     BOB,
     CAROL,
     approve,
+    approve_buttons,
     audit_kinds,
     button,
     click,
@@ -218,6 +219,19 @@ def test_without_salesforce_a_real_incident_cannot_request(bot: RunningBot) -> N
     channel = incident_channel(bot)
     bot.slack.command("killswitch org-chat-off", channel_id=channel.id)
     bot.fake.wait_until(lambda: any("Salesforce is not connected" in t for t in ephemeral_texts(bot)))
+
+
+def test_an_fm_config_switch_needs_the_record_named_by_the_operator(bot_factory: Any, fake_org: FakeSalesforce) -> None:
+    """The runbook names no FM_Config record: unset, a switch on it is refused with the setting's name, and the
+    form is kept; nothing reaches the org."""
+    bot = bot_factory(**{**jwt_settings(fake_org), "fm_config_record": None})
+    channel = incident_channel(bot)
+    bot.slack.command("killswitch org-chat-off", channel_id=channel.id)
+    view = bot.fake.wait_until(lambda: bot.fake.open_views(REQUEST_CALLBACK))[-1]
+    response = bot.slack.submit(view, {"reason": "scope unclear, stop the bleeding"})
+    said = response.text + " ".join(ephemeral_texts(bot))
+    assert "Which FM_Config record the switches change is not set: set FM_CONFIG_RECORD" in said, said
+    assert not approve_buttons(channel) and not fake_org.calls_to("Soap/m")
 
 
 def test_user_lockout_revokes_only_non_profile_assignments_and_reverts(

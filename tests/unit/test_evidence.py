@@ -10,7 +10,7 @@ from pydantic import ValidationError
 
 from bot.adapters.playbook_files import BUNDLED_PLAYBOOKS, load_runbook
 from bot.config import LINK_SETTINGS
-from bot.core.evidence import Finding, Status, earlier_window, evaluate, no_data, rank, suggest_severity
+from bot.core.evidence import Finding, Status, earlier_window, evaluate, no_data, rank, stated, suggest_severity
 from bot.core.incident import Incident
 from bot.core.playbook import Playbook, Probe
 from bot.core.related import Past, related, title_similarity
@@ -49,9 +49,33 @@ def test_a_count_over_its_threshold_is_evidence_with_the_biggest_row() -> None:
     assert found.line == "412 errors in the last hour, 380 from 005A"
     assert (found.strength, found.measure, found.statement) == (20.6, 412, "SELECT …")
     below = evaluate(probe(), "rate-limit-storm", result([{"Actor_Id__c": "005A", "c": 19}]), None, NOW)
-    assert (below.status, below.strength, below.line) == (Status.CLEAR, 0.0, "19 in the last hour (evidence from 20)")
+    assert (below.status, below.strength, below.line) == (Status.CLEAR, 0.0, "19 in the last hour")
     at = evaluate(probe(), "rate-limit-storm", result([{"Actor_Id__c": "005A", "c": 20}]), None, NOW)
     assert at.status is Status.EVIDENCE  # at the threshold counts
+
+
+def test_each_line_names_its_threshold_as_the_bots_and_where_to_tune_it() -> None:
+    rows = [{"Actor_Id__c": "005A", "c": 19}]
+    assert stated(evaluate(probe(), "q", result(rows), None, NOW)) == (
+        "19 in the last hour (threshold: 20 or more; the bot's default, probe `rate-limit-errors` in playbooks/)"
+    )
+    assert stated(no_data(probe(), "q", "no data: no answer within 30 s")) == "no data: no answer within 30 s"
+    rules = {
+        "share": (
+            {"type": "share", "column": "s", "failed": "F", "min_total": 20},
+            "any failed, of at least 20 counted",
+        ),
+        "percent": (
+            {"type": "share", "column": "s", "failed": "F", "at_least_percent": 10, "min_total": 20},
+            "10% or more failed, of at least 20 counted",
+        ),
+        "rise": ({"type": "rise", "at_least": 10, "factor": 2}, "10 or more and 2× the window before"),
+        "rise-half": ({"type": "rise", "at_least": 3, "factor": 1.5}, "3 or more and 1.5× the window before"),
+        "stale": ({"type": "stale", "column": "CreatedDate", "after_minutes": 30}, "newest row 30 min old or more"),
+    }
+    for name, (rule, words) in rules.items():
+        found = evaluate(probe(id=name, rule=rule, evidence="in {{ window }}"), "q", result([]), result([]), NOW)
+        assert found.threshold == f"threshold: {words}; the bot's default, probe `{name}` in playbooks/", name
 
 
 def test_a_count_without_a_column_is_what_the_org_matched() -> None:
