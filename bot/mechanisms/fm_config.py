@@ -21,7 +21,9 @@ from bot.mechanisms.base import FormField, Mechanism, MechanismConfig, OrgSetup,
 
 REFRESH_APEX = "FMConfig.refresh();"
 RECORD_SETTING = "FM_CONFIG_RECORD"
-TEXT_VALUE = r"[A-Za-z0-9_.:-]{1,80}"
+# Text as the field holds it: a name, or a chain of names separated by commas (Playbook 1's fallback chain), kept
+# exactly as typed, read back whole and reverted whole.
+TEXT_VALUE = r"(?=.{1,80}$)[A-Za-z0-9_.:-]+(?:, ?[A-Za-z0-9_.:-]+)*"
 FieldName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z][A-Za-z0-9_]*__c$")]
 
 
@@ -107,7 +109,8 @@ class FmConfig(Mechanism):
                 raise RequestError(f"Pick one of {', '.join(config.options)}.", field="value")
             if not re.fullmatch(TEXT_VALUE, value):
                 raise RequestError(
-                    "Give the value as the field holds it: letters, digits and _ . : - only, at most 80.",
+                    "Give the value as the field holds it: letters, digits and _ . : - only (a chain: names separated "
+                    "by commas), at most 80.",
                     field="value",
                 )
         return {"record": record_of(setup), "fields": {config.field: value}}

@@ -81,8 +81,29 @@ def test_a_typed_fallback_value_is_checked_under_its_field(bot_factory: Any, fak
     channel = incident_channel(bot)
     _, answer = requested_from_step(bot, channel, "fallback-chain", {"value": "open ai; DROP"})
     assert answer.json()["errors"] == {
-        "value": "Give the value as the field holds it: letters, digits and _ . : - only, at most 80."
+        "value": "Give the value as the field holds it: letters, digits and _ . : - only (a chain: names separated "
+        "by commas), at most 80."
     }
+
+
+def test_a_fallback_chain_is_sent_read_back_and_reverted_whole(bot_factory: Any, fake_org: FakeSalesforce) -> None:
+    bot = bot_factory(**jwt_settings(fake_org))
+    channel = incident_channel(bot)
+    for wrong in ("openai,,bedrock", "openai;bedrock", "openai,", "a" * 81):
+        _, answer = requested_from_step(bot, channel, "fallback-chain", {"value": wrong})
+        assert "value" in answer.json()["errors"], wrong
+    requested_from_step(bot, channel, "fallback-chain", {"value": "openai, bedrock"})
+    approval, card = wait_card(bot, channel)
+    assert "FM_Config.Default: defaultProvider__c = openai, bedrock" in text_of(card)
+    approve(bot, channel, card, approval)
+    bot.run_jobs()
+    assert fake_org.metadata["FM_Config.Default"]["defaultProvider__c"] == "openai, bedrock"  # as typed
+    assert "*Verified*: read back defaultProvider__c = openai, bedrock" in text_of(card)
+    revert_id, revert_card = request_revert(bot, channel, card, "Anthropic is back")
+    decide(bot, channel, revert_card, revert_id, CAROL)
+    bot.run_jobs()
+    assert fake_org.metadata["FM_Config.Default"]["defaultProvider__c"] == "anthropic"
+    assert "*Verified*: read back defaultProvider__c = anthropic" in text_of(revert_card)
 
 
 def test_resume_is_counted_first_and_refused_while_the_provider_is_switched_off(
