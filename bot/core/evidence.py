@@ -2,8 +2,9 @@
 
 A probe is a read-only query of a playbook (or of the first five minutes) with a rule that turns its rows into
 evidence: a count over a threshold, a failure share, a rise between two windows, or a table gone quiet. Each
-probe's answer is a `Finding`: evidence, clear (it looked and found nothing), or no data (no answer in time, or
-the org refused), never "healthy" for a probe that did not answer. Plain Python: the service runs the queries.
+probe's answer is a `Finding`: evidence, clear (it looked and found nothing), or no data (no answer in time, the
+org refused, or a filter of the bot's found nothing in the rows it could read), never "healthy" for a probe that
+did not look at everything. Plain Python: the service runs the queries.
 """
 
 from __future__ import annotations
@@ -96,11 +97,15 @@ def evaluate(
         found = hit, age / rule.after_minutes, age, {"minutes": age, "last": shown}
     hit, strength, measure, values = found
     said = line(probe.evidence, {**values, "window": window}) if hit else _clear(rule, values, window)
+    status = Status.EVIDENCE if hit else Status.CLEAR
+    if result.unread:  # the bot filtered only the newest rows: evidence is a lower bound, nothing found is not clear
+        said += f" (at least: {result.unread_said})" if hit else f": {result.unread_said}, so not clear"
+        status = status if hit else Status.NO_DATA
     return Finding(
         probe=probe.id,
         playbook=playbook,
         symptom=probe.symptom,
-        status=Status.EVIDENCE if hit else Status.CLEAR,
+        status=status,
         line=said,
         threshold=f"threshold: {threshold_text(rule)}; the bot's default, probe `{probe.id}` in playbooks/",
         strength=round(strength, 3) if hit else 0.0,

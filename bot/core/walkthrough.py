@@ -69,11 +69,17 @@ class StepState(BaseModel):
 PENDING = StepState()
 
 
+# Rows read at most, newest first, for a filter the bot applies itself (a long text area, values new to a user);
+# what the org matched beyond them is counted as unread and said, never taken as clear.
+SCAN_LIMIT = 10_000
+
+
 class StepResult(BaseModel):
     """What a step's run returned, kept with the incident (the post-mortem reads the snapshot from it).
 
     `rows` are the first rows shown in the channel; `fetched` counts the rows fetched for the CSV (all of
-    them up to the export limit) and `total` what the org says matched.
+    them up to the export limit) and `total` what the org says matched (after a filter of the bot's, what it kept
+    of the rows it read; `unread` the rows it did not read).
     """
 
     model_config = ConfigDict(frozen=True)
@@ -82,7 +88,15 @@ class StepResult(BaseModel):
     rows: list[dict[str, Any]]
     total: int
     fetched: int = 0
+    unread: int = 0  # rows the org matched beyond the bot's read ceiling, for a filter of its own
     dry_run: bool = False
+
+    @property
+    def unread_said(self) -> str:
+        return (
+            f"the bot filtered the newest {SCAN_LIMIT:,} rows the org matched (its read ceiling); "
+            f"{self.unread:,} older ones were not read"
+        )
 
 
 def state_key(scope: str, step_id: str) -> str:

@@ -20,7 +20,7 @@ from bot.adapters.salesforce.errors import SalesforceError
 from bot.adapters.soql import build_soql, soql_placeholders
 from bot.core.playbook import StepBase, Strict, window_values
 from bot.core.views import TABLE_ROWS, Note, Paragraph, ResultView, Rows, Strong, columns
-from bot.core.walkthrough import StepResult
+from bot.core.walkthrough import SCAN_LIMIT, StepResult
 from bot.kinds.base import Kind, RunContext, Shown, StepFailed, Upload, read_or_change
 
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")  # what a spreadsheet evaluates (OWASP CSV injection)
@@ -127,6 +127,12 @@ class QueryStep(StepBase):
             or not re.search(r"\bCreatedDate\b.*\bFROM\b", self.soql, re.IGNORECASE | re.DOTALL)
         ):
             raise ValueError("first_seen needs CreatedDate in SELECT and window_hours longer than recent_hours")
+        if (self.text_filter or self.first_seen) and not re.search(
+            r"ORDER\s+BY\s+CreatedDate\s+DESC\s*$", self.soql, re.IGNORECASE
+        ):
+            raise ValueError(
+                "a filter of the bot's reads the newest rows first: end the soql with ORDER BY CreatedDate DESC"
+            )
         return self
 
 
@@ -151,18 +157,23 @@ class Query(Kind):
         wanted = step.text_filter
         every_row = wanted is not None or step.first_seen is not None
         try:
-            # A filter of the bot's runs after the query, so it needs every row; a LIMIT applies after the filter.
-            answer = context.org.query(soql, tooling=step.api == "tooling", limit=None if every_row else limit)
+            # A filter of the bot's runs after the query, on the newest rows up to the read ceiling; a LIMIT applies
+            # after the filter.
+            read = SCAN_LIMIT if every_row else limit
+            answer = context.org.query(soql, tooling=step.api == "tooling", limit=read)
         except SalesforceError as error:
             raise StepFailed(str(error)) from None
         rows, total = answer.records, answer.total_size
+        unread = max(total - len(rows), 0) if every_row else 0
         if wanted is not None:
             rows = [row for row in rows if wanted.keeps(row)]
             total = len(rows)
         if step.first_seen is not None:
             rows = step.first_seen.rows(rows, "CreatedDate", context.now)
             total = len(rows)
-        return StepResult(at=context.now, statement=soql, rows=rows[:limit], total=total, fetched=min(len(rows), limit))
+        return StepResult(
+            at=context.now, statement=soql, rows=rows[:limit], total=total, fetched=min(len(rows), limit), unread=unread
+        )
 
     def present(self, reference: str, step: StepBase, result: StepResult) -> Shown:
         assert isinstance(step, QueryStep)
@@ -219,10 +230,11 @@ def result_view(title: str, result: StepResult, window: str, row_limit: int | No
     count = f"{total} row{'s' if total != 1 else ''}"
     shown = f", the first {min(TABLE_ROWS, len(result.rows))} below" if len(result.rows) > TABLE_ROWS else ""
     head = Paragraph(((Strong(title), f": {count}{shown}" + (f" ({window})" if window else "")),))
+    ceiling = (Note(f"Not all read: {result.unread_said}."),) if result.unread else ()
     if not result.rows:
-        return ResultView(f"{title}: {count}", "results", (head,))
+        return ResultView(f"{title}: {count}", "results", (head, *ceiling))
     note = Note(f"CSV in the thread: {export_label(result, row_limit)}.")
-    return ResultView(f"{title}: {count}", "results", (head, Rows(result.rows), note))
+    return ResultView(f"{title}: {count}", "results", (head, Rows(result.rows), note, *ceiling))
 
 
 def neutralised(value: Any) -> Any:

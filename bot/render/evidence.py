@@ -30,7 +30,7 @@ def evidence_lines(ranking: list[Ranked], probed: Probed | None) -> list[str]:
             lines.append(f":large_orange_diamond: *{item.number}. {escape(item.title)}* · {said}")
     groups = (
         (Status.CLEAR, "Checked, no evidence"),
-        (Status.NO_DATA, "No data (not healthy: the probe did not answer)"),
+        (Status.NO_DATA, "No data (not healthy: no answer, or not all read)"),
     )
     for status, label in groups:
         named = [f"{i.number}. {escape(i.title)}" for i in ranking if i.status is status]

@@ -492,6 +492,25 @@ def seed_rate_limit_storm(now: dt.datetime = NOW) -> dict[str, SObject]:
     return objects
 
 
+def seed_busy_org_chat(now: dt.datetime, turns: int, huge: tuple[int, ...]) -> dict[str, SObject]:
+    """The rate-limit storm's org with `turns` more Org Chat turns over the last 5½ hours, newest first; the turns
+    numbered in `huge` (0 the newest) asked for LIMIT 9999."""
+    objects = seed_rate_limit_storm(now)
+    step = dt.timedelta(minutes=330) / turns
+    objects["FM_Run_Audit__c"].rows += [
+        {
+            "Id": _id("a06", index),
+            "Action__c": "org_chat_turn",
+            "Actor_Id__c": SUSPECT_USER_ID if index in huge else OTHER_USER_ID,
+            "Error_Code__c": None,
+            "Detail__c": ("SELECT Id FROM Contact LIMIT 10", "SELECT Id FROM Contact LIMIT 9999")[index in huge],
+            "CreatedDate": now - step * (index + 1),
+        }
+        for index in range(turns)
+    ]
+    return objects
+
+
 def seed_tooling() -> dict[str, SObject]:
     return {
         "ApexTrigger": SObject(

@@ -9,9 +9,22 @@ from typing import Any
 from bot.core.evidence import Status
 from bot.core.severity import Severity
 from bot.core.timeline import EntryKind
+from bot.core.walkthrough import SCAN_LIMIT
 from tests.conftest import RunningBot
-from tests.driver import ALICE, BOB, approve, buttons, click, declare, ephemeral_texts, message, request, text_of
-from tests.fakes.salesforce import STORM_USER_ID, FakeSalesforce, seed_rate_limit_storm
+from tests.driver import (
+    ALICE,
+    BOB,
+    approve,
+    buttons,
+    click,
+    declare,
+    ephemeral_texts,
+    message,
+    open_phase,
+    request,
+    text_of,
+)
+from tests.fakes.salesforce import STORM_USER_ID, FakeSalesforce, seed_busy_org_chat, seed_rate_limit_storm
 from tests.fakes.slack import Channel
 
 STORM = "declare sev3 Enrichment pipelines failing"
@@ -141,7 +154,7 @@ def test_a_probe_that_does_not_answer_within_the_budget_is_no_data_never_healthy
     fake_org.inject(r"FM_Circuit_Queue__c", "timeout")  # the circuit queue's probe never answers
     channel = declare(bot, STORM)
     text = picker_text(bot, channel)
-    assert "No data (not healthy: the probe did not answer): 6. Circuit-breaker buffer fills" in text
+    assert "No data (not healthy: no answer, or not all read): 6. Circuit-breaker buffer fills" in text
     probed = bot.services.evidence.store.get(1)
     assert probed is not None
     missing = [f for f in probed.findings if f.status is Status.NO_DATA]
@@ -173,6 +186,41 @@ def test_probe_runs_again_and_reranks_after_the_org_changed(sf_bot: RunningBot, 
     assert after is not None and after.with_evidence() == {"rate-limit-errors", "failure-share"}
     assert len(fake_org.calls_to("/query")) == queries + 8  # seven probes, the rise reads two windows
     assert ("Probes run again", BOB) in [(e.text, e.actor) for e in sf_bot.services.timeline.entries(1)]
+
+
+def test_a_filter_of_the_bots_reads_the_newest_rows_up_to_its_ceiling_and_says_what_it_did_not_read(
+    sf_bot: RunningBot, fake_org: FakeSalesforce
+) -> None:
+    """`Detail__c` cannot be filtered in SOQL: the bot reads the newest 10,000 Org Chat turns and filters those. A
+    huge LIMIT only in older turns is not *clear* but unread; one among the newest is evidence, as a lower bound."""
+    fake_org.seed(seed_busy_org_chat(fake_org.now, SCAN_LIMIT + 50, huge=(SCAN_LIMIT + 20,)))
+    channel = declare(sf_bot, STORM)
+    picker_text(sf_bot, channel)
+    probed = sf_bot.services.evidence.store.get(1)
+    assert probed is not None
+    limits = next(f for f in probed.findings if f.probe == "near-max-limits")
+    unread = "the bot filtered the newest 10,000 rows the org matched (its read ceiling); 53 older ones were not read"
+    assert (limits.status, limits.line) == (Status.NO_DATA, f"0 in the last 6 h: {unread}, so not clear")
+    assert "No data (not healthy: no answer, or not all read): 4. Suspected prompt injection" in picker_text(
+        sf_bot, channel
+    )
+
+    fake_org.seed(seed_busy_org_chat(fake_org.now, SCAN_LIMIT + 50, huge=(5, SCAN_LIMIT + 20)))
+    sf_bot.slack.command("probe", user=BOB, channel_id=channel.id)
+    sf_bot.fake.wait_until(
+        lambda: "near-max-limits" in (sf_bot.services.evidence.store.get(1) or probed).with_evidence()
+    )
+    again = sf_bot.services.evidence.store.get(1)
+    assert again is not None
+    found = next(f for f in again.findings if f.probe == "near-max-limits")
+    assert found.line == f"1 Org Chat turns asked for LIMIT 9,999 or more in the last 6 h (at least: {unread})"
+
+    step = open_phase(sf_bot, channel, "prompt-injection", "discovery")
+    click(sf_bot, channel, step, "step.run", "limit-near-max")
+    shown = sf_bot.fake.wait_until(
+        lambda: next((m for m in channel.messages.values() if "Not all read:" in text_of(m)), None)
+    )
+    assert f"Not all read: {unread}." in text_of(shown)
 
 
 def test_without_salesforce_nothing_is_probed_and_probe_says_why(bot: RunningBot) -> None:

@@ -78,6 +78,20 @@ def test_each_line_names_its_threshold_as_the_bots_and_where_to_tune_it() -> Non
         assert found.threshold == f"threshold: {words}; the bot's default, probe `{name}` in playbooks/", name
 
 
+def test_rows_left_unread_make_evidence_a_lower_bound_and_nothing_found_no_data() -> None:
+    counted = probe(rule={"type": "count", "at_least": 1}, evidence="{{ count }} turns")
+    partial = StepResult(at=NOW, statement="SELECT …", rows=[], total=0, unread=1)
+    unread = "the bot filtered the newest 10,000 rows the org matched (its read ceiling); 1 older ones were not read"
+    assert (evaluate(counted, None, partial, None, NOW).status, evaluate(counted, None, partial, None, NOW).line) == (
+        Status.NO_DATA,
+        f"0 in the last hour: {unread}, so not clear",
+    )
+    found = evaluate(counted, None, partial.model_copy(update={"total": 1}), None, NOW)
+    assert (found.status, found.line) == (Status.EVIDENCE, f"1 turns (at least: {unread})")
+    complete = evaluate(counted, None, partial.model_copy(update={"unread": 0}), None, NOW)
+    assert (complete.status, complete.line) == (Status.CLEAR, "0 in the last hour")
+
+
 def test_a_count_without_a_column_is_what_the_org_matched() -> None:
     counted = probe(rule={"type": "count", "at_least": 1}, evidence="{{ count }} turns")
     assert evaluate(counted, None, result([], total=2), None, NOW).line == "2 turns"
