@@ -10,7 +10,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
-from bot.core.playbook import Risk, StepBase
+from bot.core.playbook import Risk, StepBase, window_values
 
 
 class StepStatus(StrEnum):
@@ -173,7 +173,9 @@ class Preconditions:
         """The count to show in the step's confirmation ("" when it names none)."""
         if self.counter is None or self.counted is None:
             return ""
+        window = window_values(self.counter, self.counted.at)
+        between = f" between {window['since']:%H:%M} and {window['until']:%H:%M} UTC" if window else ""
         return (
-            f"It will touch what “{self.counter.title}” counted: {self.counted.total} at {self.counted.at:%H:%M} UTC "
-            "(count again first if that is not recent)."
+            f"It will touch what “{self.counter.title}” counted{between}: {self.counted.total}, counted at "
+            f"{self.counted.at:%H:%M} UTC. It runs over that same window (count again first for a later one)."
         )

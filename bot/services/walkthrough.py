@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
+from datetime import datetime
 
 from bot.adapters.redis_store.approvals import ApprovalStore
 from bot.adapters.redis_store.incidents import IncidentStore
@@ -107,12 +108,14 @@ class WalkthroughService:
             link_urls=self.link_urls,
         )
 
-    def values(self, step: StepBase, parameters: Mapping[str, object] | None = None) -> dict[str, object]:
-        """The values a step's templates use now: its time window and its parameters (placeholders for the
-        ones not given, so a manual instruction shows where they go)."""
+    def values(
+        self, step: StepBase, parameters: Mapping[str, object] | None = None, at: datetime | None = None
+    ) -> dict[str, object]:
+        """The values a step's templates use: its time window ending `at` (now by default) and its parameters
+        (placeholders for the ones not given, so a manual instruction shows where they go)."""
         given = dict(parameters or {})
         return {
-            **window_values(step, self.clock.now()),
+            **window_values(step, at or self.clock.now()),
             **{p.name: p.default if p.default is not None else f"<{p.label}>" for p in step.parameters},
             **given,
         }
@@ -288,7 +291,8 @@ class WalkthroughService:
             raise UserError(kind.unavailable(step))
         counted = self._gate(incident, scope, step)
         if step.parameters or step.risk is Risk.CHANGE:
-            preview = kind.manual(step, self.values(step)) if step.risk is Risk.CHANGE else None
+            window_end = self._window_end(number, scope, step)
+            preview = kind.manual(step, self.values(step, at=window_end)) if step.risk is Risk.CHANGE else None
             if preview is not None and counted:
                 preview = f"{counted}\n\n{preview}"
             return AskParameters(incident, scope, step, preview, self.steps.parameters(number))
@@ -311,6 +315,12 @@ class WalkthroughService:
             raise UserError(refusal)
         return preconditions.note()
 
+    def _window_end(self, number: int, scope: str, step: StepBase) -> datetime:
+        """Where a step's window ends: for a step that touches what another counted, the count's own window (the
+        confirmation's number is what it touches); otherwise now."""
+        counted = self.steps.result(number, state_key(scope, step.counted_by)) if step.counted_by else None
+        return counted.at if counted is not None else self.clock.now()
+
     def start_run(
         self, number: int, scope: str, step_id: str, actor: str, parameters: dict[str, object]
     ) -> RunStarted | AlreadySettled:
@@ -323,7 +333,7 @@ class WalkthroughService:
         self.access.require(incident, actor, Privilege.RUN_CHANGE if step.risk is Risk.CHANGE else Privilege.ACT)
         self._gate(incident, scope, step)
         self.steps.remember_parameters(number, {name: str(value) for name, value in parameters.items()})
-        values = self.values(step, parameters)
+        values = self.values(step, parameters, self._window_end(number, scope, step))
         started = self.transition(
             number, scope, step, after(StepAction.START, actor, self.clock.now()), run_allowed_from(step)
         )

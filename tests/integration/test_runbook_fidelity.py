@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 from datetime import timedelta
 from typing import Any
 
@@ -141,11 +142,16 @@ def test_resume_is_counted_first_and_refused_while_the_provider_is_switched_off(
     bot.clock.advance(seconds=15)
     bot.run_due_jobs()
     assert "*Verified*" in text_of(revert_card)
+    bot.clock.advance(minutes=20)  # the count (14:00:15) is 20 minutes old: the resume touches what it counted
     click(bot, channel, recover, "step.run", "resume-failed")
     view = bot.fake.wait_until(lambda: bot.fake.open_views("step.run"))[-1]
+    confirmation = json.dumps(view)
+    assert "counted between 13:00 and 14:00 UTC: " in confirmation and "It runs over that same window" in confirmation
     assert bot.slack.submit(view, {}).text == ""
     wait_settled(bot, "provider-outage", "resume-failed")
     assert len(fake_org.apex) == 1 and "PipelineQueueable.resume" in fake_org.apex[0]
+    assert "Datetime since = Datetime.newInstanceGmt(2026, 11, 25, 13, 0, 15)" in fake_org.apex[0]
+    assert "Datetime until = Datetime.newInstanceGmt(2026, 11, 25, 14, 0, 15)" in fake_org.apex[0]
 
 
 def test_the_forensic_query_exports_every_actor_up_to_the_limit_and_says_where_it_cut(

@@ -215,9 +215,13 @@ def test_change_steps_show_exactly_what_will_run_and_ask_once(sf_bot: RunningBot
     click(sf_bot, channel, recover, "step.run", "resume-failed")
     view, response = submit_run_modal(sf_bot, {})
     preview = json.dumps(view["blocks"], ensure_ascii=False)
-    assert "It will touch what “Failed executions to resume” counted: 12 at 14:00 UTC" in preview
+    assert (
+        "It will touch what “Failed executions to resume” counted between 13:00 and 14:00 UTC: 12, counted at "
+        "14:00 UTC. It runs over that same window (count again first for a later one)."
+    ) in preview
     assert "This changes the org. It will run:" in preview
     assert "Datetime since = Datetime.newInstanceGmt(2026, 11, 25, 13, 0, 0);" in preview
+    assert "Datetime until = Datetime.newInstanceGmt(2026, 11, 25, 14, 0, 0);" in preview
     assert "PipelineQueueable.resume(r.ExecutionId__c);" in preview
     assert response.text == ""
     done = wait_settled(sf_bot, "provider-outage", "resume-failed")
