@@ -24,7 +24,7 @@ from bench.harness import redis_url
 from bot.adapters.playbook_files import BUNDLED_PLAYBOOKS, load_runbook
 from bot.adapters.redis_store.audit import AuditStore
 from bot.adapters.redis_store.timeline import TimelineStore
-from bot.config import LINK_SETTINGS
+from bot.config import STEP_SETTINGS
 from bot.core.incident import Incident, IncidentStatus
 from bot.core.postmortem import ActionItem, CustomerImpact, build, compile_template, render_postmortem
 from bot.core.severity import Severity
@@ -86,7 +86,7 @@ def measure(label: str, work: Callable[[], str]) -> None:
 
 
 def main() -> None:
-    runbook = load_runbook(BUNDLED_PLAYBOOKS, LINK_SETTINGS)
+    runbook = load_runbook(BUNDLED_PLAYBOOKS, STEP_SETTINGS)
     template = compile_template(runbook.postmortem_template)
     level = runbook.severities[Severity.SEV1]
     impact = CustomerImpact("", 12, 42, "13:00 to 14:00", [])

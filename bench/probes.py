@@ -19,7 +19,7 @@ from pathlib import Path
 
 from bench.harness import bot_env, gunicorn, redis_url
 from bot.adapters.playbook_files import BUNDLED_PLAYBOOKS, load_runbook
-from bot.config import LINK_SETTINGS
+from bot.config import STEP_SETTINGS
 from tests.conftest import free_port, jwt_settings
 from tests.fakes.salesforce import FakeSalesforce, seed_rate_limit_storm
 from tests.fakes.slack import FakeSlack
@@ -50,7 +50,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--runs", type=int, default=5)
     args = parser.parse_args()
-    runbook = load_runbook(BUNDLED_PLAYBOOKS, LINK_SETTINGS)
+    runbook = load_runbook(BUNDLED_PLAYBOOKS, STEP_SETTINGS)
     probes = runbook.probes()
     probe_queries = sum(2 if probe.rule.type == "rise" else 1 for _, probe in probes)
     slack, pages = FakeSlack().start(), FakeStatusPages().start()

@@ -175,7 +175,7 @@ def build_services(settings: Settings, client: WebClient, clock: Clock | None = 
     calendar = BusinessCalendar(ZoneInfo(settings.team_timezone), opens, closes, settings.business_weekdays)
     timezone = calendar.timezone
     slack = SlackApi(client)
-    runbook = load_runbook(settings.playbooks_dir, settings.link_urls)
+    runbook = load_runbook(settings.playbooks_dir, settings.step_settings)
     scheduler = Scheduler(redis.jobs, prefix)
     credentials = credentials_from(settings)
     salesforce = SalesforceGateway(credentials, settings.salesforce_timeout_seconds) if credentials else None
@@ -206,7 +206,7 @@ def build_services(settings: Settings, client: WebClient, clock: Clock | None = 
         clock=clock,
         org=salesforce,
         status_pages=status_pages(settings),
-        link_urls=settings.link_urls,
+        step_settings=settings.step_settings,
         setup=setup,
         access=access,
         approvals=approval_store,
@@ -214,7 +214,15 @@ def build_services(settings: Settings, client: WebClient, clock: Clock | None = 
     )
     evidence_store = EvidenceStore(redis.data, prefix)
     evidence = EvidenceService(
-        evidence_store, incident_store, timeline, runbook, clock, salesforce, settings.probe_budget_seconds, access
+        evidence_store,
+        incident_store,
+        timeline,
+        runbook,
+        clock,
+        salesforce,
+        settings.probe_budget_seconds,
+        access,
+        settings.step_settings,
     )
     related = RelatedService(incident_store, steps, evidence_store, approval_store, messages, slack, runbook)
     incidents = IncidentService(

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from importlib.metadata import version
 from pathlib import Path
 
-from bot.config import ENV_FILE_VARIABLE, LINK_SETTINGS, Settings, SettingsError, load_settings
+from bot.config import ENV_FILE_VARIABLE, STEP_SETTINGS, Settings, SettingsError, load_settings
 from bot.core.audit import SHORT, AuditHead
 from bot.logs import configure as configure_logs
 
@@ -165,7 +165,7 @@ def playbooks_command(args: argparse.Namespace, settings: Settings) -> int:
 
     directory = args.directory or settings.playbooks_dir
     try:
-        runbook = load_runbook(directory, LINK_SETTINGS)
+        runbook = load_runbook(directory, STEP_SETTINGS)
     except PlaybookDataError as error:
         print(error, file=sys.stderr)
         return 1

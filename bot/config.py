@@ -63,6 +63,9 @@ class Settings(BaseSettings):
     inventory_harvester_runbook_url: str | None = Field(default=None, pattern=r"^https?://")
     telemetry_dashboard_url: str | None = Field(default=None, pattern=r"^https?://")
     # The FM_Config custom metadata record the switches change: the runbook names none, so no default.
+    # What a provider 5xx or timeout looks like in Pipeline_Stage_Log__c's Provider_Response__c or Error_Message__c
+    # (a regular expression): the runbook names the fields, not their text. Unset, every failed LLM stage counts.
+    provider_failure_pattern: str | None = Field(default=None, max_length=300)
     fm_config_record: str | None = Field(default=None, pattern=r"^[A-Za-z][A-Za-z0-9_]*$")
     # Which Named Credential serves which provider (the provider kill switch): `anthropic=Anthropic_API,…`
     provider_named_credentials: str = Field(
@@ -210,6 +213,14 @@ class Settings(BaseSettings):
             raise ValueError("must be an http(s) URL such as https://slack.com/api/")
         return value if value.endswith("/") else value + "/"
 
+    @field_validator("provider_failure_pattern")
+    @classmethod
+    def _pattern(cls, value: str | None) -> str | None:
+        try:
+            return re.compile(value).pattern if value else None
+        except re.error as error:
+            raise ValueError(f"must be a regular expression ({error})") from None
+
     @field_validator("team_timezone")
     @classmethod
     def _timezone(cls, value: str) -> str:
@@ -239,9 +250,9 @@ class Settings(BaseSettings):
         return [region.strip() for region in self.bedrock_regions.split(",") if region.strip()]
 
     @property
-    def link_urls(self) -> dict[str, str | None]:
-        """The URL settings a playbook `link` step may name, with their values."""
-        return {name: getattr(self, name) for name in LINK_SETTINGS}
+    def step_settings(self) -> dict[str, str | None]:
+        """The settings a playbook may name (a link's URL, a filter's pattern), with their values."""
+        return {name: getattr(self, name) for name in STEP_SETTINGS}
 
     @property
     def bot_token(self) -> str:
@@ -307,7 +318,10 @@ class Settings(BaseSettings):
         return _parse_days(self.business_days)
 
 
-LINK_SETTINGS = tuple(name for name in Settings.model_fields if name.endswith(("_runbook_url", "_dashboard_url")))
+# The settings a playbook may name: a link step's URL (`url_setting`), a filter's pattern (`pattern_filter`).
+STEP_SETTINGS = tuple(
+    name for name in Settings.model_fields if name.endswith(("_runbook_url", "_dashboard_url", "_pattern"))
+)
 SECRET_SETTINGS = tuple(
     name
     for name, field in Settings.model_fields.items()

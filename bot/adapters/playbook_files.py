@@ -23,6 +23,7 @@ from bot.core.postmortem import compile_template, render_postmortem, specimen
 from bot.core.severity import SeverityMatrix
 from bot.kinds import KINDS, Step
 from bot.kinds.link import LinkStep
+from bot.kinds.query import QueryStep
 from bot.mechanisms import MECHANISMS, KillSwitchCatalogue
 from bot.runbook import Runbook
 
@@ -83,8 +84,8 @@ class _Problems:
             return None
 
 
-def load_runbook(directory: Path, url_settings: Iterable[str] = ()) -> Runbook:
-    """Loads and cross-checks every file; `url_settings` are the setting names a link step may use."""
+def load_runbook(directory: Path, setting_names: Iterable[str] = ()) -> Runbook:
+    """Loads and cross-checks every file; `setting_names` are the settings a playbook may name (STEP_SETTINGS)."""
     if not directory.is_dir():
         raise PlaybookDataError(
             f"{directory}: not a directory of playbooks (it holds severity.yaml, first-five-minutes.yaml, "
@@ -122,8 +123,8 @@ def load_runbook(directory: Path, url_settings: Iterable[str] = ()) -> Runbook:
         documents += [(path, f"phases[{i}].steps", phase.steps) for i, phase in enumerate(playbook.phases)]
     for path, prefix, steps in documents:
         for where, step in located_steps(steps, prefix):
-            problems.lines += [f"{path}: {where}.{problem}" for problem in _cross_check(step, switches, url_settings)]
-    problems.lines += _probe_ids(directory, first_five, loaded, matrix)
+            problems.lines += [f"{path}: {where}.{problem}" for problem in _cross_check(step, switches, setting_names)]
+    problems.lines += _probe_ids(directory, first_five, loaded, matrix, setting_names)
     template = _template(directory / POSTMORTEM_FILE, problems)
     if problems.lines or matrix is None or first_five is None or switches is None or template is None:
         raise PlaybookDataError("\n".join(problems.lines))
@@ -136,15 +137,17 @@ def load_runbook(directory: Path, url_settings: Iterable[str] = ()) -> Runbook:
     )
 
 
-def _cross_check(step: StepBase, switches: KillSwitchCatalogue | None, url_settings: Iterable[str]) -> list[str]:
+def _cross_check(step: StepBase, switches: KillSwitchCatalogue | None, setting_names: Iterable[str]) -> list[str]:
     """What a step names in another file or in the settings, and is not there."""
     for attribute in ("switch", "not_while"):
         named = getattr(step, attribute, None)
         if named and switches and switches.get(named) is None:
             known = ", ".join(sorted(s.key for s in (*switches.switches, *switches.changes)))
             return [f"{attribute}: no kill switch `{named}` in {SWITCHES_FILE} (known: {known})"]
-    if isinstance(step, LinkStep) and step.url_setting not in set(url_settings):
+    if isinstance(step, LinkStep) and step.url_setting not in set(setting_names):
         return [f"url_setting: `{step.url_setting}` is not a setting"]
+    if isinstance(step, QueryStep) and step.pattern_filter and step.pattern_filter.setting not in set(setting_names):
+        return [f"pattern_filter.setting: `{step.pattern_filter.setting}` is not a setting"]
     return []
 
 
@@ -153,9 +156,10 @@ def _probe_ids(
     first_five: Checklist[Step] | None,
     loaded: list[tuple[Path, Playbook[Step]]],
     matrix: SeverityMatrix | None,
+    setting_names: Iterable[str],
 ) -> list[str]:
-    """Probe ids are unique across the runbook (findings are kept by id), and the matrix names only probes that
-    are there."""
+    """Probe ids are unique across the runbook (findings are kept by id), the matrix names only probes that are
+    there, and a probe's query names only settings that exist."""
     documents = [(directory / FIRST_FIVE_FILE, first_five.probes if first_five else ())]
     documents += [(path, playbook.probes) for path, playbook in loaded]
     seen: dict[str, Path] = {}
@@ -164,6 +168,7 @@ def _probe_ids(
         for index, probe in enumerate(probes):
             if probe.id in seen:
                 lines.append(f"{path}: probes[{index}].id: `{probe.id}` is also a probe of {seen[probe.id].name}")
+            lines += [f"{path}: probes[{index}].query.{p}" for p in _cross_check(probe.query, None, setting_names)]
             seen[probe.id] = path
     for name in sorted(matrix.probes() if matrix else ()):
         if name not in seen:

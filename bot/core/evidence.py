@@ -9,6 +9,7 @@ did not look at everything. Plain Python: the service runs the queries.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -66,7 +67,7 @@ def evaluate(
     window = window_text(probe.query.window_hours)
     found: tuple[bool, float, float | None, dict[str, object]]
     if isinstance(rule, CountRule):
-        count, top, top_count = _counted(result, rule.column)
+        count, top, top_count = _counted_by(result, rule.by) if rule.by else _counted(result, rule.column)
         found = (
             count >= rule.at_least,
             count / rule.at_least,
@@ -97,6 +98,8 @@ def evaluate(
         found = hit, age / rule.after_minutes, age, {"minutes": age, "last": shown}
     hit, strength, measure, values = found
     said = line(probe.evidence, {**values, "window": window}) if hit else _clear(rule, values, window)
+    if result.counted:
+        said += f" ({result.counted})"
     status = Status.EVIDENCE if hit else Status.CLEAR
     if result.unread:  # the bot filtered only the newest rows: evidence is a lower bound, nothing found is not clear
         said += f" (at least: {result.unread_said})" if hit else f": {result.unread_said}, so not clear"
@@ -155,6 +158,13 @@ def _counted(result: StepResult, column: str | None) -> tuple[int, str, int]:
     top_count, top_row = max(counts, key=lambda pair: pair[0])
     label = next((str(v) for k, v in top_row.items() if k != column), "")
     return sum(count for count, _ in counts), label, top_count
+
+
+def _counted_by(result: StepResult, by: str) -> tuple[int, str, int]:
+    """The rows kept, the commonest value of `by` among them and how often it came."""
+    values = Counter(str(row.get(by) or "") for row in result.rows)
+    top, top_count = values.most_common(1)[0] if values else ("", 0)
+    return result.total, top, top_count
 
 
 def _share(rows: list[dict[str, Any]], rule: ShareRule) -> tuple[int, int]:

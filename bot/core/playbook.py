@@ -126,11 +126,19 @@ class Phase(Strict, Generic[S]):
 
 class CountRule(Strict):
     """Evidence when the rows count at least `at_least`: the sum of `column` (an aggregate's COUNT alias) over the
-    rows, or the number of rows the org matched. The biggest row is `top` (its first other column)."""
+    rows, or the number of rows the org matched. The biggest row is `top` (its first other column); with `by`
+    (rows the bot filtered, which SOQL could not group), the commonest value of `by` among the rows."""
 
     type: Literal["count"]
     at_least: int = Field(ge=1)
     column: str | None = None
+    by: str | None = None
+
+    @model_validator(mode="after")
+    def _one_way(self) -> CountRule:
+        if self.column and self.by:
+            raise ValueError("count by an aggregate's column or by a field of the rows, not both")
+        return self
 
 
 class ShareRule(Strict):

@@ -89,6 +89,7 @@ class StepResult(BaseModel):
     total: int
     fetched: int = 0
     unread: int = 0  # rows the org matched beyond the bot's read ceiling, for a filter of its own
+    counted: str = ""  # what the rows count when an operator's setting decides it (a pattern), or that it is unset
     dry_run: bool = False
 
     @property

@@ -55,7 +55,7 @@ class Capabilities:
     approvals: bool  # two-person approval can run (Salesforce connected, or a drill)
     drill: bool
     switches: SwitchManuals
-    link_urls: Mapping[str, str | None] = field(default_factory=dict)
+    step_settings: Mapping[str, str | None] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -76,6 +76,7 @@ class RunContext:
     status_pages: StatusPages | None
     now: datetime
     export_limit: int = EXPORT_LIMIT
+    step_settings: Mapping[str, str | None] = field(default_factory=dict)  # the settings a playbook may name
 
 
 @dataclass(frozen=True)

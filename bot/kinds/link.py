@@ -27,7 +27,7 @@ class Link(Kind):
 
     def display(self, step: StepBase, capabilities: Capabilities, values: dict[str, object]) -> StepDisplay:
         assert isinstance(step, LinkStep)
-        url = capabilities.link_urls.get(step.url_setting)
+        url = capabilities.step_settings.get(step.url_setting)
         return StepDisplay(url=url, missing=None if url else f"Set {step.url_setting.upper()} to link it here.")
 
     def describe(self, step: StepBase) -> list[str]:

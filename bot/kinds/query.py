@@ -52,6 +52,29 @@ class TextFilter(Strict):
         return f"filtered by the bot: {self.field} {wanted}"
 
 
+class PatternFilter(Strict):
+    """Keeps the rows where one of `fields` matches the operator's pattern (the setting `setting`, a regular
+    expression, case-insensitive): what the runbook names but whose text it does not give, such as a provider's
+    5xx or timeout (`what`). Unset, every row is kept, and the result says so."""
+
+    fields: tuple[str, ...] = Field(min_length=1)
+    setting: str = Field(pattern=r"^[a-z][a-z0-9_]*_pattern$")
+    what: str = Field(min_length=1, max_length=80)
+
+    def apply(self, rows: list[dict[str, Any]], settings: Mapping[str, str | None]) -> tuple[list[dict[str, Any]], str]:
+        """The rows kept, and what they count."""
+        fields, name = " or ".join(self.fields), self.setting.upper()
+        pattern = settings.get(self.setting)
+        if not pattern:
+            return rows, f"counted: every one, {self.what} not told apart: {name} is not set"
+        compiled = re.compile(pattern, re.IGNORECASE)
+        kept = [row for row in rows if any(compiled.search(str(row.get(f) or "")) for f in self.fields)]
+        return kept, f"counted: {self.what}, {fields} matching {name}"
+
+    def describe(self) -> str:
+        return f"filtered by the bot: {' or '.join(self.fields)} matching {self.setting.upper()} ({self.what})"
+
+
 class FirstSeen(Strict):
     """Rows become what each `key` (an actor) did in the last `recent_hours` and never in the rest of the window:
     the value `pattern` captures from `field` (the SObject after FROM), with its first time and how often."""
@@ -108,9 +131,14 @@ class QueryStep(StepBase):
     soql: str  # built with simple_salesforce.format_soql; {since} and {until} bound the time window
     api: Literal["rest", "tooling"] = "rest"
     text_filter: TextFilter | None = None
+    pattern_filter: PatternFilter | None = None
     first_seen: FirstSeen | None = None  # needs CreatedDate in SELECT and a window longer than recent_hours
     row_limit: int | None = Field(default=None, ge=1, le=2000)  # the runbook's own LIMIT, where it sets one
     remember: Remember | None = None
+
+    @property
+    def filtered_by_bot(self) -> bool:
+        return bool(self.text_filter or self.pattern_filter or self.first_seen)
 
     @model_validator(mode="after")
     def _sound(self) -> QueryStep:
@@ -127,12 +155,8 @@ class QueryStep(StepBase):
             or not re.search(r"\bCreatedDate\b.*\bFROM\b", self.soql, re.IGNORECASE | re.DOTALL)
         ):
             raise ValueError("first_seen needs CreatedDate in SELECT and window_hours longer than recent_hours")
-        if (self.text_filter or self.first_seen) and not re.search(
-            r"ORDER\s+BY\s+CreatedDate\s+DESC\s*$", self.soql, re.IGNORECASE
-        ):
-            raise ValueError(
-                "a filter of the bot's reads the newest rows first: end the soql with ORDER BY CreatedDate DESC"
-            )
+        if self.filtered_by_bot and not re.search(r"ORDER\s+BY\s+\w+\s+DESC\s*$", self.soql, re.IGNORECASE):
+            raise ValueError("a filter of the bot's reads the newest rows first: end soql with ORDER BY <a date> DESC")
         return self
 
 
@@ -155,7 +179,7 @@ class Query(Kind):
         soql = build_soql(step.soql, values)
         limit = min(step.row_limit or context.export_limit, context.export_limit)
         wanted = step.text_filter
-        every_row = wanted is not None or step.first_seen is not None
+        every_row = step.filtered_by_bot
         try:
             # A filter of the bot's runs after the query, on the newest rows up to the read ceiling; a LIMIT applies
             # after the filter.
@@ -165,14 +189,24 @@ class Query(Kind):
             raise StepFailed(str(error)) from None
         rows, total = answer.records, answer.total_size
         unread = max(total - len(rows), 0) if every_row else 0
+        counted = ""
         if wanted is not None:
             rows = [row for row in rows if wanted.keeps(row)]
+            total = len(rows)
+        if step.pattern_filter is not None:
+            rows, counted = step.pattern_filter.apply(rows, context.step_settings)
             total = len(rows)
         if step.first_seen is not None:
             rows = step.first_seen.rows(rows, "CreatedDate", context.now)
             total = len(rows)
         return StepResult(
-            at=context.now, statement=soql, rows=rows[:limit], total=total, fetched=min(len(rows), limit), unread=unread
+            at=context.now,
+            statement=soql,
+            rows=rows[:limit],
+            total=total,
+            fetched=min(len(rows), limit),
+            unread=unread,
+            counted=counted,
         )
 
     def present(self, reference: str, step: StepBase, result: StepResult) -> Shown:
@@ -207,6 +241,8 @@ class Query(Kind):
             lines.append(f"window: the last {step.window_hours} h, as {{since}} … {{until}}")
         if step.text_filter:
             lines.append(step.text_filter.describe())
+        if step.pattern_filter:
+            lines.append(step.pattern_filter.describe())
         if step.first_seen:
             lines.append(
                 f"kept: {step.first_seen.field} values new to their {step.first_seen.key} in the last "

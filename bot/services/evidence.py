@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Mapping
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from datetime import datetime
@@ -87,7 +88,9 @@ class EvidenceService:
         org: SalesforceGateway | None,
         budget_seconds: float,
         access: Access,
+        step_settings: Mapping[str, str | None],
     ) -> None:
+        self.step_settings = step_settings
         self.access = access
         self.store = store
         self.incidents = incidents
@@ -108,7 +111,9 @@ class EvidenceService:
             return None
         now = self.clock.now()
         self.store.save(incident.number, Probed(at=now, probes=len(probes)))
-        context = RunContext(org=self.org, status_pages=None, now=now, export_limit=PROBE_ROWS)
+        context = RunContext(
+            org=self.org, status_pages=None, now=now, export_limit=PROBE_ROWS, step_settings=self.step_settings
+        )
         readings = []
         for playbook, probe in probes:
             bounds = window_values(probe.query, now)

@@ -71,7 +71,7 @@ class WalkthroughService:
         clock: Clock,
         org: SalesforceGateway | None,
         status_pages: StatusPages | None,
-        link_urls: Mapping[str, str | None],
+        step_settings: Mapping[str, str | None],
         setup: OrgSetup,
         access: Access,
         approvals: ApprovalStore,
@@ -86,7 +86,7 @@ class WalkthroughService:
         self.clock = clock
         self.org = org
         self.status_pages = status_pages
-        self.link_urls = link_urls
+        self.step_settings = step_settings
         self.switches = RunbookSwitches(runbook, setup)
         self.access = access
         self.fetches = ThreadPoolExecutor(max_workers=FETCH_THREADS, thread_name_prefix="fetch")
@@ -105,7 +105,7 @@ class WalkthroughService:
             approvals=self.org is not None or incident.drill,
             drill=incident.drill,
             switches=self.switches,
-            link_urls=self.link_urls,
+            step_settings=self.step_settings,
         )
 
     def values(
@@ -349,7 +349,9 @@ class WalkthroughService:
         return self.fetches.submit(kind.run, step, values, self._context())
 
     def _context(self) -> RunContext:
-        return RunContext(org=self.org, status_pages=self.status_pages, now=self.clock.now())
+        return RunContext(
+            org=self.org, status_pages=self.status_pages, now=self.clock.now(), step_settings=self.step_settings
+        )
 
     def finish_run(self, started: RunStarted) -> RunFinished:
         change = started.change

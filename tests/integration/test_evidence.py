@@ -4,13 +4,14 @@ runs them again, and earlier incidents come back as related; against the fake Sl
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 from typing import Any
 
-from bot.core.evidence import Status
+from bot.core.evidence import Finding, Status
 from bot.core.severity import Severity
 from bot.core.timeline import EntryKind
 from bot.core.walkthrough import SCAN_LIMIT
-from tests.conftest import RunningBot
+from tests.conftest import RunningBot, jwt_settings
 from tests.driver import (
     ALICE,
     BOB,
@@ -221,6 +222,44 @@ def test_a_filter_of_the_bots_reads_the_newest_rows_up_to_its_ceiling_and_says_w
         lambda: next((m for m in channel.messages.values() if "Not all read:" in text_of(m)), None)
     )
     assert f"Not all read: {unread}." in text_of(shown)
+
+
+def test_provider_failures_are_counted_by_the_operators_pattern_and_say_what_they_counted(
+    bot_factory: Any, fake_org: FakeSalesforce
+) -> None:
+    """Playbook 1's "5xx / timeout in stage logs": the runbook names the fields, not their text. With the
+    operator's pattern, a rate limit (HTTP 429) is not a provider failure; without it, every failed LLM stage
+    counts, and the line says so."""
+    for minute in (5, 6, 7):  # three rate limits: failed, but neither a 5xx nor a timeout
+        fake_org.rows("Pipeline_Stage_Log__c").append(
+            {
+                "Id": f"a03{minute:015d}",
+                "Stage_Type__c": "llm_openai",
+                "Status__c": "Failed",
+                "Provider_Response__c": "HTTP 429",
+                "Error_Message__c": "rate limited",
+                "Started_At__c": fake_org.now - timedelta(minutes=minute),
+            }
+        )
+    patterned = bot_factory(**jwt_settings(fake_org), provider_failure_pattern=r"\bHTTP 5\d\d\b|timed? ?out")
+    declare(patterned, "declare --llm sev2 Anthropic 5xx on all pipelines")
+    found = patterned.fake.wait_until(lambda: finding(patterned, "failed-llm-stages"))
+    assert found.line == (
+        "3 failed LLM stages in the last hour, 3 of them llm_anthropic (counted: provider 5xx and timeouts, "
+        "Provider_Response__c or Error_Message__c matching PROVIDER_FAILURE_PATTERN)"
+    )
+    unset = bot_factory(**jwt_settings(fake_org))
+    declare(unset, "declare --llm sev2 Anthropic 5xx on all pipelines")
+    everything = unset.fake.wait_until(lambda: finding(unset, "failed-llm-stages"))
+    assert everything.line == (
+        "6 failed LLM stages in the last hour, 3 of them llm_anthropic (counted: every one, provider 5xx and "
+        "timeouts not told apart: PROVIDER_FAILURE_PATTERN is not set)"
+    )
+
+
+def finding(bot: RunningBot, probe: str) -> Finding | None:
+    probed = bot.services.evidence.store.get(1)
+    return next((f for f in probed.findings if f.probe == probe), None) if probed and probed.done else None
 
 
 def test_without_salesforce_nothing_is_probed_and_probe_says_why(bot: RunningBot) -> None:

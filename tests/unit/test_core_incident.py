@@ -11,13 +11,13 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from bot.adapters.playbook_files import BUNDLED_PLAYBOOKS, load_runbook
-from bot.config import LINK_SETTINGS
+from bot.config import STEP_SETTINGS
 from bot.core.commands import CommandError, Declare, Help, OpenDeclareForm, Status, parse
 from bot.core.incident import InvalidDeclaration, channel_name, make_declaration
 from bot.core.severity import BusinessCalendar, ResponseTarget, Severity
 
 SLACK_CHANNEL = re.compile(r"^[a-z0-9_-]{1,80}$")
-MATRIX = load_runbook(BUNDLED_PLAYBOOKS, LINK_SETTINGS).severities
+MATRIX = load_runbook(BUNDLED_PLAYBOOKS, STEP_SETTINGS).severities
 PARIS = BusinessCalendar(ZoneInfo("Europe/Paris"), time(9), time(17), frozenset(range(5)))
 
 

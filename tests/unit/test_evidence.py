@@ -9,7 +9,7 @@ import pytest
 from pydantic import ValidationError
 
 from bot.adapters.playbook_files import BUNDLED_PLAYBOOKS, load_runbook
-from bot.config import LINK_SETTINGS
+from bot.config import STEP_SETTINGS
 from bot.core.evidence import Finding, Status, earlier_window, evaluate, no_data, rank, stated, suggest_severity
 from bot.core.incident import Incident
 from bot.core.playbook import Playbook, Probe
@@ -17,9 +17,10 @@ from bot.core.related import Past, related, title_similarity
 from bot.core.severity import Severity, SeverityMatrix
 from bot.core.walkthrough import StepResult
 from bot.kinds import Step
+from bot.kinds.query import PatternFilter
 
 NOW = datetime(2026, 11, 25, 14, 0, tzinfo=UTC)
-RUNBOOK = load_runbook(BUNDLED_PLAYBOOKS, LINK_SETTINGS)
+RUNBOOK = load_runbook(BUNDLED_PLAYBOOKS, STEP_SETTINGS)
 
 
 def probe(**changes: Any) -> Probe[Step]:
@@ -90,6 +91,29 @@ def test_rows_left_unread_make_evidence_a_lower_bound_and_nothing_found_no_data(
     assert (found.status, found.line) == (Status.EVIDENCE, f"1 turns (at least: {unread})")
     complete = evaluate(counted, None, partial.model_copy(update={"unread": 0}), None, NOW)
     assert (complete.status, complete.line) == (Status.CLEAR, "0 in the last hour")
+
+
+def test_a_count_by_a_field_counts_the_rows_kept_and_names_the_commonest_value() -> None:
+    by = probe(rule={"type": "count", "by": "Stage_Type__c", "at_least": 3}, evidence="{{ top_count }} {{ top }}")
+    rows = [{"Stage_Type__c": "llm_anthropic"}, {"Stage_Type__c": "llm_openai"}, {"Stage_Type__c": "llm_anthropic"}]
+    at = evaluate(by, None, result(rows), None, NOW)
+    assert (at.status, at.line, at.measure) == (Status.EVIDENCE, "2 llm_anthropic", 3)
+    below = evaluate(by, None, result(rows[:2]), None, NOW)
+    assert (below.status, below.line) == (Status.CLEAR, "2 in the last hour")
+    with pytest.raises(ValueError, match="not both"):
+        probe(rule={"type": "count", "by": "Stage_Type__c", "column": "c", "at_least": 3})
+
+
+def test_a_pattern_of_the_operators_keeps_matching_rows_and_says_what_was_counted() -> None:
+    wanted = PatternFilter(fields=("Response", "Error"), setting="provider_failure_pattern", what="5xx")
+    rows = [{"Response": "HTTP 503", "Error": ""}, {"Response": "", "Error": "Timed out"}, {"Response": "HTTP 429"}]
+    kept, said = wanted.apply(rows, {"provider_failure_pattern": r"HTTP 5\d\d|timed out"})
+    assert kept == rows[:2] and said == "counted: 5xx, Response or Error matching PROVIDER_FAILURE_PATTERN"
+    every, unset = wanted.apply(rows, {"provider_failure_pattern": None})
+    assert every == rows and unset == "counted: every one, 5xx not told apart: PROVIDER_FAILURE_PATTERN is not set"
+    counted = probe(rule={"type": "count", "at_least": 1}, evidence="{{ count }} stages")
+    found = evaluate(counted, None, result(kept).model_copy(update={"counted": said}), None, NOW)
+    assert found.line == f"2 stages ({said})"
 
 
 def test_a_count_without_a_column_is_what_the_org_matched() -> None:

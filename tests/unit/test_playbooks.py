@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from bot.adapters.playbook_files import BUNDLED_PLAYBOOKS, PlaybookDataError, load_runbook
-from bot.config import LINK_SETTINGS
+from bot.config import STEP_SETTINGS
 from bot.core.evidence import Finding, Probed, Status, rank
 from bot.core.incident import Incident
 from bot.core.playbook import FIRST_FIVE
@@ -24,7 +24,7 @@ from bot.render.steps import checklist_message, phase_message, picker_message
 from tests.conftest import run_cli
 from tests.fakes.slack import FakeSlack
 
-RUNBOOK = load_runbook(BUNDLED_PLAYBOOKS, LINK_SETTINGS)
+RUNBOOK = load_runbook(BUNDLED_PLAYBOOKS, STEP_SETTINGS)
 
 
 def test_every_shipped_file_validates() -> None:
@@ -194,7 +194,7 @@ def test_broken_playbooks_name_the_file_and_path(tmp_path: Path, file: str, chan
     directory = copy_bundled(tmp_path)
     edit(directory / file, change)
     with pytest.raises(PlaybookDataError) as caught:
-        load_runbook(directory, LINK_SETTINGS)
+        load_runbook(directory, STEP_SETTINGS)
     assert f"{directory}/{expected}" in str(caught.value)
 
 
@@ -202,7 +202,7 @@ def test_invalid_yaml_is_reported_with_its_file(tmp_path: Path) -> None:
     directory = copy_bundled(tmp_path)
     (directory / P1).write_text("key: [unclosed\n")
     with pytest.raises(PlaybookDataError, match=r"playbook-1-provider-outage\.yaml: not valid YAML"):
-        load_runbook(directory, LINK_SETTINGS)
+        load_runbook(directory, STEP_SETTINGS)
 
 
 def test_a_file_the_bot_would_not_read_is_a_problem(tmp_path: Path) -> None:
@@ -341,5 +341,5 @@ def test_the_postmortem_template_runs_sandboxed_and_is_checked_whole(
     directory = copy_bundled(tmp_path)
     (directory / "postmortem.md.j2").write_text(template)
     with pytest.raises(PlaybookDataError) as caught:
-        load_runbook(directory, LINK_SETTINGS)
+        load_runbook(directory, STEP_SETTINGS)
     assert str(caught.value).endswith(f"{directory}/{expected}")
