@@ -42,7 +42,7 @@ from bot.config import Settings
 from bot.core.audit import Seal
 from bot.core.clock import Clock, SystemClock
 from bot.core.severity import BusinessCalendar, Severity
-from bot.jobs import job_class
+from bot.jobs import JobName, job_class
 from bot.listeners import ListenerPool
 from bot.mechanisms.base import OrgSetup
 from bot.presenters.action_items import ActionItemsPresenter
@@ -128,8 +128,9 @@ class Services:
         return job_class(self)
 
     def sweep(self) -> None:
-        """The worker's sweep: an approved request whose queued execution was lost is queued again, and a message
-        update a dead sender left marked is sent. Each part on its own: one failing does not stop the other."""
+        """The worker's sweep: an approved request whose queued execution was lost is queued again, a message
+        update a dead sender left marked is sent, and every SAMPLE_MINUTES the growth probes' counts are measured
+        (a job). Each part on its own: one failing does not stop the others."""
         try:
             for approval_id in self.approvals.sweep():
                 logger.warning("request %s was approved but not queued: queued by the sweep", approval_id)
@@ -141,6 +142,11 @@ class Services:
                     self.redraw(message)
         except Exception:
             logger.exception("the sweep of message updates failed; it runs again shortly")
+        try:
+            if self.evidence.sampling_due():
+                self.scheduler.enqueue(JobName.SAMPLE_PROBES, job_id=self.scheduler.job_id("sample-probes"))
+        except Exception:
+            logger.exception("queueing the probes' measurement failed; it runs again shortly")
 
     def redraw(self, message: str) -> None:
         """A message by the name its updates go under (`approval:<id>`, `<n>:header`, `<n>:<walkthrough name>`),

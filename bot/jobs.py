@@ -33,6 +33,7 @@ class JobName(StrEnum):
     TELL_ACTIONS = "tell_actions"  # one line in the incident's action-items thread
     REPUBLISH_POSTMORTEM = "republish_postmortem"  # the draft again, where one was written, after its items changed
     REMIND_ACTIONS = "remind_actions"  # the daily digest of overdue action items
+    SAMPLE_PROBES = "sample_probes"  # what growth probes compare with: their counts, every SAMPLE_MINUTES
 
 
 def execute_request(services: Services, approval_id: str) -> None:
@@ -101,6 +102,10 @@ def remind_actions(services: Services) -> None:
     services.present.action_items.overdue(services.tracking.overdue())
 
 
+def sample_probes(services: Services) -> None:
+    services.evidence.sample()
+
+
 JOBS: dict[str, Callable[..., None]] = {
     JobName.EXECUTE_REQUEST: execute_request,
     JobName.WATCH_REQUEST: execute_request,
@@ -114,6 +119,7 @@ JOBS: dict[str, Callable[..., None]] = {
     JobName.TELL_ACTIONS: tell_actions,
     JobName.REPUBLISH_POSTMORTEM: republish_postmortem,
     JobName.REMIND_ACTIONS: remind_actions,
+    JobName.SAMPLE_PROBES: sample_probes,
 }
 
 

@@ -12,6 +12,7 @@ import subprocess
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import timedelta
 from pathlib import Path
 from typing import IO, Any
 
@@ -386,3 +387,14 @@ def resolve(bot: RunningBot, channel: Channel) -> None:
     view = bot.fake.wait_until(lambda: bot.fake.open_views("incident.resolve"))[-1]
     assert bot.slack.submit(view, {"root_cause": "A provider outage."}).text == ""
     bot.fake.wait_until(lambda: any("is resolved" in t for t in ephemeral_texts(bot)))
+
+
+def measured_before(bot: RunningBot, minutes: int = 60) -> None:
+    """The worker's measurement of the growth probes `minutes` ago: its sweep then, and the job it queued."""
+    now = bot.clock.now()
+    bot.clock.set(now - timedelta(minutes=minutes))
+    try:
+        bot.services.sweep()
+        assert bot.run_jobs() == 0
+    finally:
+        bot.clock.set(now)

@@ -18,7 +18,7 @@ from typing import Any, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from bot.core.playbook import CountRule, Probe, RiseRule, ShareRule, StaleRule, line
+from bot.core.playbook import SAMPLE_MINUTES, CountRule, GrowthRule, Probe, RiseRule, Rule, ShareRule, line
 from bot.core.severity import Measured, Severity, SeverityMatrix
 from bot.core.walkthrough import StepResult
 
@@ -62,7 +62,8 @@ def window_text(hours: int | None) -> str:
 def evaluate(
     probe: Probe[Any], playbook: str | None, result: StepResult, earlier: StepResult | None, now: datetime
 ) -> Finding:
-    """The finding of a probe whose query answered (`earlier`: the window before, for a rise)."""
+    """The finding of a probe whose query answered (`earlier`: the window before, for a rise; for a growth, the
+    count the bot measured before, None when it has none)."""
     rule = probe.rule
     window = window_text(probe.query.window_hours)
     found: tuple[bool, float, float | None, dict[str, object]]
@@ -82,6 +83,18 @@ def evaluate(
         hit = measured and failed > 0 and (threshold is None or percent >= threshold)  # 0% failed is no evidence
         values: dict[str, object] = {"failed": failed, "total": total, "percent": _number(percent)}
         found = hit, percent / (threshold or 100), percent if measured else None, values
+    elif isinstance(rule, GrowthRule):
+        count = result.total
+        if earlier is None:
+            return no_data(
+                probe,
+                playbook,
+                f"no data: {count} now, and no count the bot measured {rule.over_minutes} min before to compare "
+                f"(the worker measures it every {SAMPLE_MINUTES} min)",
+            )
+        growth = count - earlier.total
+        values = {"count": count, "previous": earlier.total, "growth": growth, "then": f"{earlier.at:%H:%M} UTC"}
+        found = growth >= rule.at_least, growth / rule.at_least, count, values
     elif isinstance(rule, RiseRule):
         count, _, _ = _counted(result, rule.column)
         previous = _counted(earlier, rule.column)[0] if earlier else 0
@@ -126,7 +139,7 @@ def _number(value: float) -> float | int:
     return int(value) if float(value).is_integer() else value
 
 
-def threshold_text(rule: CountRule | ShareRule | RiseRule | StaleRule) -> str:
+def threshold_text(rule: Rule) -> str:
     """The rule's threshold in words: the runbook gives symptoms, not numbers, so each is the bot's to state."""
     if isinstance(rule, CountRule):
         return f"{rule.at_least} or more"
@@ -135,16 +148,20 @@ def threshold_text(rule: CountRule | ShareRule | RiseRule | StaleRule) -> str:
         return f"{share}, of at least {rule.min_total} counted"
     if isinstance(rule, RiseRule):
         return f"{rule.at_least} or more and {_number(rule.factor)}× the window before"
+    if isinstance(rule, GrowthRule):
+        return f"{rule.at_least} or more than {rule.over_minutes} min before"
     return f"newest row {rule.after_minutes} min old or more"
 
 
-def _clear(rule: CountRule | ShareRule | RiseRule | StaleRule, values: dict[str, object], window: str) -> str:
+def _clear(rule: Rule, values: dict[str, object], window: str) -> str:
     if isinstance(rule, CountRule):
         return f"{values['count']} in {window}"
     if isinstance(rule, ShareRule):
         return f"{values['percent']}% failed, {values['failed']} of {values['total']} in {window}"
     if isinstance(rule, RiseRule):
         return f"{values['count']} in {window}, {values['previous']} in the window before"
+    if isinstance(rule, GrowthRule):
+        return f"{values['count']} now, {values['previous']} at {values['then']}"
     return f"newest row at {values['last']}"
 
 

@@ -163,6 +163,16 @@ class RiseRule(Strict):
     column: str | None = None
 
 
+class GrowthRule(Strict):
+    """Evidence when the count now (the query's total, e.g. `SELECT COUNT()` of a queue) is at least `at_least`
+    more than the bot measured `over_minutes` before. The bot measures it on every probe and every
+    SAMPLE_MINUTES in the worker; with no measurement from then, the finding is no data."""
+
+    type: Literal["growth"]
+    at_least: int = Field(ge=1)
+    over_minutes: int = Field(default=60, ge=30, le=24 * 60)
+
+
 class StaleRule(Strict):
     """Evidence when the newest row's `column` (a datetime; the query returns the newest first) is older than
     `after_minutes`, or no row came back at all."""
@@ -172,12 +182,14 @@ class StaleRule(Strict):
     after_minutes: int = Field(ge=1)
 
 
-Rule = Annotated[CountRule | ShareRule | RiseRule | StaleRule, Field(discriminator="type")]
+Rule = Annotated[CountRule | ShareRule | RiseRule | GrowthRule | StaleRule, Field(discriminator="type")]
+SAMPLE_MINUTES = 15  # how often the worker measures what a growth rule compares
 # What each rule offers its evidence template (besides `window`, "the last hour").
 RULE_VALUES: dict[str, dict[str, object]] = {
     "count": {"count": 412, "top": "005000000000ABC", "top_count": 380},
     "share": {"failed": 160, "total": 421, "percent": 38},
     "rise": {"count": 26, "previous": 8, "factor": 3.2},
+    "growth": {"count": 140, "previous": 80, "growth": 60, "then": "13:00 UTC"},
     "stale": {"minutes": 47, "last": "13:13 UTC"},
 }
 

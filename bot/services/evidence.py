@@ -10,7 +10,7 @@ import time
 from collections.abc import Mapping
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from bot.adapters.redis_store.evidence import EvidenceStore
 from bot.adapters.redis_store.incidents import IncidentStore
@@ -31,7 +31,7 @@ from bot.core.evidence import (
     suggest_severity,
 )
 from bot.core.incident import Incident
-from bot.core.playbook import Probe, window_values
+from bot.core.playbook import SAMPLE_MINUTES, GrowthRule, Probe, window_values
 from bot.core.timeline import EntryKind
 from bot.core.walkthrough import StepResult
 from bot.kinds import Step, kind_of
@@ -154,7 +154,42 @@ class EvidenceService:
         except Exception:
             logger.exception("probe %s failed unexpectedly", probe.id)
             return no_data(probe, playbook, "no data: the bot hit an unexpected error; see its logs")
+        if isinstance(probe.rule, GrowthRule):
+            return evaluate(probe, playbook, results[0], self._measured(probe, probe.rule, results[0]), at)
         return evaluate(probe, playbook, results[0], results[1] if len(results) > 1 else None, at)
+
+    def _measured(self, probe: Probe[Step], rule: GrowthRule, now: StepResult) -> StepResult | None:
+        """Records a growth probe's count, and returns the one the bot measured `over_minutes` before (within a
+        sampling interval of it), as a result to compare with."""
+        then = self.store.sample_near(
+            probe.id, now.at - timedelta(minutes=rule.over_minutes), timedelta(minutes=SAMPLE_MINUTES)
+        )
+        self.store.record_sample(probe.id, now.at, now.total)
+        if then is None:
+            return None
+        return StepResult(at=then[0], statement="the bot's earlier count", rows=[], total=then[1])
+
+    def sample(self) -> int:
+        """The worker's measurement of every growth probe's count, every SAMPLE_MINUTES (one process per slot);
+        the number measured. A probe that fails is left for the next slot."""
+        growing = [(playbook, probe) for playbook, probe in self.runbook.probes() if probe.rule.type == "growth"]
+        if self.org is None or not growing:
+            return 0
+        context = RunContext(org=self.org, status_pages=None, now=self.clock.now(), step_settings=self.step_settings)
+        measured = 0
+        for _, probe in growing:
+            try:
+                result = kind_of(probe.query).run(probe.query, {}, context)
+            except StepFailed as failure:
+                logger.warning("probe %s could not be measured: %s", probe.id, failure)
+                continue
+            self.store.record_sample(probe.id, result.at, result.total)
+            measured += 1
+        return measured
+
+    def sampling_due(self) -> bool:
+        """True once per sampling slot, for the one process that claims it."""
+        return self.org is not None and self.store.claim_sampling(SAMPLE_MINUTES * 60 - 5)
 
     def _record(self, incident: Incident, findings: list[Finding]) -> None:
         """Each finding with evidence on the timeline, and one line for the rest (no evidence is news too)."""

@@ -20,6 +20,7 @@ from tests.driver import (
     click,
     declare,
     ephemeral_texts,
+    measured_before,
     message,
     open_phase,
     request,
@@ -53,6 +54,7 @@ def test_a_rate_limit_storm_ranks_playbook_2_first_with_its_evidence_and_measure
     sf_bot: RunningBot, fake_org: FakeSalesforce
 ) -> None:
     fake_org.seed(seed_rate_limit_storm(fake_org.now))
+    measured_before(sf_bot)  # the worker counted the circuit queue an hour ago
     channel = declare(sf_bot, STORM)
     text = picker_text(sf_bot, channel)
     probed = sf_bot.services.evidence.store.get(1)
@@ -185,7 +187,7 @@ def test_probe_runs_again_and_reranks_after_the_org_changed(sf_bot: RunningBot, 
     )
     after = sf_bot.services.evidence.store.get(1)
     assert after is not None and after.with_evidence() == {"rate-limit-errors", "failure-share"}
-    assert len(fake_org.calls_to("/query")) == queries + 8  # seven probes, the rise reads two windows
+    assert len(fake_org.calls_to("/query")) == queries + 7  # seven probes, one query each
     assert ("Probes run again", BOB) in [(e.text, e.actor) for e in sf_bot.services.timeline.entries(1)]
 
 
@@ -260,6 +262,33 @@ def test_provider_failures_are_counted_by_the_operators_pattern_and_say_what_the
 def finding(bot: RunningBot, probe: str) -> Finding | None:
     probed = bot.services.evidence.store.get(1)
     return next((f for f in probed.findings if f.probe == probe), None) if probed and probed.done else None
+
+
+def test_a_queue_climbs_when_it_holds_more_than_the_bot_counted_an_hour_before(
+    sf_bot: RunningBot, fake_org: FakeSalesforce
+) -> None:
+    """Playbook 6's "row count climbing": the queue's size now against the size the worker counted an hour ago.
+    Without that count the probe is no data, never clear; with it, 30 more rows is evidence."""
+    fake_org.seed(seed_rate_limit_storm(fake_org.now))  # two rows in the queue
+    channel = declare(sf_bot, STORM)
+    first = sf_bot.fake.wait_until(lambda: finding(sf_bot, "circuit-queue-rising"))
+    assert (first.status, first.line) == (
+        Status.NO_DATA,
+        "no data: 2 now, and no count the bot measured 60 min before to compare (the worker measures it every 15 min)",
+    )
+    measured_before(sf_bot)  # 2 rows an hour ago, counted by the worker's job
+    sf_bot.services.sweep()
+    assert sf_bot.services.scheduler.queue.count == 0  # one measurement per slot, whoever sweeps
+    queue = fake_org.rows("FM_Circuit_Queue__c")
+    queue += [{"Id": f"a05{n:015d}", "CreatedDate": fake_org.now - timedelta(minutes=n)} for n in range(30)]
+    sf_bot.slack.command("probe", user=BOB, channel_id=channel.id)
+    climbing = sf_bot.fake.wait_until(
+        lambda: (f := finding(sf_bot, "circuit-queue-rising")) is not None and f.status is Status.EVIDENCE and f
+    )
+    assert climbing.line == "32 rows in the circuit buffer now, 30 more than at 13:00 UTC (2)"
+    assert climbing.threshold == (
+        "threshold: 10 or more than 60 min before; the bot's default, probe `circuit-queue-rising` in playbooks/"
+    )
 
 
 def test_without_salesforce_nothing_is_probed_and_probe_says_why(bot: RunningBot) -> None:

@@ -93,6 +93,17 @@ def test_rows_left_unread_make_evidence_a_lower_bound_and_nothing_found_no_data(
     assert (complete.status, complete.line) == (Status.CLEAR, "0 in the last hour")
 
 
+def test_a_growth_compares_the_count_with_the_one_measured_before() -> None:
+    growing = probe(rule={"type": "growth", "at_least": 10}, evidence="{{ growth }} more than at {{ then }}")
+    then = StepResult(at=NOW - timedelta(minutes=60), statement="", rows=[], total=5)
+    at = evaluate(growing, "q", result([], total=15), then, NOW)
+    assert (at.status, at.line, at.strength, at.measure) == (Status.EVIDENCE, "10 more than at 13:00 UTC", 1.0, 15)
+    below = evaluate(growing, "q", result([], total=14), then, NOW)
+    assert (below.status, below.line) == (Status.CLEAR, "14 now, 5 at 13:00 UTC")
+    unknown = evaluate(growing, "q", result([], total=500), None, NOW)
+    assert unknown.status is Status.NO_DATA and unknown.line.startswith("no data: 500 now, and no count")
+
+
 def test_a_count_by_a_field_counts_the_rows_kept_and_names_the_commonest_value() -> None:
     by = probe(rule={"type": "count", "by": "Stage_Type__c", "at_least": 3}, evidence="{{ top_count }} {{ top }}")
     rows = [{"Stage_Type__c": "llm_anthropic"}, {"Stage_Type__c": "llm_openai"}, {"Stage_Type__c": "llm_anthropic"}]

@@ -4,17 +4,22 @@ related incidents read it).
 Keys:
     incident:<n>:evidence      the latest probe run (JSON): started, done, findings, link to the rows
     incident:<n>:probing       who started the run in flight (one at a time per incident; expires with its budget)
+    probe:<id>:samples         what a growth probe counted and when (sorted by time; the last SAMPLES_KEPT)
+    probes:sampling            the current sampling slot's claim (one process samples per slot)
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import UTC, datetime, timedelta
 from typing import cast
 
 import redis
 
 from bot.adapters.redis_store.keys import Keys
 from bot.core.evidence import Probed
+
+SAMPLES_KEPT = timedelta(hours=26)
 
 
 class EvidenceStore:
@@ -34,6 +39,26 @@ class EvidenceStore:
 
     def end_run(self, number: int) -> None:
         self._redis.delete(self._key("incident", number, "probing"))
+
+    def record_sample(self, probe: str, at: datetime, count: int) -> None:
+        """One measurement of a growth probe's count; measurements older than SAMPLES_KEPT go."""
+        key, moment = self._key("probe", probe, "samples"), at.timestamp()
+        with self._redis.pipeline() as pipe:
+            pipe.zadd(key, {f"{moment:.0f}:{count}": moment})
+            pipe.zremrangebyscore(key, "-inf", moment - SAMPLES_KEPT.total_seconds())
+            pipe.expire(key, int(SAMPLES_KEPT.total_seconds()))
+            pipe.execute()
+
+    def sample_near(self, probe: str, moment: datetime, within: timedelta) -> tuple[datetime, int] | None:
+        """The measurement closest to `moment`, no further from it than `within`."""
+        low, high = (moment - within).timestamp(), (moment + within).timestamp()
+        members = cast(list[str], self._redis.zrangebyscore(self._key("probe", probe, "samples"), low, high))
+        samples = [(datetime.fromtimestamp(int(at), UTC), int(count)) for at, count in (m.split(":") for m in members)]
+        return min(samples, key=lambda sample: abs(sample[0] - moment), default=None)
+
+    def claim_sampling(self, seconds: int) -> bool:
+        """Claims the sampling slot: True for the one process that samples now."""
+        return bool(self._redis.set(self._key("probes", "sampling"), "1", nx=True, ex=seconds))
 
     def get(self, number: int) -> Probed | None:
         raw = self._redis.get(self._key("incident", number, "evidence"))
