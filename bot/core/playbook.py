@@ -291,8 +291,18 @@ class Playbook(Strict, Generic[S]):
     probes: tuple[Probe[S], ...] = ()  # its symptoms, measured: they rank it in the picker
     phases: tuple[Phase[S], ...] = Field(min_length=1)
 
+    @property
+    def unprobed(self) -> tuple[str, ...]:
+        """Its symptoms that no probe measures: a person looks for those."""
+        return tuple(s for s in self.symptoms if s not in {probe.symptom for probe in self.probes})
+
     @model_validator(mode="after")
     def _order_and_ids(self) -> Playbook[S]:
+        strays = [probe.id for probe in self.probes if probe.symptom not in self.symptoms]
+        if strays:
+            raise ValueError(
+                f"probes {', '.join(strays)}: a probe's symptom is one of the playbook's symptoms, word for word"
+            )
         names = [phase.name for phase in self.phases]
         if len(set(names)) != len(names):  # in the runbook's order for the playbook (Playbook 1 diagnoses first)
             raise ValueError(f"each phase at most once: {', '.join(names)}")

@@ -42,7 +42,7 @@ class EvidencePresenter:
         channel = incident.channel_id
         assert channel is not None
         picker = self.messages.get(incident.number, PICKER)
-        ts = self.slack.post(channel, *rows_message(done.probed, self.evidence.runbook.labels()), thread_ts=picker)
+        ts = self.slack.post(channel, *rows_message(done.probed, done.labels, done.unprobed), thread_ts=picker)
         self.evidence.rows_shown(incident.number, self.slack.permalink(channel, ts))
         self.walkthrough.refresh(incident, PICKER)
         if done.suggestion is not None:

@@ -42,11 +42,18 @@ def evidence_lines(ranking: list[Ranked], probed: Probed | None) -> list[str]:
     return lines
 
 
-def rows_message(probed: Probed, titles: dict[str, str]) -> tuple[str, Blocks]:
-    """Every probe's finding with the query it ran and its first rows, for the thread under the picker."""
+def rows_message(
+    probed: Probed, titles: dict[str, str], unprobed: tuple[tuple[str, tuple[str, ...]], ...]
+) -> tuple[str, Blocks]:
+    """Every probe's finding with the query it ran and its first rows, for the thread under the picker; then the
+    symptoms no probe measures, which a person looks for."""
     blocks: Blocks = [section(f":mag: *What each probe found* ({probed.probes} probes at {probed.at:%H:%M} UTC)")]
     for finding in probed.in_order():
         blocks += _finding_blocks(finding, titles.get(finding.playbook or "", "Measured"))
+    unmeasured = [f"*{escape(title)}*: " + "; ".join(escape(s) for s in symptoms) for title, symptoms in unprobed]
+    if unmeasured:
+        heading = "*Not measured by any probe* (look for these yourself):"
+        blocks = [*blocks[:49], section("\n".join([heading, *unmeasured]))]
     return f"What each probe found ({probed.probes} probes)", blocks[:50]
 
 

@@ -72,9 +72,14 @@ class ProbeRun:
 
 @dataclass(frozen=True)
 class ProbesDone:
+    """A finished run: what it found, the severity suggestion if any, each playbook's symptoms that no probe
+    measures (title, symptoms) and the playbooks' names for people."""
+
     incident: Incident
     probed: Probed
     suggestion: SeveritySuggestion | None
+    unprobed: tuple[tuple[str, tuple[str, ...]], ...]
+    labels: dict[str, str]
 
 
 class EvidenceService:
@@ -139,7 +144,8 @@ class EvidenceService:
         suggestion = suggest_severity(self.runbook.severities, findings, incident.severity)
         if suggestion is not None:
             self.timeline.record(run.number, EntryKind.SEVERITY, suggestion_text(suggestion, incident))
-        return ProbesDone(incident, probed, suggestion)
+        unprobed = tuple((f"{p.number}. {p.title}", p.unprobed) for p in self.runbook.playbooks if p.unprobed)
+        return ProbesDone(incident, probed, suggestion, unprobed, self.runbook.labels())
 
     def _finding(self, reading: Reading, done: set[Future[StepResult]], at: datetime) -> Finding:
         probe, playbook = reading.probe, reading.playbook

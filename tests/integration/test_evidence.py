@@ -81,6 +81,11 @@ def test_a_rate_limit_storm_ranks_playbook_2_first_with_its_evidence_and_measure
     assert rows["thread_ts"] == picker["ts"]
     assert f"https://fake.slack.com/archives/{channel.id}/p{rows['ts'].replace('.', '')}|the rows>" in text
     assert STORM_USER_ID in text_of(rows) and "380" in text_of(rows)
+    assert (
+        "*Not measured by any probe* (look for these yourself):\\n*1. Provider outage*: All LLM stages return "
+        "errors; `__meta.providerAttempts` climbing\\n*2. Rate-limit storm*: Per-user "
+        "`orgChatMaxTurnsPerMinutePerUser` rejections climbing"
+    ) in json.dumps(rows["blocks"], ensure_ascii=False)
 
     # the matrix's words as data: 38% failed, which is SEV-2; declared SEV-3; a button, never a change
     said = (

@@ -279,7 +279,8 @@ def test_every_message_stays_inside_block_kit_limits() -> None:
         )
         ranking = rank(RUNBOOK.playbooks, findings)
         messages.append(picker_message(INCIDENT, ranking, RUNBOOK.suggestions(INCIDENT), [], probed))
-        messages.append(rows_message(probed, {p.key: f"Playbook {p.number}" for p in RUNBOOK.playbooks}))
+        unprobed = tuple((p.title, p.unprobed) for p in RUNBOOK.playbooks if p.unprobed)
+        messages.append(rows_message(probed, {p.key: f"Playbook {p.number}" for p in RUNBOOK.playbooks}, unprobed))
         for playbook in RUNBOOK.playbooks:
             decisions = [s for s in playbook.all_steps() if s.branches()]
             branch_sets = [{}] + [
