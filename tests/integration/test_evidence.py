@@ -277,6 +277,8 @@ def test_a_queue_climbs_when_it_holds_more_than_the_bot_counted_an_hour_before(
     fake_org.seed(seed_rate_limit_storm(fake_org.now))  # two rows in the queue
     channel = declare(sf_bot, STORM)
     first = sf_bot.fake.wait_until(lambda: finding(sf_bot, "circuit-queue-rising"))
+    no_data = "No data (not healthy: no answer, or not all read): 6. Circuit-breaker buffer fills"
+    assert no_data in picker_text(sf_bot, channel)
     assert (first.status, first.line) == (
         Status.NO_DATA,
         "no data: 2 now, and no count the bot measured 60 min before to compare (the worker measures it every 15 min)",
@@ -291,6 +293,13 @@ def test_a_queue_climbs_when_it_holds_more_than_the_bot_counted_an_hour_before(
         lambda: (f := finding(sf_bot, "circuit-queue-rising")) is not None and f.status is Status.EVIDENCE and f
     )
     assert climbing.line == "32 rows in the circuit buffer now, 30 more than at 13:00 UTC (2)"
+    picker = message(sf_bot, channel, "picker")
+    sf_bot.fake.wait_until(
+        lambda: (
+            "*6. Circuit-breaker buffer fills* · 32 rows in the circuit buffer now, 30 more than at 13:00 UTC"
+            in text_of(picker)
+        )
+    )
     assert climbing.threshold == (
         "threshold: 10 or more than 60 min before; the bot's default, probe `circuit-queue-rising` in playbooks/"
     )
