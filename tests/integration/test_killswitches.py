@@ -10,7 +10,7 @@ import pytest
 
 from bot.core.audit import AuditKind
 from bot.core.timeline import EntryKind
-from bot.render.switches import REQUEST_CALLBACK
+from bot.render.switches import REQUEST_CALLBACK, REVERT_CALLBACK
 from tests.conftest import RunningBot, jwt_settings
 from tests.driver import (
     ALICE,
@@ -26,6 +26,7 @@ from tests.driver import (
     incident_channel,
     open_phase,
     request,
+    request_id,
     request_revert,
     state,
     text_of,
@@ -213,6 +214,12 @@ def test_drills_run_approvals_without_salesforce(bot: RunningBot) -> None:
     approve(bot, channel, card, approval)
     assert bot.run_jobs() == 0
     assert "dry run: nothing was sent to the org" in text_of(card)
+    assert "switch.revert" not in text_of(card)  # a dry run changed nothing to put back
+    bot.slack.click("switch.revert", approval, user=BOB, channel_id=channel.id, message_ts=card["ts"])
+    view = bot.fake.wait_until(lambda: bot.fake.open_views(REVERT_CALLBACK))[-1]
+    assert bot.slack.submit(view, {"reason": "practice is over"}, user=BOB).text == ""
+    bot.fake.wait_until(lambda: "Only an executed, revertible kill switch can be reverted." in ephemeral_texts(bot))
+    assert len(approve_buttons(channel)) == 0  # no revert request was made
 
 
 def test_without_salesforce_a_real_incident_cannot_request(bot: RunningBot) -> None:
@@ -261,6 +268,11 @@ def test_user_lockout_revokes_only_non_profile_assignments_and_reverts(
     assert "*Verified*: 0 assignment(s) left" in text_of(card)
 
     revert_id, revert_card = request_revert(sf_bot, channel, card, "cleared after review")
+    said = text_of(revert_card)
+    assert "*Revert: " in said and "*Requested by* <@U0BOB0001>: “cleared after review”" in said
+    assert f"*Target* user id `{SUSPECT_USER_ID}`" in said  # the revert names whom it gives access back to
+    revert, _ = sf_bot.services.approvals.get(request_id(revert_id))
+    assert revert.expires_at == sf_bot.clock.now() + sf_bot.services.approvals.policy.expiry and not revert.revertible
     decide(sf_bot, channel, revert_card, revert_id, CAROL)
     sf_bot.fake.wait_until(lambda: "Approved by" in text_of(revert_card))
     sf_bot.run_jobs()
