@@ -146,15 +146,14 @@ class ApprovalService:
     # ----- what the panel and the form show
 
     def panel(self, number: int) -> tuple[Incident, list[PanelLine]]:
-        """The runbook's switches in priority order, with what the org says of each now (never a guess)."""
+        """The runbook's switches in priority order, with what the org says of each now (never a guess); without
+        Salesforce only a drill has a panel, whose executions are dry runs."""
         incident = self._open(number)
         self._require_available(incident)
         lines = []
         for switch in self.runbook.switches.switches:
-            if incident.drill and self.org is None:
+            if self.org is None:
                 state = "a drill: executions are dry runs"
-            elif self.org is None:
-                state = "state unknown: Salesforce is not connected"
             else:
                 state = switch.uses.state(self.org, switch.mechanism, self.setup)
             lines.append(PanelLine(switch.key, switch.title, switch.effect, state))

@@ -224,8 +224,15 @@ def test_drills_run_approvals_without_salesforce(bot: RunningBot) -> None:
 
 def test_without_salesforce_a_real_incident_cannot_request(bot: RunningBot) -> None:
     channel = incident_channel(bot)
-    bot.slack.command("killswitch org-chat-off", channel_id=channel.id)
-    bot.fake.wait_until(lambda: any("Salesforce is not connected" in t for t in ephemeral_texts(bot)))
+    for command in ("killswitch org-chat-off", "killswitch"):  # neither the form nor the panel
+        before = len(ephemeral_texts(bot))
+        bot.slack.command(command, channel_id=channel.id)
+        bot.fake.wait_until(lambda: any("Salesforce is not connected" in t for t in ephemeral_texts(bot)[before:]))  # noqa: B023
+    assert not any(r.get("text") == "Kill switches" for r in bot.fake.responses)
+    drill = incident_channel(bot, "declare --drill sev2 Practice")
+    bot.slack.command("killswitch", channel_id=drill.id)
+    panel = bot.fake.wait_until(lambda: next((r for r in bot.fake.responses if r.get("text") == "Kill switches"), None))
+    assert text_of(panel).count("a drill: executions are dry runs") == len(bot.services.runbook.switches.switches)
 
 
 def test_an_fm_config_switch_needs_the_record_named_by_the_operator(bot_factory: Any, fake_org: FakeSalesforce) -> None:

@@ -447,21 +447,27 @@ def test_resolving_lists_what_is_still_in_effect_and_a_revert_stays_possible(
 def test_resolving_cancels_every_open_request_and_its_expiry_whatever_came_before_it(
     sf_bot: RunningBot, fake_org: FakeSalesforce
 ) -> None:
-    """The incident's first request ran (its move to cancelled is refused); the ones after it are still cancelled,
-    and their expiry jobs with them."""
+    """Oldest first: the incident's first request ran (its move to cancelled is refused) and a revert of it is
+    pending (it goes on); the request after them is still cancelled, by the resolver, with its expiry job."""
     channel = incident_channel(sf_bot, "declare sev3 Org Chat leaking")
     executed, card = request(sf_bot, channel, "org-chat-off")
     approve(sf_bot, channel, card, executed)
     sf_bot.run_jobs()
+    sf_bot.clock.advance(minutes=1)
+    revert, _ = request_revert(sf_bot, channel, card, "scope is known now")
+    sf_bot.clock.advance(minutes=1)
     pending, _ = request(sf_bot, channel, "tool-calling-off")
     scheduler = sf_bot.services.scheduler
     assert scheduler.pending(scheduler.job_id("expire", request_id(pending)))
-    sf_bot.slack.command("resolve", channel_id=channel.id)
+    sf_bot.slack.command("resolve", user=CAROL, channel_id=channel.id)
     view = sf_bot.fake.wait_until(lambda: sf_bot.fake.open_views("incident.resolve"))[-1]
-    sf_bot.slack.submit(view, {})
+    sf_bot.slack.submit(view, {}, user=CAROL)
     sf_bot.fake.wait_until(lambda: outcome(sf_bot, pending).status is RequestStatus.CANCELLED)
     assert outcome(sf_bot, executed).status is not RequestStatus.CANCELLED
+    assert outcome(sf_bot, revert).status is RequestStatus.PENDING  # a switch left on must still come off
     assert not scheduler.pending(scheduler.job_id("expire", request_id(pending)))
+    cancelled = [e for e in sf_bot.services.approvals.audit.entries(1) if e.kind is AuditKind.CANCELLED]
+    assert [(e.request, e.actor) for e in cancelled] == [(request_id(pending), CAROL)]
 
 
 def test_a_request_expires_at_its_deadline_exactly_and_a_missing_one_is_left_alone(

@@ -280,8 +280,9 @@ class ApprovalStore:
         return _parsed(cast(dict[str, str], self._redis.hgetall(self._key("approval", approval_id))))
 
     def all_of_incident(self, incident: int) -> dict[str, tuple[ApprovalRequest, Outcome]]:
-        """Every request of an incident with its outcome, in one round trip after the index."""
-        return self._many(self.of_incident(incident))
+        """Every request of an incident with its outcome, oldest first, in one round trip after the index."""
+        found = self._many(self.of_incident(incident))
+        return dict(sorted(found.items(), key=lambda item: (item[1][0].created_at, item[0])))
 
     def _many(self, ids: Iterable[str]) -> dict[str, tuple[ApprovalRequest, Outcome]]:
         ids = list(ids)
