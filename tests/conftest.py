@@ -320,6 +320,7 @@ def settings_for(fake: FakeSlack, pages: FakeStatusPages, **overrides: Any) -> S
         **pages.settings(),
         "key_prefix": new_prefix(),
         "message_update_interval_seconds": 0.2,  # the tests of coalescing set the 1 s of production
+        "fm_config_record": "Default",  # the fake org's FM_Config record (a drill's plan names it too)
         **overrides,
     }
     return Settings(_env_file=None, **values)  # type: ignore[call-arg]
