@@ -4,7 +4,8 @@ commands, never inside our code.
 
 Each client connection gets a connection of its own upstream; commands are read one at a time (RESP arrays),
 forwarded, and each answered with exactly one reply read back. A command matching a fault is answered with an
-error instead (`-ERR …`, what redis-py raises as ResponseError) and never reaches Redis; inside MULTI the fault
+error instead (`-ERR …`, what redis-py raises as ResponseError), or with the reply a test chose (`answer`), and
+never reaches Redis; inside MULTI the fault
 is kept for EXEC, which then discards the whole transaction (`-EXECABORT`), as Redis does with a transaction that
 had an error: never half of one. After SUBSCRIBE a connection is piped both ways as it is.
 """
@@ -120,6 +121,14 @@ class RedisProxy:
         with self.lock:
             self.faults.append(fault)
         return fault
+
+    def answer(self, pattern: str, reply: bytes, times: int = 1_000_000) -> RedisFault:
+        """The next `times` commands matching `pattern` get `reply` (raw RESP) without reaching Redis: what a newer
+        server would answer (WAITAOF of Redis 7.2 on a server that predates it)."""
+        answered = RedisFault(re.compile(pattern, re.IGNORECASE), times, reply)
+        with self.lock:
+            self.faults.append(answered)
+        return answered
 
     def clear(self) -> None:
         with self.lock:

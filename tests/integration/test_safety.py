@@ -444,6 +444,36 @@ def test_resolving_lists_what_is_still_in_effect_and_a_revert_stays_possible(
     sf_bot.fake.wait_until(lambda: "*Verified*: read back orgChatSurfacesEnabled__c = all" in text_of(revert_card))
 
 
+def executed_twice(bot: RunningBot) -> None:
+    channel = incident_channel(bot)
+    for key in ("org-chat-off", "tool-calling-off"):
+        approval, card = request(bot, channel, key)
+        approve(bot, channel, card, approval)
+        bot.run_jobs()
+        bot.fake.wait_until(lambda: "*Verified*" in text_of(card))  # noqa: B023
+
+
+def waits(proxy: RedisProxy) -> list[str]:
+    return [c for c in proxy.commands if c.upper().startswith("WAITAOF")]
+
+
+def test_a_sent_mark_waits_for_the_disk_where_redis_can_say(
+    proxied: RunningBot, redis_proxy: RedisProxy, fake_org: FakeSalesforce
+) -> None:
+    """WAITAOF (Redis 7.2+): each mark that a change was sent is on the local disk before the change goes out."""
+    redis_proxy.answer(r"^WAITAOF\b", b"*2\r\n:1\r\n:0\r\n")  # fsynced locally, no replica: as Redis 7.2 answers
+    executed_twice(proxied)
+    assert waits(redis_proxy) == ["WAITAOF 1 0 1000", "WAITAOF 1 0 1000"]
+
+
+def test_a_redis_without_waitaof_is_asked_once(
+    proxied: RunningBot, redis_proxy: RedisProxy, fake_org: FakeSalesforce
+) -> None:
+    """The suite's Redis (6.2) does not know WAITAOF: asked once, then the append-only file's policy is relied on."""
+    executed_twice(proxied)
+    assert waits(redis_proxy) == ["WAITAOF 1 0 1000"]
+
+
 def test_resolving_cancels_every_open_request_and_its_expiry_whatever_came_before_it(
     sf_bot: RunningBot, fake_org: FakeSalesforce
 ) -> None:
