@@ -44,6 +44,21 @@ class LoopbackService:
         return int(self.server.server_address[1])
 
 
+class StatusFaults:
+    """HTTP statuses a fake answers next instead of serving the request, one per request (`fail(429, 503)`)."""
+
+    lock: threading.Lock
+    faults: list[int]
+
+    def fail(self, *statuses: int) -> None:
+        with self.lock:
+            self.faults.extend(statuses)
+
+    def next_fault(self) -> int | None:
+        """The status to answer this request with, if one is queued; the caller holds the lock."""
+        return self.faults.pop(0) if self.faults else None
+
+
 class JsonHandler(BaseHTTPRequestHandler):
     """Serves one fake's `handle(verb, path, headers, body)`, which answers (status, payload) or (status, payload,
     headers), or DROP; counts every request it gets (`fake.received`)."""

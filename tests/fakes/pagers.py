@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlparse
 
-from tests.fakes.loopback import LoopbackService, json_handler
+from tests.fakes.loopback import LoopbackService, StatusFaults, json_handler
 
 ROUTING_KEY = "R0UT1NGKEY0123456789abcdefABCDEF"  # 32 characters, as PagerDuty's integration keys
 OPSGENIE_KEY = "eb243592-faa2-4ba2-a551-1afdf565c889"
@@ -35,7 +35,7 @@ class PdAlert:
     details: dict[str, Any] = field(default_factory=dict)
 
 
-class FakePagerDuty(LoopbackService):
+class FakePagerDuty(StatusFaults, LoopbackService):
     def __init__(self) -> None:
         self.lock = threading.Lock()
         self.received = 0
@@ -48,16 +48,12 @@ class FakePagerDuty(LoopbackService):
     def events_url(self) -> str:
         return f"http://127.0.0.1:{self.port}/v2/enqueue"
 
-    def fail(self, *statuses: int) -> None:
-        with self.lock:
-            self.faults.extend(statuses)
-
     def handle(self, verb: str, path: str, headers: dict[str, str], body: bytes) -> tuple[int, Any]:
         if verb != "POST" or urlparse(path).path != "/v2/enqueue":
             return 404, {"status": "not found"}
         with self.lock:
-            if self.faults:
-                status = self.faults.pop(0)
+            status = self.next_fault()
+            if status is not None:
                 return status, {"status": "error", "message": "injected"}
             try:
                 event = json.loads(body)
@@ -123,7 +119,7 @@ class OgAlert:
     details: dict[str, Any] = field(default_factory=dict)
 
 
-class FakeOpsgenie(LoopbackService):
+class FakeOpsgenie(StatusFaults, LoopbackService):
     def __init__(self, unprocessed_reads: int = 1) -> None:
         """Each request's status answers 404 for its first `unprocessed_reads` reads: it is being processed."""
         self.lock = threading.Lock()
@@ -140,17 +136,14 @@ class FakeOpsgenie(LoopbackService):
     def api_url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def fail(self, *statuses: int) -> None:
-        with self.lock:
-            self.faults.extend(statuses)
-
     def handle(self, verb: str, path: str, headers: dict[str, str], body: bytes) -> tuple[int, Any]:
         parsed = urlparse(path)
         took = {"took": 0.01, "requestId": str(uuid.uuid4())}
         auth = next((v for k, v in headers.items() if k.lower() == "authorization"), "")
         with self.lock:
-            if self.faults:
-                return self.faults.pop(0), {"message": "injected", **took}
+            status = self.next_fault()
+            if status is not None:
+                return status, {"message": "injected", **took}
             if auth != f"GenieKey {OPSGENIE_KEY}":
                 return 401, {"message": "Could not authenticate", **took}
             parts = [unquote(p) for p in parsed.path.strip("/").split("/")]

@@ -30,7 +30,7 @@ from urllib.parse import parse_qs, urlparse
 
 import requests
 
-from tests.fakes.loopback import DROP, LoopbackService, json_handler
+from tests.fakes.loopback import DROP, LoopbackService, StatusFaults, json_handler
 
 GITHUB_TOKEN = "github_pat_11AAAAAAA0fakeTokenForTheTests"
 REPOSITORY = "acme/ops"
@@ -44,7 +44,7 @@ def sign(body: bytes, secret: str) -> str:
     return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
 
 
-class FakeGitHub(LoopbackService):
+class FakeGitHub(StatusFaults, LoopbackService):
     def __init__(self) -> None:
         self.lock = threading.Lock()
         self.received = 0
@@ -63,15 +63,11 @@ class FakeGitHub(LoopbackService):
     def api_url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def fail(self, *faults: int) -> None:
-        with self.lock:
-            self.faults.extend(faults)
-
     def handle(self, verb: str, path: str, headers: dict[str, str], body: bytes) -> Any:
         parsed = urlparse(path)
         auth = next((v for k, v in headers.items() if k.lower() == "authorization"), "")
         with self.lock:
-            fault = self.faults.pop(0) if self.faults else None
+            fault = self.next_fault()
             if fault == 429:
                 return 429, {"message": "API rate limit exceeded"}, {"Retry-After": "1"}
             if fault == 403:
@@ -168,7 +164,7 @@ def _invalid(field: str, code: str, value: str | None = None) -> dict[str, Any]:
     return {"message": "Validation Failed", "errors": [error], "documentation_url": "https://docs.github.com/rest"}
 
 
-class FakeJira(LoopbackService):
+class FakeJira(StatusFaults, LoopbackService):
     def __init__(self) -> None:
         self.lock = threading.Lock()
         self.received = 0
@@ -193,16 +189,12 @@ class FakeJira(LoopbackService):
     def base_url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def fail(self, *faults: int) -> None:
-        with self.lock:
-            self.faults.extend(faults)
-
     def handle(self, verb: str, path: str, headers: dict[str, str], body: bytes) -> Any:
         parsed = urlparse(path)
         auth = next((v for k, v in headers.items() if k.lower() == "authorization"), "")
         expected = "Basic " + base64.b64encode(f"{JIRA_EMAIL}:{JIRA_TOKEN}".encode()).decode()
         with self.lock:
-            fault = self.faults.pop(0) if self.faults else None
+            fault = self.next_fault()
             if fault == 429:
                 return 429, {"errorMessages": ["Rate limit exceeded."], "errors": {}}, {"Retry-After": "1"}
             if isinstance(fault, int):
