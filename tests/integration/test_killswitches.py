@@ -20,6 +20,7 @@ from tests.driver import (
     approve_buttons,
     audit_kinds,
     button,
+    buttons,
     click,
     decide,
     ephemeral_texts,
@@ -180,6 +181,18 @@ def test_revert_needs_two_people_and_restores_the_prior_value(sf_bot: RunningBot
     approval, card = request(sf_bot, channel, "org-chat-off")
     approve(sf_bot, channel, card, approval)
     sf_bot.run_jobs()
+    # a revert form submitted by someone outside the channel (its authority is checked on who submits): refused
+    revert = next(e for e in buttons(card) if e["action_id"] == "switch.revert")
+    sf_bot.slack.click("switch.revert", revert["value"], user=BOB, channel_id=channel.id, message_ts=card["ts"])
+    form = sf_bot.fake.wait_until(lambda: sf_bot.fake.open_views(REVERT_CALLBACK))[-1]
+    assert sf_bot.slack.submit(form, {"reason": "vendor recovered"}, user="U0STRANGER").text == ""
+    sf_bot.fake.wait_until(
+        lambda: (
+            "Only members of INC-1's channel may request a kill switch or a destructive step; join it first."
+            in ephemeral_texts(sf_bot)
+        )
+    )
+    assert "Revert requested" not in text_of(card)
     revert_id, revert_card = request_revert(sf_bot, channel, card, "vendor recovered")
     sf_bot.fake.wait_until(lambda: "Revert requested" in text_of(card))
     assert "switch.revert" not in text_of(card)
@@ -232,7 +245,7 @@ def test_without_salesforce_a_real_incident_cannot_request(bot: RunningBot) -> N
     drill = incident_channel(bot, "declare --drill sev2 Practice")
     bot.slack.command("killswitch", channel_id=drill.id)
     panel = bot.fake.wait_until(lambda: next((r for r in bot.fake.responses if r.get("text") == "Kill switches"), None))
-    assert text_of(panel).count("a drill: executions are dry runs") == len(bot.services.runbook.switches.switches)
+    assert text_of(panel).count("_a drill: executions are dry runs_") == len(bot.services.runbook.switches.switches)
 
 
 def test_an_fm_config_switch_needs_the_record_named_by_the_operator(bot_factory: Any, fake_org: FakeSalesforce) -> None:
