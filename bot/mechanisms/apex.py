@@ -7,7 +7,6 @@ from collections.abc import Mapping
 from typing import Any, Literal
 
 from bot.adapters.salesforce.gateway import SalesforceGateway
-from bot.core.approval import Action
 from bot.mechanisms.base import Mechanism, MechanismConfig, OrgSetup
 
 
@@ -21,7 +20,7 @@ class Apex(Mechanism):
     revertible = False
     can_read_back = False
 
-    def plan(self, change: Mapping[str, Any], action: Action) -> list[str]:
+    def plan(self, change: Mapping[str, Any]) -> list[str]:
         return [f"Tooling API executeAnonymous:\n{change['apex']}"]
 
     def apply(self, org: SalesforceGateway, change: Mapping[str, Any], prior: Mapping[str, Any]) -> str:

@@ -17,7 +17,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from bot.core.approval import Action
 from bot.core.playbook import Strict
 
 if TYPE_CHECKING:
@@ -90,7 +89,7 @@ class Mechanism:
         """What the request is aimed at, as the card shows it (a user Id, a named credential); {} for org-wide."""
         return {}
 
-    def plan(self, change: Mapping[str, Any], action: Action) -> list[str]:
+    def plan(self, change: Mapping[str, Any]) -> list[str]:
         """Exactly what will be sent to the org, in order, shown on the card before anyone approves."""
         raise NotImplementedError
 

@@ -9,7 +9,6 @@ from typing import Any, Literal
 from bot.adapters.salesforce.errors import SalesforceError
 from bot.adapters.salesforce.gateway import SalesforceGateway
 from bot.adapters.soql import abort_cron_apex, cron_soql
-from bot.core.approval import Action
 from bot.mechanisms.base import Mechanism, MechanismConfig, OrgSetup, ReadBack
 
 
@@ -27,7 +26,7 @@ class Cron(Mechanism):
         assert isinstance(config, CronAbort)
         return {"job_name": config.job_name}
 
-    def plan(self, change: Mapping[str, Any], action: Action) -> list[str]:
+    def plan(self, change: Mapping[str, Any]) -> list[str]:
         return [
             f"Tooling API executeAnonymous: {abort_cron_apex(change['job_name'])}",
             f"then REST query: {cron_soql(change['job_name'])}, expecting none",

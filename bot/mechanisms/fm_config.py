@@ -16,7 +16,6 @@ from pydantic import StringConstraints, model_validator
 
 from bot.adapters.salesforce.errors import SalesforceError
 from bot.adapters.salesforce.gateway import SalesforceGateway, Value
-from bot.core.approval import Action
 from bot.mechanisms.base import FormField, Mechanism, MechanismConfig, OrgSetup, ReadBack, RequestError
 
 REFRESH_APEX = "FMConfig.refresh();"
@@ -118,7 +117,7 @@ class FmConfig(Mechanism):
     def target(self, change: Mapping[str, Any]) -> dict[str, str]:
         return {"record": str(change["record"])} if len(change["fields"]) > 1 else {}
 
-    def plan(self, change: Mapping[str, Any], action: Action) -> list[str]:
+    def plan(self, change: Mapping[str, Any]) -> list[str]:
         record, fields = change["record"], change["fields"]
         sets = ", ".join(f"{name} = {shown(value)}" for name, value in fields.items())
         return [

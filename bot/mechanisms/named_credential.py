@@ -16,7 +16,6 @@ from typing import Any, Literal
 
 from bot.adapters.salesforce.errors import SalesforceError
 from bot.adapters.salesforce.gateway import SalesforceGateway
-from bot.core.approval import Action
 from bot.mechanisms.base import FormField, Mechanism, MechanismConfig, OrgSetup, ReadBack, RequestError
 
 ENABLED, DISABLED = "Enabled", "Disabled"
@@ -66,7 +65,7 @@ class NamedCredential(Mechanism):
     def target(self, change: Mapping[str, Any]) -> dict[str, str]:
         return {"named_credential": str(change["developer_name"])}
 
-    def plan(self, change: Mapping[str, Any], action: Action) -> list[str]:
+    def plan(self, change: Mapping[str, Any]) -> list[str]:
         box = "tick" if change["status"] == ENABLED else "clear"
         return [
             "Nothing is sent by the bot: no Salesforce API can change Enabled for Callouts.",

@@ -11,7 +11,6 @@ from pydantic import Field
 
 from bot.adapters.salesforce.gateway import SalesforceGateway
 from bot.adapters.soql import permission_set_assignments_soql
-from bot.core.approval import Action
 from bot.core.salesforce_id import USER_PREFIX, parse_id
 from bot.mechanisms.base import FormField, Mechanism, MechanismConfig, OrgSetup, ReadBack, RequestError
 
@@ -48,7 +47,7 @@ class PermissionSets(Mechanism):
     def target(self, change: Mapping[str, Any]) -> dict[str, str]:
         return {"user_id": str(change["user_id"])}
 
-    def plan(self, change: Mapping[str, Any], action: Action) -> list[str]:
+    def plan(self, change: Mapping[str, Any]) -> list[str]:
         if "restore" in change:
             user_id = change["user_id"]
             return [

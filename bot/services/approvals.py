@@ -226,7 +226,7 @@ class ApprovalService:
             step=step_id,
             target=mechanism.target(change),
             change=change,
-            plan=mechanism.plan(change, Action.APPLY),
+            plan=mechanism.plan(change),
             requester=requester,
             reason=reason,
             created_at=now,
@@ -279,12 +279,11 @@ class ApprovalService:
         request = original.model_copy(
             update={
                 "id": uuid.uuid4().hex[:10],
-                "title": original.title,
                 "action": Action.REVERT,
                 "reverts": original.id,
                 "change": change,
                 "target": mechanism.target(change),
-                "plan": mechanism.plan(change, Action.REVERT),
+                "plan": mechanism.plan(change),
                 "requester": requester,
                 "reason": reason,
                 "created_at": now,

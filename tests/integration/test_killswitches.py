@@ -287,12 +287,14 @@ def test_user_lockout_revokes_only_non_profile_assignments_and_reverts(
     assert "deleted 2 permission set assignment(s)." in text_of(card)
     assert "*Verified*: 0 assignment(s) left" in text_of(card)
 
+    sf_bot.clock.advance(minutes=5)  # the revert is a request of its own: its own time and deadline
     revert_id, revert_card = request_revert(sf_bot, channel, card, "cleared after review")
     said = text_of(revert_card)
     assert "*Revert: " in said and "*Requested by* <@U0BOB0001>: “cleared after review”" in said
     assert f"*Target* user id `{SUSPECT_USER_ID}`" in said  # the revert names whom it gives access back to
     revert, _ = sf_bot.services.approvals.get(request_id(revert_id))
-    assert revert.expires_at == sf_bot.clock.now() + sf_bot.services.approvals.policy.expiry and not revert.revertible
+    assert revert.created_at == sf_bot.clock.now() and not revert.revertible
+    assert revert.expires_at == sf_bot.clock.now() + sf_bot.services.approvals.policy.expiry
     decide(sf_bot, channel, revert_card, revert_id, CAROL)
     sf_bot.fake.wait_until(lambda: "Approved by" in text_of(revert_card))
     sf_bot.run_jobs()
