@@ -225,7 +225,7 @@ class ApprovalStore:
         self._record = client.register_script(_RECORD)
         self._claim = client.register_script(_CLAIM)
         self._create = client.register_script(_CREATE)
-        self._waitaof: bool | None = None  # unknown until tried
+        self._without_waitaof = False  # the server refused WAITAOF once: it predates Redis 7.2
 
     def _run(self, script: Any, keys: list[str], args: list[Any], *audits: Audit | None) -> str:
         """Runs a script with the audit entries it may write, sealed again while another entry came in between;
@@ -341,14 +341,13 @@ class ApprovalStore:
         """Waits until what was written is on the Redis host's disk (WAITAOF, Redis 7.2+), so that a crash of
         the host a moment later cannot lose the mark that a change was sent; where the server cannot say (older,
         or without an append-only file) it goes on: docs/reliability.md says what each setting guarantees."""
-        if self._waitaof is False:
+        if self._without_waitaof:
             return
         try:
             self._redis.execute_command("WAITAOF", 1, 0, WAITAOF_MS)  # type: ignore[no-untyped-call]
-            self._waitaof = True
         except redis.ResponseError as error:
             logger.info("WAITAOF is not available (%s): relying on the append-only file's fsync policy", error)
-            self._waitaof = False
+            self._without_waitaof = True
 
     def release(self, approval_id: str) -> None:
         """Ends this worker's lease (its work is done, or failed and will be picked up again)."""
