@@ -258,7 +258,7 @@ class Settings(BaseSettings):
     def bot_token(self) -> str:
         """The bot token, for the commands that talk to Slack; a missing one stops them with one sentence."""
         if self.slack_bot_token is None:
-            raise SettingsError(f"Cannot start: SLACK_BOT_TOKEN is missing {WHERE}.")
+            raise SettingsError(f"Cannot start: SLACK_BOT_TOKEN is missing {SET_IT_HOW}.")
         return self.slack_bot_token.get_secret_value()
 
     @property
@@ -364,7 +364,7 @@ class SettingsError(Exception):
     """Settings are missing or malformed; the message is one sentence naming the variables."""
 
 
-WHERE = "(set it in .env or the environment)"
+SET_IT_HOW = "(set it in .env or the environment)"
 DEFAULT_ENV_FILE = Path(".env")
 # `incident-bot run --env-file PATH` hands the file on to the gunicorn processes it becomes through this variable.
 ENV_FILE_VARIABLE = "INCIDENT_BOT_ENV_FILE"
@@ -402,4 +402,4 @@ def describe_validation_error(error: ValidationError) -> str:
         else:
             message = str(item["msg"]).removeprefix("Value error, ")
             problems.append(f"{variable} {message[0].lower() + message[1:]}")
-    return "Cannot start: " + "; ".join(problems) + f" {WHERE}."
+    return "Cannot start: " + "; ".join(problems) + f" {SET_IT_HOW}."
