@@ -183,7 +183,7 @@ def decide(approve: bool) -> Listener:
 def open_revert(services: Services, click: Click, reply: Reply) -> None:
     value = click.value
     assert isinstance(value, RequestRef)
-    request, _ = services.approvals.get(value.request)
+    request, _, _ = services.approvals.revertible(value.request, click.actor)
     services.present.approvals.open_revert_form(request, click.trigger_id, click.response_url)
 
 

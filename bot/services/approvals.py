@@ -261,15 +261,21 @@ class ApprovalService:
         if seen is not None:
             raise UserError(f"The org already shows this change ({seen}): nothing to request, nothing was sent.")
 
-    def request_revert(self, approval_id: str, requester: str, reason: str) -> Requested:
-        """A revert is asked for like any change, two people as always, and also after the incident is resolved (a
-        switch left on must still come off)."""
+    def revertible(self, approval_id: str, requester: str) -> tuple[ApprovalRequest, Outcome, Incident]:
+        """The request `requester` may ask to revert now, or a UserError that says why not: asked when the Revert
+        button is clicked (before its form opens) and again when the form is submitted."""
         original, outcome = self._get(approval_id)
         incident = incident_or_refuse(self.incidents.get(original.incident), original.incident, open_only=False)
         self._require_available(incident)
         self.access.require(incident, requester, Privilege.REQUEST)
         if not original.revertible or original.drill or not outcome.revertible_now:
             raise UserError("Only an executed, revertible kill switch can be reverted.")
+        return original, outcome, incident
+
+    def request_revert(self, approval_id: str, requester: str, reason: str) -> Requested:
+        """A revert is asked for like any change, two people as always, and also after the incident is resolved (a
+        switch left on must still come off)."""
+        original, outcome, incident = self.revertible(approval_id, requester)
         mechanism = MECHANISMS[original.mechanism]
         try:
             change = mechanism.revert(original.change, outcome.prior)
