@@ -116,9 +116,7 @@ class EvidenceService:
             return None
         now = self.clock.now()
         self.store.save(incident.number, Probed(at=now, probes=len(probes)))
-        context = RunContext(
-            org=self.org, status_pages=None, now=now, export_limit=PROBE_ROWS, step_settings=self.step_settings
-        )
+        context = self._context(now)
         readings = []
         for playbook, probe in probes:
             bounds = window_values(probe.query, now)
@@ -178,12 +176,12 @@ class EvidenceService:
     def sample(self) -> int:
         """The worker's measurement of every growth probe's count, every SAMPLE_MINUTES (one process per slot);
         the number measured. A probe that fails is left for the next slot."""
-        growing = [(playbook, probe) for playbook, probe in self.runbook.probes() if probe.rule.type == "growth"]
+        growing = [probe for _, probe in self.runbook.probes() if isinstance(probe.rule, GrowthRule)]
         if self.org is None or not growing:
             return 0
-        context = RunContext(org=self.org, status_pages=None, now=self.clock.now(), step_settings=self.step_settings)
+        context = self._context(self.clock.now())
         measured = 0
-        for _, probe in growing:
+        for probe in growing:
             try:
                 result = kind_of(probe.query).run(probe.query, {}, context)
             except StepFailed as failure:
@@ -192,6 +190,12 @@ class EvidenceService:
             self.store.record_sample(probe.id, result.at, result.total)
             measured += 1
         return measured
+
+    def _context(self, now: datetime) -> RunContext:
+        """What a probe's query runs with: the org, a page of rows at most, the operator's pattern settings."""
+        return RunContext(
+            org=self.org, status_pages=None, now=now, export_limit=PROBE_ROWS, step_settings=self.step_settings
+        )
 
     def sampling_due(self) -> bool:
         """True once per sampling slot, for the one process that claims it."""
