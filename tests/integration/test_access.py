@@ -188,6 +188,9 @@ def test_every_button_is_refused_from_another_channel(
     )
     channel = incident_channel(bot, "declare --llm sev2 Anthropic 5xx on all pipelines")
     open_phase(bot, channel, "prompt-injection", "diagnose")  # a Next phase button
+    bot.fake.wait_until(  # and its security suggestion (Raise to SEV-1, Declare a private incident), posted after it
+        lambda: any(m.get("text") == "Suspected exfiltration" for m in channel.messages.values())
+    )
     open_phase(bot, channel, "rate-limit-storm", "diagnose")  # a decision
     open_phase(bot, channel, "inventory-harvester", "discovery")  # a link
     unknown_refresh(bot, channel, fake_org)  # a change sent without an answer: Checked…
