@@ -4,7 +4,11 @@ outcomes, the background jobs and the Bolt app. The whole dependency graph is in
 from __future__ import annotations
 
 import logging
+import os
+import threading
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 from functools import cached_property
@@ -31,12 +35,14 @@ from bot.adapters.redis_store.timeline import TimelineStore
 from bot.adapters.redis_store.tracked import TrackedStore
 from bot.adapters.redis_store.updates import CoalescedUpdates
 from bot.adapters.redis_store.walkthrough import MessageStore, WalkthroughStore
+from bot.adapters.redis_store.web import WebStore
 from bot.adapters.redis_store.webhooks import Deliveries
 from bot.adapters.salesforce.errors import SalesforceError
 from bot.adapters.salesforce.gateway import SalesforceGateway
 from bot.adapters.salesforce.login import credentials_from
 from bot.adapters.scheduler import Scheduler
 from bot.adapters.slack_api import SlackApi, build_web_client
+from bot.adapters.slack_openid import SlackOpenId
 from bot.adapters.status_pages import StatusPage, StatusPages
 from bot.config import Settings
 from bot.core.audit import Seal
@@ -66,10 +72,12 @@ from bot.services.paging import Paging
 from bot.services.ports import Tracker
 from bot.services.related import RelatedService
 from bot.services.response import ResponsePolicy, ResponseService
+from bot.services.sign_in import SignIn
 from bot.services.timeline import TimelineService
 from bot.services.timers import Deadlines, ResponseTimers
 from bot.services.tracking import Tracking
 from bot.services.walkthrough import WalkthroughService
+from bot.services.web_view import WebView
 from bot.subscribers.event_log import EventLog
 from bot.subscribers.pager import Pager, PagerBackend
 from bot.subscribers.tracker import TrackerSubscriber
@@ -97,6 +105,12 @@ class Presenters:
     action_items: ActionItemsPresenter
 
 
+@dataclass(frozen=True)
+class WebPages:
+    sign_in: SignIn
+    view: WebView
+
+
 @dataclass
 class Services:
     settings: Settings
@@ -121,6 +135,7 @@ class Services:
     events: EventDispatch
     listeners: ListenerPool
     updates: CoalescedUpdates
+    web: WebPages | None  # the web view, when SLACK_CLIENT_ID turns it on
 
     @cached_property
     def jobs(self) -> type[Job]:
@@ -203,7 +218,8 @@ def build_services(settings: Settings, client: WebClient, clock: Clock | None = 
     )
     access = Access(slack, settings.responders_usergroup)
     audit = AuditService(audit_store, approval_store, incident_store, clock)
-    timeline = TimelineService(TimelineStore(redis.data, prefix), audit_store, incident_store, slack, clock)
+    timeline_store = TimelineStore(redis.data, prefix)
+    timeline = TimelineService(timeline_store, audit_store, incident_store, slack, clock)
     walkthrough = WalkthroughService(
         incidents=incident_store,
         steps=steps,
@@ -377,6 +393,36 @@ def build_services(settings: Settings, client: WebClient, clock: Clock | None = 
         action_items=ActionItemsPresenter(slack, messages, timezone, tracking.trackers),
     )
 
+    web = None
+    if settings.slack_client_id and settings.slack_client_secret and settings.web_session_secret:
+        assert settings.web_base_url is not None  # the settings check it comes with SLACK_CLIENT_ID
+        web_store = WebStore(redis.data, prefix, settings.web_session_secret.get_secret_value().encode())
+        identity = SlackOpenId(
+            settings.slack_api_base_url,
+            settings.slack_client_id,
+            settings.slack_client_secret.get_secret_value(),
+            settings.slack_openid_authorize_url,
+            settings.slack_openid_keys_url,
+        )
+        web = WebPages(
+            SignIn(identity, web_store, slack, clock, settings.web_base_url, settings.web_session_hours),
+            WebView(
+                incidents=incident_store,
+                timeline=timeline,
+                timeline_store=timeline_store,
+                steps=steps,
+                approvals=approval_store,
+                audit=audit,
+                lifecycle=lifecycle,
+                store=web_store,
+                workspace=slack,
+                runbook=runbook,
+                deadlines=deadlines,
+                clock=clock,
+                timezone=timezone,
+            ),
+        )
+
     return Services(
         settings=settings,
         redis=redis,
@@ -400,6 +446,7 @@ def build_services(settings: Settings, client: WebClient, clock: Clock | None = 
         events=EventDispatch(outbox, scheduler, [EventLog(), *paging_subscribers, *tracker_subscribers]),
         listeners=ListenerPool(LISTENER_THREADS),
         updates=updates,
+        web=web,
     )
 
 
@@ -461,16 +508,36 @@ def status_pages(settings: Settings) -> StatusPages:
     )
 
 
+BOLT_OAUTH_VARIABLES = ("SLACK_CLIENT_ID", "SLACK_CLIENT_SECRET")
+_environment = threading.Lock()
+
+
+@contextmanager
+def single_workspace() -> Iterator[None]:
+    """Bolt turns itself into a multi-workspace OAuth app, and ignores the bot token, when SLACK_CLIENT_ID and
+    SLACK_CLIENT_SECRET are in the environment; the bot has them there for Sign in with Slack (the web view). So
+    they are out of the environment while Bolt's App is made, and back right after."""
+    with _environment:
+        held = {name: os.environ.pop(name) for name in BOLT_OAUTH_VARIABLES if name in os.environ}
+        try:
+            yield
+        finally:
+            os.environ.update(held)
+
+
 def create_app(settings: Settings, clock: Clock | None = None) -> tuple[App, Services]:
     """The Bolt app with every listener registered, and the services behind it."""
     client = build_web_client(settings.bot_token, settings.slack_api_base_url)
     services = build_services(settings, client, clock)
-    app = App(
-        client=client,
-        signing_secret=(settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else None),
-        listener_executor=services.listeners,
-        token_verification_enabled=False,  # the process checked the token before it started (bot/preflight.py)
-    )
+    with single_workspace():
+        app = App(
+            client=client,
+            signing_secret=(
+                settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else None
+            ),
+            listener_executor=services.listeners,
+            token_verification_enabled=False,  # the process checked the token before it started (bot/preflight.py)
+        )
     app.use(replay_guard(services.redis.data, settings.key_prefix))
     app.error(answer_failures)
     register_all(app, services)

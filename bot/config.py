@@ -130,6 +130,16 @@ class Settings(BaseSettings):
 
     # The bot's public address (https://incidents.example.com): links to an incident's page in pages and alerts
     web_base_url: str | None = Field(default=None, pattern=r"^https?://\S+$")
+    # The web view (incidents, one incident, insights), signed in with Slack: on when SLACK_CLIENT_ID is set, which
+    # then needs SLACK_CLIENT_SECRET, WEB_BASE_URL and WEB_SESSION_SECRET too (the app's Basic Information page)
+    slack_client_id: str | None = Field(default=None, pattern=r"^[0-9]+\.[0-9]+$")
+    slack_client_secret: SecretStr | None = None
+    web_session_secret: SecretStr | None = None
+    web_session_hours: int = Field(default=12, ge=1, le=24 * 7)
+    slack_openid_authorize_url: str = Field(
+        default="https://slack.com/openid/connect/authorize", pattern=r"^https?://\S+$"
+    )
+    slack_openid_keys_url: str = Field(default="https://slack.com/openid/connect/keys", pattern=r"^https?://\S+$")
 
     # Vendor status pages (Statuspage v2 summary.json for Anthropic and OpenAI, RSS feeds for AWS and Azure)
     anthropic_status_url: str = "https://status.anthropic.com/api/v2/summary.json"
@@ -158,6 +168,18 @@ class Settings(BaseSettings):
             raise ValueError(
                 "Jira settings are incomplete: set JIRA_BASE_URL, JIRA_EMAIL, JIRA_API_TOKEN and JIRA_PROJECT_KEY"
             )
+        return self
+
+    @model_validator(mode="after")
+    def _web_view_is_complete(self) -> Settings:
+        if self.slack_client_id:
+            missing = [
+                name.upper()
+                for name in ("slack_client_secret", "web_base_url", "web_session_secret")
+                if not getattr(self, name)
+            ]
+            if missing:
+                raise ValueError(f"the web view (SLACK_CLIENT_ID is set) also needs {', '.join(missing)}")
         return self
 
     @model_validator(mode="after")
@@ -192,7 +214,7 @@ class Settings(BaseSettings):
         ]
         return "partial" if any(given) else None
 
-    @field_validator("audit_signing_key")
+    @field_validator("audit_signing_key", "web_session_secret")
     @classmethod
     def _signing_key(cls, value: SecretStr | None) -> SecretStr | None:
         if value is not None and len(value.get_secret_value()) < MIN_KEY_LENGTH:

@@ -1,5 +1,5 @@
-"""The HTTP entry point: Bolt's Flask adapter at /slack/events, the pagers' and trackers' signed webhooks, and a
-health check.
+"""The HTTP entry point: Bolt's Flask adapter at /slack/events, the pagers' and trackers' signed webhooks, the web
+view's pages (`handlers/web.py`), and a health check.
 
 Served by gunicorn (`bot/gunicorn_config.py`): the Procfile's `web:` and `incident-bot run` start the same.
 """
@@ -16,6 +16,7 @@ from slack_bolt.adapter.flask import SlackRequestHandler
 
 from bot.app import Services, create_app
 from bot.config import process_settings
+from handlers.web import register_web
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
@@ -59,7 +60,7 @@ class BodyLimit:
 
 
 def wsgi_app(app: App, services: Services) -> Flask:
-    flask_app = Flask("incident-bot")
+    flask_app = Flask("incident-bot", static_folder=None)  # the web view serves its own (handlers/web.py)
     flask_app.wsgi_app = BodyLimit(flask_app.wsgi_app, MAX_BODY_BYTES)  # type: ignore[method-assign]
     flask_app.extensions[SERVICES] = services
     handler = SlackRequestHandler(app)
@@ -83,6 +84,8 @@ def wsgi_app(app: App, services: Services) -> Flask:
         """PagerDuty v3 webhooks: the on-call acknowledged or resolved there (signed with its secret)."""
         status = services.paging.pagerduty_webhook(request.get_data(), request.headers.get("X-PagerDuty-Signature", ""))
         return ("", status)
+
+    register_web(flask_app, services)
 
     @flask_app.get("/healthz")
     def health() -> tuple[str, int]:

@@ -25,10 +25,13 @@ from werkzeug.serving import make_server
 from bot.app import Services, create_app
 from bot.config import Settings
 from bot.core.walkthrough import StepState, state_key
+from bot.services.sign_in import CALLBACK_PATH
 from bot.web import EVENTS_PATH, wsgi_app
 from bot.worker import PromptStop
 from tests.fakes.salesforce import CONSUMER_KEY, USERNAME, FakeSalesforce
 from tests.fakes.slack import BOT_TOKEN, FakeSlack
+from tests.fakes.slack_openid import CLIENT_ID as OPENID_CLIENT_ID
+from tests.fakes.slack_openid import CLIENT_SECRET as OPENID_CLIENT_SECRET
 from tests.fakes.status_pages import FakeStatusPages
 from tests.fakes.trackers import GITHUB_TOKEN, JIRA_EMAIL, JIRA_TOKEN, PROJECT, REPOSITORY, FakeGitHub, FakeJira
 from tests.slack_sim import SIGNING_SECRET, SlackSim
@@ -343,6 +346,11 @@ class RunningBot:
     clock: ManualClock
     slack: SlackSim
 
+    @property
+    def web_url(self) -> str:
+        """Where its web pages are (the same server as Slack's events)."""
+        return self.url.removesuffix(EVENTS_PATH)
+
     def wait_quiet(self) -> None:
         """Until the work the bot does after its acks is done: nothing queued or running in its listener pool."""
         assert self.services.listeners.wait_quiet(timeout=QUIET_SECONDS), "the listeners were still busy"
@@ -391,9 +399,9 @@ class RunningBot:
 class BotServer:
     """The bot's WSGI app (the one gunicorn serves) on a real threaded HTTP server on loopback."""
 
-    def __init__(self, settings: Settings, fake: FakeSlack, clock: ManualClock) -> None:
+    def __init__(self, settings: Settings, fake: FakeSlack, clock: ManualClock, port: int = 0) -> None:
         app, self.services = create_app(settings, clock=clock)
-        self.server = make_server("127.0.0.1", 0, wsgi_app(app, self.services), threaded=True)
+        self.server = make_server("127.0.0.1", port, wsgi_app(app, self.services), threaded=True)
         self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
         self.thread.start()
         url = f"http://127.0.0.1:{self.server.server_port}{EVENTS_PATH}"
@@ -416,17 +424,35 @@ def bot_factory(
 
     fake_slack.now = lambda: clock.now().timestamp()
 
-    def start(**overrides: Any) -> RunningBot:
+    def start(listen_port: int = 0, **overrides: Any) -> RunningBot:
         settings = settings_for(
             fake_slack, status_pages, **{"redis_url": redis_url, "data_dir": tmp_path / "var", **overrides}
         )
-        server = BotServer(settings, fake_slack, clock)
+        server = BotServer(settings, fake_slack, clock, listen_port)
         servers.append(server)
         return server.bot
 
     yield start
     for server in servers:
         server.close()
+
+
+@pytest.fixture
+def web_bot(bot_factory: Any, fake_slack: FakeSlack) -> RunningBot:
+    """A bot with the web view on (Sign in with Slack through the fake's OpenID endpoints), its pages at
+    `bot.web_url`."""
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    fake_slack.openid.redirect_urls.add(base + CALLBACK_PATH)
+    return bot_factory(  # type: ignore[no-any-return]
+        listen_port=port,
+        web_base_url=base,
+        slack_client_id=OPENID_CLIENT_ID,
+        slack_client_secret=OPENID_CLIENT_SECRET,
+        web_session_secret="s" * 32,
+        slack_openid_authorize_url=f"{fake_slack.url}/openid/connect/authorize",
+        slack_openid_keys_url=f"{fake_slack.url}/openid/connect/keys",
+    )
 
 
 @pytest.fixture
@@ -438,3 +464,11 @@ def sf_bot(bot_factory: Any, fake_org: FakeSalesforce) -> RunningBot:
 @pytest.fixture
 def bot(bot_factory: Any) -> RunningBot:
     return bot_factory()  # type: ignore[no-any-return]
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """A skipped browser test is said loudly at the end, not only as an `s` among the dots."""
+    skipped = [report for report in terminalreporter.stats.get("skipped", []) if "tests/browser/" in report.nodeid]
+    if skipped:
+        terminalreporter.write_sep("!", f"{len(skipped)} BROWSER TESTS SKIPPED: no Chromium here", red=True)
+        terminalreporter.write_line("Install Debian's chromium and chromium-driver to run them; CI never skips them.")

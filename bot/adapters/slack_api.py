@@ -77,6 +77,9 @@ class SlackApi:
     def bot_user_id(self) -> str:
         return str(self._call("auth.test")["user_id"])
 
+    def team_id(self) -> str:
+        return str(self._call("auth.test")["team_id"])
+
     def create_channel(self, name: str, *, private: bool) -> str | None:
         """The new channel's id, or None when the name is taken."""
         try:

@@ -38,6 +38,10 @@ class Workspace(Protocol):
 
     def bot_user_id(self) -> str: ...
 
+    def team_id(self) -> str:
+        """The workspace the bot is installed in."""
+        ...
+
     def is_guest(self, user: str) -> bool:
         """A single- or multi-channel guest of the workspace."""
         ...
@@ -49,6 +53,27 @@ class Workspace(Protocol):
     def posted_message(self, channel: str, ts: str) -> PostedMessage | None:
         """A message of a channel, a thread reply included, with its permalink; None when it is gone."""
         ...
+
+
+@dataclass(frozen=True)
+class Identity:
+    """Who signed in to the web view, as the identity provider vouches."""
+
+    user_id: str
+    team_id: str
+    name: str
+
+
+class SignInFailed(Exception):
+    """The identity provider refused or failed a sign-in; the message is one sentence for the person."""
+
+
+class IdentityProvider(Protocol):
+    """Sign in with Slack: where to send the person, and who came back."""
+
+    def authorize_url(self, state: str, nonce: str, redirect_uri: str) -> str: ...
+
+    def identify(self, code: str, redirect_uri: str, nonce: str) -> Identity: ...
 
 
 class EventSink(Protocol):

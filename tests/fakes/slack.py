@@ -33,6 +33,7 @@ from slack_sdk.models.blocks import Block
 from slack_sdk.models.views import View
 
 from tests.fakes.loopback import LoopbackService
+from tests.fakes.slack_openid import FakeOpenId, OpenIdRefusal
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 MANIFEST = Path(__file__).resolve().parents[2] / "manifest.yml"
@@ -132,9 +133,9 @@ def load_specs() -> dict[str, dict[str, Any]]:
     return specs
 
 
-def manifest_scopes(path: Path = MANIFEST) -> set[str]:
+def manifest_scopes(path: Path = MANIFEST, kind: str = "bot") -> set[str]:
     manifest = yaml.safe_load(path.read_text())
-    return set(manifest["oauth_config"]["scopes"]["bot"])
+    return set(manifest["oauth_config"]["scopes"].get(kind) or [])
 
 
 class FakeSlack(LoopbackService):
@@ -168,6 +169,7 @@ class FakeSlack(LoopbackService):
         self.rate_limited: list[Call] = []  # the calls answered with 429 for being over the limit
         self._ids = itertools.count(1)
         self._ts = itertools.count(1)
+        self.openid = FakeOpenId(manifest_scopes(kind="user"))
         self.serve(self._handler_class(), port)
 
     # ----- lifecycle and helpers for tests
@@ -300,6 +302,10 @@ class FakeSlack(LoopbackService):
                     return 404, {}, b"unknown upload"
                 self.files[file_id]["content"] = body
             return 200, {}, b"OK - " + str(len(body)).encode()
+        if parsed.path == "/openid/connect/authorize" and verb == "GET":
+            return self.openid.authorize(parsed.query)
+        if parsed.path == "/openid/connect/keys" and verb == "GET":
+            return 200, {}, self.openid.keys()
         if not parsed.path.startswith("/api/"):
             return 404, {}, {"ok": False, "error": "not_found"}
         method = parsed.path[len("/api/") :]
@@ -342,6 +348,13 @@ class FakeSlack(LoopbackService):
                 return fault.status, {}, b"<html>Internal Server Error</html>"
             return 200, {}, {"ok": False, "error": fault.error}
         token = args.pop("token", None)
+        if method.startswith("openid.connect."):  # a client's credentials, or a signed-in person's user token
+            try:
+                if method == "openid.connect.token":
+                    return 200, {}, {"ok": True, **self.openid.token(args, headers)}
+                return 200, {}, {"ok": True, **self.openid.user_info(token)}
+            except OpenIdRefusal as refusal:
+                return 200, {}, {"ok": False, "error": refusal.error}
         if token is None:
             return 200, {}, {"ok": False, "error": "not_authed"}
         if token != (APP_TOKEN if method == "apps.connections.open" else BOT_TOKEN):  # an app-level token there

@@ -10,10 +10,13 @@ import subprocess
 from pathlib import Path
 
 import pytest
+import requests
 
 from tests.conftest import free_port, run_cli, spawn
 from tests.driver import server_pids, serving, stop
 from tests.fakes.slack import APP_TOKEN, BOT_TOKEN, FakeSlack
+from tests.fakes.slack_openid import CLIENT_ID as OPENID_CLIENT_ID
+from tests.fakes.slack_openid import CLIENT_SECRET as OPENID_CLIENT_SECRET
 from tests.fakes.socket_mode import FakeSocketMode
 from tests.slack_sim import SIGNING_SECRET, SlackSim
 
@@ -292,3 +295,47 @@ def test_socket_mode_on_a_laptop_runs_the_declare_flow(fake_slack: FakeSlack, tm
         assert stop(process) == 0
         socket_mode.stop()
     assert server_pids((tmp_path / "var").resolve()) == []
+
+
+def test_socket_mode_serves_the_web_view_and_stays_single_workspace(fake_slack: FakeSlack, tmp_path: Path) -> None:
+    """With the web view's settings in the environment (SLACK_CLIENT_ID among them, which Bolt alone would take
+    for multi-workspace OAuth), `incident-bot run` in Socket Mode still answers Slack on its bot token, and
+    serves the pages on PORT; Ctrl-C stops both."""
+    socket_mode = FakeSocketMode().start()
+    fake_slack.socket_mode_url = lambda: socket_mode.url
+    port = free_port()
+    env = {
+        "SLACK_BOT_TOKEN": BOT_TOKEN,
+        "SLACK_APP_TOKEN": APP_TOKEN,
+        "SLACK_API_BASE_URL": fake_slack.base_url,
+        "DATA_DIR": str(tmp_path / "var"),
+        "HOST": "127.0.0.1",
+        "PORT": str(port),
+        "SLACK_CLIENT_ID": OPENID_CLIENT_ID,
+        "SLACK_CLIENT_SECRET": OPENID_CLIENT_SECRET,
+        "WEB_BASE_URL": f"http://127.0.0.1:{port}",
+        "WEB_SESSION_SECRET": "w" * 32,
+    }
+    sim = SlackSim("unused", fake_slack)
+    process = spawn("run", env=env, cwd=tmp_path)
+    try:
+        socket_mode.wait_connected()
+        ack = socket_mode.send(
+            "slash_commands", sim.command_body("help", "U0ALICE01", "C0GENERAL"), accepts_response_payload=True
+        )
+        assert "Here is what `/incident` can do" in ack["payload"]["text"]
+        (page,) = fake_slack.wait_until(lambda: _answering(f"http://127.0.0.1:{port}/"))
+        assert page.status_code == 401 and "Sign in with Slack" in page.text
+        assert page.headers["X-Frame-Options"] == "DENY"
+    finally:
+        assert stop(process) == 0
+        socket_mode.stop()
+    assert server_pids((tmp_path / "var").resolve()) == []
+
+
+def _answering(url: str) -> tuple[requests.Response] | None:
+    """The answer once something listens there (a tuple: a Response with a 4xx status is falsy)."""
+    try:
+        return (requests.get(url, timeout=5),)
+    except requests.ConnectionError:
+        return None

@@ -29,6 +29,9 @@ class TimelineStore:
         raw = cast(list[tuple[str, dict[str, str]]], self._redis.xrange(self._key("incident", number, "timeline")))
         return [TimelineEntry.model_validate_json(fields["entry"]) for _, fields in raw]
 
+    def length(self, number: int) -> int:
+        return int(self._redis.xlen(self._key("incident", number, "timeline")))
+
     def delete(self, number: int, entry_id: str) -> None:
         self._redis.xdel(self._key("incident", number, "timeline"), entry_id)
 
