@@ -10,6 +10,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import redis
+import requests
 import yaml
 from slack_sdk.errors import SlackApiError
 
@@ -54,6 +55,7 @@ def run_checks(settings: Settings) -> Iterator[Check]:
         audit_signing,
         pager_settings,
         trackers_reachable,
+        web_view,
     ]
     for check in checks:
         try:
@@ -290,3 +292,40 @@ def trackers_reachable(settings: Settings) -> Check:
             warning=True,
         )
     return Check("Trackers", True, "; ".join(seen))
+
+
+def web_view(settings: Settings) -> Check:
+    """Whether the web view is on, whether Slack's signing keys can be read, and whether its address keeps the
+    session cookie encrypted. Slack cannot be asked whether the callback is among the app's redirect URLs."""
+    if not settings.slack_client_id:
+        return Check(
+            "Web view",
+            True,
+            "off: set SLACK_CLIENT_ID, SLACK_CLIENT_SECRET, WEB_BASE_URL and WEB_SESSION_SECRET to read incidents "
+            "on a web page",
+        )
+    base = str(settings.web_base_url).rstrip("/")
+    try:
+        answer = requests.get(settings.slack_openid_keys_url, timeout=10)
+        answer.raise_for_status()
+        problem = "" if answer.json().get("keys") else "no keys in its answer"
+    except requests.HTTPError as error:
+        problem = f"HTTP {error.response.status_code}"
+    except (requests.RequestException, ValueError, AttributeError) as error:
+        problem = type(error).__name__
+    if problem:
+        return Check(
+            "Web view",
+            False,
+            f"Slack's signing keys at {settings.slack_openid_keys_url} could not be read ({problem}): sign-ins "
+            "cannot be verified; check SLACK_OPENID_KEYS_URL and the network",
+        )
+    callback = f"{base}/auth/slack/callback"
+    if urlsplit(base).scheme != "https" and urlsplit(base).hostname not in LOOPBACK:
+        return Check(
+            "Web view",
+            True,
+            f"on at {base}, which is not https: the session cookie travels unencrypted; serve it over https",
+            warning=True,
+        )
+    return Check("Web view", True, f"on at {base}; {callback} must be among the Slack app's Redirect URLs")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from collections.abc import Iterable, Sequence
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -75,7 +76,10 @@ class WebRenderer:
 
     @staticmethod
     def markdown(text: str) -> Markup:
-        return Markup(_markdown.render(text))  # noqa: S704 (markdown-it escapes the text: "html" is off)
+        """Markdown as HTML, its headings two levels down: it sits under the page's own h1 and a section's h2."""
+        html = _markdown.render(text)  # markdown-it escapes the text ("html" is off)
+        html = re.sub(r"<(/?)h([1-4])>", lambda m: f"<{m.group(1)}h{int(m.group(2)) + 2}>", html)
+        return Markup(html)  # noqa: S704
 
     @staticmethod
     def with_names(text: str, names: dict[str, str]) -> Markup:

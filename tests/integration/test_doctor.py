@@ -9,11 +9,18 @@ from tests.conftest import OwnRedis, run_cli
 from tests.driver import worker_env
 from tests.fakes.pagers import OPSGENIE_KEY, ROUTING_KEY, FakeOpsgenie, FakePagerDuty
 from tests.fakes.salesforce import BOT_PROFILE_SET, FakeSalesforce
+from tests.fakes.slack_openid import CLIENT_ID as OPENID_CLIENT_ID
+from tests.fakes.slack_openid import CLIENT_SECRET as OPENID_CLIENT_SECRET
 from tests.fakes.trackers import GITHUB_TOKEN, JIRA_EMAIL, JIRA_TOKEN, PROJECT, REPOSITORY, FakeGitHub, FakeJira
 
 
 def doctor(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     return run_cli("doctor", env=env, timeout=120)
+
+
+def check_line(result: subprocess.CompletedProcess[str], name: str) -> str:
+    """The line of one check (`Pager`, `Trackers`…) in doctor's output."""
+    return next(line for line in result.stdout.splitlines() if line[6:].startswith(name + ":"))
 
 
 def test_a_healthy_deployment_passes(own_redis: OwnRedis, bot_factory: Any, fake_org: FakeSalesforce) -> None:
@@ -31,6 +38,7 @@ def test_a_healthy_deployment_passes(own_redis: OwnRedis, bot_factory: Any, fake
         "WARN  Audit trail",
         "WARN  Pager",
         "PASS  Trackers",
+        "PASS  Web view",
     ]
     assert "no worker is running for this bot right now" in lines[4]
     assert "no approver policy: any other member of an incident channel may approve" in lines[5]
@@ -81,12 +89,12 @@ def test_pager_settings_are_checked_by_their_shape_without_paging(
         }
         good = doctor(env)
         assert good.returncode == 0, good.stdout
-        assert good.stdout.splitlines()[-2] == (
+        assert check_line(good, "Pager") == (
             "WARN  Pager: PagerDuty and Opsgenie page on SEV-1, SEV-2; PAGERDUTY_WEBHOOK_SECRET is not set, so an "
             "acknowledgement made in PagerDuty does not show in the channel"
         )
         signed = doctor({**env, "PAGERDUTY_WEBHOOK_SECRET": "s" * 32})
-        assert signed.stdout.splitlines()[-2] == "PASS  Pager: PagerDuty and Opsgenie page on SEV-1, SEV-2"
+        assert check_line(signed, "Pager") == "PASS  Pager: PagerDuty and Opsgenie page on SEV-1, SEV-2"
         wrong = doctor(
             {
                 **env,
@@ -96,7 +104,7 @@ def test_pager_settings_are_checked_by_their_shape_without_paging(
             }
         )
         assert wrong.returncode == 1
-        line = wrong.stdout.splitlines()[-2]
+        line = check_line(wrong, "Pager")
         assert line.startswith("FAIL  Pager: PAGERDUTY_ROUTING_KEY is not an integration key")
         assert "OPSGENIE_API_KEY is not an API integration key" in line
         assert "OPSGENIE_API_URL must be an https:// address" in line
@@ -125,14 +133,14 @@ def test_trackers_are_checked_with_a_read_that_changes_nothing(
         }
         good = doctor(env)
         assert good.returncode == 0, good.stdout
-        assert good.stdout.splitlines()[-1] == (
+        assert check_line(good, "Trackers") == (
             "WARN  Trackers: GitHub: acme/ops (private) takes issues; Jira: signed in as Incident Bot; project OPS "
             "(Operations); GITHUB_WEBHOOK_SECRET, JIRA_WEBHOOK_SECRET not set, so what is closed there does not come "
             "back"
         )
         wrong = doctor({**env, "GITHUB_TOKEN": "ghp_wrong", "JIRA_PROJECT_KEY": "NOPE"})
         assert wrong.returncode == 1
-        assert wrong.stdout.splitlines()[-1] == (
+        assert check_line(wrong, "Trackers") == (
             "FAIL  Trackers: GitHub: GitHub refused to answer (Bad credentials); Jira: Jira refused to answer "
             "(No project could be found with key 'NOPE'.); check the GITHUB_* or JIRA_* settings"
         )
@@ -144,3 +152,27 @@ def test_trackers_are_checked_with_a_read_that_changes_nothing(
     finally:
         github.stop()
         jira.stop()
+
+
+def test_the_web_view_check_reads_slacks_keys_and_wants_https(bot_factory: Any, fake_org: FakeSalesforce) -> None:
+    bot = bot_factory()
+    web = {
+        "SLACK_CLIENT_ID": OPENID_CLIENT_ID,
+        "SLACK_CLIENT_SECRET": OPENID_CLIENT_SECRET,
+        "WEB_SESSION_SECRET": "w" * 32,
+        "SLACK_OPENID_KEYS_URL": f"{bot.fake.url}/openid/connect/keys",
+    }
+    env = {**worker_env(bot, fake_org), **web}
+
+    good = check_line(doctor({**env, "WEB_BASE_URL": "https://incidents.example.com"}), "Web view")
+    assert good == (
+        "PASS  Web view: on at https://incidents.example.com; https://incidents.example.com/auth/slack/callback "
+        "must be among the Slack app's Redirect URLs"
+    )
+    plain = check_line(doctor({**env, "WEB_BASE_URL": "http://incidents.example.com"}), "Web view")
+    assert plain.startswith("WARN  Web view: on at http://incidents.example.com, which is not https")
+    wrong = doctor({**env, "WEB_BASE_URL": "https://x.example", "SLACK_OPENID_KEYS_URL": f"{bot.fake.url}/nope"})
+    assert wrong.returncode == 1
+    assert check_line(wrong, "Web view").startswith(
+        f"FAIL  Web view: Slack's signing keys at {bot.fake.url}/nope could not be read (HTTP 404)"
+    )

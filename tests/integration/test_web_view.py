@@ -246,3 +246,13 @@ def test_the_list_pages_fifty_at_a_time_open_first(web_bot: RunningBot) -> None:
     assert 'href="/?page=2"' in first
     third = session.get(web_bot.web_url + "/", params={"page": "3"}).text
     assert [int(n) for n in re.findall(r'href="/incidents/(\d+)"', third)][-1] == 1
+
+
+def test_what_people_wrote_is_shown_never_run(web_bot: RunningBot) -> None:
+    """A title, a note and the post-mortem draft carry people's words: the page escapes them."""
+    channel = declare(web_bot, "declare sev2 <script>alert(1)</script> in titles")
+    web_bot.slack.command("note <img src=x onerror=alert(2)> seen", user=BOB, channel_id=channel.id)
+    web_bot.fake.wait_until(lambda: any("onerror" in e.text for e in web_bot.services.timeline.entries(1)))
+    page = signed_in(web_bot, ALICE).get(web_bot.web_url + "/incidents/1").text
+    assert "<script>alert(1)" not in page and "<img src=x" not in page
+    assert "&lt;img src=x onerror=alert(2)&gt; seen" in page
