@@ -380,7 +380,7 @@ def build_services(settings: Settings, client: WebClient, clock: Clock | None = 
     incident_presenter = IncidentPresenter(
         slack, messages, incidents, deadlines, walkthrough_presenter, evidence_presenter, clock, paging
     )
-    approval_presenter = ApprovalPresenter(slack, approval_store, audit_store, updates, timezone)
+    approval_presenter = ApprovalPresenter(slack, approvals, updates, timezone)
     lifecycle_presenter = LifecyclePresenter(slack, messages, lifecycle, incident_presenter, approval_presenter)
     present = Presenters(
         walkthrough=walkthrough_presenter,

@@ -6,8 +6,6 @@ from __future__ import annotations
 
 from zoneinfo import ZoneInfo
 
-from bot.adapters.redis_store.approvals import ApprovalStore
-from bot.adapters.redis_store.audit import AuditStore
 from bot.adapters.redis_store.updates import CoalescedUpdates
 from bot.adapters.slack_api import SlackApi, SlackCallFailed
 from bot.core.approval import ApprovalRequest, Refusal, RequestStatus
@@ -16,7 +14,7 @@ from bot.presenters.reply import Reply
 from bot.render.blocks import Blocks, section
 from bot.render.mrkdwn import escape, user
 from bot.render.switches import card, direct_notice, panel, request_form, revert_form
-from bot.services.approvals import PanelLine, Refused, Requested, RequestForm
+from bot.services.approvals import ApprovalService, PanelLine, Refused, Requested, RequestForm
 
 DIRECT_LIMIT = 20  # approvers told in a direct message, at most
 
@@ -28,15 +26,13 @@ class ApprovalPresenter:
     def __init__(
         self,
         slack: SlackApi,
-        approvals: ApprovalStore,
-        audit: AuditStore,
+        approvals: ApprovalService,
         updates: CoalescedUpdates,
         timezone: ZoneInfo,
     ) -> None:
         self.slack = slack
         self.approvals = approvals
         self.updates = updates
-        self.audit = audit
         self.timezone = timezone
 
     def panel(self, incident: Incident, lines: list[PanelLine], reply: Reply) -> None:
@@ -63,7 +59,7 @@ class ApprovalPresenter:
         assert incident.channel_id is not None
         text, blocks = self._card(request.id)
         ts = self.slack.post(incident.channel_id, text, blocks)
-        self.approvals.add_card(request.id, incident.channel_id, ts)
+        self.approvals.card_posted(request.id, incident.channel_id, ts)
         if request.reverts:
             self.refresh(request.reverts)  # the original card now says a revert is asked, and drops its button
         if not requested.direct:
@@ -75,7 +71,7 @@ class ApprovalPresenter:
                 self.slack.post_direct(approver, *notice)
             else:
                 channel, direct_ts = self.slack.post_direct(approver, text, blocks)
-                self.approvals.add_card(request.id, channel, direct_ts)
+                self.approvals.card_posted(request.id, channel, direct_ts)
 
     def refused(self, refused: Refused, reply: Reply) -> None:
         if refused.refusal is Refusal.DECIDED and refused.decided_by:
@@ -88,9 +84,9 @@ class ApprovalPresenter:
         """Every card of a request, redrawn from what Redis holds when sent (changes close together as one); for a
         revert, the card of what it reverts too (which offers its Revert again once a revert changed nothing)."""
         self.updates.request(f"approval:{approval_id}", lambda: self._latest_cards(approval_id), self._edit_cards)
-        found = self.approvals.get(approval_id)
-        if found is not None and found[0].reverts:
-            original = found[0].reverts
+        request, _ = self.approvals.get(approval_id)
+        if request.reverts:
+            original = request.reverts
             self.updates.request(f"approval:{original}", lambda: self._latest_cards(original), self._edit_cards)
 
     def still_in_effect(self, incident: Incident, held: list[ApprovalRequest]) -> None:
@@ -122,12 +118,10 @@ class ApprovalPresenter:
                     raise
 
     def _card(self, approval_id: str) -> tuple[str, Blocks]:
-        found = self.approvals.get(approval_id)
-        assert found is not None
-        request, outcome = found
-        if request.approvers_from_channel:
+        shown = self.approvals.card_view(approval_id)
+        request = shown.request
+        if shown.approvers is None:
             description = f"any member of this channel but {user(request.requester)}"
         else:
-            approvers = sorted(self.approvals.approvers(approval_id) - {request.requester})
-            description = "approvers: " + ", ".join(user(u) for u in approvers[:10])
-        return card(request, outcome, description, self.audit.head(request.incident), self.timezone)
+            description = "approvers: " + ", ".join(user(u) for u in shown.approvers[:10])
+        return card(request, shown.outcome, description, shown.head, self.timezone)

@@ -29,7 +29,7 @@ from bot.core.approval import (
     approvers_for,
     in_effect,
 )
-from bot.core.audit import AuditKind
+from bot.core.audit import AuditHead, AuditKind
 from bot.core.clock import Clock
 from bot.core.incident import Incident
 from bot.jobs import JobName
@@ -100,6 +100,16 @@ class Refused:
     refusal: Refusal
     decided_by: str | None = None  # for a request already decided: who decided it
     status: RequestStatus | None = None
+
+
+@dataclass(frozen=True)
+class CardView:
+    """What a request's card shows, read together when the card is drawn."""
+
+    request: ApprovalRequest
+    outcome: Outcome
+    approvers: list[str] | None  # who may approve besides the requester; None: any other member of the channel
+    head: AuditHead  # the incident's audit head, which the card shows
 
 
 class ApprovalService:
@@ -459,6 +469,17 @@ class ApprovalService:
     def cards(self, approval_id: str) -> list[tuple[str, str]]:
         """Where the request's cards are (channel, message ts): the only places its buttons may come from."""
         return self.approvals.cards(approval_id)
+
+    def card_posted(self, approval_id: str, channel: str, ts: str) -> None:
+        """A card of the request was posted there: its buttons may come from it."""
+        self.approvals.add_card(approval_id, channel, ts)
+
+    def card_view(self, approval_id: str) -> CardView:
+        request, outcome = self._get(approval_id)
+        approvers = None
+        if not request.approvers_from_channel:
+            approvers = sorted(self.approvals.approvers(approval_id) - {request.requester})
+        return CardView(request, outcome, approvers, self.audit.head(request.incident))
 
     def _get(self, approval_id: str) -> tuple[ApprovalRequest, Outcome]:
         found = self.approvals.get(approval_id)
