@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import time
 
+import pytest
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.support.ui import Select, WebDriverWait
@@ -20,13 +21,18 @@ DAVE = "U0DAVE001"
 WAIT_SECONDS = 15
 
 
-def sign_in(driver: WebDriver, bot: RunningBot, user: str, path: str = "/") -> None:
+def sign_in(driver: WebDriver, bot: RunningBot, user: str, path: str = "/", team: str = TEAM_ID) -> None:
     """Opens `path`, is asked to sign in, clicks Sign in with Slack; the fake Slack signs `user` in."""
-    bot.fake.openid.sign_in_as(user, TEAM_ID, name=user.lower())
+    click_sign_in(driver, bot, user, path, team)
+    WebDriverWait(driver, WAIT_SECONDS).until(lambda d: d.find_elements(By.CSS_SELECTOR, "form.signout"))
+
+
+def click_sign_in(driver: WebDriver, bot: RunningBot, user: str, path: str = "/", team: str = TEAM_ID) -> None:
+    """Opens `path`, is asked to sign in, and clicks Sign in with Slack (the caller waits for where it ends)."""
+    bot.fake.openid.sign_in_as(user, team, name=user.lower())
     driver.get(bot.web_url + path)
     assert driver.find_element(By.TAG_NAME, "h1").text == "Sign in"
     driver.find_element(By.LINK_TEXT, "Sign in with Slack").click()
-    WebDriverWait(driver, WAIT_SECONDS).until(lambda d: d.find_elements(By.CSS_SELECTOR, "form.signout"))
 
 
 def heading(driver: WebDriver) -> str:
@@ -137,3 +143,41 @@ def test_a_private_incident_is_absent_for_a_non_member(web_bot: RunningBot, brow
     browser.get(web_bot.web_url + "/insights")
     assert "SEV-1" not in browser.find_element(By.CSS_SELECTOR, "table tbody").text
     screenshot(browser, "private-incident-hidden")
+
+
+def refused_in(driver: WebDriver) -> str:
+    """The page a refused sign-in ends on: its sentence; and no session cookie was set."""
+    WebDriverWait(driver, WAIT_SECONDS).until(lambda d: heading(d) == "Not signed in")
+    assert driver.get_cookie("incident_session") is None
+    assert not driver.find_elements(By.CSS_SELECTOR, "form.signout")
+    return str(driver.find_element(By.TAG_NAME, "main").text)
+
+
+@pytest.mark.parametrize(
+    ("team", "guest", "sentence"),
+    [("T0OTHER01", False, "another Slack workspace"), (TEAM_ID, True, "Guests of the workspace cannot read")],
+)
+def test_another_workspace_and_a_guest_are_refused(
+    web_bot: RunningBot, browser: WebDriver, team: str, guest: bool, sentence: str
+) -> None:
+    declare(web_bot)
+    if guest:
+        web_bot.fake.guests.add(BOB)
+    click_sign_in(browser, web_bot, BOB, "/incidents/1", team)
+    assert sentence in refused_in(browser)
+    browser.get(web_bot.web_url + "/incidents/1")
+    assert heading(browser) == "Sign in"
+
+
+def test_a_tampered_or_replayed_callback_is_refused_with_a_page(web_bot: RunningBot, browser: WebDriver) -> None:
+    web_bot.fake.openid.tamper_state = True
+    click_sign_in(browser, web_bot, ALICE)
+    assert "was not started here" in refused_in(browser)
+    screenshot(browser, "sign-in-refused")
+
+    web_bot.fake.openid.tamper_state = False
+    sign_in(browser, web_bot, ALICE)
+    used = web_bot.fake.openid.redirects[-1]
+    browser.delete_all_cookies()
+    browser.get(used)  # the same callback again: its state was taken
+    assert "already used" in refused_in(browser)

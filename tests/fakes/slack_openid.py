@@ -49,6 +49,8 @@ class FakeOpenId:
         self.codes: dict[str, Grant] = {}
         self.user_tokens: dict[str, Grant] = {}
         self.authorized: list[dict[str, str]] = []  # every authorize request's query
+        self.redirects: list[str] = []  # every redirect back to the app, in order
+        self.tamper_state = False  # send the state back altered, as an attacker's link would
 
     def sign_in_as(self, user: str, team: str, name: str = "") -> None:
         with self.lock:
@@ -78,8 +80,14 @@ class FakeOpenId:
         grant = Grant(person[0], person[1], person[2], args.get("nonce", ""), args["redirect_uri"], time.time())
         with self.lock:
             self.codes[code] = grant
-        back = {"code": code, **({"state": args["state"]} if "state" in args else {})}
-        return 302, {"Location": f"{args['redirect_uri']}?{urlencode(back)}"}, b""
+        state = args.get("state")
+        if state is not None and self.tamper_state:
+            state = state[:-1] + ("A" if state[-1] != "A" else "B")
+        back = {"code": code, **({"state": state} if state is not None else {})}
+        location = f"{args['redirect_uri']}?{urlencode(back)}"
+        with self.lock:
+            self.redirects.append(location)
+        return 302, {"Location": location}, b""
 
     def keys(self) -> dict[str, Any]:
         jwk = jwt.algorithms.RSAAlgorithm.to_jwk(self.key.public_key(), as_dict=True)
