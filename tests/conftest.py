@@ -437,22 +437,28 @@ def bot_factory(
         server.close()
 
 
+def web_settings(fake: FakeSlack, base: str | None = None) -> dict[str, Any]:
+    """The bot factory's settings for the web view, signed in through the fake Slack's OpenID endpoints: served
+    on a port of its own (`listen_port`), at `base` (its loopback address unless given), registered with the
+    fake as the app's redirect URL."""
+    port = free_port()
+    base = base or f"http://127.0.0.1:{port}"
+    fake.openid.redirect_urls.add(base + CALLBACK_PATH)
+    return {
+        "listen_port": port,
+        "web_base_url": base,
+        "slack_client_id": OPENID_CLIENT_ID,
+        "slack_client_secret": OPENID_CLIENT_SECRET,
+        "web_session_secret": "s" * 32,
+        "slack_openid_authorize_url": f"{fake.url}/openid/connect/authorize",
+        "slack_openid_keys_url": f"{fake.url}/openid/connect/keys",
+    }
+
+
 @pytest.fixture
 def web_bot(bot_factory: Any, fake_slack: FakeSlack) -> RunningBot:
-    """A bot with the web view on (Sign in with Slack through the fake's OpenID endpoints), its pages at
-    `bot.web_url`."""
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    fake_slack.openid.redirect_urls.add(base + CALLBACK_PATH)
-    return bot_factory(  # type: ignore[no-any-return]
-        listen_port=port,
-        web_base_url=base,
-        slack_client_id=OPENID_CLIENT_ID,
-        slack_client_secret=OPENID_CLIENT_SECRET,
-        web_session_secret="s" * 32,
-        slack_openid_authorize_url=f"{fake_slack.url}/openid/connect/authorize",
-        slack_openid_keys_url=f"{fake_slack.url}/openid/connect/keys",
-    )
+    """A bot with the web view on, its pages at `bot.web_url`."""
+    return bot_factory(**web_settings(fake_slack))  # type: ignore[no-any-return]
 
 
 @pytest.fixture

@@ -128,7 +128,7 @@ class StepView:
 class SwitchView:
     request: ApprovalRequest
     outcome: Outcome
-    approvers: str | None  # who approved (or denied), as the outcome records it
+    revert_requested_by: str | None  # who asked for its revert (that revert is a row of its own)
 
 
 @dataclass(frozen=True)
@@ -231,9 +231,14 @@ class WebView:
         if incident is None or not self.can_see(viewer, incident):
             return None
         timeline = self.timeline.entries(number)
+        requests = self.approvals.all_of_incident(number)
         switches = [
-            SwitchView(request, outcome, outcome.decided_by if outcome.status is not RequestStatus.PENDING else None)
-            for request, outcome in self.approvals.all_of_incident(number).values()
+            SwitchView(
+                request,
+                outcome,
+                requests[outcome.reverted_by][0].requester if outcome.reverted_by in requests else None,
+            )
+            for request, outcome in requests.values()
         ]
         trail, problems = self.audit.check(number)
         head = self.audit.head(number)

@@ -16,8 +16,19 @@ import requests
 from pydantic import ValidationError
 
 from bot.config import Settings
-from tests.conftest import RunningBot
-from tests.driver import ALICE, BOB, declare, ephemeral_texts
+from tests.conftest import RunningBot, jwt_settings, web_settings
+from tests.driver import (
+    ALICE,
+    BOB,
+    approve,
+    declare,
+    ephemeral_texts,
+    incident_channel,
+    request,
+    request_id,
+    request_revert,
+)
+from tests.fakes.salesforce import FakeSalesforce
 from tests.fakes.slack import TEAM_ID
 from tests.fakes.slack_openid import CLIENT_ID
 from tests.web_client import authorize, get, signed_in
@@ -152,25 +163,41 @@ def test_signing_out_ends_the_session_on_the_server(web_bot: RunningBot) -> None
 
 
 def test_the_session_cookie_is_secure_behind_https(bot_factory: Any, fake_slack: Any) -> None:
-    from tests.conftest import free_port
-    from tests.fakes.slack_openid import CLIENT_SECRET
-
-    port = free_port()
-    base = "https://incidents.example.com"
-    fake_slack.openid.redirect_urls.add(base + "/auth/slack/callback")
-    bot = bot_factory(
-        listen_port=port,
-        web_base_url=base,
-        slack_client_id=CLIENT_ID,
-        slack_client_secret=CLIENT_SECRET,
-        web_session_secret="t" * 32,
-        slack_openid_authorize_url=f"{fake_slack.url}/openid/connect/authorize",
-        slack_openid_keys_url=f"{fake_slack.url}/openid/connect/keys",
-    )
+    bot = bot_factory(**web_settings(fake_slack, base="https://incidents.example.com"))
     callback, sent = authorize(bot, ALICE)
-    assert sent["redirect_uri"] == base + "/auth/slack/callback"
+    assert sent["redirect_uri"] == "https://incidents.example.com/auth/slack/callback"
     answer = get(callback, allow_redirects=False)
     assert answer.status_code == 302 and "Secure" in answer.headers["Set-Cookie"]
+
+
+def test_a_kill_switch_shows_who_asked_who_approved_what_was_read_back_and_the_audit(
+    bot_factory: Any, fake_slack: Any, fake_org: FakeSalesforce
+) -> None:
+    bot = bot_factory(**web_settings(fake_slack), **jwt_settings(fake_org))
+    channel = incident_channel(bot)
+    approval, card = request(bot, channel, "org-chat-off")
+    approve(bot, channel, card, approval)
+    assert bot.run_jobs() == 0
+    session = signed_in(bot, ALICE)
+
+    def switches() -> str:
+        page = session.get(bot.web_url + "/incidents/1").text
+        return page.split('<h2 id="h-switches">')[1].split("</section>")[0]
+
+    shown = switches()
+    request_title = bot.services.approvals.get(request_id(approval))[0].title
+    assert request_title in shown
+    assert "u0alice01 at 2026-11-25 14:00" in shown and "u0bob0001 at 2026-11-25 14:00" in shown
+    assert "<td>executed</td>" in shown and "verified: read back orgChatSurfacesEnabled__c = none" in shown
+    head = bot.services.audit.head(1).short
+    assert f"Audit trail: OK, 5 entries, head <code>{head}</code>" in shown
+    revert, _ = request_revert(bot, channel, card, "vendor recovered")
+    assert f"u0bob0001 (<code>{request_id(revert)}</code>)" in switches()  # who asked for the revert
+
+    key = f"{bot.services.settings.key_prefix}:incident:1:audit"
+    first = bot.services.redis.data.xrange(key, count=1)[0][0]
+    bot.services.redis.data.xdel(key, first)  # someone removes the request's first audit entry
+    assert "Audit trail: BROKEN: " in switches()
 
 
 def test_a_private_incident_exists_only_for_the_members_of_its_channel(web_bot: RunningBot) -> None:
