@@ -419,6 +419,30 @@ def test_a_destructive_step_that_fails_in_the_org_fails_its_step(sf_bot: Running
     sf_bot.fake.wait_until(lambda: "Too many DML statements" in text_of(recover))  # the step says why
 
 
+def test_an_unanswered_destructive_apex_is_never_sent_again_and_asks_a_person(
+    sf_bot: RunningBot, fake_org: FakeSalesforce
+) -> None:
+    """Clear the cache, approved; the Apex reaches the org but its answer never comes. Nothing can be read back
+    from an anonymous Apex: the card says to check by hand, the step fails with why, and no later run sends it."""
+    channel = incident_channel(sf_bot)
+    recover = open_phase(sf_bot, channel, "cache-wedge", "recover")
+    click(sf_bot, channel, recover, "step.run", "clear-cache")
+    view = sf_bot.fake.wait_until(lambda: sf_bot.fake.open_views(REQUEST_CALLBACK))[-1]
+    sf_bot.slack.submit(view, {"reason": "cache wedged for 20 minutes"})
+    approval, card = wait_card(sf_bot, channel)
+    fake_org.inject(r"executeAnonymous", "timeout")
+    approve(sf_bot, channel, card, approval)
+    sf_bot.run_jobs()
+    sf_bot.fake.wait_until(lambda: len(fake_org.apex) == 1)  # the org ran it, late
+    sf_bot.fake.wait_until(lambda: "Check its effect by hand; it will not be sent again." in text_of(card))
+    assert "Outcome unknown: Salesforce did not answer, and this Apex leaves nothing to read back." in text_of(card)
+    failed = state(sf_bot, "cache-wedge", "clear-cache")
+    assert failed.status.value == "failed" and failed.error == "outcome unknown: check by hand"
+    sf_bot.clock.advance(minutes=10)
+    sf_bot.run_due_jobs()
+    assert len(fake_org.apex) == 1
+
+
 def test_a_failed_execution_is_shown_and_audited(sf_bot: RunningBot, fake_org: FakeSalesforce) -> None:
     channel = incident_channel(sf_bot)
     approval, card = request(sf_bot, channel, "org-chat-off")
