@@ -131,6 +131,13 @@ def test_an_open_incidents_page_follows_it_without_a_reload(web_bot: RunningBot,
     print(f"the page showed the change {followed_in:.1f} s after it was made")
     assert csp_violations(browser) == []
 
+    session = browser.get_cookie("incident_session")
+    assert session is not None and session["httpOnly"] and session["sameSite"] == "Lax"
+    web_bot.services.web.sign_in.sign_out(session["value"])  # type: ignore[union-attr]  # the session ends elsewhere
+    WebDriverWait(browser, WAIT_SECONDS).until(
+        lambda d: "No longer following" in d.find_element(By.ID, "live-status").text
+    )
+
 
 def test_a_private_incident_is_absent_for_a_non_member(web_bot: RunningBot, browser: WebDriver) -> None:
     declare(web_bot, "declare --private sev1 Possible exfiltration")

@@ -28,6 +28,10 @@
       if (answer.ok) {
         const now = (await answer.json()).version;
         if (now !== version) live = await refresh();
+      } else if (answer.status === 401 || answer.status === 404) {
+        const status = document.getElementById("live-status");
+        if (status) status.textContent = "No longer following: the sign-in ended. Reload to sign in again.";
+        live = false;
       }
     } catch (error) {
       // the bot restarting or the network gone for a moment: ask again next time
