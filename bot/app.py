@@ -405,7 +405,7 @@ def build_services(settings: Settings, client: WebClient, clock: Clock | None = 
             settings.slack_openid_keys_url,
         )
         web = WebPages(
-            SignIn(identity, web_store, slack, clock, settings.web_base_url, settings.web_session_hours),
+            SignIn(identity, web_store, slack, settings.web_base_url, settings.web_session_hours),
             WebView(
                 incidents=incident_store,
                 timeline=timeline,

@@ -3,26 +3,20 @@ listeners are: read the request, ask a service, render. Every response carries t
 
 from __future__ import annotations
 
-import logging
-from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import urlencode
 
 from flask import Blueprint, Flask, Response, redirect, request
 
 from bot.core.severity import Severity
-from bot.render import web as render_web
-from bot.render.web import WebRenderer
+from bot.render.web import STATIC, WebRenderer
 from bot.services.sign_in import CALLBACK_PATH, SignInRefused, Viewer, local_path
 from bot.services.web_view import BadFilter, Filters
 
 if TYPE_CHECKING:
     from bot.app import Services
 
-logger = logging.getLogger(__name__)
-
 SESSION_COOKIE = "incident_session"
-STATIC = Path(render_web.__file__).parent / "static"
 TURN_ON = (
     "The web view is off. Set SLACK_CLIENT_ID and SLACK_CLIENT_SECRET (the Slack app's Basic Information page), "
     "WEB_BASE_URL (this site's public address) and WEB_SESSION_SECRET (`openssl rand -hex 32`), and add "

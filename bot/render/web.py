@@ -8,6 +8,7 @@ import io
 import re
 from collections.abc import Iterable, Sequence
 from datetime import date, datetime, timedelta
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -21,6 +22,7 @@ from bot.core.timeline import EntryKind, TimelineEntry
 from bot.services.web_view import MENTION
 
 SLACK_CHANNEL_LINK = "https://slack.com/app_redirect"
+STATIC = Path(__file__).parent / "static"  # the stylesheet and the live-update script
 CSV_COLUMNS = (
     "week",
     "severity",

@@ -6,10 +6,9 @@ from __future__ import annotations
 import logging
 import secrets
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from bot.adapters.redis_store.web import WebStore
-from bot.core.clock import Clock
 from bot.services.ports import IdentityProvider, SignInFailed, Workspace, WorkspaceError
 
 logger = logging.getLogger(__name__)
@@ -34,7 +33,6 @@ class Session:
     id: str
     viewer: Viewer
     return_to: str
-    expires_at: datetime
 
 
 def local_path(path: str | None) -> str:
@@ -50,14 +48,12 @@ class SignIn:
         provider: IdentityProvider,
         store: WebStore,
         workspace: Workspace,
-        clock: Clock,
         base_url: str,
         session_hours: int,
     ) -> None:
         self.provider = provider
         self.store = store
         self.workspace = workspace
-        self.clock = clock
         self.redirect_uri = base_url.rstrip("/") + CALLBACK_PATH
         self.session_length = timedelta(hours=session_hours)
 
@@ -88,7 +84,6 @@ class SignIn:
             logger.warning("sign-in: %s", failed)
             raise SignInRefused("Slack could not be asked who you are just now: try again in a minute.") from None
         session_id = secrets.token_urlsafe(32)
-        expires_at = self.clock.now() + self.session_length
         viewer = Viewer(identity.user_id, identity.team_id, identity.name)
         self.store.open_session(
             session_id,
@@ -96,7 +91,7 @@ class SignIn:
             int(self.session_length.total_seconds()),
         )
         logger.info("web sign-in: %s", viewer.user_id)
-        return Session(session_id, viewer, record["return_to"], expires_at)
+        return Session(session_id, viewer, record["return_to"])
 
     def viewer(self, session_id: str | None) -> Viewer | None:
         record = self.store.session(session_id) if session_id else None
