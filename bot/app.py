@@ -377,9 +377,7 @@ def build_services(settings: Settings, client: WebClient, clock: Clock | None = 
         slack, messages, walkthrough, incidents, scheduler, updates, timezone, evidence, related_presenter
     )
     evidence_presenter = EvidencePresenter(slack, messages, evidence, walkthrough_presenter, related_presenter)
-    incident_presenter = IncidentPresenter(
-        slack, messages, incidents, deadlines, walkthrough_presenter, evidence_presenter, clock, paging
-    )
+    incident_presenter = IncidentPresenter(slack, messages, incidents, deadlines, walkthrough_presenter, clock, paging)
     approval_presenter = ApprovalPresenter(slack, approvals, updates, timezone)
     lifecycle_presenter = LifecyclePresenter(slack, messages, lifecycle, incident_presenter, approval_presenter)
     present = Presenters(

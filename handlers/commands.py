@@ -39,6 +39,7 @@ from bot.render.blocks import help_blocks
 from bot.render.modals import declare_modal, resolve_modal, update_modal
 from bot.render.mrkdwn import escape
 from bot.services.errors import UserError
+from handlers.declared import show_declared
 from handlers.replies import answering
 
 if TYPE_CHECKING:
@@ -112,7 +113,7 @@ def declare_at_once(ack: Ack, services: Services, command: Command, parsed: Decl
     reply = Ephemeral(command["response_url"])
     with answering(reply):
         declared = services.incidents.declare(declaration, f"command:{command['team_id']}:{command['trigger_id']}")
-        services.present.incidents.declared(declared, reply, services.walkthrough.finish_declare_run)
+        show_declared(services, declared, reply)
 
 
 def start_playbook(services: Services, command: Command, incident: Incident, parsed: Any, reply: Reply) -> None:

@@ -28,6 +28,7 @@ from bot.render.modals import (
 )
 from bot.render.switches import REQUEST_CALLBACK, REVERT_CALLBACK
 from handlers.actions import run_now
+from handlers.declared import show_declared
 from handlers.replies import answering
 
 if TYPE_CHECKING:
@@ -78,7 +79,7 @@ def register(app: App, services: Services) -> None:
         reply = reply_for(body, view)
         with answering(reply):
             declared = services.incidents.declare(declaration, f"view:{view['id']}")
-            services.present.incidents.declared(declared, reply, services.walkthrough.finish_declare_run)
+            show_declared(services, declared, reply)
 
     def step_reason(callback: str) -> None:
         """A step's form that asks why: skip, done by hand, checked in the org."""

@@ -5,13 +5,12 @@ from __future__ import annotations
 
 from bot.adapters.redis_store.walkthrough import MessageStore
 from bot.adapters.slack_api import SlackApi
-from bot.core.incident import Incident
 from bot.presenters.related import RelatedPresenter
 from bot.presenters.reply import Reply
 from bot.presenters.walkthrough import PICKER, WalkthroughPresenter
 from bot.render.evidence import rows_message, severity_answered, severity_message
 from bot.render.mrkdwn import user
-from bot.services.evidence import EvidenceService, ProbeRun, ProbesDone, suggestion_text
+from bot.services.evidence import EvidenceService, ProbesDone, suggestion_text
 from bot.services.response import SuggestionAnswered
 
 
@@ -29,12 +28,6 @@ class EvidencePresenter:
         self.evidence = evidence
         self.walkthrough = walkthrough
         self.related = related
-
-    def declared(self, incident: Incident, run: ProbeRun | None) -> None:
-        """After the picker is posted: the probes' results (when they ran), then the incidents seen before."""
-        if run is not None:
-            self.show(self.evidence.finish(run))
-        self.related.in_channel(incident)
 
     def show(self, done: ProbesDone) -> None:
         """The rows under the picker, the picker re-ordered, and a severity suggestion when the matrix disagrees."""

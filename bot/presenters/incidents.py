@@ -3,14 +3,10 @@ pinned header kept current, the incident lists (status, the Home tab)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
-
 from bot.adapters.redis_store.walkthrough import MessageStore
 from bot.adapters.slack_api import SlackApi
 from bot.core.clock import Clock
 from bot.core.incident import Incident
-from bot.presenters.evidence import EvidencePresenter
 from bot.presenters.reply import Reply
 from bot.presenters.walkthrough import Edit, WalkthroughPresenter
 from bot.render.blocks import Blocks, incident_header, incident_list, section
@@ -19,17 +15,8 @@ from bot.render.mrkdwn import channel
 from bot.services.incidents import Declared, IncidentService
 from bot.services.paging import Paging
 from bot.services.timers import Deadlines
-from bot.services.walkthrough_outcomes import EarlyRun, RunFinished
 
 HEADER = "header"
-
-
-def together(*work: Callable[[], object]) -> None:
-    """Runs independent calls at once and waits for all; the first failure is raised once all are done."""
-    with ThreadPoolExecutor(max_workers=len(work), thread_name_prefix="declare") as pool:
-        futures = [pool.submit(call) for call in work]
-    for future in futures:
-        future.result()
 
 
 class IncidentPresenter:
@@ -40,7 +27,6 @@ class IncidentPresenter:
         incidents: IncidentService,
         deadlines: Deadlines,
         walkthrough: WalkthroughPresenter,
-        evidence: EvidencePresenter,
         clock: Clock,
         paging: Paging,
     ) -> None:
@@ -50,34 +36,35 @@ class IncidentPresenter:
         self.incidents = incidents
         self.deadlines = deadlines
         self.walkthrough = walkthrough
-        self.evidence = evidence
         self.clock = clock
         self.timezone = walkthrough.timezone
 
-    def declared(self, declared: Declared, reply: Reply, finish: Callable[[Incident, EarlyRun], RunFinished]) -> None:
-        """Header and checklist first (the critical path), then at once: the pin, the invitations, the answer to
-        the declarer, the picker (re-ordered when the probes answer, with incidents seen before), and what the
-        early runs found."""
+    def opened(self, declared: Declared, reply: Reply) -> tuple[Incident, str] | None:
+        """The critical path of a declaration: the header, then the checklist; the incident and the header's ts.
+        A declaration already made from the same request is answered with where it is, and None."""
         incident = declared.incident
         if declared.duplicate:
             reply(f"{incident.reference} was already declared from this request: {self.where(incident)}")
-            return
+            return None
         assert incident.channel_id is not None
-        channel_id, where = incident.channel_id, self.where(incident)
-        header_ts = self.slack.post(channel_id, *self.header(incident))
+        header_ts = self.slack.post(incident.channel_id, *self.header(incident))
         self.messages.set(incident.number, HEADER, header_ts)
         self.walkthrough.post_checklist(incident)
-        together(
-            lambda: self.slack.pin(channel_id, header_ts),
-            lambda: self.slack.invite(channel_id, declared.responders),
-            lambda: reply(f":rotating_light: Declared {incident.reference} ({incident.severity.label}): join {where}"),
-            lambda: self._picker(incident, declared),
-            *(lambda run=run: self.walkthrough.finished(finish(incident, run), reply) for run in declared.early),
-        )
+        return incident, header_ts
 
-    def _picker(self, incident: Incident, declared: Declared) -> None:
-        self.walkthrough.post_picker(incident)
-        self.evidence.declared(incident, declared.probes)
+    def pin_header(self, incident: Incident, header_ts: str) -> None:
+        assert incident.channel_id is not None
+        self.slack.pin(incident.channel_id, header_ts)
+
+    def invite(self, incident: Incident, responders: list[str]) -> None:
+        assert incident.channel_id is not None
+        self.slack.invite(incident.channel_id, responders)
+
+    def announce(self, incident: Incident, reply: Reply) -> None:
+        """The declarer is told where the incident is."""
+        reply(
+            f":rotating_light: Declared {incident.reference} ({incident.severity.label}): join {self.where(incident)}"
+        )
 
     def where(self, incident: Incident) -> str:
         return channel(incident.channel_id) if incident.channel_id else str(incident.channel_name)
