@@ -60,7 +60,7 @@ class BodyLimit:
 
 
 def wsgi_app(app: App, services: Services) -> Flask:
-    flask_app = Flask("incident-bot", static_folder=None)  # the web view serves its own (handlers/web.py)
+    flask_app = Flask(__name__, static_folder=None)  # the web view serves its own (handlers/web.py)
     flask_app.wsgi_app = BodyLimit(flask_app.wsgi_app, MAX_BODY_BYTES)  # type: ignore[method-assign]
     flask_app.extensions[SERVICES] = services
     handler = SlackRequestHandler(app)
