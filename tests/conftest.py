@@ -476,5 +476,6 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
     """A skipped browser test is said loudly at the end, not only as an `s` among the dots."""
     skipped = [report for report in terminalreporter.stats.get("skipped", []) if "tests/browser/" in report.nodeid]
     if skipped:
-        terminalreporter.write_sep("!", f"{len(skipped)} BROWSER TESTS SKIPPED: no Chromium here", red=True)
+        tests = "TEST" if len(skipped) == 1 else "TESTS"
+        terminalreporter.write_sep("!", f"{len(skipped)} BROWSER {tests} SKIPPED: no Chromium here", red=True)
         terminalreporter.write_line("Install Debian's chromium and chromium-driver to run them; CI never skips them.")
