@@ -536,7 +536,7 @@ def create_app(settings: Settings, clock: Clock | None = None) -> tuple[App, Ser
             listener_executor=services.listeners,
             token_verification_enabled=False,  # the process checked the token before it started (bot/preflight.py)
         )
-    app.use(replay_guard(services.redis.data, settings.key_prefix))
+    app.use(replay_guard(services))
     app.error(answer_failures)
     register_all(app, services)
     logger.info("bot ready, storage: %s", services.redis.description)

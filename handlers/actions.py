@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from slack_bolt import Ack, App
+from slack_bolt import Ack, App, BoltContext
 
 from bot.core.commands import OpenDeclareForm
 from bot.core.playbook import Risk
@@ -224,10 +224,10 @@ def register(app: App, services: Services) -> None:
 
 
 def guarded(services: Services, listener: Listener) -> Callable[..., None]:
-    def bolt_listener(ack: Ack, body: dict[str, Any]) -> None:
+    def bolt_listener(ack: Ack, body: dict[str, Any], context: BoltContext) -> None:
         ack()
         reply = Ephemeral(str(body.get("response_url") or ""))
         with answering(reply):
-            listener(services, clicked(services, body), reply)
+            listener(services, clicked(services, body, context), reply)
 
     return bolt_listener

@@ -24,10 +24,12 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 REPLAY_WINDOW_SECONDS = 600  # twice the 5 minutes after which Bolt refuses a request as stale
+READ_WITH_REPLAY_CHECK = "incident_read_with_replay_check"  # a click's context: the incident it names, or None
 
 
-def replay_guard(client: redis.Redis, prefix: str) -> Callable[..., BoltResponse | None]:
-    """Refuses a signed request seen before (same timestamp and signature) with 401.
+def replay_guard(services: Services) -> Callable[..., BoltResponse | None]:
+    """Refuses a signed request seen before (same timestamp and signature) with 401; for a click, reads the incident
+    it is about in the same round trip, for the click's guard (`clicked`).
 
     Slack signs each retry anew, so a true retry passes; a captured request sent again does not. When Redis is
     unreachable the request goes on: its signature and age were checked, and the listener says what failed.
@@ -36,19 +38,38 @@ def replay_guard(client: redis.Redis, prefix: str) -> Callable[..., BoltResponse
     def middleware(req: BoltRequest, resp: BoltResponse, next: Callable[[], BoltResponse]) -> BoltResponse | None:
         if req.mode == "socket_mode":
             return next()
-        stamp = _header(req, "x-slack-request-timestamp")
-        signature = _header(req, "x-slack-signature")
+        delivery = f"{_header(req, 'x-slack-request-timestamp')}:{_header(req, 'x-slack-signature')}"
+        about = _clicked_incident(req.body)
         try:
-            fresh = client.set(f"{prefix}:replay:{stamp}:{signature}", 1, nx=True, ex=REPLAY_WINDOW_SECONDS)
+            fresh, incident = services.incidents.first_delivery(delivery, REPLAY_WINDOW_SECONDS, about)
         except redis.RedisError:
             logger.warning("replay check skipped: Redis is unreachable")
             return next()
         if not fresh:
             logger.warning("refused a replayed request")
             return BoltResponse(status=401, body="")
+        if about is not None:
+            req.context[READ_WITH_REPLAY_CHECK] = incident
         return next()
 
     return middleware
+
+
+def _clicked_incident(body: dict[str, Any]) -> int | None:
+    """The incident a click's value names; None for anything else, or a value that does not decode (the guard
+    refuses it later)."""
+    if body.get("type") != "block_actions" or not body.get("actions"):
+        return None
+    try:
+        return _value(body["actions"][0])[1].incident
+    except (KeyError, TypeError, ValueError):  # StaleButton is a ValueError
+        return None
+
+
+def _value(element: dict[str, Any]) -> tuple[ActionId, Ref]:
+    action = action_of(str(element.get("action_id") or ""))
+    raw = str((element.get("selected_option") or {}).get("value") or element.get("value") or "")
+    return action, decode(action, raw, Ref)
 
 
 def _header(req: BoltRequest, name: str) -> str:
@@ -87,13 +108,14 @@ class Click:
     response_url: str
 
 
-def clicked(services: Services, body: dict[str, Any]) -> Click:
-    """The one check every button and menu goes through (StaleButton or UserError when it fails)."""
-    element = body["actions"][0]
-    action = action_of(str(element.get("action_id") or ""))
-    raw = str((element.get("selected_option") or {}).get("value") or element.get("value") or "")
-    value = decode(action, raw, Ref)
-    incident = services.incidents.get(value.incident)
+def clicked(services: Services, body: dict[str, Any], context: dict[str, Any]) -> Click:
+    """The one check every button and menu goes through (StaleButton or UserError when it fails). The incident is
+    the one read with the replay check, when that read the incident this value names."""
+    action, value = _value(body["actions"][0])
+    if READ_WITH_REPLAY_CHECK in context:  # the same value, decoded there
+        incident = services.incidents.refuse_missing(value.incident, context[READ_WITH_REPLAY_CHECK])
+    else:
+        incident = services.incidents.get(value.incident)
     channel = str((body.get("channel") or {}).get("id") or (body.get("container") or {}).get("channel_id") or "")
     message_ts = str((body.get("container") or {}).get("message_ts") or "")
     if isinstance(value, RequestRef):

@@ -39,6 +39,12 @@ SABOTAGES = [
         "verified = True",
     ),
     Sabotage(
+        "a click's missing incident taken for another",
+        "handlers/guards.py",
+        "incident = services.incidents.refuse_missing(value.incident, context[READ_WITH_REPLAY_CHECK])",
+        "incident = context[READ_WITH_REPLAY_CHECK] or services.incidents.get(1)",
+    ),
+    Sabotage(
         "the channel check skipped",
         "handlers/guards.py",
         "    elif channel != incident.channel_id:",

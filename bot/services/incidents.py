@@ -113,6 +113,15 @@ class IncidentService:
     def get(self, number: int) -> Incident:
         return incident_or_refuse(self.store.get(number), number, open_only=False)
 
+    def first_delivery(self, delivery: str, seconds: int, about: int | None) -> tuple[bool, Incident | None]:
+        """Whether a signed request is seen for the first time, and the incident it is about as stored now (read
+        in the same round trip: a click's guard needs it next)."""
+        return self.store.first_delivery(delivery, seconds, about)
+
+    def refuse_missing(self, number: int, found: Incident | None) -> Incident:
+        """The incident a person asked about, read already; the sentence when there is none."""
+        return incident_or_refuse(found, number, open_only=False)
+
     def find(self, number: int) -> Incident | None:
         """The incident as stored now, or None: for work that runs later and may find it gone."""
         return self.store.get(number)

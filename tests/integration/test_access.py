@@ -18,6 +18,7 @@ from tests.driver import (
     ALICE,
     BOB,
     approve,
+    buttons,
     click,
     declare,
     ephemeral_texts,
@@ -223,6 +224,20 @@ def test_every_button_is_refused_from_another_channel(
     assert bot.services.approvals.get(request_id(approval))[1].status.value == "pending"
     bot.run_jobs()
     assert github.received == 0  # nothing was exported
+
+
+def test_a_button_naming_an_incident_that_does_not_exist_is_refused(bot: RunningBot) -> None:
+    """A signed click whose value names incident 99 (there is one incident): the incident read with the replay
+    check is missing, and the click is refused with that, changing nothing of the incident that exists."""
+    channel = declare(bot)
+    checklist = next(m for m in channel.messages.values() if "First five minutes" in m.get("text", ""))
+    done = next(e for e in buttons(checklist) if e["action_id"] == "step.done")
+    forged = json.dumps({**json.loads(done["value"]), "incident": 99})
+    bot.slack.click("step.done", forged, user=ALICE, channel_id=channel.id, message_ts=checklist["ts"])
+    bot.fake.wait_until(lambda: "There is no incident 99." in ephemeral_texts(bot))
+    bot.wait_quiet()
+    snapshot = bot.services.walkthrough.steps.snapshot(1)
+    assert all(state.status.value == "pending" for state in snapshot.states.values())
 
 
 def test_an_approval_is_refused_from_a_message_that_is_not_its_card(bot_factory: Any, fake_org: FakeSalesforce) -> None:

@@ -8,6 +8,7 @@ Keys:
     dedupe:<key>               incident number a delivery (command, submission) already declared
     incident:<n>:actions       list of action items (JSON)
     incident:<n>:answered:<q>  who answered the bot's question q (a severity suggestion), once
+    replay:<ts>:<signature>    a signed request already taken (a replay of it is refused)
 """
 
 from __future__ import annotations
@@ -51,6 +52,16 @@ class IncidentStore:
             keys=[self._key("dedupe", dedupe_key), self._key("incident", "seq")], args=[DEDUPE_TTL_SECONDS]
         )
         return bool(created), int(number)
+
+    def first_delivery(self, delivery: str, seconds: int, about: int | None) -> tuple[bool, Incident | None]:
+        """Records a signed request as taken (True the first time it is seen, for `seconds`) and, in the same round
+        trip, reads the incident it is about, when it names one (a click)."""
+        pipe = self._redis.pipeline(transaction=False)
+        pipe.set(self._key("replay", delivery), 1, nx=True, ex=seconds)
+        if about is not None:
+            pipe.hgetall(self._key("incident", about))
+        answers = pipe.execute()
+        return bool(answers[0]), (_decode(answers[1]) if about is not None else None)
 
     def save(self, incident: Incident) -> None:
         fields = incident.model_dump(mode="json")
