@@ -438,6 +438,7 @@ def test_an_unanswered_destructive_apex_is_never_sent_again_and_asks_a_person(
     assert "Outcome unknown: Salesforce did not answer, and this Apex leaves nothing to read back." in text_of(card)
     failed = state(sf_bot, "cache-wedge", "clear-cache")
     assert failed.status.value == "failed" and failed.error == "outcome unknown: check by hand"
+    assert sf_bot.services.approvals.get(request_id(approval))[1].verification.value == "not checked"
     sf_bot.clock.advance(minutes=10)
     sf_bot.run_due_jobs()
     assert len(fake_org.apex) == 1
