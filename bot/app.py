@@ -506,17 +506,19 @@ def status_pages(settings: Settings) -> StatusPages:
     )
 
 
-BOLT_OAUTH_VARIABLES = ("SLACK_CLIENT_ID", "SLACK_CLIENT_SECRET")
+# What Bolt's App reads from the environment on its own, when the bot hands it all it needs
+BOLT_ENVIRONMENT = ("SLACK_BOT_TOKEN", "SLACK_CLIENT_ID", "SLACK_CLIENT_SECRET")
 _environment = threading.Lock()
 
 
 @contextmanager
 def single_workspace() -> Iterator[None]:
     """Bolt turns itself into a multi-workspace OAuth app, and ignores the bot token, when SLACK_CLIENT_ID and
-    SLACK_CLIENT_SECRET are in the environment; the bot has them there for Sign in with Slack (the web view). So
-    they are out of the environment while Bolt's App is made, and back right after."""
+    SLACK_CLIENT_SECRET are in the environment; the bot has them there for Sign in with Slack (the web view). It
+    also reads SLACK_BOT_TOKEN, only to warn that the client's token wins. So they are out of the environment
+    while Bolt's App is made, and back right after."""
     with _environment:
-        held = {name: os.environ.pop(name) for name in BOLT_OAUTH_VARIABLES if name in os.environ}
+        held = {name: os.environ.pop(name) for name in BOLT_ENVIRONMENT if name in os.environ}
         try:
             yield
         finally:
