@@ -109,6 +109,22 @@ def test_a_change_the_org_applies_after_the_timeout_is_not_called_failed(
     assert fake_org.metadata_updates == 1 and fake_org.refreshes == 1
 
 
+def test_an_unanswered_change_whose_read_back_fails_says_it_may_have_applied(
+    sf_bot: RunningBot, fake_org: FakeSalesforce
+) -> None:
+    channel = incident_channel(sf_bot)
+    approval, card = request(sf_bot, channel, "org-chat-off")
+    fake_org.inject(r"/Soap/m/", "timeout", skip=2)  # the update's answer comes after the timeout
+    fake_org.inject(r"/Soap/m/", "503")  # and the read that would settle it fails
+    approve(sf_bot, channel, card, approval)
+    sf_bot.run_jobs()
+    unknown = outcome(sf_bot, approval)
+    assert unknown.status is RequestStatus.UNKNOWN
+    assert unknown.observed.startswith("the change may or may not have been applied: reading the org back failed (")
+    assert unknown.observed.endswith("); retrying")
+    sf_bot.fake.wait_until(lambda: fake_org.metadata_updates == 1)  # sent once; never again
+
+
 def test_a_failed_read_back_keeps_the_prior_value_and_the_revert(sf_bot: RunningBot, fake_org: FakeSalesforce) -> None:
     channel = incident_channel(sf_bot)
     approval, card = request(sf_bot, channel, "org-chat-off")
