@@ -16,6 +16,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import IO, Any
 
+import pytest
 import requests
 
 from bot.adapters.redis_store.walkthrough import POSTING
@@ -239,6 +240,11 @@ def approve(bot: RunningBot, channel: Channel, card: dict[str, Any], approval: s
     """Bob approves the request on its card; returns once the card says so."""
     decide(bot, channel, card, approval, BOB)
     bot.fake.wait_until(lambda: "Approved by" in text_of(card))
+
+
+def logged_events(caplog: pytest.LogCaptureFixture) -> list[dict[str, Any]]:
+    """The events the event log subscriber wrote (caplog set to INFO for `bot.events`)."""
+    return [record.__dict__["event"] for record in caplog.records if record.name == "bot.events"]
 
 
 def audit_kinds(bot: RunningBot, number: int = 1) -> list[AuditKind]:

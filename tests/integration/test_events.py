@@ -10,12 +10,8 @@ import pytest
 
 from bot.core.events import parse_event
 from tests.conftest import RunningBot
-from tests.driver import approve, incident_channel, request, resolve
+from tests.driver import approve, incident_channel, logged_events, request, resolve
 from tests.fakes.salesforce import FakeSalesforce
-
-
-def logged_events(caplog: pytest.LogCaptureFixture) -> list[dict[str, Any]]:
-    return [record.__dict__["event"] for record in caplog.records if record.name == "bot.events"]
 
 
 def outbox(bot: RunningBot) -> list[Any]:

@@ -9,6 +9,8 @@ from __future__ import annotations
 import time
 from typing import Any
 
+import pytest
+
 from bot.core.approval import RequestStatus, Verification
 from bot.core.audit import AuditKind
 from tests.conftest import RunningBot, spawn
@@ -19,6 +21,7 @@ from tests.driver import (
     decide,
     incident_channel,
     kill_session,
+    logged_events,
     request,
     request_id,
     request_revert,
@@ -57,10 +60,12 @@ def test_a_checkbox_switch_is_verified_and_reverted_with_its_type(sf_bot: Runnin
 
 
 def test_a_change_applied_but_answered_late_is_settled_by_reading_back(
-    sf_bot: RunningBot, fake_org: FakeSalesforce
+    sf_bot: RunningBot, fake_org: FakeSalesforce, caplog: pytest.LogCaptureFixture
 ) -> None:
     """The org takes the update and answers after the bot's timeout: the request is not failed, not sent again;
-    reading the org back shows it applied, the refresh then runs, and the card offers the revert."""
+    reading the org back shows it applied, the refresh then runs, and the card offers the revert. The audit keeps
+    the prior value for the revert, and the subscribers hear it executed, then verified."""
+    caplog.set_level("INFO", logger="bot.events")
     channel = incident_channel(sf_bot)
     approval, card = request(sf_bot, channel, "org-chat-off")
     fake_org.inject(r"/Soap/m/", "slow_answer", skip=2)  # the prepare read, the read inside the update, then it
@@ -72,6 +77,10 @@ def test_a_change_applied_but_answered_late_is_settled_by_reading_back(
     assert "applied: the org took it, though its answer never came; FMConfig.refresh() ran." in text_of(card)
     assert "switch.revert" in text_of(card)
     assert AuditKind.UNKNOWN in audit_kinds(sf_bot) and AuditKind.FAILED not in audit_kinds(sf_bot)
+    executed = next(e for e in sf_bot.services.approvals.audit.entries(1) if e.kind is AuditKind.EXECUTED)
+    assert executed.details == {"prior": {"orgChatSurfacesEnabled__c": "all"}} and done.error == ""
+    changes = [event["change"] for event in logged_events(caplog) if event["kind"] == "switch changed"]
+    assert changes == ["executed", "verified"]
 
 
 def test_no_answer_and_not_applied_fails_without_sending_again(sf_bot: RunningBot, fake_org: FakeSalesforce) -> None:
