@@ -95,7 +95,7 @@ def tell_actions(services: Services, number: int, text: str) -> None:
 
 
 def republish_postmortem(services: Services, number: int) -> None:
-    services.present.lifecycle.republish(number)
+    services.lifecycle.republish_postmortem(number, services.present.lifecycle)
 
 
 def remind_actions(services: Services) -> None:

@@ -175,7 +175,7 @@ def add_action(services: Services, command: Command, incident: Incident, parsed:
 
 def write_postmortem(services: Services, command: Command, incident: Incident, parsed: Any, reply: Reply) -> None:
     services.lifecycle.acting(incident.number, command["user_id"], open_only=False)
-    where = services.present.lifecycle.publish_postmortem(incident.number)
+    where = services.lifecycle.publish_postmortem(incident.number, services.present.lifecycle)
     reply(f":memo: The post-mortem draft of {incident.reference} is written to {where}.")
 
 

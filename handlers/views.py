@@ -27,6 +27,7 @@ from bot.render.modals import (
     submitted_values,
 )
 from bot.render.switches import REQUEST_CALLBACK, REVERT_CALLBACK
+from bot.services.lifecycle import Resolved
 from handlers.actions import run_now
 from handlers.declared import show_declared
 from handlers.replies import answering
@@ -149,6 +150,7 @@ def register(app: App, services: Services) -> None:
                 (values.get("lessons") or "").strip(),
             )
             services.present.lifecycle.resolved(resolved)
+            draft_if_wanted(services, resolved)
             reply(f":white_check_mark: {resolved.incident.reference} is resolved.")
 
     @app.view(UPDATE_CALLBACK)
@@ -169,6 +171,7 @@ def register(app: App, services: Services) -> None:
                 int(metadata["incident"]), body["user"]["id"], UpdateStatus(values["status"]), text
             )
             services.present.response.update_posted(posted, reply)
+            draft_if_wanted(services, posted.resolved)
 
     @app.view(REQUEST_CALLBACK)
     def request_submitted(ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
@@ -205,3 +208,9 @@ def register(app: App, services: Services) -> None:
                 str(read_metadata(view)["approval"]), body["user"]["id"], reason
             )
             services.present.approvals.posted(requested)
+
+
+def draft_if_wanted(services: Services, resolved: Resolved | None) -> None:
+    """An incident just resolved whose severity wants a post-mortem gets its draft."""
+    if resolved is not None and resolved.postmortem:
+        services.lifecycle.publish_postmortem(resolved.incident.number, services.present.lifecycle)

@@ -3,6 +3,8 @@ channel's canvas (or, where a workspace refuses canvases or the draft is over 1 
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from bot.adapters.redis_store.walkthrough import CANVAS, FILE, MessageStore
 from bot.adapters.slack_api import SlackApi, SlackCallFailed
 from bot.core.incident import Incident
@@ -10,6 +12,7 @@ from bot.presenters.approvals import ApprovalPresenter
 from bot.presenters.incidents import IncidentPresenter
 from bot.render.timeline import timeline_message
 from bot.services.lifecycle import LifecycleService, Resolved
+from bot.services.ports import DraftWritten
 
 # Canvas errors of workspaces that cannot have them (free plans, disabled by an admin): fall back to a file.
 NO_CANVAS = frozenset(
@@ -60,36 +63,27 @@ class LifecyclePresenter:
         incident, entries = self.lifecycle.timeline_entries(number)
         self.slack.update(channel, ts, *timeline_message(incident, entries, page, self.incidents.timezone))
 
-    def resolved(self, resolved: Resolved) -> str:
-        """The header, the cards of what resolving cancelled, what is still in effect in the org (with where to
-        revert it), and the draft when the runbook wants one."""
+    def resolved(self, resolved: Resolved) -> None:
+        """The header, the cards of what resolving cancelled, and what is still in effect in the org (with where to
+        revert it)."""
         self.incidents.refresh_header(resolved.incident)
         for approval_id in resolved.cancelled:
             self.approvals.refresh(approval_id)
         if resolved.in_effect:
             self.approvals.still_in_effect(resolved.incident, resolved.in_effect)
-        if resolved.postmortem:
-            return self.publish_postmortem(resolved.incident.number)
-        return ""
 
-    def republish(self, number: int) -> None:
-        """The draft again, in place, where one was written already (an action item changed in its tracker): not
-        a new publication, so neither the timeline nor the subscribers hear of it."""
-        if self.messages.get(number, CANVAS) or self.messages.get(number, FILE):
-            with self.lifecycle.publishing(number) as incident:
-                self._publish(incident, announce=False)
+    # ----- where the post-mortem draft goes (LifecycleService.publish_postmortem's DraftDestination)
 
-    def publish_postmortem(self, number: int) -> str:
-        """Writes the draft to the channel's canvas, or, where canvases are refused, as a Markdown file; again
-        updates the same document (one writer at a time, so two requests never make two documents)."""
-        with self.lifecycle.publishing(number) as incident:
-            return self._publish(incident, announce=True)
+    def holds_draft(self, number: int) -> bool:
+        return bool(self.messages.get(number, CANVAS) or self.messages.get(number, FILE))
 
-    def _publish(self, incident: Incident, *, announce: bool) -> str:
+    def write(self, incident: Incident, draft: Callable[[Callable[[str], str]], str]) -> DraftWritten:
+        """The channel's canvas, or, where canvases are refused or the draft is over 1 MiB, a Markdown file; again,
+        the same document."""
         assert incident.channel_id is not None
         number = incident.number
         try:
-            markdown = self.lifecycle.postmortem(number, canvas_mention)
+            markdown = draft(canvas_mention)
             if len(markdown) > CANVAS_LIMIT:
                 raise SlackCallFailed("conversations.canvases.create", "canvas_too_large")
             canvas = self.messages.get(number, CANVAS)
@@ -97,21 +91,16 @@ class LifecyclePresenter:
                 self.slack.replace_canvas(canvas, markdown)
             else:
                 self.messages.set(number, CANVAS, self.slack.create_channel_canvas(incident.channel_id, markdown))
-            if announce:
-                self.lifecycle.published(number, "written to the channel canvas")
-            return "the channel canvas"
+            return DraftWritten("written to the channel canvas", "the channel canvas")
         except SlackCallFailed as failure:
             if failure.error not in NO_CANVAS:
                 raise
-        markdown = self.lifecycle.postmortem(number, plain_mention)
         previous = self.messages.get(number, FILE)
         if previous:
             self.slack.delete_file(previous)
         name = f"{incident.reference.lower()}-postmortem.md"
         file_id = self.slack.upload(
-            incident.channel_id, name, markdown.encode(), f"Post-mortem draft: {incident.title}"
+            incident.channel_id, name, draft(plain_mention).encode(), f"Post-mortem draft: {incident.title}"
         )
         self.messages.set(number, FILE, file_id)
-        if announce:
-            self.lifecycle.published(number, "uploaded as a Markdown file")
-        return "a Markdown file (this workspace does not allow canvases)"
+        return DraftWritten("uploaded as a Markdown file", "a Markdown file (this workspace does not allow canvases)")

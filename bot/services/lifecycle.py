@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
@@ -32,7 +31,7 @@ from bot.services.access import Access
 from bot.services.approvals import ApprovalService
 from bot.services.audit import AuditService
 from bot.services.errors import UserError, incident_or_refuse
-from bot.services.ports import EventSink
+from bot.services.ports import DraftDestination, EventSink
 from bot.services.timeline import TimelineService
 
 logger = logging.getLogger(__name__)
@@ -216,14 +215,18 @@ class LifecycleService:
             StepTaken(step.title, step.by, f"{at.astimezone(self.timezone):%H:%M}", step.result) for at, step in taken
         ]
 
-    @contextmanager
-    def publishing(self, number: int) -> Iterator[Incident]:
-        """One writer of an incident's draft at a time, across processes (two requests never make two
-        documents); the incident it is about."""
+    def publish_postmortem(self, number: int, destination: DraftDestination) -> str:
+        """Writes the draft where `destination` keeps it, one writer at a time across processes (two requests
+        never make two documents); the timeline and the subscribers hear of it. Where it went, for the person."""
         with self.store.locked(number, "postmortem"):
-            yield self.incident(number)
-
-    def published(self, number: int, where: str) -> None:
-        """The draft went `where`: a note on the timeline, and the event for the subscribers."""
-        self.timeline.record(number, EntryKind.NOTE, f"Post-mortem draft {where}")
+            written = destination.write(self.incident(number), lambda mention: self.postmortem(number, mention))
+        self.timeline.record(number, EntryKind.NOTE, f"Post-mortem draft {written.where}")
         self.events.publish(PostmortemPublished(incident=number, at=self.clock.now()))
+        return written.said
+
+    def republish_postmortem(self, number: int, destination: DraftDestination) -> None:
+        """The draft again, in place, where one was written already (an action item changed in its tracker): not
+        a new publication, so neither the timeline nor the subscribers hear of it."""
+        if destination.holds_draft(number):
+            with self.store.locked(number, "postmortem"):
+                destination.write(self.incident(number), lambda mention: self.postmortem(number, mention))

@@ -4,10 +4,12 @@ use cases never see Slack's API, its ids' syntax or its errors beyond `Workspace
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
 from bot.core.events import Event
+from bot.core.incident import Incident
 from bot.core.tracking import IssueDraft, Tracked
 
 
@@ -74,6 +76,24 @@ class IdentityProvider(Protocol):
     def authorize_url(self, state: str, nonce: str, redirect_uri: str) -> str: ...
 
     def identify(self, code: str, redirect_uri: str, nonce: str) -> Identity: ...
+
+
+@dataclass(frozen=True)
+class DraftWritten:
+    where: str  # for the timeline: "written to the channel canvas"
+    said: str  # for the person who asked: "the channel canvas"
+
+
+class DraftDestination(Protocol):
+    """Where an incident's post-mortem draft is kept: one document, written again in place."""
+
+    def holds_draft(self, number: int) -> bool:
+        """A draft of the incident was written there before."""
+        ...
+
+    def write(self, incident: Incident, draft: Callable[[Callable[[str], str]], str]) -> DraftWritten:
+        """Writes `draft(mention)`, the Markdown with people written by `mention` as the destination shows them."""
+        ...
 
 
 class EventSink(Protocol):
