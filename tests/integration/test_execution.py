@@ -87,6 +87,7 @@ def test_no_answer_and_not_applied_fails_without_sending_again(sf_bot: RunningBo
     channel = incident_channel(sf_bot)
     approval, card = request(sf_bot, channel, "tool-calling-off")
     fake_org.inject(r"/Soap/m/", "dropped", skip=2)  # the update is lost: no answer, and the org never applies it
+    sf_bot.clock.advance(minutes=2)  # approved a while after the request: the wait runs from the sending
     approve(sf_bot, channel, card, approval)
     assert sf_bot.run_jobs() == 0
     assert outcome(sf_bot, approval).status is RequestStatus.UNKNOWN  # too soon to say "not applied"
