@@ -177,6 +177,10 @@ def test_an_execution_refuses_once_the_incident_is_resolved(sf_bot: RunningBot, 
     assert sf_bot.run_jobs() == 0
     assert fake_org.metadata_updates == 0
     assert outcome(sf_bot, approval).status is RequestStatus.CANCELLED
+    title = sf_bot.services.approvals.get(request_id(approval))[0].title
+    cancelled = [e for e in sf_bot.services.approvals.audit.entries(1) if e.kind is AuditKind.CANCELLED]
+    assert [(e.summary, e.actor) for e in cancelled] == [(f"not sent, the incident was resolved: {title}", None)]
+    assert sf_bot.services.audit.check(1)[1] == []  # audited like every other move
 
 
 def test_slack_failing_neither_holds_back_nor_repeats_an_execution(
