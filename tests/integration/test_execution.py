@@ -13,6 +13,7 @@ import pytest
 
 from bot.core.approval import RequestStatus, Verification
 from bot.core.audit import AuditKind
+from bot.services.execution import RetryLater
 from tests.conftest import RunningBot, spawn
 from tests.driver import (
     CAROL,
@@ -181,6 +182,28 @@ def test_an_execution_refuses_once_the_incident_is_resolved(sf_bot: RunningBot, 
     cancelled = [e for e in sf_bot.services.approvals.audit.entries(1) if e.kind is AuditKind.CANCELLED]
     assert [(e.summary, e.actor) for e in cancelled] == [(f"not sent, the incident was resolved: {title}", None)]
     assert sf_bot.services.audit.check(1)[1] == []  # audited like every other move
+
+
+def test_a_second_worker_waits_for_the_one_holding_the_request(sf_bot: RunningBot, fake_org: FakeSalesforce) -> None:
+    """Another worker holds the request's lease (it is preparing it): this one asks to be run later, sends nothing,
+    and leaves the other's lease alone."""
+    channel = incident_channel(sf_bot)
+    approval, card = request(sf_bot, channel, "org-chat-off")
+    approve(sf_bot, channel, card, approval)
+    services = sf_bot.services
+    held, _ = services.approvals.get(request_id(approval))
+    audit = services.approvals.audit
+
+    def claim() -> str:
+        cancelled = audit.entry(held, AuditKind.CANCELLED, None, "not sent")
+        lost = audit.entry(held, AuditKind.UNKNOWN, None, "lost")
+        return services.approvals.approvals.claim(held, sf_bot.clock.now(), 60, cancelled, lost)
+
+    assert claim() == "prepare"  # the other worker
+    with pytest.raises(RetryLater, match="another worker holds"):
+        services.execution.execute(held.id)
+    assert claim() == "busy"  # its lease is still held
+    assert fake_org.metadata_updates == 0
 
 
 def test_slack_failing_neither_holds_back_nor_repeats_an_execution(
