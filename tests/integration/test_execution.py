@@ -175,6 +175,9 @@ def test_an_execution_refuses_once_the_incident_is_resolved(sf_bot: RunningBot, 
     incident = sf_bot.services.incidents.in_channel(channel.id)
     assert incident is not None
     sf_bot.services.incidents.store.update(incident, status="resolved")  # resolved without the use case
+    sf_bot.services.execution.execute(request_id(approval))  # the worker's attempt returns, having cancelled it
+    assert outcome(sf_bot, approval).status is RequestStatus.CANCELLED
+    sf_bot.services.execution.execute(request_id(approval))  # and an attempt after that finds nothing to do
     assert sf_bot.run_jobs() == 0
     assert fake_org.metadata_updates == 0
     assert outcome(sf_bot, approval).status is RequestStatus.CANCELLED
