@@ -41,6 +41,7 @@ from tests.fakes.salesforce import (
     SUSPECT_USER_ID,
     FakeSalesforce,
 )
+from tests.fakes.slack import Channel
 
 
 def test_request_approve_execute_verify(sf_bot: RunningBot, fake_org: FakeSalesforce) -> None:
@@ -403,13 +404,20 @@ def test_destructive_step_runs_after_approval_and_settles_its_step(
     assert (settled.status.value, settled.by) == ("done", ALICE)
 
 
+def request_clear_cache(bot: RunningBot) -> tuple[Channel, dict[str, Any], str, dict[str, Any]]:
+    """Playbook 3's "Clear the cache" (a destructive Apex) asked for from its step: the incident's channel, the
+    recover phase's message, the request's Approve value and its card."""
+    channel = incident_channel(bot)
+    recover = open_phase(bot, channel, "cache-wedge", "recover")
+    click(bot, channel, recover, "step.run", "clear-cache")
+    view = bot.fake.wait_until(lambda: bot.fake.open_views(REQUEST_CALLBACK))[-1]
+    bot.slack.submit(view, {"reason": "cache wedged for 20 minutes"})
+    approval, card = wait_card(bot, channel)
+    return channel, recover, approval, card
+
+
 def test_a_destructive_step_that_fails_in_the_org_fails_its_step(sf_bot: RunningBot, fake_org: FakeSalesforce) -> None:
-    channel = incident_channel(sf_bot)
-    recover = open_phase(sf_bot, channel, "cache-wedge", "recover")
-    click(sf_bot, channel, recover, "step.run", "clear-cache")
-    view = sf_bot.fake.wait_until(lambda: sf_bot.fake.open_views(REQUEST_CALLBACK))[-1]
-    sf_bot.slack.submit(view, {"reason": "cache wedged for 20 minutes"})
-    approval, card = wait_card(sf_bot, channel)
+    channel, recover, approval, card = request_clear_cache(sf_bot)
     fake_org.inject(r"executeAnonymous", "apex_exception")
     approve(sf_bot, channel, card, approval)
     sf_bot.run_jobs()
@@ -424,12 +432,7 @@ def test_an_unanswered_destructive_apex_is_never_sent_again_and_asks_a_person(
 ) -> None:
     """Clear the cache, approved; the Apex reaches the org but its answer never comes. Nothing can be read back
     from an anonymous Apex: the card says to check by hand, the step fails with why, and no later run sends it."""
-    channel = incident_channel(sf_bot)
-    recover = open_phase(sf_bot, channel, "cache-wedge", "recover")
-    click(sf_bot, channel, recover, "step.run", "clear-cache")
-    view = sf_bot.fake.wait_until(lambda: sf_bot.fake.open_views(REQUEST_CALLBACK))[-1]
-    sf_bot.slack.submit(view, {"reason": "cache wedged for 20 minutes"})
-    approval, card = wait_card(sf_bot, channel)
+    channel, recover, approval, card = request_clear_cache(sf_bot)
     fake_org.inject(r"executeAnonymous", "timeout")
     approve(sf_bot, channel, card, approval)
     sf_bot.run_jobs()
@@ -438,6 +441,7 @@ def test_an_unanswered_destructive_apex_is_never_sent_again_and_asks_a_person(
     assert "Outcome unknown: Salesforce did not answer, and this Apex leaves nothing to read back." in text_of(card)
     failed = state(sf_bot, "cache-wedge", "clear-cache")
     assert failed.status.value == "failed" and failed.error == "outcome unknown: check by hand"
+    sf_bot.fake.wait_until(lambda: "outcome unknown: check by hand" in text_of(recover))  # the step says why
     assert sf_bot.services.approvals.get(request_id(approval))[1].verification.value == "not checked"
     sf_bot.clock.advance(minutes=10)
     sf_bot.run_due_jobs()
