@@ -16,21 +16,18 @@ import argparse
 import json
 import logging
 import random
-import tempfile
 import threading
 import time
-import uuid
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
-from bench.harness import percentiles, redis_url, row
+from bench.harness import bench_settings, percentiles, row
 from bot.core.walkthrough import state_key
 from bot.render.modals import UPDATE_CALLBACK
-from tests.conftest import BotServer, ManualClock, settings_for
+from tests.conftest import BotServer, ManualClock
 from tests.driver import buttons, declare, open_phase, value_of
 from tests.fakes.slack import FakeSlack
 from tests.fakes.status_pages import FakeStatusPages
@@ -71,15 +68,7 @@ def main() -> None:
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
     slack, pages = FakeSlack().start(), FakeStatusPages().start()  # rate limits on, as every test runs
     clock = ManualClock(datetime(2026, 11, 25, 14, 0, tzinfo=UTC))
-    with tempfile.TemporaryDirectory() as directory, redis_url() as url:
-        settings = settings_for(
-            slack,
-            pages,
-            redis_url=url,
-            data_dir=Path(directory),
-            key_prefix=f"bench-{uuid.uuid4().hex[:8]}",
-            message_update_interval_seconds=1.0,
-        )
+    with bench_settings(slack, pages, message_update_interval_seconds=1.0) as settings:
         server = BotServer(settings, slack, clock)
         bot = server.bot
         channel = declare(bot, "declare --llm sev1 Everything is on fire")

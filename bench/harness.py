@@ -11,6 +11,7 @@ import signal
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from collections.abc import Iterator
@@ -20,12 +21,22 @@ from typing import Any
 
 import requests
 
-from tests.conftest import free_port, redis_answering_at
+from bot.config import Settings
+from tests.conftest import free_port, redis_answering_at, settings_for
 from tests.fakes.slack import BOT_TOKEN, FakeSlack
 from tests.fakes.status_pages import FakeStatusPages
 from tests.slack_sim import SIGNING_SECRET
 
 ROOT = Path(__file__).resolve().parents[1]
+
+
+@contextmanager
+def bench_settings(slack: FakeSlack, pages: FakeStatusPages, **overrides: Any) -> Iterator[Settings]:
+    """Settings for a benchmark's in-process bot: a Redis (`redis_url()`), a data folder and a key prefix of its
+    own, and `overrides`."""
+    with tempfile.TemporaryDirectory() as directory, redis_url() as url:
+        prefix = f"bench-{uuid.uuid4().hex[:8]}"
+        yield settings_for(slack, pages, redis_url=url, data_dir=Path(directory), key_prefix=prefix, **overrides)
 
 
 @contextmanager

@@ -6,20 +6,17 @@ Run: `.venv/bin/python -m bench.round_trips`
 
 from __future__ import annotations
 
-import tempfile
 import threading
 import time
-import uuid
 from collections import Counter
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import redis.connection
 
-from bench.harness import redis_url
+from bench.harness import bench_settings
 from bot.render.actions import ActionId, StepRef, encode
-from tests.conftest import BotServer, ManualClock, settings_for
+from tests.conftest import BotServer, ManualClock
 from tests.driver import declare, message
 from tests.fakes.slack import FakeSlack
 from tests.fakes.status_pages import FakeStatusPages
@@ -54,10 +51,7 @@ def main() -> None:
     slack, pages = FakeSlack().start(), FakeStatusPages().start()
     clock = ManualClock(datetime(2026, 11, 25, 14, 0, tzinfo=UTC))
     slack.now = lambda: clock.now().timestamp()
-    with tempfile.TemporaryDirectory() as directory, redis_url() as url:
-        settings = settings_for(
-            slack, pages, redis_url=url, data_dir=Path(directory), key_prefix=f"bench-{uuid.uuid4().hex[:8]}"
-        )
+    with bench_settings(slack, pages) as settings:
         server = BotServer(settings, slack, clock)
         bot = server.bot
         channel = declare(bot)

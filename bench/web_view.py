@@ -10,22 +10,17 @@ from __future__ import annotations
 
 import argparse
 import logging
-import tempfile
 import time
-import uuid
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import requests
 
-from bench.harness import percentiles, redis_url, row
+from bench.harness import bench_settings, percentiles, row
 from bot.core.incident import Incident, IncidentStatus
 from bot.core.severity import Severity
 from bot.core.timeline import EntryKind, TimelineEntry
-from bot.services.sign_in import CALLBACK_PATH
-from tests.conftest import BotServer, ManualClock, free_port, settings_for
+from tests.conftest import BotServer, ManualClock, web_settings
 from tests.fakes.slack import BOT_USER, TEAM_ID, FakeSlack
-from tests.fakes.slack_openid import CLIENT_ID, CLIENT_SECRET
 from tests.fakes.status_pages import FakeStatusPages
 from tests.web_client import signed_in
 
@@ -92,25 +87,11 @@ def timed(session: requests.Session, url: str, repeat: int) -> tuple[dict[str, f
 def measure(incidents: int, timeline: int, repeat: int) -> dict[str, tuple[dict[str, float], int]]:
     slack, pages = FakeSlack().start(), FakeStatusPages().start()
     slack.rate_limits = False  # the warm-up asks users.info and conversations.members once each; steady use is cached
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    slack.openid.redirect_urls.add(base + CALLBACK_PATH)
+    web = web_settings(slack)
+    port, base = web.pop("listen_port"), web["web_base_url"]
     clock = ManualClock(datetime(2026, 11, 25, 14, 0, tzinfo=UTC))
     try:
-        with tempfile.TemporaryDirectory() as directory, redis_url() as url:
-            settings = settings_for(
-                slack,
-                pages,
-                redis_url=url,
-                data_dir=Path(directory),
-                key_prefix=f"bench-{uuid.uuid4().hex[:8]}",
-                web_base_url=base,
-                slack_client_id=CLIENT_ID,
-                slack_client_secret=CLIENT_SECRET,
-                web_session_secret="b" * 32,
-                slack_openid_authorize_url=f"{slack.url}/openid/connect/authorize",
-                slack_openid_keys_url=f"{slack.url}/openid/connect/keys",
-            )
+        with bench_settings(slack, pages, **web) as settings:
             server = BotServer(settings, slack, clock, port)
             try:
                 seed(server, incidents, 1, {1: timeline}, slack)
