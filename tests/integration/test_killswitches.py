@@ -8,9 +8,11 @@ from typing import Any
 
 import pytest
 
+from bot.core.approval import Refusal
 from bot.core.audit import AuditKind
 from bot.core.timeline import EntryKind
 from bot.render.switches import REQUEST_CALLBACK, REVERT_CALLBACK
+from bot.services.approvals import Refused
 from tests.conftest import RunningBot, jwt_settings
 from tests.driver import (
     ALICE,
@@ -175,6 +177,18 @@ def test_deny_is_final(sf_bot: RunningBot, fake_org: FakeSalesforce) -> None:
     sf_bot.fake.wait_until(lambda: "This request was already denied by <@U0BOB0001>." in ephemeral_texts(sf_bot))
     sf_bot.run_jobs()
     assert fake_org.metadata_updates == 0 and "switch.approve" not in text_of(card)
+    entries = sf_bot.services.approvals.audit.entries(1)
+    assert [(e.kind, e.actor) for e in entries] == [
+        (AuditKind.REQUESTED, ALICE),
+        (AuditKind.DENIED, BOB),  # the decision, in the denier's name
+        (AuditKind.REFUSED, CAROL),  # the click after it, refused and audited
+    ]
+    assert entries[2].details == {"refusal": "DECIDED"}
+
+
+def test_a_decision_on_a_request_that_does_not_exist_is_refused(sf_bot: RunningBot) -> None:
+    """The guard finds the request first; if it is gone by the time the decision is made, the decision says so."""
+    assert sf_bot.services.approvals.decide("0000000000", BOB, approve=True) == Refused(Refusal.MISSING)
 
 
 def test_revert_needs_two_people_and_restores_the_prior_value(sf_bot: RunningBot, fake_org: FakeSalesforce) -> None:
