@@ -186,9 +186,13 @@ def test_deny_is_final(sf_bot: RunningBot, fake_org: FakeSalesforce) -> None:
     assert entries[2].details == {"refusal": "DECIDED"}
 
 
-def test_a_decision_on_a_request_that_does_not_exist_is_refused(sf_bot: RunningBot) -> None:
-    """The guard finds the request first; if it is gone by the time the decision is made, the decision says so."""
+def test_a_decision_is_refused_with_its_reason_alone(sf_bot: RunningBot) -> None:
+    """The guard finds the request first; if it is gone by the time the decision is made, the decision says so.
+    A refusal other than "already decided" names no decider, even when the request has a status to show."""
     assert sf_bot.services.approvals.decide("0000000000", BOB, approve=True) == Refused(Refusal.MISSING)
+    channel = incident_channel(sf_bot)
+    approval, _ = request(sf_bot, channel, "org-chat-off")
+    assert sf_bot.services.approvals.decide(request_id(approval), ALICE, approve=True) == Refused(Refusal.SELF)
 
 
 def test_revert_needs_two_people_and_restores_the_prior_value(sf_bot: RunningBot, fake_org: FakeSalesforce) -> None:
