@@ -10,7 +10,7 @@ from flask import Blueprint, Flask, Response, redirect, request
 
 from bot.core.severity import Severity
 from bot.render.web import STATIC, WebRenderer
-from bot.services.sign_in import CALLBACK_PATH, SignInRefused, Viewer, local_path
+from bot.services.sign_in import CALLBACK_PATH, SignInRefused, Viewer
 from bot.services.web_view import BadFilter, Filters
 
 if TYPE_CHECKING:
@@ -149,7 +149,7 @@ def register_web(flask_app: Flask, services: Services) -> None:
     def login() -> Response:
         if web is None:
             return message("Sign in", TURN_ON, status=404)
-        return redirect(web.sign_in.begin(local_path(request.args.get("next"))), code=302)  # type: ignore[return-value]
+        return redirect(web.sign_in.begin(request.args.get("next")), code=302)  # type: ignore[return-value]
 
     @pages.get(CALLBACK_PATH)
     def callback() -> Response:

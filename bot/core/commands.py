@@ -262,12 +262,12 @@ def parse(text: str) -> Command:
     return Help(unknown=text.strip())
 
 
-_MENTION = re.compile(r"<@([UW][A-Z0-9]+)(?:\|[^>]*)?>")
+MENTION = re.compile(r"<@([UW][A-Z0-9]+)(?:\|[^>]*)?>")  # a user mention as Slack writes it: <@U…> or <@U…|name>
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 
 def _mentioned(word: str) -> str:
-    mention = _MENTION.fullmatch(word)
+    mention = MENTION.fullmatch(word)
     if mention is None:
         raise CommandError(f"`{word}` is not a person: mention them, e.g. @alice.")
     return mention.group(1)
@@ -278,7 +278,7 @@ def _parse_action(words: list[str]) -> AddAction:
     due: date | None = None
     kept = []
     for word in words:
-        mention = _MENTION.fullmatch(word)
+        mention = MENTION.fullmatch(word)
         if mention and owner is None:
             owner = mention.group(1)
         elif _DATE.fullmatch(word) and due is None:

@@ -16,10 +16,10 @@ from jinja2 import Environment, PackageLoader, StrictUndefined
 from markdown_it import MarkdownIt
 from markupsafe import Markup, escape
 
+from bot.core.commands import MENTION
 from bot.core.insights import Spread, WeekRow
 from bot.core.severity import Severity
 from bot.core.timeline import EntryKind, TimelineEntry
-from bot.services.web_view import MENTION
 
 SLACK_CHANNEL_LINK = "https://slack.com/app_redirect"
 STATIC = Path(__file__).parent / "static"  # the stylesheet and the live-update script

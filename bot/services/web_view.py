@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import re
 import threading
 import time
 from collections.abc import Iterable, Mapping
@@ -19,6 +18,7 @@ from bot.adapters.redis_store.walkthrough import WalkthroughStore
 from bot.adapters.redis_store.web import WebStore
 from bot.core.approval import ApprovalRequest, Outcome, RequestStatus
 from bot.core.clock import Clock
+from bot.core.commands import MENTION
 from bot.core.incident import Incident, IncidentStatus
 from bot.core.insights import IncidentFacts, WeekRow, weekly
 from bot.core.milestones import Durations, durations
@@ -42,7 +42,6 @@ PAGE_SIZE = 50
 MEMBERS_SECONDS = 60  # how long a private channel's members are taken as Slack last said
 NAMES_SECONDS = 600
 TEXT_MAX = 100
-MENTION = re.compile(r"<@([UW][A-Z0-9]+)(?:\|[^>]*)?>")
 EXECUTED = frozenset({RequestStatus.EXECUTED, RequestStatus.APPLIED})
 
 
