@@ -98,7 +98,9 @@ class Filters:
             "page": str(self.page) if self.page > 1 else "",
         }
         values.update({name: str(value) for name, value in changes.items()})
-        return {name: value for name, value in values.items() if value and value != "1"}
+        if values["page"] == "1":  # the first page is the list without one
+            values["page"] = ""
+        return {name: value for name, value in values.items() if value}
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,7 @@ import requests
 from pydantic import ValidationError
 
 from bot.config import Settings
+from bot.services.web_view import Filters
 from tests.conftest import RunningBot, jwt_settings, web_settings
 from tests.driver import (
     ALICE,
@@ -239,6 +240,13 @@ def test_filters_are_links_and_a_bad_one_gets_a_sentence(web_bot: RunningBot) ->
     for bad, sentence in [({"severity": "sev9"}, "severity"), ({"page": "0"}, "page"), ({"status": "x"}, "Status")]:
         answer = session.get(web_bot.web_url + "/", params=bad)
         assert answer.status_code == 400 and sentence.lower() in answer.text.lower() and "Traceback" not in answer.text
+
+
+def test_a_filtered_lists_links_keep_every_filter() -> None:
+    """The links to the other pages of a list keep its filters, a search for "1" included; page 1 is the bare list."""
+    filters = Filters.parse({"q": "1", "severity": "sev2", "page": "2"})
+    assert filters.query(page=1) == {"severity": "SEV-2", "q": "1"}
+    assert filters.query(page=3) == {"severity": "SEV-2", "q": "1", "page": "3"}
 
 
 def test_the_list_pages_fifty_at_a_time_open_first(web_bot: RunningBot) -> None:
