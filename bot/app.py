@@ -30,11 +30,12 @@ from bot.adapters.redis_store.audit import AuditStore
 from bot.adapters.redis_store.events import EventOutbox
 from bot.adapters.redis_store.evidence import EvidenceStore
 from bot.adapters.redis_store.incidents import IncidentStore
+from bot.adapters.redis_store.messages import MessageStore
 from bot.adapters.redis_store.pages import PageStore
 from bot.adapters.redis_store.timeline import TimelineStore
 from bot.adapters.redis_store.tracked import TrackedStore
 from bot.adapters.redis_store.updates import CoalescedUpdates
-from bot.adapters.redis_store.walkthrough import MessageStore, WalkthroughStore
+from bot.adapters.redis_store.walkthrough import WalkthroughStore
 from bot.adapters.redis_store.web import WebStore
 from bot.adapters.redis_store.webhooks import Deliveries
 from bot.adapters.salesforce.errors import SalesforceError
@@ -374,7 +375,7 @@ def build_services(settings: Settings, client: WebClient, clock: Clock | None = 
     )
     related_presenter = RelatedPresenter(slack, related, timezone)
     walkthrough_presenter = WalkthroughPresenter(
-        slack, messages, walkthrough, incidents, scheduler, updates, timezone, evidence, related_presenter
+        slack, messages, walkthrough, scheduler, updates, timezone, evidence, related_presenter
     )
     evidence_presenter = EvidencePresenter(slack, messages, evidence, walkthrough_presenter, related_presenter)
     incident_presenter = IncidentPresenter(slack, messages, incidents, deadlines, walkthrough_presenter, clock, paging)

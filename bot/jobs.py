@@ -63,9 +63,7 @@ def expire_request(services: Services, approval_id: str) -> None:
 
 
 def draw_chart(services: Services, number: int, scope: str, step_id: str, thread_ts: str) -> None:
-    incident = services.incidents.find(number)
-    if incident is not None:
-        services.present.walkthrough.chart(incident, scope, step_id, thread_ts)
+    services.present.walkthrough.chart(number, scope, step_id, thread_ts)
 
 
 def response_timer(services: Services, number: int, kind: str) -> None:

@@ -110,8 +110,8 @@ def pick(services: Services, click: Click, reply: Reply) -> None:
 def next_phase(services: Services, click: Click, reply: Reply) -> None:
     value = click.value
     assert isinstance(value, PhaseRef)
-    incident, _ = services.walkthrough.next_phase(click.incident.number, value.playbook, click.actor)
-    services.present.walkthrough.post_phase(incident, value.playbook, value.phase, reply)
+    due = services.walkthrough.next_phase(click.incident.number, value.playbook, value.phase, click.actor)
+    services.present.walkthrough.post_phase(due, reply)
 
 
 def acknowledge(services: Services, click: Click, reply: Reply) -> None:

@@ -19,7 +19,7 @@ from typing import IO, Any
 import pytest
 import requests
 
-from bot.adapters.redis_store.walkthrough import POSTING
+from bot.adapters.redis_store.messages import POSTING
 from bot.core.audit import AuditKind
 from bot.render.modals import RUN_CALLBACK
 from bot.render.switches import REQUEST_CALLBACK, REVERT_CALLBACK
@@ -76,12 +76,16 @@ def message(bot: RunningBot, channel: Channel, name: str) -> dict[str, Any]:
     incident = bot.services.incidents.in_channel(channel.id)
     assert incident is not None
     ts = bot.fake.wait_until(
-        lambda: (
-            (bot.services.walkthrough.snapshot(incident.number).messages.get(name) or POSTING) != POSTING
-            and bot.services.walkthrough.snapshot(incident.number).messages[name]
-        )
+        lambda: (posted(bot, incident.number).get(name) or POSTING) != POSTING and posted(bot, incident.number)[name]
     )
     return channel.messages[ts]
+
+
+def posted(bot: RunningBot, number: int) -> dict[str, str]:
+    """The walkthrough's messages posted in incident `number` (name → ts, or `posting` while one is posted)."""
+    view = bot.services.walkthrough.view(number)
+    assert view is not None, f"incident {number} is gone"
+    return view.snapshot.messages
 
 
 def buttons(msg: dict[str, Any]) -> list[dict[str, Any]]:
@@ -138,8 +142,7 @@ def open_phase(bot: RunningBot, channel: Channel, key: str, phase: str) -> dict[
     """Starts the playbook (unless it runs) and clicks Next phase until `phase` is posted."""
     incident = bot.services.incidents.in_channel(channel.id)
     assert incident is not None
-    posted = bot.services.walkthrough.snapshot(incident.number).messages
-    if f"{key}/" not in " ".join(posted):
+    if f"{key}/" not in " ".join(posted(bot, incident.number)):
         bot.slack.command(f"playbook {key}", channel_id=channel.id)
     playbook = bot.services.runbook.playbook(key)
     assert playbook is not None
@@ -148,7 +151,7 @@ def open_phase(bot: RunningBot, channel: Channel, key: str, phase: str) -> dict[
         msg = message(bot, channel, f"{key}/{current}")
         if current == phase:
             return msg
-        if f"{key}/{following}" not in bot.services.walkthrough.snapshot(incident.number).messages:
+        if f"{key}/{following}" not in posted(bot, incident.number):
             click(bot, channel, msg, "phase.next")
     raise AssertionError(f"{key} has no phase {phase}")
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from zoneinfo import ZoneInfo
 
-from bot.adapters.redis_store.walkthrough import MessageStore
+from bot.adapters.redis_store.messages import MessageStore
 from bot.adapters.slack_api import SlackApi
 from bot.core.incident import Incident
 from bot.core.tracking import ActionItems, Overdue

@@ -3,7 +3,7 @@ in the picker's thread, the severity suggestion with its button; then the incide
 
 from __future__ import annotations
 
-from bot.adapters.redis_store.walkthrough import MessageStore
+from bot.adapters.redis_store.messages import MessageStore
 from bot.adapters.slack_api import SlackApi
 from bot.presenters.related import RelatedPresenter
 from bot.presenters.reply import Reply

@@ -3,7 +3,7 @@ pinned header kept current, the incident lists (status, the Home tab)."""
 
 from __future__ import annotations
 
-from bot.adapters.redis_store.walkthrough import MessageStore
+from bot.adapters.redis_store.messages import MessageStore
 from bot.adapters.slack_api import SlackApi
 from bot.core.clock import Clock
 from bot.core.incident import Incident

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from bot.adapters.redis_store.walkthrough import CANVAS, FILE, MessageStore
+from bot.adapters.redis_store.messages import CANVAS, FILE, MessageStore
 from bot.adapters.slack_api import SlackApi, SlackCallFailed
 from bot.core.incident import Incident
 from bot.presenters.approvals import ApprovalPresenter

@@ -3,18 +3,17 @@ place (never re-posted) until each shows the latest state; a run's result with i
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
+from bot.adapters.redis_store.messages import POSTING, MessageStore
 from bot.adapters.redis_store.updates import CoalescedUpdates
-from bot.adapters.redis_store.walkthrough import POSTING, MessageStore, Snapshot
 from bot.adapters.scheduler import Scheduler
 from bot.adapters.slack_api import SlackApi
 from bot.core.incident import Incident
 from bot.core.playbook import FIRST_FIVE, PhaseName, StepBase
 from bot.jobs import JobName
-from bot.kinds import kind_of
-from bot.kinds.base import Shown, StepDisplay
+from bot.kinds.base import Shown
 from bot.presenters.related import RelatedPresenter
 from bot.presenters.reply import Reply
 from bot.render.blocks import Blocks
@@ -23,15 +22,16 @@ from bot.render.mrkdwn import user
 from bot.render.results import result_message
 from bot.render.steps import checklist_message, phase_message, picker_message, security_suggestion
 from bot.services.evidence import EvidenceService
-from bot.services.incidents import IncidentService
 from bot.services.walkthrough import WalkthroughService, phase_name
 from bot.services.walkthrough_outcomes import (
     AlreadySettled,
     AskParameters,
+    PhaseDue,
     PlaybookStarted,
     RunFinished,
     StepChanged,
     Told,
+    WalkthroughView,
 )
 
 PICKER = "picker"
@@ -53,7 +53,6 @@ class WalkthroughPresenter:
         slack: SlackApi,
         messages: MessageStore,
         walkthrough: WalkthroughService,
-        incidents: IncidentService,
         scheduler: Scheduler,
         updates: CoalescedUpdates,
         timezone: ZoneInfo,
@@ -64,7 +63,6 @@ class WalkthroughPresenter:
         self.updates = updates
         self.messages = messages
         self.walkthrough = walkthrough
-        self.incidents = incidents
         self.scheduler = scheduler
         self.timezone = timezone
         self.evidence = evidence
@@ -79,21 +77,21 @@ class WalkthroughPresenter:
     def post_picker(self, incident: Incident) -> None:
         self._post(incident, PICKER)
 
-    def post_phase(self, incident: Incident, key: str, phase: PhaseName, reply: Reply) -> None:
-        if not self._post(incident, phase_name(key, phase)):
+    def post_phase(self, due: PhaseDue, reply: Reply) -> None:
+        if not self._post(due.incident, phase_name(due.key, due.phase)):
             reply("That phase is already posted below.")
             return
-        playbook = self.walkthrough.started_playbook(incident.number, key)
-        self.refresh(incident, phase_name(key, playbook.previous_phase(phase).name))  # its Next button goes
+        self.refresh(due.incident, phase_name(due.key, due.previous))  # its Next button goes
 
     def _post(self, incident: Incident, name: str) -> bool:
         if not self.messages.claim(incident.number, name):
             return False
-        snapshot = self.walkthrough.snapshot(incident.number)
-        text, blocks = self._render(incident, name, snapshot)
+        view = self.walkthrough.view(incident.number)
         assert incident.channel_id is not None
-        self.messages.set(incident.number, name, self.slack.post(incident.channel_id, text, blocks))
-        if name != PICKER and self.walkthrough.version(incident.number) != snapshot.version:
+        if view is None:
+            return False
+        self.messages.set(incident.number, name, self.slack.post(incident.channel_id, *self._render(view, name)))
+        if name != PICKER and self.walkthrough.version(incident.number) != view.snapshot.version:
             self.refresh(incident, name)  # a step changed while it was being posted (the picker shows none)
         return True
 
@@ -118,13 +116,9 @@ class WalkthroughPresenter:
         if isinstance(outcome, AlreadySettled):
             reply(self.already(outcome))
             return
-        name = self.message_of(outcome.incident, outcome.scope, outcome.step)
+        name = FIRST_FIVE if outcome.phase is None else phase_name(outcome.scope, outcome.phase)
         self.refresh(outcome.incident, name)
-        if outcome.completed_phase is None:
-            return
-        playbook = self.walkthrough.started_playbook(outcome.incident.number, outcome.scope)
-        following = playbook.next_phase(outcome.completed_phase)
-        if following is not None and self._post(outcome.incident, phase_name(outcome.scope, following.name)):
+        if outcome.following is not None and self._post(outcome.incident, phase_name(outcome.scope, outcome.following)):
             self.refresh(outcome.incident, name)
 
     def already(self, outcome: AlreadySettled) -> str:
@@ -165,21 +159,16 @@ class WalkthroughPresenter:
                 job_id=self.scheduler.job_id("chart", incident.number, scope, step.id, ts),
             )
 
-    def chart(self, incident: Incident, scope: str, step_id: str, thread_ts: str) -> None:
+    def chart(self, number: int, scope: str, step_id: str, thread_ts: str) -> None:
         """The worker's job: the error-rate trend as a PNG, under the numbers (matplotlib never loads on the web)."""
         from bot.adapters.charts import error_rate_png
 
-        step = self.walkthrough.runbook_step(scope, step_id)
-        result = self.walkthrough.result(incident.number, scope, step_id)
-        chart = kind_of(step).chart(incident.reference, step, result) if result else None
-        if chart is None or incident.channel_id is None:
+        found = self.walkthrough.chart(number, scope, step_id)
+        channel = found[0].channel_id if found else None
+        if found is None or channel is None:
             return
-        line = self.walkthrough.runbook.severities.line()
-        if line is not None:
-            severity, percent = line
-            chart = replace(chart, threshold_percent=percent, threshold_label=f"{severity.label}: {percent:g}%")
-        png = error_rate_png(chart)
-        self.slack.upload(incident.channel_id, chart.filename, png, chart.title, thread_ts=thread_ts)
+        chart = found[1]
+        self.slack.upload(channel, chart.filename, error_rate_png(chart), chart.title, thread_ts=thread_ts)
 
     # ----- forms
 
@@ -202,12 +191,6 @@ class WalkthroughPresenter:
 
     # ----- keeping messages current
 
-    def message_of(self, incident: Incident, scope: str, step: StepBase) -> str:
-        if scope == FIRST_FIVE:
-            return FIRST_FIVE
-        playbook = self.walkthrough.started_playbook(incident.number, scope)
-        return phase_name(scope, playbook.phase_of(step.id).name)
-
     def refresh(self, incident: Incident, name: str) -> None:
         """Asks for one message to show the latest state: changes close together are sent as one chat.update
         (never a re-post), at most about once a second, rendered from what Redis holds when it is sent."""
@@ -215,12 +198,11 @@ class WalkthroughPresenter:
 
     def latest(self, number: int, name: str) -> Edit | None:
         """What the message `name` should show now, from what Redis holds (None before it is posted)."""
-        incident = self.incidents.find(number)
-        snapshot = self.walkthrough.snapshot(number)
-        ts = snapshot.messages.get(name)
-        if incident is None or incident.channel_id is None or not ts or ts == POSTING:
+        view = self.walkthrough.view(number)
+        ts = view.snapshot.messages.get(name) if view else None
+        if view is None or view.incident.channel_id is None or not ts or ts == POSTING:
             return None
-        return Edit(incident.channel_id, ts, *self._render(incident, name, snapshot))
+        return Edit(view.incident.channel_id, ts, *self._render(view, name))
 
     def edit(self, edit: Edit) -> None:
         """Sends one coalesced update; a 429 comes back to the sender, which waits Retry-After."""
@@ -233,18 +215,13 @@ class WalkthroughPresenter:
 
     def names(self, number: int) -> list[str]:
         """The walkthrough messages posted in the incident: the checklist, the picker, the playbook phases."""
-        posted = self.walkthrough.snapshot(number).messages
+        posted = self.messages.all(number)
         return [name for name in posted if name in (FIRST_FIVE, PICKER) or "/" in name]
 
-    def _render(self, incident: Incident, name: str, snapshot: Snapshot) -> tuple[str, Blocks]:
-        runbook = self.walkthrough.runbook
-        capabilities = self.walkthrough.capabilities(incident)
-
-        def display(step: StepBase) -> StepDisplay:
-            return kind_of(step).display(step, capabilities, self.walkthrough.values(step))
-
+    def _render(self, view: WalkthroughView, name: str) -> tuple[str, Blocks]:
+        incident, snapshot, runbook = view.incident, view.snapshot, view.runbook
         if name == FIRST_FIVE:
-            return checklist_message(incident, runbook.first_five, snapshot.states, display, self.timezone)
+            return checklist_message(incident, runbook.first_five, snapshot.states, view.display, self.timezone)
         if name == PICKER:
             probed, ranking = self.evidence.ranking(incident.number)
             return picker_message(incident, ranking, runbook.suggestions(incident), snapshot.playbooks, probed)
@@ -254,4 +231,4 @@ class WalkthroughPresenter:
         current = playbook.phase(PhaseName(phase))
         following = playbook.next_phase(current.name)
         next_posted = following is not None and phase_name(key, following.name) in snapshot.messages
-        return phase_message(incident, playbook, current, snapshot.states, display, self.timezone, next_posted)
+        return phase_message(incident, playbook, current, snapshot.states, view.display, self.timezone, next_posted)

@@ -10,7 +10,8 @@ from dataclasses import replace
 from bot.adapters.redis_store.approvals import ApprovalStore
 from bot.adapters.redis_store.evidence import EvidenceStore
 from bot.adapters.redis_store.incidents import IncidentStore
-from bot.adapters.redis_store.walkthrough import MessageStore, WalkthroughStore
+from bot.adapters.redis_store.messages import MessageStore
+from bot.adapters.redis_store.walkthrough import WalkthroughStore
 from bot.core.incident import Incident
 from bot.core.related import Match, Past, related
 from bot.runbook import Runbook

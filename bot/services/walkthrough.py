@@ -11,11 +11,12 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import replace
 from datetime import datetime
 
 from bot.adapters.redis_store.approvals import ApprovalStore
 from bot.adapters.redis_store.incidents import IncidentStore
-from bot.adapters.redis_store.walkthrough import Snapshot, WalkthroughStore
+from bot.adapters.redis_store.walkthrough import WalkthroughStore
 from bot.adapters.salesforce.gateway import SalesforceGateway
 from bot.adapters.status_pages import StatusPages
 from bot.core.access import Privilege
@@ -38,7 +39,7 @@ from bot.core.walkthrough import (
     state_key,
 )
 from bot.kinds import Step, kind_of
-from bot.kinds.base import Capabilities, RunContext, StepFailed, StepNoAnswer
+from bot.kinds.base import Capabilities, Chart, RunContext, StepFailed, StepNoAnswer
 from bot.mechanisms.base import OrgSetup
 from bot.runbook import Runbook, RunbookSwitches
 from bot.services.access import Access
@@ -50,11 +51,13 @@ from bot.services.walkthrough_outcomes import (
     AskApproval,
     AskParameters,
     EarlyRun,
+    PhaseDue,
     PlaybookStarted,
     RunFinished,
     RunStarted,
     StepChanged,
     Told,
+    WalkthroughView,
 )
 
 logger = logging.getLogger(__name__)
@@ -90,10 +93,6 @@ class WalkthroughService:
         self.switches = RunbookSwitches(runbook, setup)
         self.access = access
         self.fetches = ThreadPoolExecutor(max_workers=FETCH_THREADS, thread_name_prefix="fetch")
-
-    def snapshot(self, number: int) -> Snapshot:
-        """Every step's state and the messages that show them, as one consistent read."""
-        return self.steps.snapshot(number)
 
     def version(self, number: int) -> int:
         """Bumped by every change of a step: a message rendered from an older snapshot is behind."""
@@ -140,11 +139,14 @@ class WalkthroughService:
             suggest_private=suspects and not incident.private,
         )
 
-    def next_phase(self, number: int, key: str, actor: str) -> tuple[Incident, Playbook[Step]]:
-        """**Next phase**: the incident and the running playbook whose next phase `actor` asks for."""
+    def next_phase(self, number: int, key: str, phase: PhaseName, actor: str) -> PhaseDue:
+        """**Next phase**: `actor` asks for `phase` of the running playbook `key`."""
         incident = self.open_incident(number)
         self.access.require(incident, actor, Privilege.ACT)
-        return incident, self.started_playbook(number, key)
+        playbook = self.started_playbook(number, key)
+        if all(known.name is not phase for known in playbook.phases):
+            raise UserError(f"Playbook {playbook.number}. {playbook.title} has no {phase.value} phase.")
+        return PhaseDue(incident, playbook.key, phase, playbook.previous_phase(phase).name)
 
     def started_playbook(self, number: int, key: str) -> Playbook[Step]:
         playbook = self.runbook.playbook(key)
@@ -239,15 +241,13 @@ class WalkthroughService:
         if applied.outcome == "unchanged":
             return AlreadySettled(step, applied.current)
         assert applied.incident is not None
-        return StepChanged(applied.incident, scope, step, self._completed(scope, step, applied.snapshot))
-
-    def _completed(self, scope: str, step: StepBase, snapshot: Snapshot) -> PhaseName | None:
         if scope == FIRST_FIVE:
-            return None
+            return StepChanged(applied.incident, scope, step)
         playbook = self.runbook.playbook(scope)
         assert playbook is not None
         phase = playbook.phase_of(step.id)
-        return phase.name if complete(phase.steps, scope, snapshot.states) else None
+        following = playbook.next_phase(phase.name) if complete(phase.steps, scope, applied.snapshot.states) else None
+        return StepChanged(applied.incident, scope, step, phase.name, following.name if following else None)
 
     def runbook_step(self, scope: str, step_id: str) -> StepBase:
         step = self.runbook.step(scope, step_id)
@@ -414,8 +414,31 @@ class WalkthroughService:
         shown = kind.present(incident.reference, step, result) if not result.dry_run else None
         return RunFinished(change, shown)
 
-    def result(self, number: int, scope: str, step_id: str) -> StepResult | None:
-        return self.steps.result(number, state_key(scope, step_id))
+    # ----- what the walkthrough's messages show
+
+    def view(self, number: int) -> WalkthroughView | None:
+        """The incident's walkthrough as it stands, read together (None once the incident is gone)."""
+        incident = self.incidents.get(number)
+        if incident is None:
+            return None
+        return WalkthroughView(
+            incident, self.steps.snapshot(number), self.runbook, self.capabilities(incident), self.values
+        )
+
+    def chart(self, number: int, scope: str, step_id: str) -> tuple[Incident, Chart] | None:
+        """A result's chart with the severity matrix's line drawn on it, for the worker to draw (None when the
+        step's kind draws none, or the result or the incident is gone)."""
+        incident = self.incidents.get(number)
+        step = self.runbook.step(scope, step_id)
+        result = self.steps.result(number, state_key(scope, step_id))
+        chart = kind_of(step).chart(incident.reference, step, result) if incident and step and result else None
+        if incident is None or chart is None:
+            return None
+        line = self.runbook.severities.line()
+        if line is not None:
+            severity, percent = line
+            chart = replace(chart, threshold_percent=percent, threshold_label=f"{severity.label}: {percent:g}%")
+        return incident, chart
 
 
 def describe(step: StepBase, state: StepState) -> str:

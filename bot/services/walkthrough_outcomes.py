@@ -1,16 +1,20 @@
-"""What the walkthrough's use cases return: a step changed, a playbook started, a run asked for or finished, or
-what the person is told because nothing changed. The walkthrough presenter shows each in Slack."""
+"""What the walkthrough's use cases return: a step changed, a playbook started, a phase due, a run asked for or
+finished, or what the person is told because nothing changed; and the walkthrough as it stands, which its
+messages show. The walkthrough presenter shows each in Slack."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass
 
+from bot.adapters.redis_store.walkthrough import Snapshot
 from bot.core.incident import Incident
 from bot.core.playbook import PhaseName, Playbook, StepBase
 from bot.core.walkthrough import StepResult, StepState
-from bot.kinds import Step
-from bot.kinds.base import ApprovalNeed, Shown
+from bot.kinds import Step, kind_of
+from bot.kinds.base import ApprovalNeed, Capabilities, Shown, StepDisplay
+from bot.runbook import Runbook
 
 
 @dataclass(frozen=True)
@@ -18,7 +22,18 @@ class StepChanged:
     incident: Incident
     scope: str
     step: StepBase
-    completed_phase: PhaseName | None = None  # a playbook phase this change settled: its next one is due
+    phase: PhaseName | None = None  # the playbook phase the step is in (None in the first five minutes)
+    following: PhaseName | None = None  # the phase due now: this change completed the step's phase, and one follows
+
+
+@dataclass(frozen=True)
+class PhaseDue:
+    """**Next phase** asked for: the phase to post in `key`'s playbook, and the one before it (its Next button goes)."""
+
+    incident: Incident
+    key: str
+    phase: PhaseName
+    previous: PhaseName
 
 
 @dataclass(frozen=True)
@@ -85,3 +100,18 @@ class EarlyRun:
     step: StepBase
     values: dict[str, object]
     fetched: Future[StepResult]
+
+
+@dataclass(frozen=True)
+class WalkthroughView:
+    """The incident's walkthrough as it stands: its steps' states and posted messages (one snapshot), the runbook
+    it follows, and how each step displays now (its label, its instruction rendered, the buttons it gets)."""
+
+    incident: Incident
+    snapshot: Snapshot
+    runbook: Runbook
+    capabilities: Capabilities
+    values: Callable[[StepBase], dict[str, object]]
+
+    def display(self, step: StepBase) -> StepDisplay:
+        return kind_of(step).display(step, self.capabilities, self.values(step))

@@ -119,6 +119,9 @@ def test_confirm_scope_runs_on_declare_posts_both_trends_then_the_chart_and_a_cl
     png = next(f for f in sf_bot.fake.files.values() if f["name"] == "inc-1-error-rate.png")
     assert png["content"].startswith(b"\x89PNG\r\n\x1a\n") and len(png["content"]) > 5000
     assert png["channels"] == [channel.id]
+    found = sf_bot.services.walkthrough.chart(1, "first-five", "confirm-scope")
+    assert found is not None
+    assert (found[1].threshold_percent, found[1].threshold_label) == (10, "SEV-2: 10%")  # severity.yaml's line
 
     checklist = message(sf_bot, channel, "first-five")
     sf_bot.fake.wait_until(lambda: "Run again" in text_of(checklist))

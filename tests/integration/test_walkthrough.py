@@ -18,6 +18,7 @@ from tests.driver import (
     declare,
     ephemeral_texts,
     message,
+    posted,
     text_of,
 )
 from tests.fakes.slack import Channel
@@ -153,6 +154,20 @@ def test_next_phase_button_posts_the_next_phase_once(bot: RunningBot) -> None:
         message_ts=diagnose["ts"],
     )
     bot.fake.wait_until(lambda: "That phase is already posted below." in ephemeral_texts(bot))
+
+
+def test_next_phase_naming_a_phase_the_playbook_lacks_is_refused(bot: RunningBot) -> None:
+    channel = declare(bot)
+    bot.slack.command("playbook 1", channel_id=channel.id)
+    diagnose = message(bot, channel, "provider-outage/diagnose")
+    forged = button(diagnose, "phase.next")["value"].replace("contain", "post-mortem")
+    bot.slack.click("phase.next", forged, channel_id=channel.id, message_ts=diagnose["ts"])
+    bot.fake.wait_until(
+        lambda: "Playbook 1. Provider outage has no post-mortem phase." in ephemeral_texts(bot) and ephemeral_texts(bot)
+    )
+    bot.wait_quiet()
+    assert [name for name in posted(bot, 1) if name.startswith("provider-outage/")] == ["provider-outage/diagnose"]
+    assert "Next phase" in text_of(channel.messages[diagnose["ts"]])
 
 
 def test_concurrent_clicks_change_the_state_once(bot: RunningBot) -> None:

@@ -4,7 +4,7 @@ them, the playbooks started, step results and the parameters given.
 Keys:
     incident:<n>:steps         hash: `<scope>/<step id>` → step state (JSON)
     incident:<n>:steps:version counter bumped by every step change (to re-render stale messages)
-    incident:<n>:messages      hash: message name (`header`, `first-five`, `picker`, `<playbook>/<phase>`) → ts
+    incident:<n>:messages      read with the steps (its keeper is `messages.MessageStore`)
     incident:<n>:playbooks     sorted set of started playbook keys, in the order they started
     incident:<n>:results       hash: `<scope>/<step id>` → the step's last result (rows, total, query, time)
     incident:<n>:parameters    hash: parameter name → the value last given in this incident
@@ -24,10 +24,6 @@ from bot.core.incident import CLOSED_STATUSES, Incident
 from bot.core.playbook import FIRST_FIVE
 from bot.core.timeline import TimelineEntry
 from bot.core.walkthrough import StepResult, StepState, StepStatus
-
-POSTING = "posting"  # a message being posted: claimed, its ts not known yet
-CANVAS = "postmortem-canvas"  # the post-mortem draft in the channel canvas (its id)
-FILE = "postmortem-file"  # or, where canvases are refused, as a file (its id)
 
 # One click, one round trip: checks the incident is open and the playbook started, moves the step to its new
 # state only from an allowed status (appending the timeline entry with it), and returns what the messages need.
@@ -187,30 +183,3 @@ class WalkthroughStore:
 
     def parameters(self, number: int) -> dict[str, str]:
         return cast(dict[str, str], self._redis.hgetall(self._key("incident", number, "parameters")))
-
-
-class MessageStore:
-    """Which Slack message shows what, per incident: the presenters' own state (a name → its ts)."""
-
-    def __init__(self, client: redis.Redis, prefix: str) -> None:
-        self._redis = client
-        self._key = Keys(prefix)
-
-    def claim(self, number: int, name: str) -> bool:
-        """True for the one caller that should post the message `name`; it then calls `set`."""
-        return bool(self._redis.hsetnx(self._key("incident", number, "messages"), name, POSTING))
-
-    def set(self, number: int, name: str, ts: str) -> None:
-        self._redis.hset(self._key("incident", number, "messages"), name, ts)
-
-    def get(self, number: int, name: str) -> str | None:
-        ts = cast(str | None, self._redis.hget(self._key("incident", number, "messages"), name))
-        return None if ts in (None, POSTING) else ts
-
-    def all(self, number: int) -> dict[str, str]:
-        return cast(dict[str, str], self._redis.hgetall(self._key("incident", number, "messages")))
-
-    def postmortem(self, number: int) -> str | None:
-        """Where the incident's post-mortem draft is: "canvas", "file", or None before one is written."""
-        names = self.all(number)
-        return "canvas" if CANVAS in names else "file" if FILE in names else None
