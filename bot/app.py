@@ -125,6 +125,7 @@ class Services:
     audit: AuditService
     walkthrough: WalkthroughService
     evidence: EvidenceService
+    related: RelatedService
     incidents: IncidentService
     approvals: ApprovalService
     execution: ExecutionService
@@ -373,11 +374,8 @@ def build_services(settings: Settings, client: WebClient, clock: Clock | None = 
         settings.message_update_interval_seconds,
         ThreadPoolExecutor(max_workers=UPDATE_THREADS, thread_name_prefix="slack-updates"),
     )
-    related_presenter = RelatedPresenter(slack, related, timezone)
-    walkthrough_presenter = WalkthroughPresenter(
-        slack, messages, walkthrough, scheduler, updates, timezone, evidence, related_presenter
-    )
-    evidence_presenter = EvidencePresenter(slack, messages, evidence, walkthrough_presenter, related_presenter)
+    walkthrough_presenter = WalkthroughPresenter(slack, messages, walkthrough, scheduler, updates, timezone, evidence)
+    evidence_presenter = EvidencePresenter(slack, messages, evidence, walkthrough_presenter, timezone)
     incident_presenter = IncidentPresenter(slack, messages, incidents, deadlines, walkthrough_presenter, clock, paging)
     approval_presenter = ApprovalPresenter(slack, approvals, updates, timezone)
     lifecycle_presenter = LifecyclePresenter(slack, messages, lifecycle, incident_presenter, approval_presenter)
@@ -388,7 +386,7 @@ def build_services(settings: Settings, client: WebClient, clock: Clock | None = 
         lifecycle=lifecycle_presenter,
         response=ResponsePresenter(slack, incident_presenter, lifecycle_presenter),
         evidence=evidence_presenter,
-        related=related_presenter,
+        related=RelatedPresenter(slack, timezone),
         action_items=ActionItemsPresenter(slack, messages, timezone, tracking.trackers),
     )
 
@@ -434,6 +432,7 @@ def build_services(settings: Settings, client: WebClient, clock: Clock | None = 
         audit=audit,
         walkthrough=walkthrough,
         evidence=evidence,
+        related=related,
         incidents=incidents,
         approvals=approvals,
         execution=execution,

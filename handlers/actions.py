@@ -28,7 +28,7 @@ from bot.render.actions import (
 )
 from bot.render.modals import CHECKED_CALLBACK, DONE_BY_HAND_CALLBACK, SKIP_CALLBACK, declare_modal
 from bot.services.approvals import Refused
-from bot.services.walkthrough_outcomes import AskApproval, AskParameters, RunStarted
+from bot.services.walkthrough_outcomes import AskApproval, AskParameters, PlaybookStarted, RunStarted, Told
 from handlers.guards import Click, clicked
 from handlers.replies import answering
 
@@ -102,9 +102,19 @@ def run_now(
 def pick(services: Services, click: Click, reply: Reply) -> None:
     value = click.value
     assert isinstance(value, PlaybookRef)
-    services.present.walkthrough.started(
-        services.walkthrough.start_playbook(click.incident.number, value.playbook, click.actor), reply
+    show_started(
+        services, services.walkthrough.start_playbook(click.incident.number, value.playbook, click.actor), reply
     )
+
+
+def show_started(services: Services, outcome: PlaybookStarted | Told, reply: Reply) -> None:
+    """A playbook started: its first phase, then the earlier incidents that ran it."""
+    services.present.walkthrough.started(outcome, reply)
+    if isinstance(outcome, PlaybookStarted):
+        playbook = outcome.playbook
+        matches = services.related.for_channel(outcome.incident, playbook.key)
+        title = f"earlier incidents that ran {playbook.number}. {playbook.title}"
+        services.present.related.in_channel(outcome.incident, matches, title)
 
 
 def next_phase(services: Services, click: Click, reply: Reply) -> None:

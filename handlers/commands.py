@@ -39,6 +39,7 @@ from bot.render.blocks import help_blocks
 from bot.render.modals import declare_modal, resolve_modal, update_modal
 from bot.render.mrkdwn import escape
 from bot.services.errors import UserError
+from handlers.actions import show_started
 from handlers.declared import show_declared
 from handlers.replies import answering
 
@@ -75,14 +76,15 @@ def run(services: Services, command: Command, parsed: object, reply: Reply) -> N
         metadata = {"channel": command["channel_id"], "response_url": command["response_url"]}
         services.slack.open_view(command["trigger_id"], declare_modal(services.runbook.severities, parsed, metadata))
     elif isinstance(parsed, Status):
-        services.present.incidents.status(command["channel_id"], command["user_id"], reply)
+        services.present.incidents.status(services.incidents.status(command["channel_id"], command["user_id"]), reply)
     elif isinstance(parsed, Similar):
         current = services.incidents.in_channel(command["channel_id"])
         if current is None and not parsed.text:
             raise UserError(
                 "Say what to look for: `/incident similar Anthropic 529s` (or use it in an incident channel)."
             )
-        services.present.related.search(command["user_id"], parsed.text, current, reply)
+        matches = services.related.search(command["user_id"], parsed.text, current)
+        services.present.related.search(parsed.text, current, matches, reply)
     else:
         in_incident[type(parsed)](services, command, here(services, command), parsed, reply)
 
@@ -121,8 +123,7 @@ def start_playbook(services: Services, command: Command, incident: Incident, par
         lines = [f"`{p.number}` / `{p.key}`: {p.title}" for p in services.runbook.playbooks]
         reply("Start one with `/incident playbook KEY`:\n" + "\n".join(lines))
         return
-    started = services.walkthrough.start_playbook(incident.number, parsed.key, command["user_id"])
-    services.present.walkthrough.started(started, reply)
+    show_started(services, services.walkthrough.start_playbook(incident.number, parsed.key, command["user_id"]), reply)
 
 
 def killswitch(services: Services, command: Command, incident: Incident, parsed: Any, reply: Reply) -> None:

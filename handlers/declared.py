@@ -39,7 +39,7 @@ def picker(services: Services, incident: Incident, probes: ProbeRun | None) -> N
     services.present.walkthrough.post_picker(incident)
     if probes is not None:
         services.present.evidence.show(services.evidence.finish(probes))
-    services.present.related.in_channel(incident)
+    services.present.related.in_channel(incident, services.related.for_channel(incident))
 
 
 def early_run(services: Services, incident: Incident, run: EarlyRun, reply: Reply) -> None:

@@ -16,7 +16,7 @@ def register(app: App, services: Services) -> None:
     @app.event("app_home_opened")
     def home_opened(event: dict[str, Any]) -> None:
         if event.get("tab", "home") == "home":
-            services.present.incidents.home(event["user"])
+            services.present.incidents.home(event["user"], services.incidents.open_incidents(event["user"]))
 
     timeline = services.timeline
 

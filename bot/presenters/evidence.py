@@ -1,11 +1,12 @@
 """What the probes found, in Slack: the picker re-ordered by evidence (an update of the picker), the rows behind it
-in the picker's thread, the severity suggestion with its button; then the incidents seen before."""
+in the picker's thread, the severity suggestion with its button."""
 
 from __future__ import annotations
 
+from zoneinfo import ZoneInfo
+
 from bot.adapters.redis_store.messages import MessageStore
 from bot.adapters.slack_api import SlackApi
-from bot.presenters.related import RelatedPresenter
 from bot.presenters.reply import Reply
 from bot.presenters.walkthrough import PICKER, WalkthroughPresenter
 from bot.render.evidence import rows_message, severity_answered, severity_message
@@ -21,13 +22,13 @@ class EvidencePresenter:
         messages: MessageStore,
         evidence: EvidenceService,
         walkthrough: WalkthroughPresenter,
-        related: RelatedPresenter,
+        timezone: ZoneInfo,
     ) -> None:
         self.slack = slack
         self.messages = messages
         self.evidence = evidence
         self.walkthrough = walkthrough
-        self.related = related
+        self.timezone = timezone
 
     def show(self, done: ProbesDone) -> None:
         """The rows under the picker, the picker re-ordered, and a severity suggestion when the matrix disagrees."""
@@ -51,7 +52,7 @@ class EvidencePresenter:
         if answered.answered_by is not None:
             reply(f"{user(answered.answered_by)} already answered this suggestion.")
             return
-        at = answered.at.astimezone(self.related.timezone)
+        at = answered.at.astimezone(self.timezone)
         if answered.stale:
             reply(
                 f"This suggestion was about {answered.declared.label}; {incident.reference} is "

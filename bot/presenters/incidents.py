@@ -93,13 +93,13 @@ class IncidentPresenter:
         if incident.channel_id:
             self.slack.post(incident.channel_id, text, [section(text)])
 
-    def status(self, channel_id: str, viewer: str, reply: Reply) -> None:
-        """The incident of this channel, or the open incidents the viewer may see when typed elsewhere."""
-        found = self.incidents.in_channel(channel_id)
-        if found is not None:
+    def status(self, found: Incident | list[Incident], reply: Reply) -> None:
+        """The incident of the channel with its header, or the open incidents the viewer may see."""
+        if isinstance(found, Incident):
             reply(*self.header(found))
             return
-        reply("Open incidents", incident_list(self.incidents.open_incidents(viewer), self.clock.now()))
+        reply("Open incidents", incident_list(found, self.clock.now()))
 
-    def home(self, viewer: str) -> None:
-        self.slack.publish_home(viewer, home_view(self.incidents.open_incidents(viewer), self.clock.now()))
+    def home(self, viewer: str, incidents: list[Incident]) -> None:
+        """The App Home tab: the open incidents `viewer` may see."""
+        self.slack.publish_home(viewer, home_view(incidents, self.clock.now()))

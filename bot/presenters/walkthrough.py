@@ -14,7 +14,6 @@ from bot.core.incident import Incident
 from bot.core.playbook import FIRST_FIVE, PhaseName, StepBase
 from bot.jobs import JobName
 from bot.kinds.base import Shown
-from bot.presenters.related import RelatedPresenter
 from bot.presenters.reply import Reply
 from bot.render.blocks import Blocks
 from bot.render.modals import reason_modal, run_modal
@@ -57,7 +56,6 @@ class WalkthroughPresenter:
         updates: CoalescedUpdates,
         timezone: ZoneInfo,
         evidence: EvidenceService,
-        related: RelatedPresenter,
     ) -> None:
         self.slack = slack
         self.updates = updates
@@ -66,7 +64,6 @@ class WalkthroughPresenter:
         self.scheduler = scheduler
         self.timezone = timezone
         self.evidence = evidence
-        self.related = related
 
     # ----- posting
 
@@ -107,9 +104,6 @@ class WalkthroughPresenter:
         suggestion = security_suggestion(incident, outcome.raise_to_sev1, outcome.suggest_private)
         if suggestion is not None and incident.channel_id:
             self.slack.post(incident.channel_id, *suggestion)
-        self.related.in_channel(
-            incident, playbook.key, f"earlier incidents that ran {playbook.number}. {playbook.title}"
-        )
 
     def show(self, outcome: StepChanged | AlreadySettled, reply: Reply) -> None:
         """A step's change, in its message; a phase it settled brings the next phase."""

@@ -132,6 +132,11 @@ class IncidentService:
     def in_channel(self, channel_id: str) -> Incident | None:
         return self.store.by_channel(channel_id)
 
+    def status(self, channel_id: str, viewer: str) -> Incident | list[Incident]:
+        """`/incident status`: the incident of this channel, or, typed elsewhere, the open incidents `viewer` may
+        see."""
+        return self.in_channel(channel_id) or self.open_incidents(viewer)
+
     def open_incidents(self, viewer: str) -> list[Incident]:
         """The open incidents `viewer` may see: private ones only for the members of their channel."""
         return [
