@@ -23,6 +23,7 @@ import ssl
 import threading
 import time
 import xml.etree.ElementTree as ET
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
@@ -573,6 +574,7 @@ class FakeSalesforce(LoopbackService):
         self.events: list[dict[str, Any]] = []
         self.query_locators: dict[str, tuple[list[dict[str, Any]], int]] = {}
         self.metadata_updates = 0
+        self.after_metadata: list[Callable[[bytes], None]] = []  # told of each Metadata API call once answered
         self.query_latency = 0.0  # seconds added to every REST and Tooling query (benchmarks)
         self.in_flight = 0
         self.most_in_flight = 0
@@ -704,7 +706,10 @@ class FakeSalesforce(LoopbackService):
         if re.fullmatch(r"/services/Soap/u/[\d.]+/?", route):
             return self._soap_login(body)
         if re.fullmatch(r"/services/Soap/m/[\d.]+/?", route):
-            return self._metadata(body)
+            answer = self._metadata(body)
+            for told in self.after_metadata:
+                told(body)
+            return answer
         auth = next((v for k, v in headers.items() if k.lower() == "authorization"), "")
         if auth.removeprefix("Bearer ") not in self.valid_tokens:
             return (

@@ -415,7 +415,8 @@ class FakeSlack(LoopbackService):
 
     # ----- Block Kit validation
 
-    def _blocks(self, method: str, raw: Any, limit: int) -> list[dict[str, Any]]:
+    def check_blocks(self, method: str, raw: Any, limit: int) -> list[dict[str, Any]]:
+        """Blocks as Slack checks them for `method` (at most `limit`): an invalid_blocks answer otherwise."""
         blocks = json.loads(raw) if isinstance(raw, str) else raw
         if not isinstance(blocks, list):
             raise self._invalid(method, "blocks is not a list")
@@ -457,7 +458,7 @@ class FakeSlack(LoopbackService):
             View(**view).validate_json()
         except (SlackObjectFormationError, TypeError) as error:
             raise self._invalid(method, str(error)) from None
-        self._blocks(method, view.get("blocks", []), 100)
+        self.check_blocks(method, view.get("blocks", []), 100)
         return view
 
     def _invalid(self, method: str, why: str) -> SlackError:
@@ -618,7 +619,7 @@ class FakeSlack(LoopbackService):
         if args.get("thread_ts"):
             message["thread_ts"] = str(args["thread_ts"])
         if args.get("blocks"):
-            message["blocks"] = self._blocks("chat.postMessage", args["blocks"], 50)
+            message["blocks"] = self.check_blocks("chat.postMessage", args["blocks"], 50)
         stored = self._add_message(channel, message)
         return {"channel": channel.id, "ts": stored["ts"], "message": stored}
 
@@ -630,7 +631,7 @@ class FakeSlack(LoopbackService):
         if "text" in args:
             message["text"] = args["text"]
         if args.get("blocks"):
-            message["blocks"] = self._blocks("chat.update", args["blocks"], 50)
+            message["blocks"] = self.check_blocks("chat.update", args["blocks"], 50)
         message["edited"] = {"user": BOT_USER, "ts": self._next_ts()}
         return {"channel": channel.id, "ts": message["ts"], "text": message.get("text", "")}
 
@@ -639,7 +640,7 @@ class FakeSlack(LoopbackService):
         if BOT_USER not in channel.members:
             raise SlackError("not_in_channel")
         if args.get("blocks"):
-            self._blocks("chat.postEphemeral", args["blocks"], 50)
+            self.check_blocks("chat.postEphemeral", args["blocks"], 50)
         self.ephemerals.append(
             {"channel": channel.id, "user": args["user"], "text": args.get("text", ""), "blocks": args.get("blocks")}
         )

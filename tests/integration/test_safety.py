@@ -128,15 +128,12 @@ def test_a_fault_after_the_org_changed_never_sends_it_again(
     channel = incident_channel(bot)
     approval, card = request(bot, channel, "org-chat-off")
     approve(bot, channel, card, approval)
-    apply_metadata = fake_org._metadata
 
-    def then_redis_fails(body: bytes) -> Any:
-        answer = apply_metadata(body)
+    def then_redis_fails(body: bytes) -> None:
         if b"updateMetadata" in body:
             redis_proxy.fail(r"^EVALSHA", times=1)  # the next script: the move to APPLIED with its entry
-        return answer
 
-    fake_org._metadata = then_redis_fails  # type: ignore[method-assign]
+    fake_org.after_metadata.append(then_redis_fails)
     bot.run_jobs()  # this attempt fails after the change was sent; RQ retries it later
     assert outcome(bot, approval).status is RequestStatus.SENDING
     assert AuditKind.EXECUTED not in audit_kinds(bot)

@@ -296,7 +296,7 @@ def test_every_message_stays_inside_block_kit_limits() -> None:
                         )
                     )
         for text, blocks in messages:
-            validator._blocks("chat.postMessage", blocks, 50)
+            validator.check_blocks("chat.postMessage", blocks, 50)
             assert len(text) < 4000
         assert validator.problems == []
         assert max(len(blocks) for _, blocks in messages) <= 50
