@@ -115,29 +115,25 @@ def senders(redis_url: str) -> Iterator[tuple[CoalescedUpdates, CoalescedUpdates
     client.close()
 
 
-def test_a_delivery_that_outlives_its_lease_never_leaves_the_message_behind(
-    senders: tuple[CoalescedUpdates, CoalescedUpdates, redis.Redis, str],
-) -> None:
+def test_a_delivery_that_outlives_its_lease_never_leaves_the_message_behind(senders: Senders) -> None:
     """Process A's delivery of v1 hangs past its lease; process B takes over and shows v2; A's v1 lands after it.
     A's sender sees it lost its lease, forgets what the message shows and sends the latest again: v2 last."""
     first, second, _, _ = senders
     message = Message()
     slow = message.slow = threading.Event()
     first.request("m", message.render, message.deliver)
-    wait_for(lambda: message.slow is None)  # A took it and is stuck delivering v1
+    wait_for(lambda: message.slow is None, lambda: message.delivered)  # A took it and is stuck delivering v1
     time.sleep(LEASE_MS / 1000 * 1.5)  # past A's lease
     message.state = "v2"
     with CoalescedUpdates.inline():
         second.request("m", message.render, message.deliver)  # B claims the lapsed lock and sends v2
     assert message.delivered == ["v2"]
     slow.set()  # A's v1 lands now, after v2
-    wait_for(lambda: len(message.delivered) == 3)
+    wait_for(lambda: len(message.delivered) == 3, lambda: message.delivered)
     assert message.delivered == ["v2", "v1", "v2"]  # and the latest is sent again: the message ends on v2
 
 
-def test_an_inline_update_waits_out_a_dead_holder_and_sends(
-    senders: tuple[CoalescedUpdates, CoalescedUpdates, redis.Redis, str],
-) -> None:
+def test_an_inline_update_waits_out_a_dead_holder_and_sends(senders: Senders) -> None:
     """A sender died holding the message's lock: a job's inline update neither returns without sending nor
     raises; it waits for the lease to lapse and sends."""
     first, _, client, prefix = senders
@@ -146,6 +142,93 @@ def test_an_inline_update_waits_out_a_dead_holder_and_sends(
     with CoalescedUpdates.inline():
         first.request("m", message.render, message.deliver)
     assert message.delivered == ["v1"]
+
+
+class Throttled(Exception):
+    """What the Slack adapter raises on a 429: its Retry-After in seconds."""
+
+    def __init__(self, retry_after: float) -> None:
+        super().__init__("ratelimited")
+        self.retry_after = retry_after
+
+
+Senders = tuple[CoalescedUpdates, CoalescedUpdates, redis.Redis, str]
+
+
+def test_the_same_render_is_not_sent_twice_and_nothing_is_sent_for_none(senders: Senders) -> None:
+    first, _, client, prefix = senders
+    message = Message()
+    with CoalescedUpdates.inline():
+        first.request("m", message.render, message.deliver)
+        first.request("m", message.render, message.deliver)  # the same state: not sent again
+        message.state = "v2"
+        first.request("m", message.render, message.deliver)
+        first.request("gone", lambda: None, message.deliver)  # nothing to show (the message is not posted yet)
+    assert message.delivered == ["v1", "v2"]
+    assert not client.exists(f"{prefix}:updates:dirty:m", f"{prefix}:updates:sender:m")
+    assert client.smembers(f"{prefix}:updates:marked") == set()
+    assert float(client.get(f"{prefix}:updates:next:m") or 0) > time.time()  # the next send waits the interval
+
+
+def test_a_throttled_inline_update_fails_its_job_and_leaves_the_wait_and_the_mark(senders: Senders) -> None:
+    first, second, client, prefix = senders
+    message = Message()
+
+    def throttled(payload: str) -> None:
+        raise Throttled(30)
+
+    with CoalescedUpdates.inline(), pytest.raises(Throttled):
+        first.request("m", message.render, throttled)
+    assert client.exists(f"{prefix}:updates:dirty:m") and client.smembers(f"{prefix}:updates:marked") == {"m"}
+    assert float(client.get(f"{prefix}:updates:next:m") or 0) > time.time() + 20  # nobody sends before Slack allows
+    assert not client.exists(f"{prefix}:updates:sender:m")  # the lock is let go
+    assert second.stale() == ["m"]  # so the sweep sends it later
+
+
+def test_a_failed_delivery_off_the_listener_is_logged_and_left_marked_for_the_sweep(
+    senders: Senders, caplog: pytest.LogCaptureFixture
+) -> None:
+    first, _, client, prefix = senders
+
+    def failing(payload: str) -> None:
+        raise RuntimeError("slack is down")
+
+    first.request("m", lambda: "v1", failing)
+    failed = "a message update failed; the next change or the sweep sends it"
+    wait_for(lambda: failed in caplog.text, lambda: caplog.text)
+    wait_for(lambda: not client.exists(f"{prefix}:updates:sender:m"), lambda: client.keys(f"{prefix}:*"))
+    assert first.stale() == ["m"]
+    message = Message()
+    with CoalescedUpdates.inline():
+        first.request("m", message.render, message.deliver)  # the next change sends it
+    assert message.delivered == ["v1"] and first.stale() == []
+
+
+def test_the_sweep_forgets_marks_already_sent_and_leaves_held_ones(senders: Senders) -> None:
+    first, _, client, prefix = senders
+    client.sadd(f"{prefix}:updates:marked", "sent", "held", "left")
+    client.set(f"{prefix}:updates:dirty:held", 1)
+    client.set(f"{prefix}:updates:sender:held", "another", px=LEASE_MS * 10)
+    client.set(f"{prefix}:updates:dirty:left", 1)
+    assert first.stale() == ["left"]
+    assert client.smembers(f"{prefix}:updates:marked") == {"held", "left"}
+
+
+def test_a_sender_stopping_leaves_its_mark_for_the_next_change(redis_url: str) -> None:
+    client = redis.Redis.from_url(redis_url, decode_responses=True)
+    prefix = new_prefix()
+    updates = CoalescedUpdates(client, prefix, 30, ThreadPoolExecutor(max_workers=1), lease_ms=LEASE_MS)
+    try:
+        client.set(f"{prefix}:updates:next:m", time.time() + 30)  # sent a moment ago: the next waits the interval
+        message = Message()
+        updates.request("m", message.render, message.deliver)
+        wait_for(lambda: client.exists(f"{prefix}:updates:sender:m"), lambda: message.delivered)
+        updates.close()  # returns at once, not after the interval
+        assert message.delivered == []
+        assert client.exists(f"{prefix}:updates:dirty:m") and not client.exists(f"{prefix}:updates:sender:m")
+    finally:
+        delete_prefix(client, prefix)
+        client.close()
 
 
 def test_a_mark_a_dead_holder_left_is_drained_by_the_sweep(bot: RunningBot) -> None:
@@ -164,8 +247,9 @@ def test_a_mark_a_dead_holder_left_is_drained_by_the_sweep(bot: RunningBot) -> N
     assert bot.services.updates.stale() == [] and shows_latest(bot, channel, checklist["ts"])
 
 
-def wait_for(condition: Any, seconds: float = 10) -> None:
+def wait_for(condition: Any, seeing: Any, seconds: float = 10) -> None:
+    """Waits until `condition()` holds; when it never does, fails saying what `seeing()` showed last."""
     deadline = time.monotonic() + seconds
     while not condition():
-        assert time.monotonic() < deadline, "timed out"
+        assert time.monotonic() < deadline, f"timed out after {seconds:g} s; last saw {seeing()!r}"
         time.sleep(0.01)
