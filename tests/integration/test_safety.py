@@ -279,6 +279,29 @@ def test_approval_follows_the_responders_rule_and_guests_never_approve(
     assert bot.run_jobs() == 0 and fake_org.metadata_updates == 1
 
 
+def test_denying_needs_the_same_authority_but_the_requester_may_always_withdraw(
+    bot_factory: Any, fake_org: FakeSalesforce
+) -> None:
+    bot = bot_factory(**jwt_settings(fake_org), responders_usergroup="S0RESPOND")
+    bot.fake.add_usergroup("S0RESPOND", [ALICE, BOB, GUEST])
+    bot.fake.guests.add(GUEST)
+    channel = incident_channel(bot)
+    channel.members.update({GUEST})
+    approval, card = request(bot, channel, "org-chat-off")
+    decide(bot, channel, card, approval, CAROL, action="switch.deny")  # in the channel, not a responder
+    told(bot, "Only members of the responders group may approve this request.")
+    decide(bot, channel, card, approval, GUEST, action="switch.deny")
+    told(bot, "Guests of the workspace cannot approve changes to production.")
+    assert outcome(bot, approval).status is RequestStatus.PENDING
+    channel.members.discard(ALICE)  # the requester leaves the channel; a stranger's click has it read again
+    decide(bot, channel, card, approval, STRANGER, action="switch.deny")
+    told(bot, "You are not one of the approvers for this request.")
+    decide(bot, channel, card, approval, ALICE, action="switch.deny")  # withdrawing one's own request
+    bot.fake.wait_until(lambda: outcome(bot, approval).status is RequestStatus.DENIED)
+    assert outcome(bot, approval).decided_by == ALICE
+    assert [k for k in audit_kinds(bot) if k is AuditKind.REFUSED] == [AuditKind.REFUSED] * 3
+
+
 def test_someone_outside_the_incident_changes_nothing(sf_bot: RunningBot) -> None:
     channel = incident_channel(sf_bot)
     checklist = next(m for m in channel.messages.values() if "First five minutes" in m.get("text", ""))
