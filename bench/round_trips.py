@@ -88,9 +88,9 @@ def main() -> None:
     print(
         "Redis round trips per button click (web process). The click's path: the replay check with the read of the "
         "incident the click names (one pipeline; the guard and the use case ask it), the step's Lua script, the mark "
-        "for the message update. The sender: claim, take, the render's two reads (walkthrough snapshot, incident), "
-        "finish. The process's first click of each kind also loads the scripts it runs (a NOSCRIPT answer, SCRIPT "
-        "LOAD, again)"
+        "for the message update. The sender: claim, take, the render's read (the incident and its walkthrough, in "
+        "one pipeline), finish. The process's first click of each kind also loads the scripts it runs (a NOSCRIPT "
+        "answer, SCRIPT LOAD, again)"
     )
     print(f"  Done on a pending step:     {done}")
     print(f"  Done again (already done):  {again}")

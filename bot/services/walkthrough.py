@@ -418,12 +418,10 @@ class WalkthroughService:
 
     def view(self, number: int) -> WalkthroughView | None:
         """The incident's walkthrough as it stands, read together (None once the incident is gone)."""
-        incident = self.incidents.get(number)
+        incident, snapshot = self.steps.read(number)
         if incident is None:
             return None
-        return WalkthroughView(
-            incident, self.steps.snapshot(number), self.runbook, self.capabilities(incident), self.values
-        )
+        return WalkthroughView(incident, snapshot, self.runbook, self.capabilities(incident), self.values)
 
     def chart(self, number: int, scope: str, step_id: str) -> tuple[Incident, Chart] | None:
         """A result's chart with the severity matrix's line drawn on it, for the worker to draw (None when the

@@ -138,14 +138,19 @@ class WalkthroughStore:
         return Applied(str(outcome), state, snapshot, _decode(pairs(incident)))
 
     def snapshot(self, number: int) -> Snapshot:
+        return self.read(number)[1]
+
+    def read(self, number: int) -> tuple[Incident | None, Snapshot]:
+        """The incident and its walkthrough's snapshot, in one round trip."""
         keys = self._keys(number)
         pipe = self._redis.pipeline(transaction=False)
+        pipe.hgetall(keys[0])
         pipe.get(keys[2])
         pipe.hgetall(keys[1])
         pipe.hgetall(keys[3])
         pipe.zrange(keys[4], 0, -1)
-        version, states, messages, playbooks = pipe.execute()
-        return Snapshot(
+        incident, version, states, messages, playbooks = pipe.execute()
+        return _decode(incident), Snapshot(
             version=int(version or 0),
             states={k: StepState.model_validate_json(v) for k, v in states.items()},
             messages=messages,
