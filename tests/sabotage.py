@@ -53,7 +53,7 @@ SABOTAGES = [
     Sabotage(
         "the requester allowed to approve",
         "bot/adapters/redis_store/approvals.py",
-        "if ARGV[3] == 'approved' and requester == ARGV[1] then return 'self' end",
+        "if ARGV[8] == 'approved' and requester == ARGV[6] then return 'self' end",
         "",
     ),
     Sabotage(
