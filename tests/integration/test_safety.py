@@ -209,7 +209,10 @@ def test_a_switch_in_effect_is_not_requested_again_and_the_org_is_read_first(
     view = sf_bot.fake.wait_until(lambda: sf_bot.fake.open_views("switch.request"))[-1]
     sf_bot.slack.submit(view, {"reason": "again"}, user=CAROL)
     said = told(sf_bot, "is already in effect in INC-1")
-    assert f"request `{request_id(approval)}` by <@U0ALICE01> did it" in said
+    assert said.endswith(
+        f"request `{request_id(approval)}` by <@U0ALICE01> did it. Use the Revert button on its card to undo it; "
+        "nothing was requested."
+    )
     assert len(sf_bot.services.approvals.approvals.of_incident(1)) == 1
 
     # DML off, already off in the org (set by hand): not requested
