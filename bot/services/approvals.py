@@ -260,8 +260,9 @@ class ApprovalService:
 
     def _refuse_in_place(self, mechanism: Mechanism, change: Mapping[str, object]) -> None:
         """Read the org before asking anyone: a change it already shows is not requested (its revert would
-        "restore" the same value). When the org cannot be read now, the execution reads it again before sending."""
-        if self.org is None or not mechanism.can_read_back or mechanism.guided:
+        "restore" the same value). When the org cannot be read now, the execution reads it again before sending. A
+        mechanism that cannot read back reads nothing here and finds nothing in place."""
+        if self.org is None or mechanism.guided:
             return
         try:
             seen = mechanism.in_place(change, mechanism.prepare(self.org, change))
