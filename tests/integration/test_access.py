@@ -72,12 +72,13 @@ def test_configured_approvers_get_the_card_directly_and_only_they_may_approve(
     bot_factory: Any, fake_org: FakeSalesforce
 ) -> None:
     bot = bot_factory(approvers_usergroup=APPROVERS, **jwt_settings(fake_org))
-    bot.fake.add_usergroup(APPROVERS, [BOB])
+    bot.fake.add_usergroup(APPROVERS, [ALICE, BOB])  # the requester is in the group: never her own approver
     channel = incident_channel(bot)
     approval, card = request(bot, channel, "org-chat-off")
-    assert "approvers: <@U0BOB0001>" in text_of(card)
+    assert "approvers: <@U0BOB0001>" in text_of(card) and "<@U0ALICE01>" not in text_of(card).split("approvers:")[1]
     direct = bot.fake.wait_until(lambda: bot.fake.channels.get(BOB))
     assert any("switch.approve" in json.dumps(m.get("blocks", [])) for m in direct.messages.values())
+    assert ALICE not in bot.fake.channels
     bot.slack.click("switch.approve", approval, user="U0CAROL01", channel_id=channel.id, message_ts=card["ts"])
     told(bot, "You are not one of the approvers for this request.")
 

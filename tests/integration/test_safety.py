@@ -6,6 +6,7 @@ proxy that fails chosen commands) or in the fake org, never by changing our code
 from __future__ import annotations
 
 import json
+import logging
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -221,6 +222,21 @@ def test_a_switch_in_effect_is_not_requested_again_and_the_org_is_read_first(
     view = sf_bot.fake.wait_until(lambda: sf_bot.fake.open_views("switch.request"))[-1]
     sf_bot.slack.submit(view, {"reason": "dml"})
     told(sf_bot, "The org already shows this change (FM_Config.Default: orgChatDmlEnabled__c = false)")
+
+
+def test_a_request_made_while_the_org_cannot_be_read_is_read_again_before_sending(
+    sf_bot: RunningBot, fake_org: FakeSalesforce, caplog: pytest.LogCaptureFixture
+) -> None:
+    channel = incident_channel(sf_bot)
+    fake_org.inject(r"/Soap/m/", "503")  # the read before the request fails: the request is made all the same
+    with caplog.at_level(logging.INFO, logger="bot.services.approvals"):
+        approval, card = request(sf_bot, channel, "org-chat-off")
+    said = [r.getMessage() for r in caplog.records if r.name == "bot.services.approvals"]
+    assert said == ["could not read the org before a request: SalesforceRefused"]
+    fake_org.metadata["FM_Config.Default"]["orgChatSurfacesEnabled__c"] = "none"  # meanwhile, set by hand
+    approve(sf_bot, channel, card, approval)
+    assert sf_bot.run_jobs() == 0
+    assert fake_org.metadata_updates == 0 and outcome(sf_bot, approval).status is RequestStatus.UNCHANGED
 
 
 def test_a_change_already_in_the_org_when_it_would_be_sent_is_not_sent(
