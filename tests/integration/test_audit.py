@@ -15,7 +15,7 @@ import redis
 from bot.core.audit import AuditEntry, AuditHead, AuditKind, Seal
 from bot.services.audit import AllChecked
 from tests.conftest import RunningBot, jwt_settings, run_cli
-from tests.driver import approve, incident_channel, request, text_of
+from tests.driver import ALICE, BOB, CAROL, approve, incident_channel, request, request_id, text_of
 from tests.fakes.salesforce import FakeSalesforce
 
 KEY = "audit-key-for-tests-0123456789abcdef"
@@ -115,6 +115,22 @@ TAMPERINGS: dict[str, tuple[Callable[[Tamper], None], list[str]]] = {
         ["entry 1 was edited or forged (its content does not match its seal)"],
     ),
 }
+
+
+def test_a_request_is_audited_with_what_was_asked_and_who_may_approve(keyed_bot: RunningBot) -> None:
+    channel = incident_channel(keyed_bot)
+    approval, _ = request(keyed_bot, channel, "org-chat-off")
+    asked = keyed_bot.services.approvals.get(request_id(approval))[0]
+    entry = next(e for e in keyed_bot.services.approvals.audit.entries(1) if e.kind is AuditKind.REQUESTED)
+    assert (entry.actor, entry.request) == (ALICE, asked.id)
+    assert entry.summary == f"requested: {asked.title}: scope unclear, stop the bleeding"
+    assert entry.details == {
+        "title": asked.title,
+        "reason": "scope unclear, stop the bleeding",
+        "plan": asked.plan,
+        "target": asked.target,
+        "approvers": sorted([BOB, CAROL]),  # the channel's other members, fixed now
+    }
 
 
 @pytest.mark.parametrize("tampering", TAMPERINGS)
