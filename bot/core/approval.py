@@ -191,6 +191,12 @@ POSSIBLY_APPLIED = frozenset(
 )
 
 
+def approvals_run(org_connected: bool, drill: bool) -> bool:
+    """Kill switches and destructive steps run (behind two people) when the bot can reach the org, and always in
+    a drill, whose executions are dry runs."""
+    return org_connected or drill
+
+
 def in_effect(requests: Mapping[str, tuple[ApprovalRequest, Outcome]], switch: str) -> ApprovalRequest | None:
     """A request of `switch` that may be in effect in the org: sent (or handed to a person), not a drill, and not
     undone by a revert that ran. None when there is none."""

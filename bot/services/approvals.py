@@ -26,6 +26,7 @@ from bot.core.approval import (
     Outcome,
     Refusal,
     RequestStatus,
+    approvals_run,
     approvers_for,
     in_effect,
 )
@@ -142,12 +143,8 @@ class ApprovalService:
         self.policy = policy
         self._bot_user: str | None = None
 
-    def available(self, incident: Incident) -> bool:
-        """Approvals run when the bot can reach the org, and always in drills (their executions are dry runs)."""
-        return self.org is not None or incident.drill
-
     def _require_available(self, incident: Incident) -> None:
-        if not self.available(incident):
+        if not approvals_run(self.org is not None, incident.drill):
             raise UserError(
                 "Salesforce is not connected, so the bot cannot run kill switches; the panel in the first five "
                 "minutes shows how to do each by hand, with a second person checking."

@@ -20,7 +20,7 @@ from bot.adapters.redis_store.walkthrough import WalkthroughStore
 from bot.adapters.salesforce.gateway import SalesforceGateway
 from bot.adapters.status_pages import StatusPages
 from bot.core.access import Privilege
-from bot.core.approval import in_effect
+from bot.core.approval import approvals_run, in_effect
 from bot.core.audit import AuditKind
 from bot.core.clock import Clock
 from bot.core.incident import Incident
@@ -101,7 +101,7 @@ class WalkthroughService:
     def capabilities(self, incident: Incident) -> Capabilities:
         return Capabilities(
             org=self.org is not None,
-            approvals=self.org is not None or incident.drill,
+            approvals=approvals_run(self.org is not None, incident.drill),
             drill=incident.drill,
             switches=self.switches,
             step_settings=self.step_settings,

@@ -15,6 +15,7 @@ from bot.core.approval import (
     Outcome,
     RequestStatus,
     allowed_from,
+    approvals_run,
     approvers_for,
     in_effect,
     leads_to,
@@ -135,3 +136,10 @@ def test_a_switch_is_in_effect_until_a_revert_ran(
 ) -> None:
     found = in_effect(requests, "provider-off")
     assert (found.id if found else None) == expected
+
+
+def test_approvals_run_with_the_org_and_always_in_a_drill() -> None:
+    assert approvals_run(org_connected=True, drill=False)
+    assert approvals_run(org_connected=False, drill=True)
+    assert approvals_run(org_connected=True, drill=True)
+    assert not approvals_run(org_connected=False, drill=False)
