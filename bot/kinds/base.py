@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 from bot.adapters.salesforce.errors import SalesforceError, SalesforceNoAnswer
 from bot.core.error_rate import HourPoint
 from bot.core.playbook import Risk, StepBase
+from bot.core.timeline import EntryKind
 from bot.core.views import ResultView
 from bot.core.walkthrough import StepResult
 
@@ -136,6 +137,7 @@ class Kind:
     run_label: ClassVar[str | None] = None  # the bot can do the step's work (given `needs_org` is met)
     needs_org: ClassVar[bool] = False
     drill_safe: ClassVar[bool] = True  # its run changes nothing (reads), so a drill runs it for real
+    result_entry: ClassVar[EntryKind] = EntryKind.STEP  # how the timeline files a change that brings a result
 
     def display(self, step: StepBase, capabilities: Capabilities, values: dict[str, object]) -> StepDisplay:
         runnable = self.run_label is not None and (capabilities.org or not self.needs_org)

@@ -19,6 +19,7 @@ from pydantic import Field, field_validator, model_validator
 from bot.adapters.salesforce.errors import SalesforceError
 from bot.adapters.soql import build_soql, soql_placeholders
 from bot.core.playbook import StepBase, Strict, window_values
+from bot.core.timeline import EntryKind
 from bot.core.views import TABLE_ROWS, Note, Paragraph, ResultView, Rows, Strong, columns
 from bot.core.walkthrough import SCAN_LIMIT, StepResult
 from bot.kinds.base import Kind, RunContext, Shown, StepFailed, Upload, read_or_change
@@ -165,6 +166,7 @@ class Query(Kind):
     model = QueryStep
     run_label = "Run query"
     needs_org = True
+    result_entry = EntryKind.QUERY
 
     def manual(self, step: StepBase, values: dict[str, object]) -> str:
         assert isinstance(step, QueryStep)

@@ -228,7 +228,7 @@ class WalkthroughService:
         self, number: int, scope: str, step: StepBase, new: StepState, allowed: frozenset[StepStatus]
     ) -> StepChanged | AlreadySettled:
         """Moves a step in one Redis round trip; the timeline entry goes with the change."""
-        kind = EntryKind.QUERY if step.kind == "query" and new.result else EntryKind.STEP
+        kind = kind_of(step).result_entry if new.result else EntryKind.STEP
         entry = TimelineEntry(at=new.at or self.clock.now(), kind=kind, text=describe(step, new), actor=new.by)
         applied = self.steps.apply(number, scope, state_key(scope, step.id), new, allowed, entry)
         if applied.outcome == "missing":

@@ -270,6 +270,15 @@ def test_telemetry_trigger_check_publish_and_landing(sf_bot: RunningBot, fake_or
     assert wait_settled(sf_bot, "telemetry", "test-row-arrived").result == "1 row"
 
 
+def test_a_querys_result_is_filed_as_a_query_in_the_timeline(sf_bot: RunningBot) -> None:
+    declare(sf_bot)
+    wait_settled(sf_bot, "first-five", "snapshot-audit")
+    wait_settled(sf_bot, "first-five", "confirm-scope")
+    filed = {entry.text.split("”")[0].lstrip("“"): entry.kind for entry in sf_bot.services.timeline.entries(1)}
+    assert filed["Snapshot state: audit actions, last hour"] is EntryKind.QUERY  # a query, with its rows
+    assert filed["Confirm scope"] is EntryKind.STEP  # another kind's result stays a step
+
+
 @pytest.mark.parametrize(
     ("kind", "sentence"),
     [
