@@ -73,6 +73,7 @@ class Mechanism:
     config: ClassVar[type[MechanismConfig]]
     revertible: ClassVar[bool] = True
     guided: ClassVar[bool] = False  # a person changes it; the bot only reads the org back
+    watch_minutes: ClassVar[int] = 0  # a guided change: how long the bot reads the org for it before "not verified"
     can_read_back: ClassVar[bool] = True
 
     def form(

@@ -19,7 +19,6 @@ from bot.adapters.salesforce.gateway import SalesforceGateway
 from bot.mechanisms.base import FormField, Mechanism, MechanismConfig, OrgSetup, ReadBack, RequestError
 
 ENABLED, DISABLED = "Enabled", "Disabled"
-WATCH_MINUTES = 15
 SETUP_PATH = "Setup → Named Credentials → Named Credentials tab → {name} → Edit → {box} Enabled for Callouts → Save"
 
 
@@ -35,6 +34,7 @@ class NamedCredential(Mechanism):
     name = "named_credential"
     config = NamedCredentialSwitch
     guided = True
+    watch_minutes = 15
 
     def form(
         self, config: Any, setup: OrgSetup, remembered: Mapping[str, str], org: SalesforceGateway | None
@@ -71,7 +71,7 @@ class NamedCredential(Mechanism):
             "Nothing is sent by the bot: no Salesforce API can change Enabled for Callouts.",
             "Once approved, the requester does it: " + SETUP_PATH.format(name=change["developer_name"], box=box),
             f"then the bot reads GET named-credentials/named-credential-setup/{change['developer_name']} until "
-            f"calloutStatus is {change['status']} (for up to {WATCH_MINUTES} minutes)",
+            f"calloutStatus is {change['status']} (for up to {self.watch_minutes} minutes)",
         ]
 
     def prepare(self, org: SalesforceGateway, change: Mapping[str, Any]) -> dict[str, Any]:

@@ -37,7 +37,6 @@ from bot.core.walkthrough import StepAction, after, allowed_from
 from bot.jobs import JobName
 from bot.mechanisms import MECHANISMS
 from bot.mechanisms.base import Mechanism, ReadBack, RequestError
-from bot.mechanisms.named_credential import WATCH_MINUTES
 from bot.services.audit import AuditService
 from bot.services.errors import UserError
 from bot.services.walkthrough import WalkthroughService
@@ -234,11 +233,13 @@ class ExecutionService:
         """A guided change: verified once the org shows it; not verified when the watch ends first."""
         outcome, mechanism = self._outcome(request), self._mechanism(request)
         seen = self._read_back(request, mechanism, outcome, "waiting for the change to show")
+        watch_ends = (outcome.decided_at or request.created_at) + timedelta(minutes=mechanism.watch_minutes)
         if seen.applied is True:
             self.approvals.move(request, Move.SEEN, outcome.model_copy(update={"result": "changed in Setup"}))
             self._verified(request, self._outcome(request), seen)
-        elif self.clock.now() - (outcome.decided_at or request.created_at) >= timedelta(minutes=WATCH_MINUTES):
-            self._verified(request, outcome, ReadBack(False, f"not seen within {WATCH_MINUTES} minutes: {seen.seen}"))
+        elif self.clock.now() >= watch_ends:
+            watched = f"not seen within {mechanism.watch_minutes} minutes: {seen.seen}"
+            self._verified(request, outcome, ReadBack(False, watched))
         else:
             self.approvals.record(request, outcome.model_copy(update={"observed": seen.seen}))
             self._watch_again(request)
