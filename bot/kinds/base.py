@@ -138,6 +138,7 @@ class Kind:
     needs_org: ClassVar[bool] = False
     drill_safe: ClassVar[bool] = True  # its run changes nothing (reads), so a drill runs it for real
     result_entry: ClassVar[EntryKind] = EntryKind.STEP  # how the timeline files a change that brings a result
+    in_steps_taken: ClassVar[bool] = True  # the post-mortem lists it done among the steps taken
 
     def display(self, step: StepBase, capabilities: Capabilities, values: dict[str, object]) -> StepDisplay:
         runnable = self.run_label is not None and (capabilities.org or not self.needs_org)

@@ -29,6 +29,7 @@ class KillSwitchStep(StepBase):
 class KillSwitch(Kind):
     name = "kill_switch"
     model = KillSwitchStep
+    in_steps_taken = False  # the audit rows say what the org was sent
 
     def display(self, step: StepBase, capabilities: Capabilities, values: dict[str, object]) -> StepDisplay:
         assert isinstance(step, KillSwitchStep)

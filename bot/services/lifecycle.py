@@ -26,6 +26,7 @@ from bot.core.postmortem import ActionItem, StepTaken, build, compile_template, 
 from bot.core.timeline import EntryKind, TimelineEntry
 from bot.core.tracking import issue_cells
 from bot.core.walkthrough import StepStatus, state_key, visible
+from bot.kinds import kind_of
 from bot.runbook import Runbook
 from bot.services.access import Access
 from bot.services.approvals import ApprovalService
@@ -208,7 +209,7 @@ class LifecycleService:
             for phase in phases:
                 for _, step in visible(phase.steps, key, snapshot.states):
                     state = snapshot.state(state_key(key, step.id))
-                    if state.status is StepStatus.DONE and state.at and step.kind != "kill_switch":
+                    if state.status is StepStatus.DONE and state.at and kind_of(step).in_steps_taken:
                         taken.append((state.at, StepTaken(step.title, state.by, "", state.result)))
         taken.sort(key=lambda pair: pair[0])
         return [

@@ -7,7 +7,7 @@ import time
 from typing import Any
 
 from bot.core.timeline import EntryKind
-from bot.render.modals import RESOLVE_CALLBACK, SKIP_CALLBACK
+from bot.render.modals import DONE_BY_HAND_CALLBACK, RESOLVE_CALLBACK, SKIP_CALLBACK
 from tests.conftest import RunningBot, run_cli
 from tests.driver import (
     ALICE,
@@ -21,6 +21,7 @@ from tests.driver import (
     message,
     open_phase,
     request,
+    state,
     submit_run_modal,
     text_of,
     wait_settled,
@@ -383,6 +384,11 @@ def test_the_draft_says_what_it_does_not_know_and_names_people_and_steps(sf_bot:
     click(sf_bot, channel, diagnose, "step.run", "suspect-dml")
     submit_run_modal(sf_bot, {"suspect_user_id": SUSPECT_USER_ID})  # named as the suspect
     wait_settled(sf_bot, "prompt-injection", "suspect-dml")
+    contain = open_phase(sf_bot, channel, "prompt-injection", "contain")
+    click(sf_bot, channel, contain, "step.done", "revoke-suspect")  # a switch thrown by hand: its rows are audited
+    by_hand = sf_bot.fake.wait_until(lambda: sf_bot.fake.open_views(DONE_BY_HAND_CALLBACK))[-1]
+    sf_bot.slack.submit(by_hand, {"reason": "revoked in Setup"})
+    sf_bot.fake.wait_until(lambda: state(sf_bot, "prompt-injection", "revoke-suspect").status.value == "done")
     recover = open_phase(sf_bot, channel, "prompt-injection", "recover")
     click(sf_bot, channel, recover, "step.choose:validator-rejected", "finding")
     sf_bot.fake.wait_until(lambda: "User blocked, no data egress" in text_of(recover))
@@ -411,6 +417,8 @@ def test_the_draft_says_what_it_does_not_know_and_names_people_and_steps(sf_bot:
     assert "- First signal: not recorded" in recovery and "(time to detect: not recorded)" in recovery
     mitigation = markdown.split("## 4. Mitigation")[1].split("## 5.")[0]
     assert "- 14:05 User blocked, no data egress. Retain the logs: ![](@U0BOB0001)" in mitigation
+    taken = mitigation.split("Steps the responders took to contain and recover:")[1]
+    assert "Revoke the suspect's Org Chat permission sets" not in taken  # a kill switch is in the audit rows
     seen = next(line for line in markdown.splitlines() if line.startswith("- Users seen"))
     assert f"{SUSPECT_USER_ID} (suspect)" in seen
     assert BOT_USER_ID not in seen  # the integration user's own test row is not a customer
