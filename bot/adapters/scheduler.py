@@ -7,13 +7,14 @@ other jobs wait on (Slack's rate limits) can hold an approved kill switch back.
 
 from __future__ import annotations
 
+import contextlib
 import re
 from datetime import datetime
 from typing import Any, cast
 
 import redis
 from rq import Queue, Retry
-from rq.exceptions import NoSuchJobError
+from rq.exceptions import InvalidJobOperation, NoSuchJobError
 from rq.job import Job, JobStatus
 
 RESULT_TTL = 86400
@@ -65,14 +66,21 @@ class Scheduler:
         return cast(Job, self.queue.enqueue_at(when, job, *args, job_id=job_id, result_ttl=RESULT_TTL))
 
     def pending(self, job_id: str) -> bool:
-        """A job of that id is queued, scheduled or running."""
+        """A job of that id is queued, scheduled or running (one cancelled while it is asked about is not)."""
         existing = self._existing(job_id)
-        return existing is not None and existing.get_status() in PENDING
+        try:
+            return existing is not None and existing.get_status() in PENDING
+        except InvalidJobOperation:  # deleted between its fetch and the read of its status
+            return False
 
     def cancel(self, job_id: str) -> None:
+        """Cancels and deletes the job of that id, if there is one, whatever another process does to it meanwhile."""
         job = self._existing(job_id)
-        if job is not None:
+        if job is None:
+            return
+        with contextlib.suppress(InvalidJobOperation):  # cancelled already (its canceller stopped before deleting)
             job.cancel()
+        with contextlib.suppress(InvalidJobOperation):  # being deleted by another process, which finishes it
             job.delete()
 
     def _existing(self, job_id: str) -> Job | None:

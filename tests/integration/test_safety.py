@@ -9,17 +9,21 @@ import json
 import logging
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+import redis
+from rq.job import Job
 
 from bot.adapters.redis_store.approvals import RevertAlreadyAsked
+from bot.adapters.scheduler import Scheduler
 from bot.core.approval import RequestStatus, Verification
 from bot.core.audit import AuditKind
 from bot.core.severity import Severity
 from bot.core.timeline import EntryKind
 from bot.render.modals import CHECKED_CALLBACK, DONE_BY_HAND_CALLBACK, RUN_CALLBACK
-from tests.conftest import RunningBot, jwt_settings
+from tests.conftest import RunningBot, delete_prefix, jwt_settings, new_prefix
 from tests.driver import (
     ALICE,
     BOB,
@@ -513,6 +517,30 @@ def test_a_redis_without_waitaof_is_asked_once(
     assert waits(redis_proxy) == ["WAITAOF 1 0 1000"]
 
 
+def test_a_job_cancelled_while_it_is_asked_about_is_not_pending(redis_url: str) -> None:
+    """The sweep asks whether an execution is queued while a resolve may be cancelling jobs: a job deleted
+    between its fetch and the read of its status is not pending (RQ raised there, failing the sweep)."""
+    client = redis.Redis.from_url(redis_url)
+    prefix = new_prefix()
+    scheduler = Scheduler(client, prefix)
+    try:
+        job_id = scheduler.job_id("expire", "r1")
+        scheduler.schedule(datetime.now(UTC) + timedelta(hours=1), "expire_request", "r1", job_id=job_id)
+        assert scheduler.pending(job_id)
+        client.hdel(f"rq:job:{job_id}", "status")  # what a cancel leaves between the fetch and the status read
+        assert not scheduler.pending(job_id)
+        scheduler.cancel(job_id)  # a second canceller leaves it to the first
+        assert not scheduler.pending(job_id)
+        again = scheduler.job_id("expire", "r2")
+        scheduler.schedule(datetime.now(UTC) + timedelta(hours=1), "expire_request", "r2", job_id=again)
+        Job.fetch(again, connection=client).cancel()  # a canceller that stopped before deleting it
+        scheduler.cancel(again)
+        assert not Job.exists(again, connection=client)
+    finally:
+        delete_prefix(client, prefix)
+        client.close()
+
+
 def test_resolving_cancels_every_open_request_and_its_expiry_whatever_came_before_it(
     sf_bot: RunningBot, fake_org: FakeSalesforce
 ) -> None:
@@ -532,6 +560,7 @@ def test_resolving_cancels_every_open_request_and_its_expiry_whatever_came_befor
     view = sf_bot.fake.wait_until(lambda: sf_bot.fake.open_views("incident.resolve"))[-1]
     sf_bot.slack.submit(view, {}, user=CAROL)
     sf_bot.fake.wait_until(lambda: outcome(sf_bot, pending).status is RequestStatus.CANCELLED)
+    sf_bot.wait_quiet()  # the resolve's work after the ack, its expiry's cancellation included
     assert outcome(sf_bot, executed).status is not RequestStatus.CANCELLED
     assert outcome(sf_bot, revert).status is RequestStatus.PENDING  # a switch left on must still come off
     assert not scheduler.pending(scheduler.job_id("expire", request_id(pending)))
