@@ -23,6 +23,7 @@ from bot.core.audit import AuditKind
 from bot.core.severity import Severity
 from bot.core.timeline import EntryKind
 from bot.render.modals import CHECKED_CALLBACK, DONE_BY_HAND_CALLBACK, RUN_CALLBACK
+from bot.services.errors import UserError
 from tests.conftest import RunningBot, delete_prefix, jwt_settings, new_prefix
 from tests.driver import (
     ALICE,
@@ -214,9 +215,12 @@ def test_a_switch_in_effect_is_not_requested_again_and_the_org_is_read_first(
     view = sf_bot.fake.wait_until(lambda: sf_bot.fake.open_views("switch.request"))[-1]
     sf_bot.slack.submit(view, {"reason": "again"}, user=CAROL)
     said = told(sf_bot, "is already in effect in INC-1")
-    assert said.endswith(
-        f"request `{request_id(approval)}` by <@U0ALICE01> did it. Use the Revert button on its card to undo it; "
-        "nothing was requested."
+    switch = sf_bot.services.runbook.switches.get("org-chat-off")
+    assert switch is not None
+    title = switch.title
+    assert said == (
+        f"“{title}” is already in effect in INC-1: request `{request_id(approval)}` by <@U0ALICE01> did it. Use the "
+        "Revert button on its card to undo it; nothing was requested."
     )
     assert len(sf_bot.services.approvals.approvals.of_incident(1)) == 1
 
@@ -226,6 +230,18 @@ def test_a_switch_in_effect_is_not_requested_again_and_the_org_is_read_first(
     view = sf_bot.fake.wait_until(lambda: sf_bot.fake.open_views("switch.request"))[-1]
     sf_bot.slack.submit(view, {"reason": "dml"})
     told(sf_bot, "The org already shows this change (FM_Config.Default: orgChatDmlEnabled__c = false)")
+
+
+def test_a_request_checks_its_own_target_whatever_its_form_checked(sf_bot: RunningBot) -> None:
+    """The form shows a bad value under its field before anything is asked; the use case checks it again itself
+    (a forged submission, a setting changed between the two), and says the same sentence."""
+    incident_channel(sf_bot)
+    errors = sf_bot.services.approvals.target_errors("user-lockout", {"user_id": "not-an-id"})
+    assert list(errors) == ["user_id"]
+    with pytest.raises(UserError) as refused:
+        sf_bot.services.approvals.request(1, ALICE, "forged", "user-lockout", None, None, {"user_id": "not-an-id"})
+    assert str(refused.value) == errors["user_id"]
+    assert sf_bot.services.approvals.approvals.of_incident(1) == []
 
 
 def test_a_request_made_while_the_org_cannot_be_read_is_read_again_before_sending(
