@@ -217,9 +217,9 @@ class ApprovalService:
                 self._refuse_in_effect(incident, switch_key, switch.title)
                 self._refuse_in_place(mechanism, change)
         else:
-            step = self.walkthrough.step(number, scope or "", step_id or "")
-            need = kind_of(step).approval(step, self.walkthrough.values(step))
-            if need is None or need.mechanism is None:
+            step = self.walkthrough.step(number, scope, step_id) if scope and step_id else None
+            need = kind_of(step).approval(step, self.walkthrough.values(step)) if step else None
+            if step is None or need is None or need.mechanism is None:
                 raise UserError("That request names no kill switch and no destructive step.")
             mechanism, title, revertible, change = MECHANISMS[need.mechanism], step.title, False, need.change
         now = self.clock.now()

@@ -241,6 +241,9 @@ def test_a_request_checks_its_own_target_whatever_its_form_checked(sf_bot: Runni
     with pytest.raises(UserError) as refused:
         sf_bot.services.approvals.request(1, ALICE, "forged", "user-lockout", None, None, {"user_id": "not-an-id"})
     assert str(refused.value) == errors["user_id"]
+    for scope, step in ((None, None), ("cache-wedge", None), (None, "clear-cache"), ("first-five", "vendor-status")):
+        with pytest.raises(UserError, match=r"^That request names no kill switch and no destructive step\.$"):
+            sf_bot.services.approvals.request(1, ALICE, "forged", None, scope, step, {})
     assert sf_bot.services.approvals.approvals.of_incident(1) == []
 
 
