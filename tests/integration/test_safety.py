@@ -47,6 +47,7 @@ from tests.driver import (
 )
 from tests.fakes.redis_proxy import RedisProxy
 from tests.fakes.salesforce import FakeSalesforce
+from tests.fakes.slack import Channel
 
 STRANGER = "U0STRANGER"
 GUEST = "U0GUEST01"
@@ -298,14 +299,22 @@ def test_a_lost_send_mark_never_sends_twice(sf_bot: RunningBot, fake_org: FakeSa
 # ----- 9, 10, 11. who may click
 
 
-def test_approval_follows_the_responders_rule_and_guests_never_approve(
-    bot_factory: Any, fake_org: FakeSalesforce
-) -> None:
+def responders_and_a_guest(bot_factory: Any, fake_org: FakeSalesforce) -> tuple[RunningBot, Channel]:
+    """A bot whose responders group is Alice, Bob and a guest; its incident channel holds Carol (no responder) and
+    the guest too."""
     bot = bot_factory(**jwt_settings(fake_org), responders_usergroup="S0RESPOND")
     bot.fake.add_usergroup("S0RESPOND", [ALICE, BOB, GUEST])
     bot.fake.guests.add(GUEST)
     channel = incident_channel(bot)
-    channel.members.update({STRANGER, GUEST})
+    channel.members.add(GUEST)
+    return bot, channel
+
+
+def test_approval_follows_the_responders_rule_and_guests_never_approve(
+    bot_factory: Any, fake_org: FakeSalesforce
+) -> None:
+    bot, channel = responders_and_a_guest(bot_factory, fake_org)
+    channel.members.add(STRANGER)
     approval, card = request(bot, channel, "org-chat-off")
     decide(bot, channel, card, approval, CAROL)  # in the channel, not a responder
     told(bot, "Only members of the responders group may approve this request.")
@@ -324,11 +333,7 @@ def test_approval_follows_the_responders_rule_and_guests_never_approve(
 def test_denying_needs_the_same_authority_but_the_requester_may_always_withdraw(
     bot_factory: Any, fake_org: FakeSalesforce
 ) -> None:
-    bot = bot_factory(**jwt_settings(fake_org), responders_usergroup="S0RESPOND")
-    bot.fake.add_usergroup("S0RESPOND", [ALICE, BOB, GUEST])
-    bot.fake.guests.add(GUEST)
-    channel = incident_channel(bot)
-    channel.members.update({GUEST})
+    bot, channel = responders_and_a_guest(bot_factory, fake_org)
     approval, card = request(bot, channel, "org-chat-off")
     decide(bot, channel, card, approval, CAROL, action="switch.deny")  # in the channel, not a responder
     told(bot, "Only members of the responders group may approve this request.")
