@@ -84,9 +84,9 @@ class WalkthroughPresenter:
         if not self.messages.claim(incident.number, name):
             return False
         view = self.walkthrough.view(incident.number)
-        assert incident.channel_id is not None
         if view is None:
             return False
+        assert incident.channel_id is not None
         self.messages.set(incident.number, name, self.slack.post(incident.channel_id, *self._render(view, name)))
         if name != PICKER and self.walkthrough.version(incident.number) != view.snapshot.version:
             self.refresh(incident, name)  # a step changed while it was being posted (the picker shows none)

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import cast
+from typing import Any, cast
 
 import redis
 
@@ -138,19 +138,28 @@ class WalkthroughStore:
         return Applied(str(outcome), state, snapshot, _decode(pairs(incident)))
 
     def snapshot(self, number: int) -> Snapshot:
-        return self.read(number)[1]
+        return self._snapshot(self._snapshot_reads(number).execute())
 
     def read(self, number: int) -> tuple[Incident | None, Snapshot]:
         """The incident and its walkthrough's snapshot, in one round trip."""
+        pipe = self._snapshot_reads(number)
+        pipe.hgetall(self._keys(number)[0])
+        *snapshot, incident = pipe.execute()
+        return _decode(incident), self._snapshot(snapshot)
+
+    def _snapshot_reads(self, number: int) -> redis.client.Pipeline:
         keys = self._keys(number)
         pipe = self._redis.pipeline(transaction=False)
-        pipe.hgetall(keys[0])
         pipe.get(keys[2])
         pipe.hgetall(keys[1])
         pipe.hgetall(keys[3])
         pipe.zrange(keys[4], 0, -1)
-        incident, version, states, messages, playbooks = pipe.execute()
-        return _decode(incident), Snapshot(
+        return pipe
+
+    @staticmethod
+    def _snapshot(answers: list[Any]) -> Snapshot:
+        version, states, messages, playbooks = answers
+        return Snapshot(
             version=int(version or 0),
             states={k: StepState.model_validate_json(v) for k, v in states.items()},
             messages=messages,
