@@ -45,7 +45,7 @@ lint: $(VENV)/.installed-test
 # through: mutmut over the modules [tool.mutmut] names in pyproject.toml, then the survivors (docs/reliability.md).
 mutation: $(VENV)/.installed-test
 	$(BIN)/pip install --quiet --disable-pip-version-check "mutmut>=3.8,<4"
-	$(BIN)/mutmut run --max-children 2
+	PATH="$(BIN):$$PATH" $(BIN)/mutmut run --max-children 2
 	$(BIN)/mutmut results
 
 # The named sabotages the suite must catch, each on a copy of the project.

@@ -60,6 +60,7 @@ BOT_PERMISSIONS = (
 PERMISSION_SETS = {CHAT_USER_SET: "FlowMason_Org_Chat_User", CHAT_DML_SET: "FlowMason_Org_Chat_Dml_User"}
 NOW = dt.datetime(2026, 11, 25, 14, 0, tzinfo=dt.UTC)
 PAGE_SIZE = 2000
+LIMIT_EXCEEDED = "REQUEST_LIMIT_EXCEEDED: TotalRequests Limit exceeded."
 APEX_URL_LIMIT = 16 * 1024
 MD = "http://soap.sforce.com/2006/04/metadata"
 XSI = "http://www.w3.org/2001/XMLSchema-instance"
@@ -679,6 +680,8 @@ class FakeSalesforce(LoopbackService):
                 answer = self._handle(verb, path, headers, body, faults=False)
                 time.sleep(3)
                 return answer
+            elif fault.kind == "limit" and "/Soap/" in path:  # a SOAP fault, as the SOAP and Metadata APIs give it
+                return 500, "text/xml", _soap_fault("sf:REQUEST_LIMIT_EXCEEDED", LIMIT_EXCEEDED)
             elif fault.kind == "limit":
                 return (
                     403,

@@ -469,10 +469,11 @@ def test_an_unanswered_destructive_apex_is_never_sent_again_and_asks_a_person(
 def test_a_failed_execution_is_shown_and_audited(sf_bot: RunningBot, fake_org: FakeSalesforce) -> None:
     channel = incident_channel(sf_bot)
     approval, card = request(sf_bot, channel, "org-chat-off")
-    fake_org.inject(r"/Soap/m/", "503")
+    fake_org.inject(r"/Soap/m/", "limit")  # the org refuses the read before the change: nothing is sent
     approve(sf_bot, channel, card, approval)
     sf_bot.run_jobs()
-    assert "*Failed*:" in text_of(card) and AuditKind.FAILED in audit_kinds(sf_bot)
+    assert "*Failed*: The org's API request limit is exceeded (REQUEST_LIMIT_EXCEEDED)." in text_of(card)
+    assert AuditKind.FAILED in audit_kinds(sf_bot)
     assert fake_org.metadata["FM_Config.Default"]["orgChatSurfacesEnabled__c"] == "all"
 
 

@@ -256,7 +256,7 @@ def test_a_request_made_while_the_org_cannot_be_read_is_read_again_before_sendin
     with caplog.at_level(logging.INFO, logger="bot.services.approvals"):
         approval, card = request(sf_bot, channel, "org-chat-off")
     said = [r.getMessage() for r in caplog.records if r.name == "bot.services.approvals"]
-    assert said == ["could not read the org before a request: SalesforceRefused"]
+    assert said == ["could not read the org before a request: SalesforceNoAnswer"]
     fake_org.metadata["FM_Config.Default"]["orgChatSurfacesEnabled__c"] = "none"  # meanwhile, set by hand
     approve(sf_bot, channel, card, approval)
     assert sf_bot.run_jobs() == 0

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from bot.adapters.playbook_files import BUNDLED_PLAYBOOKS
-from bot.adapters.salesforce.errors import SalesforceError
+from bot.adapters.salesforce.errors import SalesforceError, SalesforceNoAnswer, SalesforceRefused
 from bot.adapters.salesforce.gateway import SalesforceGateway
 from bot.adapters.salesforce.login import Credentials
 from bot.core.timeline import EntryKind
@@ -414,6 +414,37 @@ def test_a_persistent_401_is_not_retried_forever(fake_org: FakeSalesforce) -> No
     with pytest.raises(SalesforceError, match=r"^The Salesforce session expired\.$"):
         jwt.create("FlowMasonRun__e", {"Action__c": "x"})
     assert len(fake_org.calls) - before == 3  # the create, one login, the create again
+
+
+def test_a_metadata_api_answer_that_is_not_the_orgs_is_no_answer_and_its_limit_is_a_refusal(
+    fake_org: FakeSalesforce,
+) -> None:
+    """A 503 page from a proxy or Salesforce's edge is not the org saying no: an update it answered may have
+    been applied (zeep alone calls it an "Unknown fault", which read as refused, and crashed on a JSON body)."""
+    jwt = gateway(
+        fake_org,
+        mode="jwt",
+        username=USERNAME,
+        consumer_key=CONSUMER_KEY,
+        private_key=fake_org.private_key_file.read_text(),
+    )
+    fake_org.inject(r"/Soap/m/", "503")
+    with pytest.raises(SalesforceNoAnswer, match=r"^Salesforce answered HTTP 503 to the read of FM_Config\.Default\.$"):
+        jwt.read_custom_metadata("FM_Config.Default")
+    fake_org.inject(r"/Soap/m/", "503", skip=1)  # the update's own read answers, the update gets the page
+    with pytest.raises(SalesforceNoAnswer, match=r"^Salesforce answered HTTP 503 to the update of FM_Config"):
+        jwt.update_custom_metadata("FM_Config.Default", {"orgChatDmlEnabled__c": False})
+    fake_org.inject(r"/Soap/m/", "limit")
+    with pytest.raises(
+        SalesforceRefused, match=r"^The org's API request limit is exceeded \(REQUEST_LIMIT_EXCEEDED\)\.$"
+    ):
+        jwt.read_custom_metadata("FM_Config.Default")
+    fake_org.inject(r"/Soap/m/", "403")
+    with pytest.raises(
+        SalesforceRefused, match=r"^The Metadata API refused the read of FM_Config\.Default: HTTP 403\.$"
+    ):
+        jwt.read_custom_metadata("FM_Config.Default")
+    assert jwt.read_custom_metadata("FM_Config.Default")["orgChatDmlEnabled__c"] is True
 
 
 def test_wrong_password_and_refused_jwt_are_sentences(fake_org: FakeSalesforce, tmp_path: Path) -> None:

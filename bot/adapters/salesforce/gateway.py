@@ -103,6 +103,8 @@ class SalesforceGateway:
         except ZeepFault as fault:
             if "INVALID_SESSION_ID" in f"{fault.code} {fault.message}":
                 raise SessionExpired("The Salesforce session expired.") from None
+            if "REQUEST_LIMIT_EXCEEDED" in f"{fault.code} {fault.message}":
+                raise SalesforceRefused("The org's API request limit is exceeded (REQUEST_LIMIT_EXCEEDED).") from None
             raise SalesforceRefused(f"The Metadata API refused the {what}: {_clause(fault.message)}.") from None
         except ZeepTransportError as error:
             if error.status_code >= 500:
@@ -220,11 +222,25 @@ class SalesforceGateway:
         """sf.mdapi, with a transport that has timeouts and our session; rebuilt after every renewal."""
         if self._metadata is None:
             api = sf.mdapi
-            api._client.transport = Transport(  # type: ignore[no-untyped-call]
+            api._client.transport = MetadataTransport(  # type: ignore[no-untyped-call]
                 session=self.http, timeout=self.timeout, operation_timeout=self.timeout
             )
             self._metadata = api
         return self._metadata
+
+
+class MetadataTransport(Transport):
+    """zeep's transport, except that an error answer that is not XML (a proxy's or the edge's 503 page) is an HTTP
+    error: zeep would parse the page leniently and report an "Unknown fault", which reads as the org refusing,
+    when no answer came from the org at all."""
+
+    def post_xml(self, address: str, envelope: Any, headers: dict[str, str]) -> requests.Response:
+        response: requests.Response = super().post_xml(address, envelope, headers)  # type: ignore[no-untyped-call]
+        if response.status_code != 200 and "xml" not in response.headers.get("Content-Type", ""):
+            raise ZeepTransportError(  # type: ignore[no-untyped-call]
+                f"HTTP {response.status_code}", status_code=response.status_code
+            )
+        return response
 
 
 def _clause(text: Any) -> str:
