@@ -33,6 +33,8 @@ from tests.driver import (
 from tests.fakes.salesforce import SUSPECT_USER_ID, FakeSalesforce
 from tests.fakes.trackers import FakeGitHub
 
+pytestmark = pytest.mark.mutation  # in `make mutation`'s selection (pyproject.toml)
+
 STRANGER = "U0STRANGER"
 APPROVERS = "S0APPROVE1"
 

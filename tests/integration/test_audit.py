@@ -18,6 +18,8 @@ from tests.conftest import RunningBot, jwt_settings, run_cli
 from tests.driver import ALICE, BOB, CAROL, approve, incident_channel, request, request_id, text_of
 from tests.fakes.salesforce import FakeSalesforce
 
+pytestmark = pytest.mark.mutation  # in `make mutation`'s selection (pyproject.toml)
+
 KEY = "audit-key-for-tests-0123456789abcdef"
 ANCHOR = re.compile(r"Audit trail: (\d+) entries, head `(\d+:[0-9a-f]{8})`")
 

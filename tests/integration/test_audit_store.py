@@ -27,6 +27,8 @@ from bot.services.errors import UserError
 from tests.builders import an_incident
 from tests.conftest import ManualClock, delete_prefix, new_prefix
 
+pytestmark = pytest.mark.mutation  # in `make mutation`'s selection (pyproject.toml)
+
 KEY = b"audit-key-for-tests-0123456789abcdef"
 AT = datetime(2026, 12, 5, 9, 0, tzinfo=UTC)
 

@@ -18,6 +18,8 @@ from tests.conftest import RunningBot, delete_prefix, new_prefix
 from tests.driver import buttons, declare, message
 from tests.fakes.slack import Channel
 
+pytestmark = pytest.mark.mutation  # in `make mutation`'s selection (pyproject.toml)
+
 PEOPLE = [f"U0RESP{n:03d}" for n in range(20)]
 
 

@@ -13,6 +13,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
 import redis
 from rq.registry import StartedJobRegistry
 
@@ -171,6 +172,7 @@ def test_logs_are_json_lines_and_never_hold_secrets(bot: RunningBot) -> None:
     assert ALICE in stream.getvalue()  # the logs still say who did what
 
 
+@pytest.mark.mutation  # the click guard's last resort, in `make mutation`'s selection
 def test_an_unexpected_failure_gets_a_reference_not_a_trace(bot: RunningBot) -> None:
     channel = declare(bot)
     settings = bot.services.settings

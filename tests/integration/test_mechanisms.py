@@ -28,6 +28,8 @@ from tests.fakes.salesforce import (
     FakeSalesforce,
 )
 
+pytestmark = pytest.mark.mutation  # in `make mutation`'s selection (pyproject.toml)
+
 SETUP = OrgSetup(fm_config_record="Default", named_credentials={"anthropic": "Anthropic_API", "openai": "OpenAI_API"})
 RECORD = "FM_Config.Default"
 NIGHTLY = "FM Org Inventory Nightly"

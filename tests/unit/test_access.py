@@ -16,6 +16,8 @@ from bot.services.access import GROUP_SECONDS, GUEST_SECONDS, MEMBERS_SECONDS, A
 from bot.services.errors import UserError
 from bot.services.ports import WorkspaceError
 
+pytestmark = pytest.mark.mutation  # in `make mutation`'s selection (pyproject.toml)
+
 INCIDENT = Incident(
     number=7,
     title="Org Chat down",

@@ -22,6 +22,8 @@ from bot.core.approval import (
 )
 from bot.mechanisms.fm_config import coerce, same, shown
 
+pytestmark = pytest.mark.mutation  # in `make mutation`'s selection (pyproject.toml)
+
 AT = datetime(2026, 11, 25, 14, 0, tzinfo=UTC)
 
 

@@ -21,6 +21,8 @@ from bot.core.audit import (
     witnessed,
 )
 
+pytestmark = pytest.mark.mutation  # in `make mutation`'s selection (pyproject.toml)
+
 AT = datetime(2026, 11, 25, 14, 0, tzinfo=UTC)
 KEY = Seal(b"k" * 32)
 INCIDENT = 3

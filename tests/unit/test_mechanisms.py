@@ -15,6 +15,8 @@ from bot.mechanisms.named_credential import NamedCredentialSwitch, status_of
 from bot.mechanisms.permission_sets import MECHANISM as PERMISSION_SETS
 from bot.mechanisms.permission_sets import PermissionSetRevocation
 
+pytestmark = pytest.mark.mutation  # in `make mutation`'s selection (pyproject.toml)
+
 SETUP = OrgSetup(fm_config_record="Default", named_credentials={"anthropic": "Anthropic_API"})
 UNSET = OrgSetup(fm_config_record=None)
 OFF = FmConfigChange(type="fm_config", field="orgChatDmlEnabled__c", value=False)
