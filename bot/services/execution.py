@@ -115,8 +115,9 @@ class ExecutionService:
             self.approvals.move(request, Move.DRY_RUN, dry, audit)
             self._step(request, StepAction.SUCCEED, result="Dry run (drill): nothing was sent.")
             return
-        mechanism, org = self._mechanism(request), self._org()
+        mechanism = self._mechanism(request)
         try:
+            org = self._org()  # a bot restarted without Salesforce fails the request here, never sending it
             prior = outcome.prior or mechanism.prepare(org, request.change)
         except SalesforceNoAnswer as error:
             self.approvals.move(request, Move.RELEASE)  # nothing was sent: the retry may prepare again
