@@ -276,6 +276,10 @@ class ApprovalService:
         incident = incident_or_refuse(self.incidents.get(original.incident), original.incident, open_only=False)
         self._require_available(incident)
         self.access.require(incident, requester, Privilege.REQUEST)
+        if original.revertible and outcome.reverted_by:
+            raise UserError(
+                f"A revert of this request was already asked for (`{outcome.reverted_by}`): approve that one."
+            )
         if not original.revertible or original.drill or not outcome.revertible_now:
             raise UserError("Only an executed, revertible kill switch can be reverted.")
         return original, outcome, incident
@@ -325,7 +329,7 @@ class ApprovalService:
                 request, approvers, self.audit.entry(request, kind, request.requester, summary, details)
             )
         except RevertAlreadyAsked as asked:
-            raise UserError(f"A revert of this request was just asked for (`{asked}`): approve that one.") from None
+            raise UserError(f"A revert of this request was already asked for (`{asked}`): approve that one.") from None
         self.scheduler.schedule(
             request.expires_at, JobName.EXPIRE_REQUEST, request.id, job_id=self.scheduler.job_id("expire", request.id)
         )

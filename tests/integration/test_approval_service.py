@@ -1,0 +1,281 @@
+"""The approval service on its own: requests, decisions, reverts, expiry, resolve and the sweep, called the way the
+listeners and jobs call them, with the fake Slack answering who is where and the fake org read through the real
+gateway. What each call returns and leaves: the request, its approvers, its audit entries word for word, the jobs
+queued. The same flows from a click to the card are in `test_killswitches.py`, `test_access.py` and
+`test_safety.py`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from bot.core.approval import Action, Move, Refusal, RequestStatus
+from bot.core.audit import AuditKind
+from bot.core.incident import IncidentStatus
+from bot.services.approvals import Decided, Refused, Requested
+from bot.services.errors import UserError
+from tests.builders import an_incident
+from tests.conftest import RunningBot, jwt_settings
+from tests.driver import ALICE, BOB, CAROL
+from tests.fakes.salesforce import FakeSalesforce
+from tests.fakes.slack import BOT_USER
+
+pytestmark = pytest.mark.mutation  # in `make mutation`'s selection (pyproject.toml)
+
+MALLORY = "U0MALLORY"
+
+
+def declared(bot: RunningBot, members: set[str] | None = None, **fields: Any) -> None:
+    """Incident 1, investigating, its channel holding Alice, Bob, Carol and the bot unless `members` says."""
+    channel = bot.fake.add_channel("inc-1-org-chat", members if members is not None else {ALICE, BOB, CAROL, BOT_USER})
+    incident = an_incident(
+        number=1, status=IncidentStatus.INVESTIGATING, declared_at=bot.clock.now(), channel_id=channel.id, **fields
+    )
+    bot.services.incidents.store.save(incident)
+
+
+def requested(bot: RunningBot, switch: str = "org-chat-off", target: dict[str, str] | None = None) -> Requested:
+    return bot.services.approvals.request(1, ALICE, "bleeding", switch, None, None, target or {})
+
+
+def entries(bot: RunningBot) -> list[tuple[AuditKind, str | None, str]]:
+    return [(e.kind, e.actor, e.summary) for e in bot.services.audit.entries(1)]
+
+
+def queued(bot: RunningBot, kind: str, request: str) -> bool:
+    scheduler = bot.services.scheduler
+    return scheduler.pending(scheduler.job_id(kind, request))
+
+
+def test_a_request_is_made_with_its_approvers_entry_and_expiry(sf_bot: RunningBot) -> None:
+    declared(sf_bot)
+    made = requested(sf_bot)
+    request = made.request
+    assert made.approvers == frozenset({BOB, CAROL}) and made.direct is False  # the channel's others, not the bot
+    assert (request.requester, request.reason, request.switch, request.mechanism) == (
+        ALICE,
+        "bleeding",
+        "org-chat-off",
+        "fm_config",
+    )
+    assert request.title == "orgChatSurfacesEnabled = none (Org Chat completely off)"
+    assert request.change == {"record": "FM_Config.Default", "fields": {"orgChatSurfacesEnabled__c": "none"}}
+    assert request.created_at == sf_bot.clock.now() and request.expires_at > request.created_at
+    assert request.revertible and not request.guided and not request.drill and request.approvers_from_channel
+    assert request.action is Action.APPLY and request.reverts is None
+    assert entries(sf_bot) == [
+        (AuditKind.REQUESTED, ALICE, f"requested: {request.title}: bleeding"),
+    ]
+    assert sf_bot.services.audit.entries(1)[0].details == {
+        "title": request.title,
+        "reason": "bleeding",
+        "plan": request.plan,
+        "target": {},
+        "approvers": [BOB, CAROL],
+    }
+    assert queued(sf_bot, "expire", request.id)
+    view = sf_bot.services.approvals.card_view(request.id)
+    assert view.request == request and view.approvers is None and view.head.count == 1
+    assert view.outcome.status is RequestStatus.PENDING
+
+
+def test_a_request_is_refused_for_an_unknown_switch_a_closed_incident_or_without_salesforce(
+    sf_bot: RunningBot, bot_factory: Any, fake_org: FakeSalesforce
+) -> None:
+    declared(sf_bot)
+    with pytest.raises(UserError) as unknown:
+        requested(sf_bot, "no-such-switch")
+    assert str(unknown.value).startswith("There is no kill switch `no-such-switch`; the switches are `org-chat-off`, ")
+    with pytest.raises(UserError, match=r"^Pick the Named Credential\.$"):
+        requested(sf_bot, "provider-off")  # the mechanism's refusal, in its words
+    with pytest.raises(UserError, match=r"^There is no incident 2\.$"):
+        sf_bot.services.approvals.request(2, ALICE, "x", "org-chat-off", None, None, {})
+    without = bot_factory()  # no Salesforce settings
+    declared(without)
+    with pytest.raises(UserError, match=r"^Salesforce is not connected, so the bot cannot run kill switches"):
+        requested(without)
+    assert without.services.audit.entries(1) == []
+    drill = bot_factory()
+    declared(drill, drill=True)
+    assert requested(drill).request.drill  # a drill needs no Salesforce: its executions are dry runs
+
+
+def test_a_request_naming_a_step_that_needs_no_approval_is_refused(sf_bot: RunningBot) -> None:
+    declared(sf_bot)
+    with pytest.raises(UserError, match=r"^Playbook `cache-wedge` is not running in this incident"):
+        sf_bot.services.approvals.request(1, ALICE, "x", None, "cache-wedge", "clear-cache", {})
+    sf_bot.services.walkthrough.steps.start_playbook(1, "cache-wedge")
+    with pytest.raises(UserError, match=r"^That request names no kill switch and no destructive step\.$"):
+        sf_bot.services.approvals.request(1, ALICE, "x", None, "cache-wedge", "refresh-config", {})
+    step = sf_bot.services.approvals.request(1, ALICE, "wedged", None, "cache-wedge", "clear-cache", {})
+    assert step.request.mechanism == "apex" and step.request.switch is None and not step.request.revertible
+    assert (step.request.scope, step.request.step) == ("cache-wedge", "clear-cache")
+    assert step.request.title == "Heavy hammer: clear all FMLLMCache keys"
+
+
+def test_the_one_decision_queues_the_execution_and_cancels_the_expiry(sf_bot: RunningBot) -> None:
+    declared(sf_bot)
+    request = requested(sf_bot).request
+    approvals = sf_bot.services.approvals
+    assert approvals.decide(request.id, ALICE, True) == Refused(Refusal.SELF)
+    assert approvals.decide("nosuchone0", BOB, True) == Refused(Refusal.MISSING)
+    assert approvals.decide(request.id, BOB, True) == Decided(request, True)
+    assert queued(sf_bot, "execute", request.id) and not queued(sf_bot, "expire", request.id)
+    assert approvals.decide(request.id, CAROL, False) == Refused(Refusal.DECIDED, BOB, RequestStatus.APPROVED)
+    assert entries(sf_bot) == [
+        (AuditKind.REQUESTED, ALICE, f"requested: {request.title}: bleeding"),
+        (AuditKind.REFUSED, ALICE, f"refused {ALICE}: {Refusal.SELF.value}"),
+        (AuditKind.APPROVED, BOB, f"approved by {BOB}: {request.title}"),
+        (AuditKind.REFUSED, CAROL, f"refused {CAROL}: {Refusal.DECIDED.value}"),
+    ]
+    assert [e.details for e in sf_bot.services.audit.entries(1)][3] == {"refusal": "DECIDED"}
+    assert approvals.sweep() == []  # queued already: the sweep leaves it
+
+
+def test_a_denial_queues_nothing_and_a_requester_may_withdraw(sf_bot: RunningBot) -> None:
+    declared(sf_bot)
+    approvals = sf_bot.services.approvals
+    denied = requested(sf_bot).request
+    assert approvals.decide(denied.id, BOB, False) == Decided(denied, False)
+    assert not queued(sf_bot, "execute", denied.id) and not queued(sf_bot, "expire", denied.id)
+    assert entries(sf_bot)[-1] == (AuditKind.DENIED, BOB, f"denied by {BOB}: {denied.title}")
+    withdrawn = requested(sf_bot).request
+    assert approvals.decide(withdrawn.id, ALICE, False) == Decided(withdrawn, False)
+    assert approvals.get(withdrawn.id)[1].status is RequestStatus.DENIED
+
+
+def test_someone_outside_the_channel_or_a_guest_neither_approves_nor_denies(sf_bot: RunningBot) -> None:
+    declared(sf_bot, members={ALICE, BOB, CAROL, MALLORY, BOT_USER})
+    request = requested(sf_bot).request
+    approvals = sf_bot.services.approvals
+    sf_bot.fake.guests.add(MALLORY)  # a guest in the channel
+    assert approvals.decide(request.id, MALLORY, True) == Refused(Refusal.GUEST)
+    assert approvals.decide(request.id, MALLORY, False) == Refused(Refusal.GUEST)
+    assert approvals.get(request.id)[1].status is RequestStatus.PENDING
+
+
+def test_a_sweep_queues_what_was_approved_and_lost(sf_bot: RunningBot) -> None:
+    declared(sf_bot)
+    approvals = sf_bot.services.approvals
+    request = requested(sf_bot).request
+    approvals.decide(request.id, BOB, True)
+    sf_bot.services.scheduler.cancel(sf_bot.services.scheduler.job_id("execute", request.id))  # the queue lost it
+    assert approvals.sweep() == [request.id] and queued(sf_bot, "execute", request.id)
+    assert approvals.sweep() == []
+
+
+def test_a_request_nobody_approved_expires_once_its_time_is_up(sf_bot: RunningBot) -> None:
+    declared(sf_bot)
+    approvals = sf_bot.services.approvals
+    request = requested(sf_bot).request
+    assert approvals.expire(request.id) is None  # not yet
+    sf_bot.clock.advance(seconds=(request.expires_at - request.created_at).total_seconds())
+    assert approvals.expire(request.id) == request
+    assert approvals.get(request.id)[1].status is RequestStatus.EXPIRED
+    assert entries(sf_bot)[-1] == (AuditKind.EXPIRED, None, f"expired without a second person: {request.title}")
+    assert approvals.expire(request.id) is None and approvals.expire("nosuchone0") is None
+
+
+def test_resolving_cancels_what_was_not_sent_and_lists_what_is_still_in_effect(
+    sf_bot: RunningBot, fake_org: FakeSalesforce
+) -> None:
+    declared(sf_bot)
+    approvals = sf_bot.services.approvals
+    executed = requested(sf_bot).request
+    approvals.decide(executed.id, BOB, True)
+    sf_bot.services.execution.execute(executed.id)
+    pending = requested(sf_bot, "tool-calling-off").request
+    assert [r.id for r in approvals.still_in_effect(1)] == [executed.id]
+    assert approvals.cancel_open(1, CAROL) == [pending.id]
+    assert approvals.get(pending.id)[1].status is RequestStatus.CANCELLED
+    assert entries(sf_bot)[-1] == (AuditKind.CANCELLED, CAROL, f"cancelled, the incident was resolved: {pending.title}")
+    assert not queued(sf_bot, "expire", pending.id)
+    assert approvals.targets(1, "value") == set()
+
+
+def test_an_executed_switch_is_reverted_by_two_people_and_only_once(
+    sf_bot: RunningBot, fake_org: FakeSalesforce
+) -> None:
+    declared(sf_bot)
+    approvals = sf_bot.services.approvals
+    original = requested(sf_bot).request
+    with pytest.raises(UserError, match=r"^Only an executed, revertible kill switch can be reverted"):
+        approvals.request_revert(original.id, BOB, "too early")
+    approvals.decide(original.id, BOB, True)
+    sf_bot.services.execution.execute(original.id)
+    revert = approvals.request_revert(original.id, CAROL, "cleared")
+    asked = revert.request
+    assert (asked.action, asked.reverts, asked.requester, asked.reason) == (
+        Action.REVERT,
+        original.id,
+        CAROL,
+        "cleared",
+    )
+    assert asked.change == {"record": "FM_Config.Default", "fields": {"orgChatSurfacesEnabled__c": "all"}}
+    assert asked.plan[0] == "Metadata API updateMetadata: FM_Config.Default: orgChatSurfacesEnabled__c = all"
+    assert not asked.revertible and asked.created_at == sf_bot.clock.now() and asked.id != original.id
+    assert revert.approvers == frozenset({ALICE, BOB})
+    assert entries(sf_bot)[-1] == (AuditKind.REVERT_REQUESTED, CAROL, f"revert requested: {asked.title}: cleared")
+    with pytest.raises(
+        UserError, match=rf"^A revert of this request was already asked for \(`{asked.id}`\): approve that one\.$"
+    ):
+        approvals.request_revert(original.id, BOB, "again")
+    approvals.decide(asked.id, ALICE, False)  # denied: the switch may be reverted again
+    again = approvals.request_revert(original.id, BOB, "now")
+    assert again.request.reverts == original.id
+
+
+def test_the_panel_reads_each_switch_from_the_org(sf_bot: RunningBot, fake_org: FakeSalesforce) -> None:
+    declared(sf_bot)
+    incident, lines = sf_bot.services.approvals.panel(1)
+    assert incident.number == 1
+    assert [line.key for line in lines][:3] == ["org-chat-off", "org-chat-dml-off", "tool-calling-off"]
+    first = lines[0]
+    assert (first.title, first.effect, first.state) == (
+        "orgChatSurfacesEnabled = none",
+        "Org Chat completely off",
+        "now: orgChatSurfacesEnabled__c = all",
+    )
+    assert lines[-1].state == "now: scheduled (WAITING)"
+
+
+def test_a_form_asks_what_its_mechanism_needs(sf_bot: RunningBot) -> None:
+    declared(sf_bot)
+    form = sf_bot.services.approvals.form(1, "user-lockout", None, None)
+    assert (form.title, form.switch, form.scope, form.step) == (
+        "Revoke FlowMason_Org_Chat_User permset",
+        "user-lockout",
+        None,
+        None,
+    )
+    assert [field.name for field in form.fields] == ["user_id"]
+    assert form.incident.number == 1 and form.effect.startswith("Per-user lockout")
+    assert sf_bot.services.approvals.form(1, "org-chat-off", None, None).fields == []
+    sf_bot.services.walkthrough.steps.start_playbook(1, "cache-wedge")
+    step = sf_bot.services.approvals.form(1, None, "cache-wedge", "clear-cache")
+    assert (step.switch, step.scope, step.step, step.fields) == (None, "cache-wedge", "clear-cache", [])
+    assert step.title == "Heavy hammer: clear all FMLLMCache keys"
+    assert sf_bot.services.approvals.target_errors("user-lockout", {"user_id": "001000000000ABC"})["user_id"]
+    assert sf_bot.services.approvals.target_errors("user-lockout", {"user_id": "005000000000ABC"}) == {}
+
+
+def test_a_configured_approver_group_gets_the_card_directly_and_an_empty_one_refuses(
+    bot_factory: Any, fake_org: FakeSalesforce
+) -> None:
+    bot = bot_factory(approvers_usergroup="S0APPROVE", **jwt_settings(fake_org))
+    declared(bot)
+    bot.fake.add_usergroup("S0APPROVE", [ALICE, MALLORY])
+    made = requested(bot)
+    assert made.approvers == frozenset({MALLORY}) and made.direct and not made.request.approvers_from_channel
+    assert bot.services.approvals.card_view(made.request.id).approvers == [MALLORY]
+    bot.fake.add_usergroup("S0APPROVE", [ALICE])
+    with pytest.raises(UserError, match=r"^Nobody can approve this request: .*\. Nothing was requested\.$"):
+        requested(bot, "tool-calling-off")
+    assert [e.kind for e in bot.services.audit.entries(1)] == [AuditKind.REQUESTED]
+
+
+def test_a_move_the_table_forbids_is_refused(sf_bot: RunningBot) -> None:
+    declared(sf_bot)
+    request = requested(sf_bot).request
+    assert not sf_bot.services.approvals.approvals.move(request, Move.SEND)
