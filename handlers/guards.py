@@ -82,7 +82,7 @@ def answer_failures(error: Exception, body: dict[str, Any], response: BoltRespon
     reference = uuid.uuid4().hex[:8]
     logger.error("listener failed, reference %s: %s", reference, type(error).__name__, exc_info=error)
     text = f":warning: Something went wrong on our side (reference `{reference}`); the request stopped there."
-    response_url = body.get("response_url") if isinstance(body, dict) else None
+    response_url = body.get("response_url")
     if response_url:
         try:
             respond(str(response_url), text)
@@ -90,7 +90,7 @@ def answer_failures(error: Exception, body: dict[str, Any], response: BoltRespon
             logger.warning("could not tell the person about reference %s", reference)
     if response is None:
         return None
-    return BoltResponse(status=200, body="")
+    return BoltResponse(status=200)
 
 
 @dataclass(frozen=True)

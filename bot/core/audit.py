@@ -21,6 +21,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -35,6 +36,7 @@ GENESIS = "0" * 64
 KEYED = "hmac-sha256"
 UNKEYED = "sha256"
 SHORT = 8  # hex characters of a seal shown in Slack and the post-mortem
+HEAD_TEXT = re.compile(r"([0-9]+):([0-9a-f]+)")  # a head as a card shows it: COUNT:HASH, the hash maybe shortened
 WITNESS = 0  # the witness chain is sealed as this incident number (incidents start at 1)
 
 
@@ -101,10 +103,10 @@ class AuditHead:
     @classmethod
     def parse(cls, text: str) -> AuditHead:
         """`COUNT:HASH` as Slack shows it (the hash may be shortened to its first characters)."""
-        count, _, digest = text.strip().partition(":")
-        if not count.isdigit() or not digest or any(c not in "0123456789abcdef" for c in digest.lower()):
+        found = HEAD_TEXT.fullmatch(text.strip().lower())
+        if found is None:
             raise ValueError(f"expected COUNT:HASH as a card shows it (such as 7:3f9a1c0e), not {text!r}")
-        return cls(int(count), digest.lower())
+        return cls(int(found[1]), found[2])
 
 
 EMPTY = AuditHead(0, GENESIS)
@@ -291,8 +293,7 @@ def witnessed(witness: Sequence[AuditEntry]) -> dict[int, AuditHead]:
 
 def witness_problems(trail: Trail, seen: AuditHead | None, seal: Seal) -> list[str]:
     """What is wrong with one incident's trail, against itself and against what the witness saw of it."""
-    anchored = Trail(trail.incident, trail.entries, trail.head, trail.requests, seen, "the witness")
-    found = problems(anchored, seal) if seen is not None else problems(trail, seal)
+    found = problems(Trail(trail.incident, trail.entries, trail.head, trail.requests, seen, "the witness"), seal)
     if seen is None and trail.entries:
         found.append(f"its {len(trail.entries)} entries were never witnessed (written outside the bot)")
     elif seen is not None and len(trail.entries) > seen.count and not found:

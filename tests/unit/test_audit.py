@@ -56,7 +56,8 @@ def test_an_intact_trail_has_no_problem_and_a_short_head_for_slack() -> None:
     assert [e.position for e in entries] == [1, 2, 3, 4, 5] and entries[1].previous == entries[0].hash
     assert head.head.short == f"5:{entries[-1].hash[:8]}"
     assert AuditHead.parse(head.head.short) == AuditHead(5, entries[-1].hash[:8])
-    for text in ("five", "5:", ":3f9a1c0e", "5:3f9a1c0g", "five:3f9a1c0e"):  # what a card never shows
+    assert AuditHead.parse(" 12:3F9A1C0E\n") == AuditHead(12, "3f9a1c0e")  # pasted with its spaces, in capitals
+    for text in ("five", "5:", ":3f9a1c0e", "5:3f9a1c0g", "five:3f9a1c0e", "5:3f9a:1c0e", "5:3:f9", "-5:3f", "5 :3f"):
         with pytest.raises(ValueError, match="COUNT:HASH"):
             AuditHead.parse(text)
 
@@ -175,7 +176,10 @@ def test_the_witness_knows_the_last_head_of_each_trail() -> None:
         witness_entry(AT, 9, AuditHead(1, "a" * 64)),
         witness_entry(AT, INCIDENT, head.head),
     ]
-    seen = witnessed(witness)
+    odd = witness_entry(AT, 4, AuditHead(1, "b" * 64))
+    partial = odd.model_copy(update={"details": {"incident": 4, "count": 1}})  # no hash: not a head it saw
+    other = odd.model_copy(update={"kind": AuditKind.CHECKED})  # not a witness's entry
+    seen = witnessed([*witness, partial, other])
     assert seen == {INCIDENT: head.head, 9: AuditHead(1, "a" * 64)}
     trail = Trail(INCIDENT, entries, head, {"r1"})
     assert witness_problems(trail, seen[INCIDENT], KEY) == []
