@@ -11,6 +11,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from rq.registry import ScheduledJobRegistry
 
 from bot.core.approval import Action, ApprovalRequest, Move, RequestStatus, Verification
 from bot.core.audit import Audit, AuditEntry, AuditKind
@@ -271,8 +272,16 @@ def test_a_guided_change_is_watched_until_a_person_makes_it(sf_bot: RunningBot, 
     assert trail(sf_bot)[-1] == (AuditKind.GUIDED, f"waiting for a person: {request.title}")
     assert sf_bot.services.audit.entries(1)[-1].details == {"plan": request.plan}
     watch = sf_bot.services.scheduler.job_id("watch", request.id)
-    assert sf_bot.services.scheduler.pending(watch)
+    registry = ScheduledJobRegistry(queue=sf_bot.services.scheduler.queue)
+    assert registry.get_scheduled_time(watch) == sf_bot.clock.now() + timedelta(seconds=15)  # read again in 15 s
     sf_bot.clock.advance(minutes=5)
+    fake_org.inject("named-credential-setup", "503")
+    with pytest.raises(RetryLater):
+        sf_bot.services.execution.execute(request.id)
+    assert outcome(sf_bot, request).observed == (
+        "waiting for the change to show: reading the org back failed (Salesforce answered HTTP 503 to the read of "
+        "the named credential OpenAI_API.); retrying"
+    )
     sf_bot.services.execution.execute(request.id)
     assert outcome(sf_bot, request).observed == "OpenAI_API calloutStatus = Enabled"
     assert outcome(sf_bot, request).status is RequestStatus.GUIDED

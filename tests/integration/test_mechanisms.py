@@ -193,7 +193,7 @@ def test_a_provider_switch_without_the_setting_lists_the_orgs_named_credentials(
     config = NamedCredentialSwitch(type="named_credential")
     unset = OrgSetup(None)
     field = NAMED_CREDENTIAL.form(config, unset, {"provider": "openai"}, org)[0]
-    assert [value for value, _ in field.options] == ["Anthropic_API", "OpenAI_API"]
+    assert field.options == (("Anthropic_API", "Anthropic API"), ("OpenAI_API", "OpenAI API"))  # by their labels
     assert field.initial is None
     asked = len(fake_org.calls_to("named-credential-setup$"))
     configured = NAMED_CREDENTIAL.form(config, SETUP, {}, org)[0]
