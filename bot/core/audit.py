@@ -150,7 +150,7 @@ class Seal:
     def entry_holds(self, incident: int, entry: AuditEntry) -> bool:
         return hmac.compare_digest(self._digest(entry.algorithm, entry.key_id, _canonical(incident, entry)), entry.hash)
 
-    def head_holds(self, incident: int, head: AuditHead, signature: str, key_id: str = "") -> bool:
+    def head_holds(self, incident: int, head: AuditHead, signature: str, key_id: str) -> bool:
         algorithm = KEYED if self._keys else UNKEYED
         return hmac.compare_digest(self._digest(algorithm, key_id, _head_text(incident, head)), signature)
 

@@ -42,18 +42,15 @@ class NamedCredential(Mechanism):
         options = [(name, f"{name} ({provider})") for provider, name in setup.named_credentials.items()]
         if not options and org is not None:
             try:
-                options = [
-                    (str(c["developerName"]), str(c.get("masterLabel") or c["developerName"]))
-                    for c in org.named_credentials()
-                ]
-            except SalesforceError:
+                options = [(str(c["developerName"]), str(c["masterLabel"])) for c in org.named_credentials()]
+            except (SalesforceError, KeyError):  # no answer, or one without the fields the API always gives
                 options = []
         if not options:
             raise RequestError(
                 "The bot knows no Named Credential to offer: set PROVIDER_NAMED_CREDENTIALS (provider=DeveloperName, "
                 "comma-separated), or deactivate it by hand in Setup → Named Credentials."
             )
-        initial = setup.named_credentials.get(remembered.get("provider", ""))
+        initial = setup.named_credentials.get(remembered["provider"]) if "provider" in remembered else None
         return [FormField("named_credential", "Named Credential to take out", options=tuple(options), initial=initial)]
 
     def change(self, config: Any, target: Mapping[str, str], setup: OrgSetup) -> dict[str, Any]:

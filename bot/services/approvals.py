@@ -280,7 +280,7 @@ class ApprovalService:
             raise UserError(
                 f"A revert of this request was already asked for (`{outcome.reverted_by}`): approve that one."
             )
-        if not original.revertible or original.drill or not outcome.revertible_now:
+        if not original.revertible or not outcome.revertible_now:  # a drill's request is never executed
             raise UserError("Only an executed, revertible kill switch can be reverted.")
         return original, outcome, incident
 
@@ -299,8 +299,7 @@ class ApprovalService:
                 "id": uuid.uuid4().hex[:10],
                 "action": Action.REVERT,
                 "reverts": original.id,
-                "change": change,
-                "target": mechanism.target(change),
+                "change": change,  # aimed at what the original was: its target stays
                 "plan": mechanism.plan(change),
                 "requester": requester,
                 "reason": reason,

@@ -191,3 +191,30 @@ def test_the_witness_knows_the_last_head_of_each_trail() -> None:
     ]
     assert witness_problems(trail, None, KEY) == ["its 5 entries were never witnessed (written outside the bot)"]
     assert witness_problems(Trail(INCIDENT, [], None, set()), None, KEY) == []
+
+
+def test_an_entry_sealed_with_a_key_this_bot_does_not_hold_names_that_key() -> None:
+    old, new = b"o" * 32, b"n" * 32
+    entries, head = sealed_trail(Seal(old))  # sealed with AUDIT_SIGNING_KEY, which names no key id
+    newer_only = Seal(None, keys=[("2026-12", new)])
+    retired = (
+        "which this bot does not hold (keep retired keys in AUDIT_SIGNING_KEYS, and AUDIT_SIGNING_KEY for the seals "
+        "made before keys were named)"
+    )
+    assert problems(Trail(INCIDENT, entries, head, {"r1"}), newer_only)[0] == (
+        f"entry 1 is sealed with AUDIT_SIGNING_KEY, {retired}"
+    )
+    named, named_head = sealed_trail(Seal(None, keys=[("2026-06", old)]))
+    assert problems(Trail(INCIDENT, named, named_head, {"r1"}), newer_only)[0] == (
+        f"entry 1 is sealed with the key `2026-06`, {retired}"
+    )
+    unsealed = [entries[0].model_copy(update={"algorithm": ""}), *entries[1:]]
+    assert check(unsealed, head)[0] == (
+        "entry 1 is sealed with nothing where this bot seals with hmac-sha256 (re-sealed, or AUDIT_SIGNING_KEY "
+        "differs from the bot's)"
+    )
+
+
+def test_one_entry_missing_at_the_end_is_said_in_the_singular() -> None:
+    entries, head = sealed_trail()
+    assert check(entries[:4], head) == ["the last entry is missing (the head says 5)"]
