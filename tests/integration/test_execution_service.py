@@ -386,3 +386,27 @@ def test_a_send_cancelled_while_preparing_sends_nothing(sf_bot: RunningBot, fake
     fake_org.after_metadata.append(lambda body: approvals.move(request, Move.CANCEL))  # resolved during the read
     sf_bot.services.execution.execute(request.id)
     assert outcome(sf_bot, request).status is RequestStatus.CANCELLED and fake_org.metadata_updates == 0
+
+
+def test_a_change_without_an_answer_is_settled_by_reading_the_org_never_by_sending_again(
+    sf_bot: RunningBot, fake_org: FakeSalesforce
+) -> None:
+    declared(sf_bot)
+    request = approved(sf_bot)
+    fake_org.inject(r"/Soap/m/", "dropped", skip=2)  # the update is lost on the way: the org never applies it
+    with pytest.raises(RetryLater, match=f"^{request.id}: outcome unknown$"):
+        sf_bot.services.execution.execute(request.id)
+    unknown = outcome(sf_bot, request)
+    assert unknown.status is RequestStatus.UNKNOWN
+    assert unknown.observed == "outcome unknown: read back orgChatSurfacesEnabled__c = all"
+    assert unknown.error.endswith("Reading the org back decides; it is not sent again.")
+    assert trail(sf_bot)[-1][0] is AuditKind.UNKNOWN and trail(sf_bot)[-1][1].startswith("outcome unknown: ")
+    sf_bot.clock.advance(seconds=30)
+    sf_bot.services.execution.execute(request.id)
+    failed = outcome(sf_bot, request)
+    assert failed.status is RequestStatus.FAILED
+    assert failed.error == (
+        "not applied: the org shows the state before it (read back orgChatSurfacesEnabled__c = all); nothing was "
+        "sent again"
+    )
+    assert fake_org.metadata_updates == 0 and len(fake_org.calls_to("Soap/m")) == 5  # four reads and the lost update
