@@ -20,7 +20,6 @@ from bot.core.approval import (
     in_effect,
     leads_to,
 )
-from bot.mechanisms.fm_config import coerce, same, shown
 
 pytestmark = pytest.mark.mutation  # in `make mutation`'s selection (pyproject.toml)
 
@@ -68,15 +67,6 @@ def test_a_policy_never_falls_back_to_the_channel(
     assert (reason is None) is (why is None)
     if why is not None:
         assert reason is not None and why in reason
-
-
-def test_values_compare_by_the_fields_type() -> None:
-    assert coerce("false", True) is False and coerce("TRUE", False) is True
-    assert coerce("25", 10.0) == 25.0 and coerce("n/a", 10.0) == "n/a"
-    assert coerce("none", "all") == "none" and coerce(False, None) is False
-    assert same(False, False) and not same(False, "false") and not same(0.0, False)
-    assert same(25.0, 25.000000000001) and not same(None, "")
-    assert [shown(v) for v in (False, 25.0, 2.5, "all", None)] == ["false", "25", "2.5", "all", "(empty)"]
 
 
 def _request(
