@@ -221,7 +221,7 @@ def test_a_follow_up_or_a_read_back_that_fails_is_retried_without_sending_again(
     declared(sf_bot)
     request = approved(sf_bot)
     fake_org.inject(r"executeAnonymous", "limit")
-    with pytest.raises(RetryLater):
+    with pytest.raises(RetryLater, match=r"^The org's API request limit is exceeded \(REQUEST_LIMIT_EXCEEDED\)\.$"):
         sf_bot.services.execution.execute(request.id)
     pending = outcome(sf_bot, request)
     assert pending.status is RequestStatus.APPLIED
@@ -230,7 +230,7 @@ def test_a_follow_up_or_a_read_back_that_fails_is_retried_without_sending_again(
         "retrying"
     )
     fake_org.inject(r"/Soap/m/", "503")  # the refresh runs now; the read-back gets no answer
-    with pytest.raises(RetryLater):
+    with pytest.raises(RetryLater, match=r"^Salesforce answered HTTP 503 to the read of FM_Config\.Default\.$"):
         sf_bot.services.execution.execute(request.id)
     unread = outcome(sf_bot, request)
     assert unread.status is RequestStatus.EXECUTED and unread.verification is Verification.PENDING
