@@ -232,6 +232,8 @@ def _chain_problem(trail: Trail, seal: Seal) -> str | None:
         if entry.position == expected and entry.previous == previous:
             previous, expected = entry.hash, expected + 1
             continue
+        if entry.position == expected:
+            return f"entry {expected} does not follow entry {expected - 1} (its seal names another entry before it)"
         later = {other.position for other in entries[index + 1 :]}
         if entry.position > expected and expected not in later:
             gap = f"entry {expected}" if entry.position == expected + 1 else f"entries {expected}–{entry.position - 1}"

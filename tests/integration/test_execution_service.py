@@ -410,3 +410,29 @@ def test_a_change_without_an_answer_is_settled_by_reading_the_org_never_by_sendi
         "sent again"
     )
     assert fake_org.metadata_updates == 0 and len(fake_org.calls_to("Soap/m")) == 5  # four reads and the lost update
+
+
+def test_the_step_that_asked_for_a_switch_says_what_was_read_back(sf_bot: RunningBot, fake_org: FakeSalesforce) -> None:
+    declared(sf_bot)
+    sf_bot.services.walkthrough.steps.start_playbook(1, "prompt-injection")
+    asked = approved(sf_bot, scope="prompt-injection", step="revoke-suspect")
+    sf_bot.services.execution.execute(asked.id)
+    done = step_state(sf_bot, "prompt-injection", "revoke-suspect")
+    assert done.status is StepStatus.DONE
+    assert done.result == (
+        "FM_Config.Default: orgChatSurfacesEnabled__c = none; FMConfig.refresh() ran. read back "
+        "orgChatSurfacesEnabled__c = none"
+    )
+    fake_org.metadata["FM_Config.Default"]["orgChatSurfacesEnabled__c"] = "all"
+    fake_org.after_metadata.append(
+        lambda body: (
+            fake_org.metadata["FM_Config.Default"].update(orgChatSurfacesEnabled__c="some")
+            if b"updateMetadata" in body
+            else None
+        )
+    )
+    again = approved(sf_bot, scope="prompt-injection", step="org-wide-kill")
+    sf_bot.services.execution.execute(again.id)
+    failed = step_state(sf_bot, "prompt-injection", "org-wide-kill")
+    assert failed.status is StepStatus.FAILED
+    assert failed.error == "NOT VERIFIED: read back orgChatSurfacesEnabled__c = some"

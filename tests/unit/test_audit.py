@@ -77,6 +77,21 @@ def test_an_inserted_entry_is_named() -> None:
     assert check([*entries[:2], forged, *entries[2:]], head) == [
         "an entry was inserted after entry 2 (it is not part of the chain)"
     ]
+    assert check([*entries[:4], forged, entries[4]], head) == [
+        "an entry was inserted after entry 4 (it is not part of the chain)"
+    ]
+
+
+def test_two_chains_spliced_together_are_named() -> None:
+    """Every entry holds its own seal, but entry 2 was sealed after another entry 1 (say, another run of the bot
+    with the same key): the chain is broken there."""
+    entries, head = sealed_trail()
+    other = KEY.entry(
+        INCIDENT, AuditEntry(at=AT, kind=AuditKind.REQUESTED, actor="U9", request="r1", summary="x"), EMPTY
+    )
+    assert check([other, *entries[1:]], head) == [
+        "entry 2 does not follow entry 1 (its seal names another entry before it)"
+    ]
 
 
 def test_a_removed_entry_in_the_middle_is_named() -> None:
@@ -91,6 +106,9 @@ def test_reordered_entries_are_named() -> None:
         "entry 3 is out of order (found where entry 2 belongs)"
     ]
     assert check([*entries, entries[1]], head) == ["entry 2 is out of order (found where entry 6 belongs)"]
+    assert check([entries[1], entries[0], *entries[2:]], head) == [
+        "entry 2 is out of order (found where entry 1 belongs)"
+    ]
 
 
 def test_the_tail_removed_shows_against_the_head() -> None:
