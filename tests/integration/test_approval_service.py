@@ -9,10 +9,12 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from rq.job import Job
 
 from bot.core.approval import Action, Move, Refusal, RequestStatus
 from bot.core.audit import AuditKind
 from bot.core.incident import IncidentStatus
+from bot.jobs import JobName
 from bot.services.approvals import Decided, Refused, Requested
 from bot.services.errors import UserError
 from tests.builders import an_incident
@@ -122,6 +124,11 @@ def test_the_one_decision_queues_the_execution_and_cancels_the_expiry(sf_bot: Ru
     assert approvals.decide("nosuchone0", BOB, True) == Refused(Refusal.MISSING)
     assert approvals.decide(request.id, BOB, True) == Decided(request, True)
     assert queued(sf_bot, "execute", request.id) and not queued(sf_bot, "expire", request.id)
+    scheduler = sf_bot.services.scheduler
+    job = Job.fetch(scheduler.job_id("execute", request.id), connection=scheduler.executions.connection)
+    assert job.origin == scheduler.executions.name and job.func_name == JobName.EXECUTE_REQUEST
+    assert job.args == (request.id,) and job.timeout == sf_bot.services.settings.execution_lease_seconds
+    assert job.retries_left == 3 and job.retry_intervals == [30, 120, 300]  # a worker dying mid-run is run again
     assert approvals.decide(request.id, CAROL, False) == Refused(Refusal.DECIDED, BOB, RequestStatus.APPROVED)
     assert entries(sf_bot) == [
         (AuditKind.REQUESTED, ALICE, f"requested: {request.title}: bleeding"),
@@ -141,6 +148,8 @@ def test_a_denial_queues_nothing_and_a_requester_may_withdraw(sf_bot: RunningBot
     assert not queued(sf_bot, "execute", denied.id) and not queued(sf_bot, "expire", denied.id)
     assert entries(sf_bot)[-1] == (AuditKind.DENIED, BOB, f"denied by {BOB}: {denied.title}")
     withdrawn = requested(sf_bot).request
+    channel = sf_bot.services.incidents.store.get(1).channel_id  # type: ignore[union-attr]
+    sf_bot.fake.channels[channel].members.discard(ALICE)  # she left the channel: she may still withdraw her own
     assert approvals.decide(withdrawn.id, ALICE, False) == Decided(withdrawn, False)
     assert approvals.get(withdrawn.id)[1].status is RequestStatus.DENIED
 
@@ -242,6 +251,10 @@ def test_the_panel_reads_each_switch_from_the_org(sf_bot: RunningBot, fake_org: 
 
 def test_a_form_asks_what_its_mechanism_needs(sf_bot: RunningBot) -> None:
     declared(sf_bot)
+    provider = sf_bot.services.approvals.form(1, "provider-off", None, None)  # no setting: the org's list
+    assert provider.fields[0].options == (("Anthropic_API", "Anthropic API"), ("OpenAI_API", "OpenAI API"))
+    from_step = sf_bot.services.approvals.form(1, "user-lockout", "prompt-injection", "revoke-suspect")
+    assert (from_step.switch, from_step.scope, from_step.step) == ("user-lockout", "prompt-injection", "revoke-suspect")
     form = sf_bot.services.approvals.form(1, "user-lockout", None, None)
     assert (form.title, form.switch, form.scope, form.step) == (
         "Revoke FlowMason_Org_Chat_User permset",
@@ -279,3 +292,17 @@ def test_a_move_the_table_forbids_is_refused(sf_bot: RunningBot) -> None:
     declared(sf_bot)
     request = requested(sf_bot).request
     assert not sf_bot.services.approvals.approvals.move(request, Move.SEND)
+
+
+def test_a_form_the_org_cannot_fill_or_the_settings_cannot_name_says_why_under_no_field(
+    bot_factory: Any, fake_org: FakeSalesforce
+) -> None:
+    bot = bot_factory(**{**jwt_settings(fake_org), "fm_config_record": None})
+    declared(bot)
+    assert bot.services.approvals.target_errors("org-chat-off", {}) == {
+        "reason": "Which FM_Config record the switches change is not set: set FM_CONFIG_RECORD to its DeveloperName "
+        "(Setup → Custom Metadata Types → FM_Config → Manage Records), or change it by hand."
+    }
+    fake_org.inject("named-credential-setup", "limit")
+    with pytest.raises(UserError, match=r"^The bot knows no Named Credential to offer: set PROVIDER_NAMED_CREDENTIALS"):
+        bot.services.approvals.form(1, "provider-off", None, None)

@@ -261,7 +261,8 @@ def test_a_record_stores_details_and_its_entry_and_cards_are_kept_in_order(appro
     assert approvals.kinds() == [AuditKind.REQUESTED, AuditKind.VERIFIED] and approvals.store.version("r1") == 1
     approvals.store.add_card("r1", "C1", "1.000100")
     approvals.store.add_card("r1", "D0BOB", "2.000200")
-    assert approvals.store.cards("r1") == [("C1", "1.000100"), ("D0BOB", "2.000200")]
+    approvals.store.add_card("r1", "D0CAROL", "3.000300")
+    assert approvals.store.cards("r1") == [("C1", "1.000100"), ("D0BOB", "2.000200"), ("D0CAROL", "3.000300")]
     older = a_request("z0", created_at=AT - timedelta(minutes=5))
     approvals.create(older)
     assert list(approvals.store.all_of_incident(1)) == ["z0", "r1"]  # oldest first, whatever their ids

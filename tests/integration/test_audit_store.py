@@ -218,6 +218,9 @@ def test_a_head_that_is_not_the_bots_reads_as_empty_and_its_signature_fails(trai
     )
     assert written.sealed.position == 1 and written.sealed.previous == GENESIS  # sealed after an empty head
     trails.redis.delete(head_key)
+    trails.redis.hset(head_key, mapping={"count": "1", "hash": "a" * 64, "signature": "s"})  # before key ids
+    assert trails.store.signed_head(1) == SignedHead(AuditHead(1, "a" * 64), "s", "")
+    trails.redis.delete(head_key)
     trails.redis.hset(head_key, mapping={"count": "1"})  # no hash, no signature
     assert trails.store.signed_head(1) == SignedHead(EMPTY, "")
     assert trails.service.check(1)[1]

@@ -97,6 +97,8 @@ def test_a_click_that_passes_carries_what_it_names_and_who_clicked_where() -> No
     in_container = a_click()
     del in_container["channel"]  # a click in a modal's message carries its channel in the container only
     assert clicked(Services(), in_container, {}).channel == "C0INC7"  # type: ignore[arg-type]
+    both = a_click(container={"message_ts": "1.0001", "channel_id": "C0ELSEWHERE"})
+    assert clicked(Services(), both, {}).channel == "C0INC7"  # type: ignore[arg-type]  # the channel's own id first
 
 
 def test_a_menu_choice_is_read_from_its_selected_option() -> None:
