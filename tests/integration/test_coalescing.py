@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 import redis
 
-from bot.adapters.redis_store.updates import CoalescedUpdates
+from bot.adapters.redis_store.updates import CoalescedUpdates, UpdateNotSent
 from tests.conftest import RunningBot, delete_prefix, new_prefix
 from tests.driver import buttons, declare, message
 from tests.fakes.slack import Channel
@@ -255,3 +255,83 @@ def wait_for(condition: Any, seeing: Any, seconds: float = 10) -> None:
     while not condition():
         assert time.monotonic() < deadline, f"timed out after {seconds:g} s; last saw {seeing()!r}"
         time.sleep(0.01)
+
+
+def test_a_render_with_its_keys_in_another_order_is_the_same_render(senders: Senders) -> None:
+    first, _, client, prefix = senders
+    delivered: list[dict[str, str]] = []
+    renders = iter([{"a": "1", "b": "2"}, {"b": "2", "a": "1"}])
+    with CoalescedUpdates.inline():
+        first.request("m", lambda: next(renders), delivered.append)
+        first.request("m", lambda: next(renders), delivered.append)
+    assert delivered == [{"a": "1", "b": "2"}]
+    assert client.exists(f"{prefix}:updates:shown:m")  # the digest of what it shows, kept for the next render
+
+
+def test_a_send_waits_for_its_time(senders: Senders) -> None:
+    """Sent a moment ago (or throttled by Slack): the next send waits until its time, even inline."""
+    first, _, client, prefix = senders
+    due = time.time() + 0.3
+    client.set(f"{prefix}:updates:next:m", due)
+    sent_at: list[float] = []
+    with CoalescedUpdates.inline():
+        first.request("m", lambda: "v1", lambda payload: sent_at.append(time.time()))
+    assert len(sent_at) == 1 and sent_at[0] >= due
+
+
+def test_a_sender_whose_lease_lapsed_while_it_waited_sends_nothing(redis_url: str) -> None:
+    """A sender waiting out the interval loses its lease meanwhile, and another takes the message: the first sends
+    nothing (the fence), and leaves the mark to the holder."""
+    client = redis.Redis.from_url(redis_url, decode_responses=True)
+    prefix = new_prefix()
+    updates = CoalescedUpdates(client, prefix, 0.05, ThreadPoolExecutor(max_workers=1), lease_ms=300)
+    try:
+        client.set(f"{prefix}:updates:next:m", time.time() + 1.2)
+        message = Message()
+        updates.request("m", message.render, message.deliver)
+        claimed = time.monotonic() + 0.25  # the sender claims at once; a busy machine may hide it from this poll
+        while not client.exists(f"{prefix}:updates:sender:m") and time.monotonic() < claimed:
+            time.sleep(0.005)
+        wait_for(lambda: not client.exists(f"{prefix}:updates:sender:m"), lambda: message.delivered)  # lapsed
+        client.set(f"{prefix}:updates:sender:m", "another", px=5000)  # another sender holds it now
+        updates.senders.shutdown(wait=True)
+        assert message.delivered == []
+        assert client.exists(f"{prefix}:updates:dirty:m")  # still marked, for the holder
+    finally:
+        updates.close()
+        delete_prefix(client, prefix)
+        client.close()
+
+
+def test_a_change_while_another_holds_the_message_is_left_marked_for_the_sweep(senders: Senders) -> None:
+    first, second, client, prefix = senders
+    client.set(f"{prefix}:updates:sender:m", "a-dead-sender", px=LEASE_MS)
+    message = Message()
+    first.request("m", message.render, message.deliver)  # off the listener: the holder is left to send it
+    wait_for(lambda: not client.exists(f"{prefix}:updates:sender:m"), lambda: message.delivered)
+    assert message.delivered == [] and second.stale() == ["m"]  # the holder died: the sweep finds the mark
+
+
+def test_an_inline_update_held_by_another_for_longer_than_a_lease_fails_its_job(redis_url: str) -> None:
+    client = redis.Redis.from_url(redis_url, decode_responses=True)
+    prefix = new_prefix()
+    updates = CoalescedUpdates(client, prefix, 0.05, ThreadPoolExecutor(max_workers=1), lease_ms=100)
+    holding = threading.Event()
+
+    def hold() -> None:  # a sender stuck holding it, renewing its lock all along
+        while not holding.is_set():
+            client.set(f"{prefix}:updates:sender:m", "stuck", px=100)
+            time.sleep(0.02)
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    try:
+        with CoalescedUpdates.inline(), pytest.raises(UpdateNotSent) as failed:
+            updates.request("m", lambda: "v1", lambda payload: None)
+        assert str(failed.value) == "m was held by another sender for longer than its lease"
+    finally:
+        holding.set()
+        holder.join()
+        updates.close()
+        delete_prefix(client, prefix)
+        client.close()
