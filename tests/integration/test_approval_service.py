@@ -306,3 +306,55 @@ def test_a_form_the_org_cannot_fill_or_the_settings_cannot_name_says_why_under_n
     fake_org.inject("named-credential-setup", "limit")
     with pytest.raises(UserError, match=r"^The bot knows no Named Credential to offer: set PROVIDER_NAMED_CREDENTIALS"):
         bot.services.approvals.form(1, "provider-off", None, None)
+
+
+def test_a_switch_in_effect_or_already_in_the_org_is_not_requested_again(
+    sf_bot: RunningBot, fake_org: FakeSalesforce, caplog: pytest.LogCaptureFixture
+) -> None:
+    declared(sf_bot)
+    approvals = sf_bot.services.approvals
+    first = requested(sf_bot).request
+    approvals.decide(first.id, BOB, True)
+    sf_bot.services.execution.execute(first.id)
+    with pytest.raises(UserError) as held:
+        requested(sf_bot)
+    assert held.value.people == {"requester": ALICE}
+    assert held.value.template == (
+        f"“orgChatSurfacesEnabled = none” is already in effect in INC-1: request `{first.id}` by {{requester}} did it. "
+        "Use the Revert button on its card to undo it; nothing was requested."
+    )
+    fake_org.metadata["FM_Config.Default"]["orgChatDmlEnabled__c"] = False  # someone switched it by hand
+    with pytest.raises(UserError) as shown:
+        requested(sf_bot, "org-chat-dml-off")
+    assert str(shown.value) == (
+        "The org already shows this change (FM_Config.Default: orgChatDmlEnabled__c = false): nothing to request, "
+        "nothing was sent."
+    )
+    fake_org.inject(r"/Soap/m/", "limit")  # the org cannot be read now: asked anyway, read again before sending
+    with caplog.at_level("INFO", logger="bot.services.approvals"):
+        assert requested(sf_bot, "org-chat-dml-off").request.switch == "org-chat-dml-off"
+    said = [r.getMessage() for r in caplog.records if r.name == "bot.services.approvals"]
+    assert said == ["could not read the org before a request: SalesforceRefused"]
+
+
+def test_a_request_carries_what_its_incident_and_mechanism_say(sf_bot: RunningBot, fake_org: FakeSalesforce) -> None:
+    declared(sf_bot, private=True)
+    lockout = requested(sf_bot, "user-lockout", {"user_id": "005000000000ABC"}).request
+    assert lockout.private and lockout.target == {"user_id": "005000000000ABCAA2"} and lockout.revertible
+    assert len(lockout.id) == 10 and int(lockout.id, 16) >= 0  # what a button's value accepts
+    cron = requested(sf_bot, "abort-inventory-cron").request
+    assert not cron.revertible and not cron.guided  # an aborted job cannot be put back
+    provider = requested(sf_bot, "provider-off", {"named_credential": "OpenAI_API"}).request
+    assert provider.guided and provider.revertible
+    scheduler = sf_bot.services.scheduler
+    expiry = Job.fetch(scheduler.job_id("expire", cron.id), connection=scheduler.queue.connection)
+    assert expiry.func_name == JobName.EXPIRE_REQUEST and expiry.args == (cron.id,)
+
+
+def test_a_drill_may_throw_a_switch_twice(bot_factory: Any) -> None:
+    drill = bot_factory()
+    declared(drill, drill=True)
+    first = requested(drill).request
+    drill.services.approvals.decide(first.id, BOB, True)
+    drill.services.execution.execute(first.id)  # a dry run: nothing is in effect
+    assert requested(drill).request.drill
