@@ -536,11 +536,15 @@ def test_a_sent_mark_waits_for_the_disk_where_redis_can_say(
 
 
 def test_a_redis_without_waitaof_is_asked_once(
-    proxied: RunningBot, redis_proxy: RedisProxy, fake_org: FakeSalesforce
+    proxied: RunningBot, redis_proxy: RedisProxy, fake_org: FakeSalesforce, caplog: pytest.LogCaptureFixture
 ) -> None:
     """The suite's Redis (6.2) does not know WAITAOF: asked once, then the append-only file's policy is relied on."""
-    executed_twice(proxied)
+    with caplog.at_level(logging.INFO, logger="bot.adapters.redis_store.approvals"):
+        executed_twice(proxied)
     assert waits(redis_proxy) == ["WAITAOF 1 0 1000"]
+    said = [r.getMessage() for r in caplog.records if r.name == "bot.adapters.redis_store.approvals"]
+    assert len(said) == 1 and said[0].startswith("WAITAOF is not available (")
+    assert said[0].endswith("): relying on the append-only file's fsync policy") and "WAITAOF" in said[0][26:]
 
 
 def test_a_job_cancelled_while_it_is_asked_about_is_not_pending(redis_url: str) -> None:
