@@ -109,7 +109,7 @@ class ExecutionService:
         self.audit.record(self.audit.entry(request, AuditKind.EXECUTION_STARTED, None, started))
         self._step(request, StepAction.START)
         if request.drill:
-            dry = outcome.model_copy(update={"result": "dry run: nothing was sent to the org", "observed": ""})
+            dry = outcome.model_copy(update={"result": "dry run: nothing was sent to the org"})
             summary = f"dry run of {request.title}"
             audit = self.audit.entry(request, AuditKind.DRY_RUN, None, summary, {"plan": request.plan})
             self.approvals.move(request, Move.DRY_RUN, dry, audit)

@@ -436,3 +436,20 @@ def test_the_step_that_asked_for_a_switch_says_what_was_read_back(sf_bot: Runnin
     failed = step_state(sf_bot, "prompt-injection", "org-wide-kill")
     assert failed.status is StepStatus.FAILED
     assert failed.error == "NOT VERIFIED: read back orgChatSurfacesEnabled__c = some"
+
+
+def test_a_drills_step_is_done_as_a_dry_run_and_a_step_that_no_longer_changes_is_said(
+    sf_bot: RunningBot, fake_org: FakeSalesforce, caplog: pytest.LogCaptureFixture
+) -> None:
+    declared(sf_bot, drill=True)
+    sf_bot.services.walkthrough.steps.start_playbook(1, "prompt-injection")
+    dry = approved(sf_bot, drill=True, scope="prompt-injection", step="revoke-suspect")
+    sf_bot.services.execution.execute(dry.id)
+    done = step_state(sf_bot, "prompt-injection", "revoke-suspect")
+    assert done.status is StepStatus.DONE and done.result == "Dry run (drill): nothing was sent."
+    not_started = approved(sf_bot, drill=True, scope="cache-wedge", step="clear-cache")
+    with caplog.at_level("INFO", logger="bot.services.execution"):
+        sf_bot.services.execution.execute(not_started.id)
+    said = [r.getMessage() for r in caplog.records if r.name == "bot.services.execution"]
+    assert said[-1] == "step cache-wedge/clear-cache of incident 1 no longer changes"
+    assert outcome(sf_bot, not_started).status is RequestStatus.DRY_RUN  # the request runs all the same
