@@ -22,6 +22,8 @@ import redis
 from rq import SimpleWorker
 from werkzeug.serving import make_server
 
+from bot.adapters.salesforce.gateway import SalesforceGateway
+from bot.adapters.salesforce.login import Credentials
 from bot.app import Services, create_app
 from bot.config import Settings
 from bot.core.walkthrough import StepState, state_key
@@ -258,6 +260,20 @@ def fake_org(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeSa
     monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(org.cert_file))
     yield org
     org.stop()
+
+
+def jwt_gateway(org: FakeSalesforce) -> SalesforceGateway:
+    """The real gateway, logged in to the fake org by the JWT bearer flow (the bot's default)."""
+    private_key = org.private_key_file.read_text()
+    credentials = Credentials(
+        mode="jwt",
+        domain=org.url,
+        api_version="62.0",
+        username=USERNAME,
+        consumer_key=CONSUMER_KEY,
+        private_key=private_key,
+    )
+    return SalesforceGateway(credentials, timeout=5)
 
 
 def jwt_settings(org: FakeSalesforce) -> dict[str, Any]:

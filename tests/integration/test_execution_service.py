@@ -77,6 +77,17 @@ def approved(
     return request
 
 
+def changed_by_a_trigger(org: FakeSalesforce) -> None:
+    """Each update of FM_Config is answered, then something in the org sets the field to another value."""
+    org.after_metadata.append(
+        lambda body: (
+            org.metadata["FM_Config.Default"].update(orgChatSurfacesEnabled__c="some")
+            if b"updateMetadata" in body
+            else None
+        )
+    )
+
+
 def outcome(bot: RunningBot, request: ApprovalRequest) -> Any:
     found = bot.services.approvals.approvals.get(request.id)
     assert found is not None
@@ -246,13 +257,7 @@ def test_a_follow_up_or_a_read_back_that_fails_is_retried_without_sending_again(
 def test_a_change_the_org_does_not_show_is_not_verified(sf_bot: RunningBot, fake_org: FakeSalesforce) -> None:
     declared(sf_bot)
     request = approved(sf_bot)
-    fake_org.after_metadata.append(
-        lambda body: (
-            fake_org.metadata["FM_Config.Default"].update(orgChatSurfacesEnabled__c="some")
-            if b"updateMetadata" in body
-            else None
-        )
-    )
+    changed_by_a_trigger(fake_org)
     sf_bot.services.execution.execute(request.id)
     unverified = outcome(sf_bot, request)
     assert unverified.status is RequestStatus.EXECUTED and unverified.verification is Verification.NOT_VERIFIED
@@ -424,13 +429,7 @@ def test_the_step_that_asked_for_a_switch_says_what_was_read_back(sf_bot: Runnin
         "orgChatSurfacesEnabled__c = none"
     )
     fake_org.metadata["FM_Config.Default"]["orgChatSurfacesEnabled__c"] = "all"
-    fake_org.after_metadata.append(
-        lambda body: (
-            fake_org.metadata["FM_Config.Default"].update(orgChatSurfacesEnabled__c="some")
-            if b"updateMetadata" in body
-            else None
-        )
-    )
+    changed_by_a_trigger(fake_org)
     again = approved(sf_bot, scope="prompt-injection", step="org-wide-kill")
     sf_bot.services.execution.execute(again.id)
     failed = step_state(sf_bot, "prompt-injection", "org-wide-kill")

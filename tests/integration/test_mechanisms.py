@@ -4,13 +4,10 @@ the state before it still there, or neither). The approval workflow around them 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 
 from bot.adapters.salesforce.errors import SalesforceError
 from bot.adapters.salesforce.gateway import SalesforceGateway
-from bot.adapters.salesforce.login import Credentials
 from bot.mechanisms.base import OrgSetup, ReadBack, RequestError
 from bot.mechanisms.cron_abort import MECHANISM as CRON
 from bot.mechanisms.cron_abort import CronAbort
@@ -19,12 +16,11 @@ from bot.mechanisms.fm_config import FmConfigChange
 from bot.mechanisms.named_credential import MECHANISM as NAMED_CREDENTIAL
 from bot.mechanisms.named_credential import NamedCredentialSwitch
 from bot.mechanisms.permission_sets import MECHANISM as PERMISSION_SETS
+from tests.conftest import jwt_gateway
 from tests.fakes.salesforce import (
     CHAT_DML_SET,
     CHAT_USER_SET,
-    CONSUMER_KEY,
     SUSPECT_USER_ID,
-    USERNAME,
     FakeSalesforce,
 )
 
@@ -38,16 +34,8 @@ SETS = {"FlowMason_Org_Chat_User": CHAT_USER_SET, "FlowMason_Org_Chat_Dml_User":
 
 
 @pytest.fixture
-def org(fake_org: FakeSalesforce) -> Iterator[SalesforceGateway]:
-    credentials = Credentials(
-        mode="jwt",
-        domain=fake_org.url,
-        api_version="62.0",
-        username=USERNAME,
-        consumer_key=CONSUMER_KEY,
-        private_key=fake_org.private_key_file.read_text(),
-    )
-    yield SalesforceGateway(credentials, timeout=2)
+def org(fake_org: FakeSalesforce) -> SalesforceGateway:
+    return jwt_gateway(fake_org)
 
 
 def suspect_sets(fake: FakeSalesforce) -> set[str]:

@@ -19,7 +19,7 @@ from bot.adapters.salesforce.gateway import SalesforceGateway
 from bot.adapters.salesforce.login import Credentials
 from bot.core.timeline import EntryKind
 from bot.render.modals import RUN_CALLBACK
-from tests.conftest import RunningBot, jwt_settings
+from tests.conftest import RunningBot, jwt_gateway, jwt_settings
 from tests.driver import (
     click,
     declare,
@@ -351,19 +351,8 @@ def test_a_return_to_the_runbooks_literal_query_fails(
     ],
 )
 def test_the_fake_org_refuses_what_a_real_org_refuses(fake_org: FakeSalesforce, soql: str, code: str) -> None:
-    gateway = SalesforceGateway(
-        Credentials(
-            mode="jwt",
-            domain=fake_org.url,
-            api_version="62.0",
-            username=USERNAME,
-            consumer_key=CONSUMER_KEY,
-            private_key=fake_org.private_key_file.read_text(),
-        ),
-        timeout=5,
-    )
     with pytest.raises(SalesforceError, match=f"Salesforce refused the query: {code}"):
-        gateway.query(soql)
+        jwt_gateway(fake_org).query(soql)
 
 
 def gateway(org: FakeSalesforce, **credentials: Any) -> SalesforceGateway:
@@ -401,13 +390,7 @@ def test_each_login_mode_and_a_renewed_session(fake_org: FakeSalesforce) -> None
 
 
 def test_a_persistent_401_is_not_retried_forever(fake_org: FakeSalesforce) -> None:
-    jwt = gateway(
-        fake_org,
-        mode="jwt",
-        username=USERNAME,
-        consumer_key=CONSUMER_KEY,
-        private_key=fake_org.private_key_file.read_text(),
-    )
+    jwt = jwt_gateway(fake_org)
     jwt.query("SELECT COUNT(Id) c FROM FM_Circuit_Queue__c")
     fake_org.inject(r"sobjects", "expire", times=100)
     before = len(fake_org.calls)
@@ -421,13 +404,7 @@ def test_a_metadata_api_answer_that_is_not_the_orgs_is_no_answer_and_its_limit_i
 ) -> None:
     """A 503 page from a proxy or Salesforce's edge is not the org saying no: an update it answered may have
     been applied (zeep alone calls it an "Unknown fault", which read as refused, and crashed on a JSON body)."""
-    jwt = gateway(
-        fake_org,
-        mode="jwt",
-        username=USERNAME,
-        consumer_key=CONSUMER_KEY,
-        private_key=fake_org.private_key_file.read_text(),
-    )
+    jwt = jwt_gateway(fake_org)
     fake_org.inject(r"/Soap/m/", "503")
     with pytest.raises(SalesforceNoAnswer, match=r"^Salesforce answered HTTP 503 to the read of FM_Config\.Default\.$"):
         jwt.read_custom_metadata("FM_Config.Default")
