@@ -277,9 +277,7 @@ class ApprovalService:
         self._require_available(incident)
         self.access.require(incident, requester, Privilege.REQUEST)
         if original.revertible and outcome.reverted_by:
-            raise UserError(
-                f"A revert of this request was already asked for (`{outcome.reverted_by}`): approve that one."
-            )
+            raise UserError(f"This request has a revert already (`{outcome.reverted_by}`): see its card.")
         if not original.revertible or not outcome.revertible_now:  # a drill's request is never executed
             raise UserError("Only an executed, revertible kill switch can be reverted.")
         return original, outcome, incident

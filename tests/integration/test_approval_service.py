@@ -226,9 +226,7 @@ def test_an_executed_switch_is_reverted_by_two_people_and_only_once(
     assert not asked.revertible and asked.created_at == sf_bot.clock.now() and asked.id != original.id
     assert revert.approvers == frozenset({ALICE, BOB})
     assert entries(sf_bot)[-1] == (AuditKind.REVERT_REQUESTED, CAROL, f"revert requested: {asked.title}: cleared")
-    with pytest.raises(
-        UserError, match=rf"^A revert of this request was already asked for \(`{asked.id}`\): approve that one\.$"
-    ):
+    with pytest.raises(UserError, match=rf"^This request has a revert already \(`{asked.id}`\): see its card\.$"):
         approvals.request_revert(original.id, BOB, "again")
     approvals.decide(asked.id, ALICE, False)  # denied: the switch may be reverted again
     again = approvals.request_revert(original.id, BOB, "now")
