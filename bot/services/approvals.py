@@ -113,6 +113,11 @@ class CardView:
     head: AuditHead  # the incident's audit head, which the card shows
 
 
+def has_a_revert(revert_id: str) -> str:
+    """Why a switch cannot be asked to revert again: its revert exists (asked a moment ago, running or done)."""
+    return f"This request has a revert already (`{revert_id}`): see its card."
+
+
 class ApprovalService:
     def __init__(
         self,
@@ -277,7 +282,7 @@ class ApprovalService:
         self._require_available(incident)
         self.access.require(incident, requester, Privilege.REQUEST)
         if original.revertible and outcome.reverted_by:
-            raise UserError(f"This request has a revert already (`{outcome.reverted_by}`): see its card.")
+            raise UserError(has_a_revert(outcome.reverted_by))
         if not original.revertible or not outcome.revertible_now:  # a drill's request is never executed
             raise UserError("Only an executed, revertible kill switch can be reverted.")
         return original, outcome, incident
@@ -326,7 +331,7 @@ class ApprovalService:
                 request, approvers, self.audit.entry(request, kind, request.requester, summary, details)
             )
         except RevertAlreadyAsked as asked:
-            raise UserError(f"A revert of this request was already asked for (`{asked}`): approve that one.") from None
+            raise UserError(has_a_revert(str(asked))) from None
         self.scheduler.schedule(
             request.expires_at, JobName.EXPIRE_REQUEST, request.id, job_id=self.scheduler.job_id("expire", request.id)
         )

@@ -39,6 +39,7 @@ from bot.adapters.salesforce.login import Credentials, Session, TimeoutSession, 
 
 Result = TypeVar("Result")
 Value = bool | float | str | None  # a custom metadata value as the org types it
+LIMIT_EXCEEDED = "The org's API request limit is exceeded (REQUEST_LIMIT_EXCEEDED)."  # REST and SOAP say it alike
 
 
 @dataclass(frozen=True)
@@ -92,7 +93,7 @@ class SalesforceGateway:
         except LibraryError as error:
             code = _error_code(error.content)
             if code == "REQUEST_LIMIT_EXCEEDED":
-                raise SalesforceRefused("The org's API request limit is exceeded (REQUEST_LIMIT_EXCEEDED).") from None
+                raise SalesforceRefused(LIMIT_EXCEEDED) from None
             if error.status >= 500:
                 raise SalesforceNoAnswer(f"Salesforce answered HTTP {error.status} to the {what}.") from None
             raise SalesforceRefused(f"Salesforce refused the {what}: {_error_text(error.content)}.") from None
@@ -104,7 +105,7 @@ class SalesforceGateway:
             if "INVALID_SESSION_ID" in f"{fault.code} {fault.message}":
                 raise SessionExpired("The Salesforce session expired.") from None
             if "REQUEST_LIMIT_EXCEEDED" in f"{fault.code} {fault.message}":
-                raise SalesforceRefused("The org's API request limit is exceeded (REQUEST_LIMIT_EXCEEDED).") from None
+                raise SalesforceRefused(LIMIT_EXCEEDED) from None
             raise SalesforceRefused(f"The Metadata API refused the {what}: {_clause(fault.message)}.") from None
         except ZeepTransportError as error:
             if error.status_code >= 500:
