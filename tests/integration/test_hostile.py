@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 from bot.render.modals import DECLARE_CALLBACK, RESOLVE_CALLBACK, RUN_CALLBACK, SKIP_CALLBACK
 from bot.web import MAX_BODY_BYTES
 from tests.conftest import RunningBot, jwt_settings
-from tests.driver import click, declare, ephemeral_texts, message, open_phase, text_of
+from tests.driver import click, declare, declared_channel, ephemeral_texts, message, open_phase, text_of
 from tests.fakes.salesforce import FakeSalesforce
 
 pytestmark = pytest.mark.mutation  # in `make mutation`'s selection (pyproject.toml)
@@ -233,7 +233,7 @@ def test_peoples_text_stays_inert_in_the_postmortem(bot: RunningBot) -> None:
     bot.slack.command("")
     view = bot.fake.wait_until(lambda: bot.fake.open_views(DECLARE_CALLBACK))[-1]
     bot.slack.submit(view, {"title": "Org Chat [click](https://evil.example)", "severity": "2", "summary": HOSTILE})
-    channel = bot.fake.wait_until(lambda: bot.fake.channel_named("inc-1-"))
+    channel = declared_channel(bot)  # the declarer invited: resolving is a member's to do
     bot.slack.command("resolve", channel_id=channel.id)
     resolve = bot.fake.wait_until(lambda: bot.fake.open_views(RESOLVE_CALLBACK))[-1]
     bot.slack.submit(resolve, {"root_cause": HOSTILE, "customer_impact": HOSTILE, "lessons": HOSTILE})

@@ -267,6 +267,7 @@ def test_socket_mode_on_a_laptop_runs_the_declare_flow(fake_slack: FakeSlack, tm
         ack = socket_mode.send("slash_commands", command, accepts_response_payload=True)
         assert ack["payload"]["text"] == "Declaring SEV-2: Tried on a laptop…"
         channel = fake_slack.wait_until(lambda: fake_slack.channel_named("inc-1-tried-on-a-laptop"))
+        fake_slack.wait_until(lambda: "U0ALICE01" in channel.members)  # invited at once, not before the checklist
         checklist = fake_slack.wait_until(
             lambda: next((m for m in channel.messages.values() if "First five minutes" in m.get("text", "")), None)
         )
