@@ -2,15 +2,18 @@
 
 Approved executions have a process of their own (their queue only), so no other job, whatever it waits on
 (Slack's rate limits, a slow chart), can hold an approved change back; the other process runs every other job
-and the scheduler. Both stop on SIGINT or SIGTERM (RQ's warm shutdown finishes the job at hand)."""
+and the scheduler. Both stop on SIGINT or SIGTERM (RQ's warm shutdown finishes the job at hand), including one
+that comes while they start: it is kept until RQ listens for it."""
 
 from __future__ import annotations
 
 import logging
 import multiprocessing
+import signal
 import threading
 import uuid
 from collections.abc import Callable
+from types import FrameType
 from typing import Any
 
 from rq import Worker
@@ -23,9 +26,18 @@ from bot.config import Settings
 SWEEP_SECONDS = 15.0
 DISPATCH_WAIT_MS = 1000
 logger = logging.getLogger(__name__)
+STOPS_ASKED: list[int] = []  # SIGINT or SIGTERM before RQ's own handlers were in place
+
+
+def keep_stop(signum: int, frame: FrameType | None) -> None:
+    """Until RQ handles them: Python's KeyboardInterrupt, raised inside a fork's callbacks (RQ forks its scheduler,
+    this its executions process), is ignored there, and the process went on to serve until the 30 s stop ran out."""
+    STOPS_ASKED.append(signum)
 
 
 def run_worker(settings: Settings) -> None:
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, keep_stop)  # the forked processes keep it too
     executions = multiprocessing.get_context("fork").Process(
         target=work, args=(settings, [executions_queue_name(settings.key_prefix)], False), name="executions"
     )
@@ -53,15 +65,23 @@ def work(settings: Settings, queues: list[str], with_scheduler: bool) -> None:
 
 
 class PromptStop:
-    """An RQ worker that stops promptly: on shutdown RQ asks redis-py's pubsub thread to stop, and redis-py 8 waits
-    for it without a bound, up to the thread's 60-second poll once it is unsubscribed (a Ctrl-C took a minute, and
-    a burst worker could hang). The thread is a daemon: one second is enough to let it go."""
+    """An RQ worker that stops promptly. A stop asked before it listened is not lost. On shutdown RQ asks redis-py's
+    pubsub thread to stop, and redis-py 8 waits for it without a bound, up to the thread's 60-second poll once it
+    is unsubscribed (a Ctrl-C took a minute, and a burst worker could hang). The thread is a daemon: one second is
+    enough to let it go."""
 
     pubsub: Any
     pubsub_thread: Any
     pubsub_channel_name: str
     name: str
     log: Any
+
+    def _install_signal_handlers(self) -> None:
+        """RQ's handlers from now on; a stop asked while this worker started (`keep_stop`) is acted on now."""
+        super()._install_signal_handlers()  # type: ignore[misc]
+        if STOPS_ASKED:
+            self.log.info("Worker %s: asked to stop while starting", self.name)
+            self._stop_requested = True
 
     def unsubscribe(self) -> None:
         if self.pubsub_thread:

@@ -4,16 +4,23 @@ from the environment alike, read-only commands need no Slack, and a clean stop l
 from __future__ import annotations
 
 import json
+import multiprocessing
+import os
 import re
 import shutil
+import signal
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
+import redis
 import requests
+from rq import Queue
 
-from tests.conftest import free_port, run_cli, spawn
-from tests.driver import server_pids, serving, stop
+from bot.worker import PromptWorker, keep_stop
+from tests.conftest import free_port, new_prefix, run_cli, spawn
+from tests.driver import kill_session, server_pids, serving, stop
 from tests.fakes.slack import APP_TOKEN, BOT_TOKEN, FakeSlack
 from tests.fakes.slack_openid import CLIENT_ID as OPENID_CLIENT_ID
 from tests.fakes.slack_openid import CLIENT_SECRET as OPENID_CLIENT_SECRET
@@ -145,6 +152,56 @@ def test_one_command_runs_the_bot_and_its_worker_and_one_ctrl_c_stops_everything
     assert in_session(session) == [] and server_pids(data_dir) == []
     assert list((process_sandbox / "tmp").iterdir()) == []
     assert list((process_sandbox / "home").iterdir()) == []  # no ~/.gunicorn, nothing else
+
+
+@pytest.mark.parametrize("after", [0.3, 0.7, 1.2, 2.0])
+def test_a_ctrl_c_while_the_bot_starts_stops_every_process_quietly(
+    after: float, fake_slack: FakeSlack, tmp_path: Path, process_sandbox: Path
+) -> None:
+    """Ctrl-C at any moment of the start, whichever process is then importing, forking or booting: each stops
+    (a process that missed it or swallowed it served on until the 30 s stop), none prints a traceback, and no
+    embedded Redis is left."""
+    env = {
+        "SLACK_BOT_TOKEN": BOT_TOKEN,
+        "SLACK_SIGNING_SECRET": SIGNING_SECRET,
+        "SLACK_API_BASE_URL": fake_slack.base_url,
+        "DATA_DIR": str(tmp_path / "var"),
+        "PORT": str(free_port()),
+        "WEB_CONCURRENCY": "2",
+    }
+    output = tmp_path / "output.log"
+    with output.open("wb") as sink:
+        bot = spawn("run", env=env, cwd=tmp_path, output=sink)
+        try:
+            time.sleep(after)
+            assert stop(bot) == 0
+        finally:
+            kill_session(bot.pid)
+    assert "Traceback" not in output.read_text()
+    assert in_session(bot.pid) == [] and server_pids((tmp_path / "var").resolve()) == []
+
+
+def test_a_ctrl_c_before_the_worker_listens_stops_it_once_it_does(redis_url: str) -> None:
+    """A Ctrl-C that came while the worker started (its KeyboardInterrupt would be lost inside a fork's
+    callbacks) is kept, and acted on as soon as RQ listens: the worker takes no job and returns."""
+    queue = f"{new_prefix()}-jobs"
+
+    def worker() -> None:
+        signal.signal(signal.SIGINT, keep_stop)  # as `run_worker` does first
+        os.kill(os.getpid(), signal.SIGINT)
+        connection = redis.Redis.from_url(redis_url)
+        PromptWorker([queue], name=f"{queue}-worker", connection=connection).work()
+        os._exit(0 if Queue(queue, connection=connection).count == 1 else 3)
+
+    Queue(queue, connection=redis.Redis.from_url(redis_url)).enqueue("builtins.print", "taken")
+    process = multiprocessing.get_context("fork").Process(target=worker)
+    process.start()
+    process.join(timeout=20)
+    serving_on = process.is_alive()
+    if serving_on:
+        process.kill()
+        process.join()
+    assert (serving_on, process.exitcode) == (False, 0)
 
 
 def in_session(session: int) -> list[int]:
