@@ -1,14 +1,14 @@
 """`incident-bot run`: the whole bot from one command, the web process (gunicorn, or Socket Mode) and the worker
 (escalations, expiries, charts, approved kill switches), stopped together by one Ctrl-C.
 
-Each child runs in a process group of its own, so a Ctrl-C reaches this process alone, and it tells each group
-once with SIGTERM, once every child has started. A child stops the same way on SIGTERM as on Ctrl-C (gunicorn
-stops its workers, RQ finishes the job at hand), and one that is still starting ends at once, where Python's
-KeyboardInterrupt can be swallowed (inside pydantic's schema building, in a fork's callbacks) and leave it
-serving. (Children in the terminal's group took its Ctrl-C themselves: one started just after it, or one that
-swallowed it, ran on until the 30 s stop.) A group still running after `STOP_SECONDS` is told again (RQ's cold
-shutdown), then killed. When one child stops by itself, the others are stopped too and the command ends with the
-first one's exit status. The Procfile runs the two as processes of their own in production.
+Each child runs in a process group of its own, so a Ctrl-C (or a closed terminal's SIGHUP) reaches this process
+alone, and it tells each group once with SIGTERM, once every child has started. A child stops the same way on
+SIGTERM as on Ctrl-C (gunicorn stops its workers, RQ finishes the job at hand), and one that is still starting
+ends at once, where Python's KeyboardInterrupt can be swallowed (inside pydantic's schema building, in a fork's
+callbacks) and leave it serving. (Children in the terminal's group took its Ctrl-C themselves: one started just
+after it, or one that swallowed it, ran on until the 30 s stop.) A group still running after `STOP_SECONDS` is
+told again (RQ's cold shutdown), then killed. When one child stops by itself, the others are stopped too and the
+command ends with the first one's exit status. The Procfile runs the two as processes of their own in production.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ def run_together(commands: dict[str, list[str]]) -> int:
     def stop(signum: int, frame: FrameType | None) -> None:
         asked.append(signum)
 
-    for signum in (signal.SIGINT, signal.SIGTERM):
+    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):  # Ctrl-C, `kill`, a terminal closed
         signal.signal(signum, stop)
     children = {
         name: subprocess.Popen(command, process_group=0)  # noqa: S603 (our own)

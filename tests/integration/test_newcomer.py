@@ -20,7 +20,7 @@ from rq import Queue
 
 from bot.worker import PromptWorker, keep_stop
 from tests.conftest import free_port, new_prefix, run_cli, spawn
-from tests.driver import kill_session, server_pids, serving, stop
+from tests.driver import kill_session, server_pids, serving, stop, wait_healthy
 from tests.fakes.slack import APP_TOKEN, BOT_TOKEN, FakeSlack
 from tests.fakes.slack_openid import CLIENT_ID as OPENID_CLIENT_ID
 from tests.fakes.slack_openid import CLIENT_SECRET as OPENID_CLIENT_SECRET
@@ -178,6 +178,30 @@ def test_a_ctrl_c_while_the_bot_starts_stops_every_process_quietly(
         finally:
             kill_session(bot.pid)
     assert "Traceback" not in output.read_text()
+    assert in_session(bot.pid) == [] and server_pids((tmp_path / "var").resolve()) == []
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP])
+def test_a_stop_asked_of_the_command_alone_stops_every_process(
+    signum: int, fake_slack: FakeSlack, tmp_path: Path, process_sandbox: Path
+) -> None:
+    """`kill` (SIGTERM), or the terminal closed (SIGHUP), reaches `incident-bot run` alone: it stops the web
+    process and the worker it started, and leaves no embedded Redis."""
+    port = free_port()
+    env = {
+        "SLACK_BOT_TOKEN": BOT_TOKEN,
+        "SLACK_SIGNING_SECRET": SIGNING_SECRET,
+        "SLACK_API_BASE_URL": fake_slack.base_url,
+        "DATA_DIR": str(tmp_path / "var"),
+        "PORT": str(port),
+    }
+    bot = spawn("run", env=env, cwd=tmp_path)
+    try:
+        wait_healthy(port)
+        os.kill(bot.pid, signum)
+        assert bot.wait(timeout=30) == 0
+    finally:
+        kill_session(bot.pid)
     assert in_session(bot.pid) == [] and server_pids((tmp_path / "var").resolve()) == []
 
 
