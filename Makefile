@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 
 help:
 	@echo "make run       run the bot and its worker (Ctrl-C stops both); settings from .env"
-	@echo "make test      run the whole test suite (about 8 minutes on 2 cores)"
+	@echo "make test      run the whole test suite (about 10 minutes on 2 cores)"
 	@echo "make worker    run only the worker (when 'incident-bot run --without-worker' serves Slack)"
 	@echo "make lint      ruff, ruff format --check, mypy --strict, the layers (import-linter), the playbooks"
 	@echo "make sabotage  the named sabotages of the safety code the suite must catch"
