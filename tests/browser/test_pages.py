@@ -6,8 +6,11 @@ violation in its console)."""
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
+from typing import Any
 
 import pytest
+from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.support.ui import Select, WebDriverWait
@@ -21,10 +24,15 @@ DAVE = "U0DAVE001"
 WAIT_SECONDS = 15
 
 
+def until(driver: WebDriver, predicate: Callable[[WebDriver], Any]) -> None:
+    """Waits up to WAIT_SECONDS for `predicate`; an element read while the page was replaced is read again."""
+    WebDriverWait(driver, WAIT_SECONDS, ignored_exceptions=(StaleElementReferenceException,)).until(predicate)
+
+
 def sign_in(driver: WebDriver, bot: RunningBot, user: str, path: str = "/", team: str = TEAM_ID) -> None:
     """Opens `path`, is asked to sign in, clicks Sign in with Slack; the fake Slack signs `user` in."""
     click_sign_in(driver, bot, user, path, team)
-    WebDriverWait(driver, WAIT_SECONDS).until(lambda d: d.find_elements(By.CSS_SELECTOR, "form.signout"))
+    until(driver, lambda d: d.find_elements(By.CSS_SELECTOR, "form.signout"))
 
 
 def click_sign_in(driver: WebDriver, bot: RunningBot, user: str, path: str = "/", team: str = TEAM_ID) -> None:
@@ -72,7 +80,7 @@ def test_a_member_signs_in_with_slack_and_reads_every_page(web_bot: RunningBot, 
 
     Select(browser.find_element(By.NAME, "severity")).select_by_visible_text("SEV-3")
     browser.find_element(By.CSS_SELECTOR, "form.filters button").click()
-    WebDriverWait(browser, WAIT_SECONDS).until(lambda d: "severity=SEV-3" in d.current_url)
+    until(browser, lambda d: "severity=SEV-3" in d.current_url)
     assert [r.find_element(By.TAG_NAME, "a").text for r in browser.find_elements(By.CSS_SELECTOR, "tbody tr")] == [
         "INC-2"
     ]
@@ -106,7 +114,7 @@ def test_a_member_signs_in_with_slack_and_reads_every_page(web_bot: RunningBot, 
     assert csp_violations(browser) == []
 
     browser.find_element(By.CSS_SELECTOR, "form.signout button").click()
-    WebDriverWait(browser, WAIT_SECONDS).until(lambda d: heading(d) == "Signed out")
+    until(browser, lambda d: heading(d) == "Signed out")
     browser.get(web_bot.web_url + "/incidents/1")
     assert heading(browser) == "Sign in"
 
@@ -121,9 +129,7 @@ def test_an_open_incidents_page_follows_it_without_a_reload(web_bot: RunningBot,
     web_bot.slack.command("sev 1", user=BOB, channel_id=channel.id)
     web_bot.fake.wait_until(lambda: web_bot.services.incidents.find(1).severity.label == "SEV-1")  # type: ignore[union-attr]
     changed = time.monotonic()
-    WebDriverWait(browser, WAIT_SECONDS).until(
-        lambda d: d.find_element(By.CSS_SELECTOR, ".badges .sev").text == "SEV-1"
-    )
+    until(browser, lambda d: d.find_element(By.CSS_SELECTOR, ".badges .sev").text == "SEV-1")
     followed_in = time.monotonic() - changed
     assert browser.execute_script("return window.loadedOnce") == "yes"
     assert "Severity SEV-2 → SEV-1" in browser.find_element(By.CSS_SELECTOR, "table.timeline").text
@@ -134,9 +140,7 @@ def test_an_open_incidents_page_follows_it_without_a_reload(web_bot: RunningBot,
     session = browser.get_cookie("incident_session")
     assert session is not None and session["httpOnly"] and session["sameSite"] == "Lax"
     web_bot.services.web.sign_in.sign_out(session["value"])  # type: ignore[union-attr]  # the session ends elsewhere
-    WebDriverWait(browser, WAIT_SECONDS).until(
-        lambda d: "No longer following" in d.find_element(By.ID, "live-status").text
-    )
+    until(browser, lambda d: "No longer following" in d.find_element(By.ID, "live-status").text)
 
 
 def test_a_private_incident_is_absent_for_a_non_member(web_bot: RunningBot, browser: WebDriver) -> None:
@@ -154,7 +158,7 @@ def test_a_private_incident_is_absent_for_a_non_member(web_bot: RunningBot, brow
 
 def refused_in(driver: WebDriver) -> str:
     """The page a refused sign-in ends on: its sentence; and no session cookie was set."""
-    WebDriverWait(driver, WAIT_SECONDS).until(lambda d: heading(d) == "Not signed in")
+    until(driver, lambda d: heading(d) == "Not signed in")
     assert driver.get_cookie("incident_session") is None
     assert not driver.find_elements(By.CSS_SELECTOR, "form.signout")
     return str(driver.find_element(By.TAG_NAME, "main").text)
