@@ -106,6 +106,7 @@ def test_a_fallback_chain_is_sent_read_back_and_reverted_whole(bot_factory: Any,
     assert "*Verified*: read back defaultProvider__c = openai, bedrock" in text_of(card)
     revert_id, revert_card = request_revert(bot, channel, card, "Anthropic is back")
     decide(bot, channel, revert_card, revert_id, CAROL)
+    bot.fake.wait_until(lambda: "Approved by <@U0CAROL01>" in text_of(revert_card))  # decided after the ack
     bot.run_jobs()
     assert fake_org.metadata["FM_Config.Default"]["defaultProvider__c"] == "anthropic"
     assert "*Verified*: read back defaultProvider__c = anthropic" in text_of(revert_card)
