@@ -452,3 +452,50 @@ def test_a_drills_step_is_done_as_a_dry_run_and_a_step_that_no_longer_changes_is
     said = [r.getMessage() for r in caplog.records if r.name == "bot.services.execution"]
     assert said[-1] == "step cache-wedge/clear-cache of incident 1 no longer changes"
     assert outcome(sf_bot, not_started).status is RequestStatus.DRY_RUN  # the request runs all the same
+
+
+def test_an_unanswered_change_the_org_shows_is_applied_and_an_unanswered_apex_is_left_to_a_person(
+    sf_bot: RunningBot, fake_org: FakeSalesforce
+) -> None:
+    declared(sf_bot)
+    request = approved(sf_bot)
+    fake_org.inject(r"/Soap/m/", "timeout", skip=2)  # the update is applied after the bot stopped waiting
+    with pytest.raises(RetryLater, match=f"^{request.id}: outcome unknown$"):
+        sf_bot.services.execution.execute(request.id)
+    sf_bot.fake.wait_until(lambda: fake_org.metadata["FM_Config.Default"]["orgChatSurfacesEnabled__c"] != "all")
+    sf_bot.services.execution.execute(request.id)
+    applied = outcome(sf_bot, request)
+    assert (applied.status, applied.error) == (RequestStatus.EXECUTED, "")
+    assert applied.result == "applied: the org took it, though its answer never came; FMConfig.refresh() ran."
+    assert trail(sf_bot)[1:] == [
+        (
+            AuditKind.UNKNOWN,
+            "outcome unknown: Salesforce did not answer the update of FM_Config.Default within 2 seconds.",
+        ),
+        (
+            AuditKind.EXECUTED,
+            "executed orgChatSurfacesEnabled = none: applied: the org took it, though its answer never came",
+        ),
+        (AuditKind.VERIFIED, "verified: read back orgChatSurfacesEnabled__c = none"),
+    ]
+    assert fake_org.metadata_updates == 1  # sent once: the org's answer decided
+    sf_bot.services.walkthrough.steps.start_playbook(1, "cache-wedge")
+    step = dict(scope="cache-wedge", step="clear-cache", switch=None, mechanism="apex", title="Clear the cache")
+    apex = approved(sf_bot, None, change={"apex": CLEAR_CACHE}, plan=["Tooling API executeAnonymous"], **step)
+    fake_org.inject(r"executeAnonymous", "dropped")
+    sf_bot.services.execution.execute(apex.id)
+    unknown = outcome(sf_bot, apex)
+    assert (unknown.status, unknown.verification) == (RequestStatus.UNKNOWN, Verification.NOT_CHECKED)
+    assert unknown.observed == (
+        "Outcome unknown: Salesforce did not answer, and this Apex leaves nothing to read back. Check its effect by "
+        "hand; it will not be sent again."
+    )
+    assert trail(sf_bot)[-1] == (
+        AuditKind.UNKNOWN,
+        "outcome unknown: Salesforce did not answer the Apex within 2 seconds.",
+    )
+    settled = step_state(sf_bot, "cache-wedge", "clear-cache")
+    assert (settled.status, settled.error) == (StepStatus.FAILED, "outcome unknown: check by hand")
+    sf_bot.services.execution.execute(apex.id)  # the job again: nothing is sent twice
+    assert fake_org.apex == ["FMConfig.refresh();"]  # the switch's follow-up; the lost Apex never ran
+    assert len(fake_org.calls_to("executeAnonymous")) == 2 and outcome(sf_bot, apex).status is RequestStatus.UNKNOWN
