@@ -120,14 +120,9 @@ def test_settings_in_dotenv_work_like_the_environment_from_any_directory(fake_sl
         assert answer.status_code == 200 and "Here is what `/incident` can do" in answer.json()["text"]
 
 
-def test_one_command_runs_the_bot_and_its_worker_and_one_ctrl_c_stops_everything(
-    fake_slack: FakeSlack, tmp_path: Path, process_sandbox: Path
-) -> None:
-    """`make run` on a laptop: no REDIS_URL, so the web process and the worker it starts share the embedded Redis in
-    DATA_DIR; doctor sees the worker; one Ctrl-C stops every process, and nothing is left in the sandbox's HOME and
-    temporary folder."""
-    port = free_port()
-    env = {
+def laptop_env(fake_slack: FakeSlack, tmp_path: Path, port: int) -> dict[str, str]:
+    """`make run` on a laptop over HTTP: no REDIS_URL (the embedded Redis in DATA_DIR), two web workers."""
+    return {
         "SLACK_BOT_TOKEN": BOT_TOKEN,
         "SLACK_SIGNING_SECRET": SIGNING_SECRET,
         "SLACK_API_BASE_URL": fake_slack.base_url,
@@ -135,6 +130,16 @@ def test_one_command_runs_the_bot_and_its_worker_and_one_ctrl_c_stops_everything
         "PORT": str(port),
         "WEB_CONCURRENCY": "2",
     }
+
+
+def test_one_command_runs_the_bot_and_its_worker_and_one_ctrl_c_stops_everything(
+    fake_slack: FakeSlack, tmp_path: Path, process_sandbox: Path
+) -> None:
+    """`make run` on a laptop: no REDIS_URL, so the web process and the worker it starts share the embedded Redis in
+    DATA_DIR; doctor sees the worker; one Ctrl-C stops every process, and nothing is left in the sandbox's HOME and
+    temporary folder."""
+    port = free_port()
+    env = laptop_env(fake_slack, tmp_path, port)
     data_dir = (tmp_path / "var").resolve()
     with serving(["run"], env, tmp_path, port) as bot:
         fake_slack.wait_until(lambda: len(server_pids(data_dir)) == 1)  # one, shared
@@ -161,14 +166,7 @@ def test_a_ctrl_c_while_the_bot_starts_stops_every_process_quietly(
     """Ctrl-C at any moment of the start once the command has started its processes, whichever of them is then
     importing, forking or booting: each stops (one that missed it or swallowed it served on until the 30 s
     stop), none prints a traceback, and no embedded Redis is left."""
-    env = {
-        "SLACK_BOT_TOKEN": BOT_TOKEN,
-        "SLACK_SIGNING_SECRET": SIGNING_SECRET,
-        "SLACK_API_BASE_URL": fake_slack.base_url,
-        "DATA_DIR": str(tmp_path / "var"),
-        "PORT": str(free_port()),
-        "WEB_CONCURRENCY": "2",
-    }
+    env = laptop_env(fake_slack, tmp_path, free_port())
     output = tmp_path / "output.log"
     with output.open("wb") as sink:
         bot = spawn("run", env=env, cwd=tmp_path, output=sink)
@@ -189,14 +187,7 @@ def test_a_stop_asked_of_the_command_alone_stops_every_process(
     """`kill` (SIGTERM), or the terminal closed (SIGHUP), reaches `incident-bot run` alone: it stops the web
     process and the worker it started, and leaves no embedded Redis."""
     port = free_port()
-    env = {
-        "SLACK_BOT_TOKEN": BOT_TOKEN,
-        "SLACK_SIGNING_SECRET": SIGNING_SECRET,
-        "SLACK_API_BASE_URL": fake_slack.base_url,
-        "DATA_DIR": str(tmp_path / "var"),
-        "PORT": str(port),
-    }
-    bot = spawn("run", env=env, cwd=tmp_path)
+    bot = spawn("run", env=laptop_env(fake_slack, tmp_path, port), cwd=tmp_path)
     try:
         wait_healthy(port)
         os.kill(bot.pid, signum)
