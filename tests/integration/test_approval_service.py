@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from rq.job import Job
 
-from bot.core.approval import Action, Move, Refusal, RequestStatus
+from bot.core.approval import Action, ApprovalRequest, Move, Refusal, RequestStatus
 from bot.core.audit import AuditKind
 from bot.core.incident import IncidentStatus
 from bot.jobs import JobName
@@ -39,6 +39,13 @@ def declared(bot: RunningBot, members: set[str] | None = None, **fields: Any) ->
 
 def requested(bot: RunningBot, switch: str = "org-chat-off", target: dict[str, str] | None = None) -> Requested:
     return bot.services.approvals.request(1, ALICE, "bleeding", switch, None, None, target or {})
+
+
+def approved_and_run(bot: RunningBot, request: ApprovalRequest) -> ApprovalRequest:
+    """Bob approves `request` and its execution runs here (a dry run in a drill)."""
+    bot.services.approvals.decide(request.id, BOB, True)
+    bot.services.execution.execute(request.id)
+    return request
 
 
 def entries(bot: RunningBot) -> list[tuple[AuditKind, str | None, str]]:
@@ -191,9 +198,7 @@ def test_resolving_cancels_what_was_not_sent_and_lists_what_is_still_in_effect(
 ) -> None:
     declared(sf_bot)
     approvals = sf_bot.services.approvals
-    executed = requested(sf_bot).request
-    approvals.decide(executed.id, BOB, True)
-    sf_bot.services.execution.execute(executed.id)
+    executed = approved_and_run(sf_bot, requested(sf_bot).request)
     pending = requested(sf_bot, "tool-calling-off").request
     assert [r.id for r in approvals.still_in_effect(1)] == [executed.id]
     assert approvals.cancel_open(1, CAROL) == [pending.id]
@@ -211,8 +216,7 @@ def test_an_executed_switch_is_reverted_by_two_people_and_only_once(
     original = requested(sf_bot).request
     with pytest.raises(UserError, match=r"^Only an executed, revertible kill switch can be reverted"):
         approvals.request_revert(original.id, BOB, "too early")
-    approvals.decide(original.id, BOB, True)
-    sf_bot.services.execution.execute(original.id)
+    approved_and_run(sf_bot, original)
     revert = approvals.request_revert(original.id, CAROL, "cleared")
     asked = revert.request
     assert (asked.action, asked.reverts, asked.requester, asked.reason) == (
@@ -310,10 +314,7 @@ def test_a_switch_in_effect_or_already_in_the_org_is_not_requested_again(
     sf_bot: RunningBot, fake_org: FakeSalesforce, caplog: pytest.LogCaptureFixture
 ) -> None:
     declared(sf_bot)
-    approvals = sf_bot.services.approvals
-    first = requested(sf_bot).request
-    approvals.decide(first.id, BOB, True)
-    sf_bot.services.execution.execute(first.id)
+    first = approved_and_run(sf_bot, requested(sf_bot).request)
     with pytest.raises(UserError) as held:
         requested(sf_bot)
     assert held.value.people == {"requester": ALICE}
@@ -352,7 +353,5 @@ def test_a_request_carries_what_its_incident_and_mechanism_say(sf_bot: RunningBo
 def test_a_drill_may_throw_a_switch_twice(bot_factory: Any) -> None:
     drill = bot_factory()
     declared(drill, drill=True)
-    first = requested(drill).request
-    drill.services.approvals.decide(first.id, BOB, True)
-    drill.services.execution.execute(first.id)  # a dry run: nothing is in effect
+    approved_and_run(drill, requested(drill).request)  # a dry run: nothing is in effect
     assert requested(drill).request.drill
