@@ -44,7 +44,7 @@ lint: $(VENV)/.installed-test
 # Which sabotages of the safety code (approvals, executions, mechanisms, audit, the click guard) the suite lets
 # through: mutmut over the modules [tool.mutmut] names in pyproject.toml, then the survivors (docs/reliability.md).
 mutation: $(VENV)/.installed-test
-	$(BIN)/pip install --quiet --disable-pip-version-check "mutmut>=3.8,<4"
+	$(BIN)/pip install --quiet --disable-pip-version-check "mutmut>=3.8,<4" "pytest-timeout>=2.3"
 	PATH="$(BIN):$$PATH" $(BIN)/mutmut run --max-children 2
 	$(BIN)/mutmut results
 
