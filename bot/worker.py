@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import multiprocessing
+import os
 import signal
 import threading
 import uuid
@@ -27,17 +28,30 @@ SWEEP_SECONDS = 15.0
 DISPATCH_WAIT_MS = 1000
 logger = logging.getLogger(__name__)
 STOPS_ASKED: list[int] = []  # SIGINT or SIGTERM before RQ's own handlers were in place
+KEEPERS: set[int] = set()  # the processes whose RQ worker acts on STOPS_ASKED once it listens
+
+
+def keep_stops() -> None:
+    """From now on this process keeps a SIGINT or SIGTERM for its RQ worker (`keep_stop`); a process forked from
+    it without calling this (RQ's scheduler, before its own handlers) is stopped by one."""
+    KEEPERS.add(os.getpid())
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, keep_stop)
 
 
 def keep_stop(signum: int, frame: FrameType | None) -> None:
     """Until RQ handles them: Python's KeyboardInterrupt, raised inside a fork's callbacks (RQ forks its scheduler,
-    this its executions process), is ignored there, and the process went on to serve until the 30 s stop ran out."""
-    STOPS_ASKED.append(signum)
+    this its executions process), is ignored there, and the process went on to serve until the 30 s stop ran out.
+    A fork that no worker listens in would keep the stop for nobody: it stops as if no handler were set."""
+    if os.getpid() in KEEPERS:
+        STOPS_ASKED.append(signum)
+        return
+    signal.signal(signum, signal.SIG_DFL)
+    os.kill(os.getpid(), signum)
 
 
 def run_worker(settings: Settings) -> None:
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(signum, keep_stop)  # the forked processes keep it too
+    keep_stops()  # the executions process is forked with it, and keeps stops too once it works
     executions = multiprocessing.get_context("fork").Process(
         target=work, args=(settings, [executions_queue_name(settings.key_prefix)], False), name="executions"
     )
@@ -50,6 +64,7 @@ def run_worker(settings: Settings) -> None:
 
 def work(settings: Settings, queues: list[str], with_scheduler: bool) -> None:
     """An RQ worker on `queues`; the one with the scheduler also sweeps (`Services.sweep`) every SWEEP_SECONDS."""
+    keep_stops()
     services = build_services(settings, build_web_client(settings.bot_token, settings.slack_api_base_url))
     stop = threading.Event()
     name = f"{settings.key_prefix}-{uuid.uuid4().hex[:12]}"  # a shared Redis tells whose worker it is

@@ -18,7 +18,7 @@ import redis
 import requests
 from rq import Queue
 
-from bot.worker import PromptWorker, keep_stop
+from bot.worker import STOPS_ASKED, PromptWorker, keep_stops
 from tests.conftest import free_port, new_prefix, run_cli, spawn
 from tests.driver import kill_session, server_pids, serving, stop, wait_healthy
 from tests.fakes.slack import APP_TOKEN, BOT_TOKEN, FakeSlack
@@ -203,7 +203,7 @@ def test_a_ctrl_c_before_the_worker_listens_stops_it_once_it_does(redis_url: str
     queue = f"{new_prefix()}-jobs"
 
     def worker() -> None:
-        signal.signal(signal.SIGINT, keep_stop)  # as `run_worker` does first
+        keep_stops()  # as `run_worker` does first
         os.kill(os.getpid(), signal.SIGINT)
         connection = redis.Redis.from_url(redis_url)
         PromptWorker([queue], name=f"{queue}-worker", connection=connection).work()
@@ -218,6 +218,29 @@ def test_a_ctrl_c_before_the_worker_listens_stops_it_once_it_does(redis_url: str
         process.kill()
         process.join()
     assert (serving_on, process.exitcode) == (False, 0)
+
+
+def test_a_stop_in_a_fork_that_keeps_none_stops_it() -> None:
+    """RQ forks its scheduler from a worker that keeps stops; a SIGTERM (the worker's teardown) that reaches the
+    fork before its own handlers are in is not kept there, where nothing would act on it: the fork stops."""
+
+    def scheduler() -> None:
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(20)
+        os._exit(0)
+
+    def worker() -> None:
+        keep_stops()
+        fork = multiprocessing.get_context("fork").Process(target=scheduler)
+        fork.start()
+        fork.join(timeout=20)
+        os.kill(os.getpid(), signal.SIGTERM)  # here a worker listens: kept, and this process goes on
+        os._exit(0 if (fork.exitcode, STOPS_ASKED) == (-signal.SIGTERM, [signal.SIGTERM]) else 3)
+
+    process = multiprocessing.get_context("fork").Process(target=worker)
+    process.start()
+    process.join(timeout=30)
+    assert process.exitcode == 0
 
 
 def in_session(session: int) -> list[int]:
