@@ -180,6 +180,24 @@ def test_a_ctrl_c_while_the_bot_starts_stops_every_process_quietly(
     assert in_session(bot.pid) == [] and server_pids((tmp_path / "var").resolve()) == []
 
 
+def test_a_ctrl_c_before_the_command_starts_its_processes_ends_it_quietly(
+    fake_slack: FakeSlack, tmp_path: Path, process_sandbox: Path
+) -> None:
+    """Ctrl-C while the command itself is still starting (importing, reading its settings, or waiting for Slack's
+    answer to `auth.test`, slow here): it ends at once with the shell's 130, and prints no traceback."""
+    fake_slack.latency = 10.0
+    output = tmp_path / "output.log"
+    with output.open("wb") as sink:
+        bot = spawn("run", env=laptop_env(fake_slack, tmp_path, free_port()), cwd=tmp_path, output=sink)
+        try:
+            time.sleep(1.5)
+            assert stop(bot) == 130
+        finally:
+            kill_session(bot.pid)
+    assert output.read_text() == ""
+    assert in_session(bot.pid) == [] and server_pids((tmp_path / "var").resolve()) == []
+
+
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP])
 def test_a_stop_asked_of_the_command_alone_stops_every_process(
     signum: int, fake_slack: FakeSlack, tmp_path: Path, process_sandbox: Path
