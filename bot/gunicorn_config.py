@@ -7,6 +7,7 @@ master also holds the embedded Redis (when REDIS_URL is unset) for its workers, 
 
 from __future__ import annotations
 
+import os
 import signal
 import sys
 from typing import Any
@@ -44,11 +45,26 @@ def on_exit(server: Any) -> None:
         _embedded.release()
 
 
+STOPS = {signal.SIGINT, signal.SIGTERM, signal.SIGQUIT}
+
+
+def pre_fork(server: Any, worker: Any) -> None:
+    """A stop that reached a worker before its own handlers were in ran the master's, copied into the worker, and
+    was lost there: the master then waited its 30 s graceful timeout. The master holds stops from just before
+    the fork (and takes its own back after it); the worker takes them once its handlers are in."""
+    signal.pthread_sigmask(signal.SIG_BLOCK, STOPS)
+
+
+os.register_at_fork(after_in_parent=lambda: signal.pthread_sigmask(signal.SIG_UNBLOCK, STOPS))
+
+
 def post_worker_init(worker: Any) -> None:
-    """Ctrl-C in a terminal signals the whole process group: the master alone answers it (it sends the workers
-    SIGQUIT). A worker that also took the SIGINT ran its quit handler twice, the second inside the first's
-    shutdown of its thread pool, and hung on that pool's lock until the master killed it 30 s later."""
+    """The stops held since the fork reach the worker's own handlers now. Ctrl-C in a terminal signals the whole
+    process group: the master alone answers it (it sends the workers SIGQUIT). A worker that also took the SIGINT
+    ran its quit handler twice, the second inside the first's shutdown of its thread pool, and hung on that pool's
+    lock until the master killed it 30 s later."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, STOPS)
 
 
 def worker_exit(server: Any, worker: Any) -> None:

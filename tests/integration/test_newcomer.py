@@ -10,6 +10,7 @@ import re
 import shutil
 import signal
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -19,7 +20,7 @@ import requests
 from rq import Queue
 
 from bot.worker import STOPS_ASKED, PromptWorker, keep_stops
-from tests.conftest import free_port, new_prefix, run_cli, spawn
+from tests.conftest import free_port, new_prefix, run_cli, sandboxed, spawn
 from tests.driver import kill_session, server_pids, serving, stop, wait_healthy
 from tests.fakes.slack import APP_TOKEN, BOT_TOKEN, FakeSlack
 from tests.fakes.slack_openid import CLIENT_ID as OPENID_CLIENT_ID
@@ -213,6 +214,29 @@ def test_a_stop_asked_of_the_command_alone_stops_every_process(
     finally:
         kill_session(bot.pid)
     assert in_session(bot.pid) == [] and server_pids((tmp_path / "var").resolve()) == []
+
+
+def test_a_stop_that_reaches_a_web_worker_while_it_boots_is_not_lost(
+    fake_slack: FakeSlack, tmp_path: Path, process_sandbox: Path
+) -> None:
+    """A SIGTERM to the web process's group (the supervisor's stop) while gunicorn's worker is between its fork and
+    its own handlers (three seconds here, `tests/slow_fork_gunicorn.py`): the worker stops once its handlers are
+    in. It used to run the master's handler there and lose it, and the master waited its 30 s graceful timeout."""
+    env = {**sandboxed(), "HOST": "127.0.0.1", **laptop_env(fake_slack, tmp_path, free_port())}
+    env |= {"WEB_CONCURRENCY": "1", "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
+    config = "python:tests.slow_fork_gunicorn"
+    gunicorn = [sys.executable, "-m", "gunicorn", "--config", config, "bot.web:create_wsgi_app()"]
+    output = tmp_path / "output.log"
+    with output.open("wb") as sink:
+        web = subprocess.Popen(gunicorn, env=env, cwd=tmp_path, stdout=sink, stderr=sink, start_new_session=True)
+        try:
+            fake_slack.wait_until(lambda: "Booting worker" in output.read_text(), timeout=30)
+            os.killpg(web.pid, signal.SIGTERM)
+            assert web.wait(timeout=20) == 0
+        finally:
+            kill_session(web.pid)
+    assert "SIGKILL" not in output.read_text()
+    assert in_session(web.pid) == [] and server_pids((tmp_path / "var").resolve()) == []
 
 
 def test_a_ctrl_c_before_the_worker_listens_stops_it_once_it_does(redis_url: str) -> None:
