@@ -146,9 +146,8 @@ class ExecutionService:
         try:
             result = mechanism.apply(org, request.change, prior)
         except SalesforceNoAnswer as error:
-            unknown = outcome.model_copy(
-                update={"error": f"{error} Reading the org back decides; it is not sent again."}
-            )
+            decides = "Reading the org back decides" if mechanism.can_read_back else "A person checks it by hand"
+            unknown = outcome.model_copy(update={"error": f"{error} {decides}; it is not sent again."})
             audit = self.audit.entry(request, AuditKind.UNKNOWN, None, f"outcome unknown: {error}")
             self.approvals.move(request, Move.NO_ANSWER, unknown, audit)
             self._settle(request)

@@ -486,6 +486,9 @@ def test_an_unanswered_change_the_org_shows_is_applied_and_an_unanswered_apex_is
     sf_bot.services.execution.execute(apex.id)
     unknown = outcome(sf_bot, apex)
     assert (unknown.status, unknown.verification) == (RequestStatus.UNKNOWN, Verification.NOT_CHECKED)
+    assert unknown.error == (
+        "Salesforce did not answer the Apex within 2 seconds. A person checks it by hand; it is not sent again."
+    )
     assert unknown.observed == (
         "Outcome unknown: Salesforce did not answer, and this Apex leaves nothing to read back. Check its effect by "
         "hand; it will not be sent again."
