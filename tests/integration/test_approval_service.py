@@ -20,7 +20,7 @@ from bot.services.errors import UserError
 from tests.builders import an_incident
 from tests.conftest import RunningBot, jwt_settings
 from tests.driver import ALICE, BOB, CAROL
-from tests.fakes.salesforce import FakeSalesforce
+from tests.fakes.salesforce import SUSPECT_USER_ID, FakeSalesforce
 from tests.fakes.slack import BOT_USER
 
 pytestmark = pytest.mark.mutation  # in `make mutation`'s selection (pyproject.toml)
@@ -235,6 +235,20 @@ def test_an_executed_switch_is_reverted_by_two_people_and_only_once(
     approvals.decide(asked.id, ALICE, False)  # denied: the switch may be reverted again
     again = approvals.request_revert(original.id, BOB, "now")
     assert again.request.reverts == original.id
+
+
+def test_a_revert_its_mechanism_refuses_is_answered_and_leaves_the_switch_revertible(sf_bot: RunningBot) -> None:
+    """A lockout that removed no assignment is *already in place* when it runs, never executed; one stored so by
+    an older bot is refused in the mechanism's sentence, and nothing is marked."""
+    declared(sf_bot)
+    approvals = sf_bot.services.approvals
+    lockout = approved_and_run(sf_bot, requested(sf_bot, "user-lockout", {"user_id": SUSPECT_USER_ID}).request)
+    request, outcome = approvals.approvals.get(lockout.id) or pytest.fail("the lockout is gone")
+    assert outcome.status is RequestStatus.EXECUTED
+    approvals.approvals.record(request, outcome.model_copy(update={"prior": {"assignments": {}}}))
+    with pytest.raises(UserError, match=r"^The lockout removed no assignment, so there is nothing to put back\.$"):
+        approvals.request_revert(lockout.id, CAROL, "cleared")
+    assert approvals.approvals.get(lockout.id) == (request, outcome.model_copy(update={"prior": {"assignments": {}}}))
 
 
 def test_the_panel_reads_each_switch_from_the_org(sf_bot: RunningBot, fake_org: FakeSalesforce) -> None:
