@@ -31,8 +31,6 @@ from tests.driver import (
 )
 from tests.fakes.salesforce import FakeSalesforce
 
-pytestmark = pytest.mark.mutation  # in `make mutation`'s selection (pyproject.toml)
-
 
 def outcome(bot: RunningBot, approval: str) -> Any:
     return bot.services.approvals.get(request_id(approval))[1]

@@ -10,7 +10,6 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
-import pytest
 import requests
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -20,8 +19,6 @@ from bot.web import MAX_BODY_BYTES
 from tests.conftest import RunningBot, jwt_settings
 from tests.driver import click, declare, declared_channel, ephemeral_texts, message, open_phase, text_of
 from tests.fakes.salesforce import FakeSalesforce
-
-pytestmark = pytest.mark.mutation  # in `make mutation`'s selection (pyproject.toml)
 
 SETTINGS = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 VERBS = [

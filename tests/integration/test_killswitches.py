@@ -45,8 +45,6 @@ from tests.fakes.salesforce import (
 )
 from tests.fakes.slack import Channel
 
-pytestmark = pytest.mark.mutation  # in `make mutation`'s selection (pyproject.toml)
-
 
 def test_request_approve_execute_verify(sf_bot: RunningBot, fake_org: FakeSalesforce) -> None:
     channel = incident_channel(sf_bot)

@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import time
 
-import pytest
-
 from bot.core.approval import RequestStatus
 from bot.core.audit import AuditKind
 from tests.conftest import RunningBot
@@ -29,8 +27,6 @@ from tests.driver import (
 from tests.fakes.salesforce import CHAT_DML_SET, CHAT_USER_SET, SUSPECT_USER_ID, FakeSalesforce
 from tests.fakes.slack import Channel
 from tests.integration.test_killswitches import REQUEST_CALLBACK
-
-pytestmark = pytest.mark.mutation  # in `make mutation`'s selection (pyproject.toml)
 
 SUSPECT_SETS = {CHAT_USER_SET, CHAT_DML_SET}
 

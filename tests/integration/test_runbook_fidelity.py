@@ -9,8 +9,6 @@ import json
 from datetime import timedelta
 from typing import Any
 
-import pytest
-
 from bot.render.switches import REQUEST_CALLBACK
 from tests.conftest import RunningBot, jwt_settings
 from tests.driver import (
@@ -28,8 +26,6 @@ from tests.driver import (
 )
 from tests.fakes.salesforce import SUSPECT_USER_ID, FakeSalesforce
 from tests.fakes.slack import Channel
-
-pytestmark = pytest.mark.mutation  # in `make mutation`'s selection (pyproject.toml)
 
 NAMED = "anthropic=Anthropic_API,openai=OpenAI_API"
 

@@ -49,8 +49,6 @@ from tests.fakes.redis_proxy import RedisProxy
 from tests.fakes.salesforce import FakeSalesforce
 from tests.fakes.slack import Channel
 
-pytestmark = pytest.mark.mutation  # in `make mutation`'s selection (pyproject.toml)
-
 STRANGER = "U0STRANGER"
 GUEST = "U0GUEST01"
 ORG_CHAT = "orgChatSurfacesEnabled__c"
