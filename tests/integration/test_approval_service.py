@@ -196,16 +196,27 @@ def test_a_request_nobody_approved_expires_once_its_time_is_up(sf_bot: RunningBo
 def test_resolving_cancels_what_was_not_sent_and_lists_what_is_still_in_effect(
     sf_bot: RunningBot, fake_org: FakeSalesforce
 ) -> None:
+    """Oldest first: a request already run and a pending revert are passed over, and what follows them is still
+    cancelled; a switch left on may be reverted after resolve, two people as always."""
     declared(sf_bot)
     approvals = sf_bot.services.approvals
     executed = approved_and_run(sf_bot, requested(sf_bot).request)
+    sf_bot.clock.advance(minutes=1)
+    revert = approvals.request_revert(executed.id, CAROL, "cleared").request
+    sf_bot.clock.advance(minutes=1)
     pending = requested(sf_bot, "tool-calling-off").request
     assert [r.id for r in approvals.still_in_effect(1)] == [executed.id]
     assert approvals.cancel_open(1, CAROL) == [pending.id]
     assert approvals.get(pending.id)[1].status is RequestStatus.CANCELLED
+    assert approvals.get(revert.id)[1].status is RequestStatus.PENDING
     assert entries(sf_bot)[-1] == (AuditKind.CANCELLED, CAROL, f"cancelled, the incident was resolved: {pending.title}")
     assert not queued(sf_bot, "expire", pending.id)
     assert approvals.targets(1, "value") == set()
+    approvals.decide(revert.id, ALICE, False)
+    store = sf_bot.services.incidents.store
+    store.save((store.get(1) or pytest.fail("no incident 1")).model_copy(update={"status": IncidentStatus.RESOLVED}))
+    after = approvals.request_revert(executed.id, BOB, "left on at resolve")
+    assert after.request.reverts == executed.id and after.approvers == frozenset({ALICE, CAROL})
 
 
 def test_an_executed_switch_is_reverted_by_two_people_and_only_once(
@@ -217,6 +228,7 @@ def test_an_executed_switch_is_reverted_by_two_people_and_only_once(
     with pytest.raises(UserError, match=r"^Only an executed, revertible kill switch can be reverted"):
         approvals.request_revert(original.id, BOB, "too early")
     approved_and_run(sf_bot, original)
+    sf_bot.clock.advance(minutes=5)
     revert = approvals.request_revert(original.id, CAROL, "cleared")
     asked = revert.request
     assert (asked.action, asked.reverts, asked.requester, asked.reason) == (
@@ -227,7 +239,8 @@ def test_an_executed_switch_is_reverted_by_two_people_and_only_once(
     )
     assert asked.change == {"record": "FM_Config.Default", "fields": {"orgChatSurfacesEnabled__c": "all"}}
     assert asked.plan[0] == "Metadata API updateMetadata: FM_Config.Default: orgChatSurfacesEnabled__c = all"
-    assert not asked.revertible and asked.created_at == sf_bot.clock.now() and asked.id != original.id
+    assert not asked.revertible and asked.id != original.id and len(asked.id) == 10
+    assert asked.created_at == sf_bot.clock.now() and asked.expires_at - asked.created_at == approvals.policy.expiry
     assert revert.approvers == frozenset({ALICE, BOB})
     assert entries(sf_bot)[-1] == (AuditKind.REVERT_REQUESTED, CAROL, f"revert requested: {asked.title}: cleared")
     with pytest.raises(UserError, match=rf"^This request has a revert already \(`{asked.id}`\): see its card\.$"):

@@ -11,12 +11,14 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from rq.job import Job
 from rq.registry import ScheduledJobRegistry
 
 from bot.core.approval import Action, ApprovalRequest, Move, RequestStatus, Verification
 from bot.core.audit import Audit, AuditEntry, AuditKind
 from bot.core.incident import IncidentStatus
 from bot.core.walkthrough import StepStatus
+from bot.jobs import JobName
 from bot.services.execution import RetryLater
 from tests.builders import an_incident
 from tests.conftest import RunningBot, step_state
@@ -196,7 +198,8 @@ def test_a_read_before_the_change_without_an_answer_is_retried_and_a_refusal_fai
 
 def test_a_change_the_org_already_shows_is_not_sent(sf_bot: RunningBot, fake_org: FakeSalesforce) -> None:
     declared(sf_bot)
-    request = approved(sf_bot)
+    sf_bot.services.walkthrough.steps.start_playbook(1, "prompt-injection")
+    request = approved(sf_bot, scope="prompt-injection", step="org-wide-kill")
     fake_org.metadata["FM_Config.Default"]["orgChatSurfacesEnabled__c"] = "none"  # someone did it by hand
     sf_bot.services.execution.execute(request.id)
     unchanged = outcome(sf_bot, request)
@@ -205,6 +208,8 @@ def test_a_change_the_org_already_shows_is_not_sent(sf_bot: RunningBot, fake_org
     assert unchanged.prior == {"orgChatSurfacesEnabled__c": "none"}
     assert trail(sf_bot)[-1] == (AuditKind.UNCHANGED, seen)
     assert sf_bot.services.audit.entries(1)[-1].details == {"prior": {"orgChatSurfacesEnabled__c": "none"}}
+    step = step_state(sf_bot, "prompt-injection", "org-wide-kill")
+    assert (step.status, step.result) == (StepStatus.DONE, seen)
     assert fake_org.metadata_updates == 0
 
 
@@ -279,6 +284,8 @@ def test_a_guided_change_is_watched_until_a_person_makes_it(sf_bot: RunningBot, 
     watch = sf_bot.services.scheduler.job_id("watch", request.id)
     registry = ScheduledJobRegistry(queue=sf_bot.services.scheduler.queue)
     assert registry.get_scheduled_time(watch) == sf_bot.clock.now() + timedelta(seconds=15)  # read again in 15 s
+    job = Job.fetch(watch, connection=sf_bot.services.scheduler.queue.connection)
+    assert (job.func_name, job.args) == (JobName.WATCH_REQUEST, (request.id,))
     sf_bot.clock.advance(minutes=5)
     fake_org.inject("named-credential-setup", "503")
     with pytest.raises(RetryLater):
@@ -463,6 +470,12 @@ def test_an_unanswered_change_the_org_shows_is_applied_and_an_unanswered_apex_is
     with pytest.raises(RetryLater, match=f"^{request.id}: outcome unknown$"):
         sf_bot.services.execution.execute(request.id)
     sf_bot.fake.wait_until(lambda: fake_org.metadata["FM_Config.Default"]["orgChatSurfacesEnabled__c"] != "all")
+    fake_org.inject(r"/Soap/m/", "503")  # the read back fails once: it is tried again, nothing is sent
+    with pytest.raises(RetryLater):
+        sf_bot.services.execution.execute(request.id)
+    note = outcome(sf_bot, request).observed
+    assert note.startswith("the change may or may not have been applied: reading the org back failed (")
+    assert note.endswith("); retrying")
     sf_bot.services.execution.execute(request.id)
     applied = outcome(sf_bot, request)
     assert (applied.status, applied.error) == (RequestStatus.EXECUTED, "")
@@ -478,6 +491,8 @@ def test_an_unanswered_change_the_org_shows_is_applied_and_an_unanswered_apex_is
         ),
         (AuditKind.VERIFIED, "verified: read back orgChatSurfacesEnabled__c = none"),
     ]
+    assert sf_bot.services.audit.entries(1)[-2].details == {"prior": {"orgChatSurfacesEnabled__c": "all"}}
+    assert told(sf_bot) == ["executed", "verified"]
     assert fake_org.metadata_updates == 1  # sent once: the org's answer decided
     sf_bot.services.walkthrough.steps.start_playbook(1, "cache-wedge")
     step = dict(scope="cache-wedge", step="clear-cache", switch=None, mechanism="apex", title="Clear the cache")

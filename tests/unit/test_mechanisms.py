@@ -145,10 +145,15 @@ def test_a_lockout_asks_for_a_users_id_and_plans_the_runbooks_query() -> None:
         "REST delete of each PermissionSetAssignment it returns (FlowMason_Org_Chat_User, FlowMason_Org_Chat_Dml_User)",
         "then the same query again, expecting none",
     ]
-    for typed in ({"user_id": "001000000000ABC"}, {"user_id": ""}, {}):
+    wrong_length = "A Salesforce Id has 15 or 18 letters and digits."
+    for typed, said in (
+        ({"user_id": "001000000000ABC"}, "A Salesforce user Id starts with 005."),
+        ({"user_id": ""}, wrong_length),
+        ({}, wrong_length),
+    ):
         with pytest.raises(RequestError) as refused:
             PERMISSION_SETS.change(LOCKOUT, typed, SETUP)
-        assert refused.value.field == "user_id" and str(refused.value)
+        assert (refused.value.field, str(refused.value)) == ("user_id", said)
     assert PERMISSION_SETS.manual(LOCKOUT, SETUP) == (
         "delete [SELECT Id, PermissionSetId, PermissionSet.Name FROM PermissionSetAssignment WHERE AssigneeId = "
         "'<user Id>' AND PermissionSet.Name IN ('FlowMason_Org_Chat_User','FlowMason_Org_Chat_Dml_User') AND "
