@@ -380,5 +380,6 @@ def test_a_request_carries_what_its_incident_and_mechanism_say(sf_bot: RunningBo
 def test_a_drill_may_throw_a_switch_twice(bot_factory: Any) -> None:
     drill = bot_factory()
     declared(drill, drill=True)
+    assert {line.state for line in drill.services.approvals.panel(1)[1]} == {"a drill: executions are dry runs"}
     approved_and_run(drill, requested(drill).request)  # a dry run: nothing is in effect
     assert requested(drill).request.drill

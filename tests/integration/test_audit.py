@@ -13,7 +13,9 @@ import pytest
 import redis
 
 from bot.core.audit import AuditEntry, AuditHead, AuditKind, Seal
+from bot.core.incident import IncidentStatus
 from bot.services.audit import AllChecked
+from bot.services.errors import UserError
 from tests.conftest import RunningBot, jwt_settings, run_cli
 from tests.driver import ALICE, BOB, CAROL, approve, incident_channel, request, request_id, text_of
 from tests.fakes.salesforce import FakeSalesforce
@@ -133,6 +135,16 @@ def test_a_request_is_audited_with_what_was_asked_and_who_may_approve(keyed_bot:
         "target": asked.target,
         "approvers": sorted([BOB, CAROL]),  # the channel's other members, fixed now
     }
+
+
+def test_a_resolved_incidents_trail_is_checked_and_an_unknown_one_refused(keyed_bot: RunningBot) -> None:
+    executed(keyed_bot)
+    incidents = keyed_bot.services.incidents.store
+    incident = incidents.get(1) or pytest.fail("no incident 1")
+    incidents.save(incident.model_copy(update={"status": IncidentStatus.RESOLVED}))
+    assert keyed_bot.services.audit.check(1)[1] == []
+    with pytest.raises(UserError, match=r"^There is no incident 9\.$"):
+        keyed_bot.services.audit.check(9)
 
 
 @pytest.mark.parametrize("tampering", TAMPERINGS)
