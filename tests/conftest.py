@@ -30,6 +30,7 @@ from bot.core.walkthrough import StepState, state_key
 from bot.services.sign_in import CALLBACK_PATH
 from bot.web import EVENTS_PATH, wsgi_app
 from bot.worker import PromptStop
+from tests.fakes.redis_proxy import RedisProxy
 from tests.fakes.salesforce import CONSUMER_KEY, USERNAME, FakeSalesforce
 from tests.fakes.slack import BOT_TOKEN, FakeSlack
 from tests.fakes.slack_openid import CLIENT_ID as OPENID_CLIENT_ID
@@ -475,6 +476,14 @@ def web_settings(fake: FakeSlack, base: str | None = None) -> dict[str, Any]:
 def web_bot(bot_factory: Any, fake_slack: FakeSlack) -> RunningBot:
     """A bot with the web view on, its pages at `bot.web_url`."""
     return bot_factory(**web_settings(fake_slack))  # type: ignore[no-any-return]
+
+
+@pytest.fixture
+def redis_proxy(redis_url: str) -> Iterator[RedisProxy]:
+    """The tests' Redis behind a proxy that fails or answers chosen commands (`tests/fakes/redis_proxy.py`)."""
+    proxy = RedisProxy(redis_url).start()
+    yield proxy
+    proxy.stop()
 
 
 @pytest.fixture

@@ -6,6 +6,7 @@ queued. The same flows from a click to the card are in `test_killswitches.py`, `
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import pytest
@@ -20,6 +21,7 @@ from bot.services.errors import UserError
 from tests.builders import an_incident
 from tests.conftest import RunningBot, jwt_settings
 from tests.driver import ALICE, BOB, CAROL
+from tests.fakes.redis_proxy import RedisProxy
 from tests.fakes.salesforce import SUSPECT_USER_ID, FakeSalesforce
 from tests.fakes.slack import BOT_USER
 
@@ -179,6 +181,24 @@ def test_a_sweep_queues_what_was_approved_and_lost(sf_bot: RunningBot) -> None:
     sf_bot.services.scheduler.cancel(sf_bot.services.scheduler.job_id("execute", request.id))  # the queue lost it
     assert approvals.sweep() == [request.id] and queued(sf_bot, "execute", request.id)
     assert approvals.sweep() == []
+
+
+def test_an_approval_redis_cannot_queue_is_approved_and_left_to_the_sweep(
+    bot_factory: Any, fake_org: FakeSalesforce, redis_proxy: RedisProxy, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Redis refuses every RQ command after the decision: it stands, and the log says the sweep will queue it."""
+    bot = bot_factory(redis_url=redis_proxy.url, **jwt_settings(fake_org))
+    declared(bot)
+    request = requested(bot).request
+    redis_proxy.fail(r"\brq:")
+    with caplog.at_level(logging.WARNING, logger="bot.services.approvals"):
+        decided = bot.services.approvals.decide(request.id, BOB, True)
+    redis_proxy.clear()
+    assert decided == Decided(request, True)
+    said = [r.getMessage() for r in caplog.records if r.name == "bot.services.approvals"]
+    assert said == [f"request {request.id} approved; its execution will be queued by the worker's sweep"]
+    assert bot.services.approvals.get(request.id)[1].status is RequestStatus.APPROVED
+    assert bot.services.approvals.sweep() == [request.id]
 
 
 def test_a_request_nobody_approved_expires_once_its_time_is_up(sf_bot: RunningBot) -> None:

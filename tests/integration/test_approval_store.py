@@ -286,27 +286,25 @@ def test_the_sweep_finds_each_request_approved_and_not_sent(approvals: Approvals
 
 @pytest.mark.parametrize("knows_waitaof", [True, False])
 def test_durable_waits_for_the_local_disk_and_asks_a_redis_without_waitaof_once(
-    knows_waitaof: bool, redis_url: str, caplog: pytest.LogCaptureFixture
+    knows_waitaof: bool, redis_proxy: RedisProxy, caplog: pytest.LogCaptureFixture
 ) -> None:
     """WAITAOF 1 0 1000 (Redis 7.2+: the local append-only file fsynced, no replica awaited, one second at most)
     each time; a Redis that does not know it (the suite's) is asked once, and the log says what is relied on."""
-    proxy = RedisProxy(redis_url).start()
-    client = redis.Redis.from_url(proxy.url, decode_responses=True)
+    client = redis.Redis.from_url(redis_proxy.url, decode_responses=True)
     try:
         if knows_waitaof:
-            proxy.answer(r"^WAITAOF\b", b"*2\r\n:1\r\n:0\r\n")  # fsynced locally, no replica: as 7.2 answers
+            redis_proxy.answer(r"^WAITAOF\b", b"*2\r\n:1\r\n:0\r\n")  # fsynced locally, no replica: as 7.2 says
         store = ApprovalStore(client, new_prefix("durable"), AuditStore(client, "unused", Seal(b"k" * 32)))
         with caplog.at_level(logging.INFO, logger="bot.adapters.redis_store.approvals"):
             store.durable()
             store.durable()
-        said = [r.getMessage() for r in caplog.records if r.name == "bot.adapters.redis_store.approvals"]
-        waits = [c for c in proxy.commands if c.upper().startswith("WAITAOF")]
-        if knows_waitaof:
-            assert (waits, said) == (["WAITAOF 1 0 1000"] * 2, [])
-        else:
-            assert waits == ["WAITAOF 1 0 1000"] and len(said) == 1
-            assert said[0].startswith("WAITAOF is not available (") and "WAITAOF" in said[0][26:]
-            assert said[0].endswith("): relying on the append-only file's fsync policy")
     finally:
         client.close()
-        proxy.stop()
+    said = [r.getMessage() for r in caplog.records if r.name == "bot.adapters.redis_store.approvals"]
+    waits = [c for c in redis_proxy.commands if c.upper().startswith("WAITAOF")]
+    if knows_waitaof:
+        assert (waits, said) == (["WAITAOF 1 0 1000"] * 2, [])
+    else:
+        assert waits == ["WAITAOF 1 0 1000"] and len(said) == 1
+        assert said[0].startswith("WAITAOF is not available (") and "WAITAOF" in said[0][26:]
+        assert said[0].endswith("): relying on the append-only file's fsync policy")

@@ -55,13 +55,6 @@ ORG_CHAT = "orgChatSurfacesEnabled__c"
 
 
 @pytest.fixture
-def redis_proxy(redis_url: str) -> Iterator[RedisProxy]:
-    proxy = RedisProxy(redis_url).start()
-    yield proxy
-    proxy.stop()
-
-
-@pytest.fixture
 def proxied(redis_proxy: RedisProxy, bot_factory: Any, fake_org: FakeSalesforce) -> Iterator[RunningBot]:
     """A bot connected to the fake org, whose Redis is behind the proxy (healed before the bot is stopped)."""
     yield bot_factory(redis_url=redis_proxy.url, **jwt_settings(fake_org))
