@@ -196,6 +196,23 @@ def test_a_read_before_the_change_without_an_answer_is_retried_and_a_refusal_fai
     assert fake_org.metadata_updates == 0 and told(sf_bot) == []
 
 
+def test_while_a_change_is_on_its_way_the_request_says_when_it_was_sent(
+    sf_bot: RunningBot, fake_org: FakeSalesforce
+) -> None:
+    """The mark written before sending carries the time: a worker that dies during the call leaves it, and the
+    settling waits for a late apply from then, not from when the request was made."""
+    declared(sf_bot)
+    request = approved(sf_bot)
+    sf_bot.clock.advance(minutes=3)
+    during: list[Any] = []
+    fake_org.after_metadata.append(
+        lambda body: during.append(outcome(sf_bot, request)) if b"updateMetadata" in body else None
+    )
+    sf_bot.services.execution.execute(request.id)
+    assert [(seen.status, seen.sent_at) for seen in during] == [(RequestStatus.SENDING, sf_bot.clock.now())]
+    assert outcome(sf_bot, request).sent_at == sf_bot.clock.now()
+
+
 def test_a_change_the_org_already_shows_is_not_sent(sf_bot: RunningBot, fake_org: FakeSalesforce) -> None:
     declared(sf_bot)
     sf_bot.services.walkthrough.steps.start_playbook(1, "prompt-injection")
