@@ -213,6 +213,29 @@ def test_while_a_change_is_on_its_way_the_request_says_when_it_was_sent(
     assert outcome(sf_bot, request).sent_at == sf_bot.clock.now()
 
 
+def test_a_send_whose_worker_stopped_is_settled_by_reading_the_org_never_sent_again(
+    sf_bot: RunningBot, fake_org: FakeSalesforce
+) -> None:
+    """A worker that stopped while sending leaves the request *sending* with its lease run out: the next attempt
+    records that the outcome is unknown and reads the org back, which decides; nothing is sent again."""
+    declared(sf_bot)
+    request = approved(sf_bot)
+    store = sf_bot.services.approvals.approvals
+    assert store.move(request, Move.PREPARE) and store.move(request, Move.SEND)  # as the stopped worker left it
+    fake_org.metadata["FM_Config.Default"]["orgChatSurfacesEnabled__c"] = "none"  # the org took the change
+    sf_bot.services.execution.execute(request.id)
+    settled = outcome(sf_bot, request)
+    assert (settled.status, settled.verification) == (RequestStatus.EXECUTED, Verification.VERIFIED)
+    assert trail(sf_bot)[:2] == [
+        (AuditKind.UNKNOWN, "outcome unknown: the worker stopped while sending"),
+        (
+            AuditKind.EXECUTED,
+            "executed orgChatSurfacesEnabled = none: applied: the org took it, though its answer never came",
+        ),
+    ]
+    assert fake_org.metadata_updates == 0
+
+
 def test_a_change_the_org_already_shows_is_not_sent(sf_bot: RunningBot, fake_org: FakeSalesforce) -> None:
     declared(sf_bot)
     sf_bot.services.walkthrough.steps.start_playbook(1, "prompt-injection")
