@@ -140,6 +140,23 @@ def _request(
             },
             "a",  # the revert is only asked for
         ),
+        # what comes before the one in effect is passed over, whatever it is
+        (
+            {
+                "o": _request("o", RequestStatus.EXECUTED, switch="org-chat-off"),
+                "a": _request("a", RequestStatus.EXECUTED),
+            },
+            "a",
+        ),
+        ({"p": _request("p", RequestStatus.PENDING), "a": _request("a", RequestStatus.EXECUTED)}, "a"),
+        (
+            {
+                "a": _request("a", RequestStatus.EXECUTED, reverted_by="r"),
+                "r": _request("r", RequestStatus.EXECUTED, action=Action.REVERT),
+                "b": _request("b", RequestStatus.EXECUTED),
+            },
+            "b",  # thrown again after its revert ran
+        ),
     ],
 )
 def test_a_switch_is_in_effect_until_a_revert_ran(
