@@ -102,10 +102,20 @@ def test_a_request_is_refused_for_an_unknown_switch_a_closed_incident_or_without
         requested(sf_bot, "provider-off")  # the mechanism's refusal, in its words
     with pytest.raises(UserError, match=r"^There is no incident 2\.$"):
         sf_bot.services.approvals.request(2, ALICE, "x", "org-chat-off", None, None, {})
+    incidents = sf_bot.services.incidents.store
+    resolved = (incidents.get(1) or pytest.fail("no incident 1")).model_copy(update={"status": IncidentStatus.RESOLVED})
+    incidents.save(resolved)
+    with pytest.raises(UserError) as closed:
+        requested(sf_bot)
+    assert str(closed.value) == resolved.closed_sentence
     without = bot_factory()  # no Salesforce settings
     declared(without)
-    with pytest.raises(UserError, match=r"^Salesforce is not connected, so the bot cannot run kill switches"):
+    with pytest.raises(UserError) as unavailable:
         requested(without)
+    assert str(unavailable.value) == (
+        "Salesforce is not connected, so the bot cannot run kill switches; the panel in the first five minutes shows "
+        "how to do each by hand, with a second person checking."
+    )
     assert without.services.audit.entries(1) == []
     drill = bot_factory()
     declared(drill, drill=True)
