@@ -284,6 +284,21 @@ def test_the_sweep_finds_each_request_approved_and_not_sent(approvals: Approvals
     assert list(approvals.store.unsent()) == ["a2"] and approvals.status(second) is RequestStatus.APPROVED
 
 
+def test_a_request_stored_before_reverts_had_a_field_of_their_own_keeps_its_revert(approvals: Approvals) -> None:
+    """A bot before 0.2 kept a revert's mark in the outcome's JSON only: it is still read, and the field, once
+    written, is the truth ('' when the revert changed nothing)."""
+    request = a_request()
+    approvals.create(request)
+    key = approvals.key("approval", request.id)
+    approvals.redis.hdel(key, "reverted_by")
+    approvals.redis.hset(key, "outcome", Outcome(reverted_by="r9").model_dump_json())
+    found = approvals.store.get(request.id)
+    assert found is not None and found[1].reverted_by == "r9"
+    approvals.redis.hset(key, "reverted_by", "")
+    found = approvals.store.get(request.id)
+    assert found is not None and found[1].reverted_by is None
+
+
 @pytest.mark.parametrize("knows_waitaof", [True, False])
 def test_durable_waits_for_the_local_disk_and_asks_a_redis_without_waitaof_once(
     knows_waitaof: bool, redis_proxy: RedisProxy, caplog: pytest.LogCaptureFixture
