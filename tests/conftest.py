@@ -111,12 +111,14 @@ def run_cli(
     )
 
 
-def spawn(*args: str, env: dict[str, str], cwd: Path | None = None, output: IO[bytes] | None = None) -> Any:
-    """`incident-bot ARGS` started in a session of its own (stopped, with its children, by signalling its group),
-    bound to loopback, with PATH, the test's HOME and TMPDIR, and `env` as its environment; its output to
-    `output`, or nowhere."""
+def spawn(
+    *args: str, env: dict[str, str], cwd: Path | None = None, output: IO[bytes] | None = None, program: str = CLI
+) -> Any:
+    """`incident-bot ARGS` (or `program ARGS`) started in a session of its own (stopped, with its children, by
+    signalling its group), bound to loopback, with PATH, the test's HOME and TMPDIR, and `env` as its environment;
+    its output to `output`, or nowhere."""
     return subprocess.Popen(
-        [CLI, *args],
+        [program, *args],
         env={**sandboxed(), "HOST": "127.0.0.1", **env},
         cwd=cwd,
         stdout=output or subprocess.DEVNULL,

@@ -20,7 +20,7 @@ import requests
 from rq import Queue
 
 from bot.worker import STOPS_ASKED, PromptWorker, keep_stops
-from tests.conftest import free_port, new_prefix, run_cli, sandboxed, spawn
+from tests.conftest import free_port, new_prefix, run_cli, spawn
 from tests.driver import kill_session, server_pids, serving, stop, wait_healthy
 from tests.fakes.slack import APP_TOKEN, BOT_TOKEN, FakeSlack
 from tests.fakes.slack_openid import CLIENT_ID as OPENID_CLIENT_ID
@@ -222,13 +222,12 @@ def test_a_stop_that_reaches_a_web_worker_while_it_boots_is_not_lost(
     """A SIGTERM to the web process's group (the supervisor's stop) while gunicorn's worker is between its fork and
     its own handlers (three seconds here, `tests/slow_fork_gunicorn.py`): the worker stops once its handlers are
     in. It used to run the master's handler there and lose it, and the master waited its 30 s graceful timeout."""
-    env = {**sandboxed(), "HOST": "127.0.0.1", **laptop_env(fake_slack, tmp_path, free_port())}
-    env |= {"WEB_CONCURRENCY": "1", "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
-    config = "python:tests.slow_fork_gunicorn"
-    gunicorn = [sys.executable, "-m", "gunicorn", "--config", config, "bot.web:create_wsgi_app()"]
+    env = laptop_env(fake_slack, tmp_path, free_port())
+    env |= {"WEB_CONCURRENCY": "1", "PYTHONPATH": str(ROOT)}
+    gunicorn = ["-m", "gunicorn", "--config", "python:tests.slow_fork_gunicorn", "bot.web:create_wsgi_app()"]
     output = tmp_path / "output.log"
     with output.open("wb") as sink:
-        web = subprocess.Popen(gunicorn, env=env, cwd=tmp_path, stdout=sink, stderr=sink, start_new_session=True)
+        web = spawn(*gunicorn, env=env, cwd=tmp_path, output=sink, program=sys.executable)
         try:
             fake_slack.wait_until(lambda: "Booting worker" in output.read_text(), timeout=30)
             os.killpg(web.pid, signal.SIGTERM)
